@@ -1,0 +1,1 @@
+"""Callbridge: a self-hosted programmable-voice server."""
