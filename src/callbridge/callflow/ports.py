@@ -1,0 +1,97 @@
+"""What the runner needs from the rest of the system (ports), and the values they return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from callbridge.callflow.verbs import Dial, DialTarget
+from callbridge.engine.events import Ended, EndReason, LegState
+from callbridge.media.plane import AudioSource
+
+DialStatus = Literal["completed", "busy", "no-answer", "failed", "canceled"]
+
+
+class LegPort(Protocol):
+    """The part of :class:`callbridge.engine.leg.CallLeg` the runner drives."""
+
+    id: str
+    state: LegState
+
+    @property
+    def ended(self) -> Ended | None: ...
+
+    async def wait_ended(self) -> Ended: ...
+
+    async def answer(self) -> None: ...
+
+    async def hangup(
+        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None
+    ) -> Ended: ...
+
+    async def play(self, source: AudioSource) -> bool: ...
+
+    async def say(self, text: str, voice: str | None = None) -> bool: ...
+
+    async def send_dtmf(self, digits: str) -> None: ...
+
+    async def collect_digits(  # CallLeg's signature
+        self,
+        *,
+        max_digits: int,
+        timeout: float,  # noqa: ASYNC109
+        finish_on_key: str = "#",
+    ) -> str: ...
+
+    def flush_digits(self) -> None: ...
+
+    def record(self, path: Path) -> None: ...
+
+    def stop_recording(self) -> None: ...
+
+
+class DocumentFetcher(Protocol):
+    """Fetches application documents; adds the call's standard parameters (CallSid, From,
+    To, ...) itself and enforces its own URL policy.  Raises :class:`FetchError`."""
+
+    async def fetch(self, url: str, method: str, params: Mapping[str, str]) -> bytes: ...
+
+
+class AudioLoader(Protocol):
+    """Turns a Play URL into audio (raises :class:`FetchError`) and supplies the record beep."""
+
+    async def load(self, url: str) -> AudioSource: ...
+
+    def beep(self) -> AudioSource: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialResult:
+    """How a Dial ended: ``duration`` is the bridged time in seconds."""
+
+    status: DialStatus
+    duration: float
+    answered_target: DialTarget | None
+    recording_url: str | None = None
+
+
+class Dialer(Protocol):
+    """Rings the Dial's groups in order and bridges ``leg`` to the first answer."""
+
+    async def dial(self, leg: LegPort, dial: Dial) -> DialResult: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredRecording:
+    url: str
+    duration: float
+
+
+class RecordingStore(Protocol):
+    """Where Record verbs write, and how the result becomes a URL."""
+
+    def new_path(self, leg_id: str) -> Path: ...
+
+    async def publish(self, path: Path) -> StoredRecording: ...

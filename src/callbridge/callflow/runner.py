@@ -1,0 +1,352 @@
+"""CallflowRunner: executes a program's verbs on one call leg, following action documents."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from callbridge.callflow.digits import Wait, plan_send_digits
+from callbridge.callflow.errors import FetchError, InvalidProgram
+from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
+from callbridge.callflow.ports import AudioLoader, Dialer, DocumentFetcher, LegPort, RecordingStore
+from callbridge.callflow.verbs import (
+    MAX_GATHER_DIGITS,
+    MAX_LOOP,
+    Dial,
+    Enqueue,
+    Gather,
+    Hangup,
+    Pause,
+    Play,
+    Program,
+    Prompt,
+    Record,
+    Redirect,
+    Reject,
+    Say,
+    SendDigits,
+    Verb,
+)
+from callbridge.engine.events import EndReason, LegEndedError, LegState
+
+log = logging.getLogger(__name__)
+
+ERROR_ANNOUNCEMENT = "An application error occurred. Goodbye."
+
+Translate = Callable[[bytes, str], Program]
+Sleep = Callable[[float], Awaitable[None]]
+_Step = Program | Outcome | None  # a new document, the end, or on to the next verb
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunnerLimits:
+    """Guards against applications that would spin forever or stall the call."""
+
+    max_verbs: int = 10_000  # verbs per runner (per call)
+    max_idle_documents: int = 10  # consecutive documents that play nothing
+    fetch_timeout: float = 30.0
+    announcement_timeout: float = 15.0
+
+
+class _Abort(Exception):
+    """The program cannot go on; ``reason`` is logged and returned in :class:`Failed`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class CallflowRunner:
+    """Runs programs on one leg.  :meth:`run` never raises for application or call problems:
+    it returns an :data:`Outcome`."""
+
+    def __init__(
+        self,
+        *,
+        leg: LegPort,
+        fetcher: DocumentFetcher,
+        dialer: Dialer,
+        recorder: RecordingStore,
+        audio: AudioLoader,
+        translate: Translate,
+        limits: RunnerLimits = RunnerLimits(),
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._leg = leg
+        self._fetcher = fetcher
+        self._dialer = dialer
+        self._recorder = recorder
+        self._audio = audio
+        self._translate = translate
+        self._limits = limits
+        self._sleep = sleep
+        self._verbs_run = 0
+        self._idle_documents = 0
+        self._progress = False
+        self._task: asyncio.Task[Any] | None = None
+        self._redirect: Redirected | None = None
+
+    # --- entry points ---
+
+    async def run(self, program: Program) -> Outcome:
+        """Execute ``program`` (and the documents it leads to) until the call or program ends."""
+        task = asyncio.current_task()
+        if task is None or self._task is not None:
+            raise RuntimeError("CallflowRunner.run needs a task and runs one program at a time")
+        self._task, self._redirect = task, None
+        try:
+            return await self._guarded(program)
+        except asyncio.CancelledError:
+            if self._redirect is None or task.uncancel() > 0:
+                raise
+            return self._redirect
+        finally:
+            self._task = None
+
+    async def run_url(self, url: str, method: str = "POST") -> Outcome:
+        """Fetch the application document at ``url`` and run it."""
+        return await self.run(Program(verbs=(Redirect(url=url, method=method),), base_url=url))
+
+    def redirect(self, url: str, method: str = "POST") -> bool:
+        """Interrupt the running program; :meth:`run` returns :class:`Redirected`.
+        False when nothing is running (or a redirect is already pending)."""
+        if self._task is None or self._redirect is not None:
+            return False
+        self._redirect = Redirected(url=url, method=method)
+        self._task.cancel()
+        return True
+
+    # --- the document loop ---
+
+    async def _guarded(self, program: Program) -> Outcome:
+        try:
+            return await self._run_documents(program)
+        except LegEndedError as error:
+            return HungUp(ended=error.ended)
+        except _Abort as abort:
+            return await self._fail(abort.reason)
+        except Exception as error:
+            log.exception("callflow on leg %s crashed", self._leg.id)
+            return await self._fail(f"internal error: {error!r}")
+
+    async def _run_documents(self, program: Program) -> Outcome:
+        step: Program | Outcome = program
+        while isinstance(step, Program):
+            step = await self._run_program(step)
+        return step
+
+    async def _run_program(self, program: Program) -> Program | Outcome:
+        for verb in program.verbs:
+            self._count_verb()
+            ended = self._leg.ended
+            if ended is not None:
+                return HungUp(ended=ended)
+            step = await self._execute(verb)
+            if step is not None:
+                return step
+        return await self._end_of_program()
+
+    def _count_verb(self) -> None:
+        self._verbs_run += 1
+        if self._verbs_run > self._limits.max_verbs:
+            raise _Abort(f"more than {self._limits.max_verbs} verbs executed")
+
+    async def _load(self, url: str, method: str, params: Mapping[str, str]) -> Program:
+        """Fetch and translate the next document (counting documents that played nothing)."""
+        self._idle_documents = 0 if self._progress else self._idle_documents + 1
+        self._progress = False
+        if self._idle_documents > self._limits.max_idle_documents:
+            raise _Abort(f"{self._idle_documents} documents in a row without any media")
+        try:
+            async with asyncio.timeout(self._limits.fetch_timeout):
+                body = await self._fetcher.fetch(url, method, params)
+        except (FetchError, TimeoutError) as error:
+            raise _Abort(f"cannot fetch {method} {url}: {str(error) or 'timed out'}") from error
+        try:
+            return self._translate(body, url)
+        except InvalidProgram as error:
+            raise _Abort(f"invalid document from {url}: {error}") from error
+
+    async def _report(self, action: str, method: str, params: Mapping[str, str]) -> _Step:
+        """Post a verb's results to its action; continue with the answer while the call lasts."""
+        ended = self._leg.ended
+        if ended is None:
+            return await self._load(action, method, params)
+        try:
+            await self._load(action, method, params)
+        except _Abort as abort:
+            log.warning("leg %s: action after hangup failed: %s", self._leg.id, abort.reason)
+        return HungUp(ended=ended)
+
+    async def _end_of_program(self) -> Outcome:
+        ended = self._leg.ended
+        if ended is not None:
+            return HungUp(ended=ended)
+        await self._leg.hangup()
+        return Completed()
+
+    async def _fail(self, reason: str) -> Failed:
+        log.warning("callflow on leg %s failed: %s", self._leg.id, reason)
+        if self._leg.ended is None:
+            await self._announce_error()
+            await self._hang_up_after_error()
+        return Failed(error=reason)
+
+    async def _hang_up_after_error(self) -> None:
+        answered = self._leg.state is LegState.ANSWERED
+        try:
+            await self._leg.hangup(EndReason.HUNG_UP if answered else EndReason.FAILED)
+        except Exception:
+            log.exception("leg %s: hangup after an application error failed", self._leg.id)
+
+    async def _announce_error(self) -> None:
+        if self._leg.state not in (LegState.ANSWERED, LegState.EARLY_MEDIA):
+            return
+        try:
+            async with asyncio.timeout(self._limits.announcement_timeout):
+                await self._leg.say(ERROR_ANNOUNCEMENT)
+        except (LegEndedError, TimeoutError):
+            pass
+        except Exception:
+            log.exception("leg %s: error announcement failed", self._leg.id)
+
+    # --- verbs ---
+
+    async def _execute(self, verb: Verb) -> _Step:
+        match verb:
+            case Redirect(url=url, method=method):
+                return await self._load(url, method, {})
+            case Hangup():
+                await self._leg.hangup()
+                return Completed()
+            case Reject():
+                return await self._reject(verb)
+        if not (isinstance(verb, Pause) and verb.length == 0):
+            self._progress = True
+        if self._leg.state is not LegState.ANSWERED:
+            await self._leg.answer()
+        return await self._execute_media(verb)
+
+    async def _execute_media(self, verb: Verb) -> _Step:
+        match verb:
+            case Say() | Play() | Pause():
+                await self._prompt(verb)
+                return None
+            case SendDigits(digits=digits):
+                await self._send_digits(digits)
+                return None
+            case Gather():
+                return await self._gather(verb)
+            case Record():
+                return await self._record(verb)
+            case Dial():
+                return await self._dial(verb)
+            case Enqueue():
+                raise _Abort("Enqueue is not supported (no queue service)")
+        raise _Abort(f"unknown verb {verb!r}")
+
+    async def _reject(self, verb: Reject) -> Outcome:
+        if self._leg.state is LegState.ANSWERED:
+            await self._leg.hangup()
+        elif verb.reason == "busy":
+            await self._leg.hangup(EndReason.BUSY, 486)
+        else:
+            await self._leg.hangup(EndReason.DECLINED, 603)
+        return Completed()
+
+    async def _prompt(self, prompt: Prompt) -> None:
+        if isinstance(prompt, Pause):
+            await self._sleep_unless_ended(prompt.length)
+            return
+        for _ in range(prompt.loop or MAX_LOOP):
+            if not await self._speak_or_play(prompt):
+                return  # interrupted, or the leg ended
+
+    async def _speak_or_play(self, prompt: Say | Play) -> bool:
+        if isinstance(prompt, Say):
+            # CallLeg has no language parameter: a language stands in for a missing voice.
+            return await self._leg.say(prompt.text, prompt.voice or prompt.language)
+        try:
+            source = await self._audio.load(prompt.url)
+        except FetchError as error:
+            raise _Abort(f"cannot load audio {prompt.url}: {error}") from error
+        return await self._leg.play(source)
+
+    async def _send_digits(self, digits: str) -> None:
+        for step in plan_send_digits(digits):
+            if isinstance(step, Wait):
+                await self._sleep_unless_ended(step.seconds)
+            else:
+                await self._leg.send_dtmf(step.keys)
+
+    async def _sleep_unless_ended(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        sleeper: asyncio.Future[Any] = asyncio.ensure_future(self._sleep(seconds))
+        ended: asyncio.Future[Any] = asyncio.ensure_future(self._leg.wait_ended())
+        try:
+            await asyncio.wait({sleeper, ended}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            ended.cancel()
+            await asyncio.gather(sleeper, ended, return_exceptions=True)
+
+    async def _gather(self, gather: Gather) -> _Step:
+        self._leg.flush_digits()  # keys pressed before the Gather do not count
+        for prompt in gather.prompts:
+            await self._prompt(prompt)
+        digits = await self._leg.collect_digits(
+            max_digits=gather.num_digits or MAX_GATHER_DIGITS,
+            timeout=gather.timeout,
+            finish_on_key=gather.finish_on_key,
+        )
+        ended = self._leg.ended
+        if ended is not None:
+            return HungUp(ended=ended)
+        if not digits or gather.action is None:
+            return None  # no input: fall through to the next verb
+        return await self._load(gather.action, gather.method, {"Digits": digits})
+
+    async def _record(self, record: Record) -> _Step:
+        if record.play_beep:
+            await self._leg.play(self._audio.beep())
+        self._leg.flush_digits()
+        path = self._recorder.new_path(self._leg.id)
+        self._leg.record(path)
+        try:
+            key = await self._wait_for_record_end(record)
+        finally:
+            self._leg.stop_recording()
+        stored = await self._recorder.publish(path)
+        if record.action is None:
+            ended = self._leg.ended
+            return None if ended is None else HungUp(ended=ended)
+        params = {"RecordingUrl": stored.url, "RecordingDuration": str(round(stored.duration))}
+        if key:
+            params["Digits"] = key
+        return await self._report(record.action, record.method, params)
+
+    async def _wait_for_record_end(self, record: Record) -> str:
+        """Until a finish key (returned), ``max_length`` or the end of the leg ('hangup')."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + record.max_length
+        while (remaining := deadline - loop.time()) > 0:
+            key = await self._leg.collect_digits(max_digits=1, timeout=remaining, finish_on_key="")
+            if self._leg.ended is not None:
+                return "hangup"
+            if not key or key in record.finish_on_key:
+                return key
+        return ""
+
+    async def _dial(self, dial: Dial) -> _Step:
+        result = await self._dialer.dial(self._leg, dial)
+        if dial.action is None:
+            ended = self._leg.ended
+            return None if ended is None else HungUp(ended=ended)
+        params = {"DialCallStatus": result.status, "DialCallDuration": str(round(result.duration))}
+        if result.recording_url is not None:
+            params["RecordingUrl"] = result.recording_url
+        return await self._report(dial.action, dial.method, params)
