@@ -1,0 +1,148 @@
+"""The one TOML configuration file, validated into frozen pydantic models.
+
+Every key is documented in README.md ("Configuration").
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class ConfigError(Exception):
+    """The configuration file is missing, not TOML, or fails validation."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def split_host_port(value: str, *, default_port: int) -> tuple[str, int]:
+    """``"127.0.0.1:5060"`` → ``("127.0.0.1", 5060)``; a bare host takes ``default_port``."""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        host, _, port_text = value.rpartition(":") if ":" in value else (value, "", "")
+    if not host:
+        raise ValueError(f"no host in {value!r}")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad port in {value!r}")
+    return host, int(port_text)
+
+
+class SipSection(_Section):
+    listen: str = "127.0.0.1:5060"
+    advertised_address: str | None = None
+    realm: str = "callbridge"
+    max_server_transactions: int = Field(default=2000, ge=1)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        split_host_port(value, default_port=5060)
+        return value
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_host_port(self.listen, default_port=5060)
+
+
+class HttpSection(_Section):
+    listen: str = "127.0.0.1:8080"
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        return split_host_port(self.listen, default_port=8080)
+
+
+class MediaSection(_Section):
+    rtp_port_start: int = Field(default=20000, ge=1024, le=65534)
+    rtp_port_end: int = Field(default=29999, ge=1025, le=65535)
+    codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    tts_cache_dir: str = "var/tts-cache"
+    recordings_dir: str = "var/recordings"
+
+    @model_validator(mode="after")
+    def _range(self) -> MediaSection:
+        if self.rtp_port_end <= self.rtp_port_start:
+            raise ValueError("rtp_port_end must be above rtp_port_start")
+        unknown = set(self.codecs) - {"PCMU", "PCMA"}
+        if unknown:
+            raise ValueError(f"unsupported codecs: {sorted(unknown)}")
+        return self
+
+
+class DatabaseSection(_Section):
+    url: str = "sqlite+aiosqlite:///callbridge.db"
+
+
+class TrunkSection(_Section):
+    name: str
+    uri: str
+    default: bool = False
+    username: str | None = None
+    password: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, value: str) -> str:
+        if not value.startswith(("sip:", "sips:")):
+            raise ValueError("trunk uri must start with sip:")
+        return value
+
+
+class UserSection(_Section):
+    extension: str
+    password: str
+    name: str | None = None
+
+    @field_validator("extension")
+    @classmethod
+    def _extension(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "._-" for c in value):
+            raise ValueError("extension must be letters, digits, '.', '_' or '-'")
+        return value
+
+
+class CallbridgeConfig(_Section):
+    sip: SipSection = SipSection()
+    http: HttpSection = HttpSection()
+    media: MediaSection = MediaSection()
+    database: DatabaseSection = DatabaseSection()
+    trunks: tuple[TrunkSection, ...] = ()
+    users: tuple[UserSection, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> CallbridgeConfig:
+        if sum(t.default for t in self.trunks) > 1:
+            raise ValueError("at most one trunk may be default")
+        extensions = [u.extension for u in self.users]
+        if len(set(extensions)) != len(extensions):
+            raise ValueError("user extensions must be unique")
+        names = [t.name for t in self.trunks]
+        if len(set(names)) != len(names):
+            raise ValueError("trunk names must be unique")
+        return self
+
+    @property
+    def default_trunk(self) -> TrunkSection | None:
+        return next((t for t in self.trunks if t.default), None)
+
+
+def load_config(path: Path) -> CallbridgeConfig:
+    """Read and validate a TOML configuration file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    try:
+        return CallbridgeConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

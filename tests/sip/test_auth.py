@@ -1,0 +1,76 @@
+"""Server digest auth checked against aiosipua's client answers (RFC 2617 §3.2.2)."""
+
+from __future__ import annotations
+
+from aiosipua import SipResponse
+from aiosipua.auth import SipDigestAuth, answer_challenge
+
+from callbridge.sip.auth import NONCE_LIFETIME, AuthOutcome, DigestAuthenticator
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _answer(auth: DigestAuthenticator, user: str, password: str, method: str = "REGISTER") -> str:
+    challenge = SipResponse(status_code=401, reason_phrase="Unauthorized")
+    challenge.add_header("WWW-Authenticate", auth.challenge())
+    header = answer_challenge(
+        SipDigestAuth(user, password), challenge, 401, method, "sip:callbridge"
+    )
+    assert header is not None
+    return header[1]
+
+
+def _passwords(user: str) -> str | None:
+    return {"1001": "secret"}.get(user)
+
+
+def test_right_password_is_accepted() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    result = auth.verify(
+        _answer(auth, "1001", "secret"), method="REGISTER", password_for=_passwords
+    )
+    assert result.outcome is AuthOutcome.OK
+    assert result.username == "1001"
+
+
+def test_wrong_password_unknown_user_and_wrong_method_are_rejected() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    wrong = auth.verify(_answer(auth, "1001", "nope"), method="REGISTER", password_for=_passwords)
+    unknown = auth.verify(_answer(auth, "9", "secret"), method="REGISTER", password_for=_passwords)
+    method = auth.verify(_answer(auth, "1001", "secret"), method="INVITE", password_for=_passwords)
+    assert {wrong.outcome, unknown.outcome, method.outcome} == {AuthOutcome.REJECTED}
+
+
+def test_missing_header() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    assert (
+        auth.verify(None, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.MISSING
+    )
+
+
+def test_old_nonce_is_stale_and_forged_nonce_rejected() -> None:
+    clock = FakeClock()
+    auth = DigestAuthenticator(realm="callbridge", clock=clock)
+    answer = _answer(auth, "1001", "secret")
+    clock.now += NONCE_LIFETIME + 1
+    assert (
+        auth.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.STALE
+    )
+    other = DigestAuthenticator(realm="callbridge")
+    forged = other.verify(answer, method="REGISTER", password_for=_passwords)
+    assert forged.outcome is AuthOutcome.REJECTED
+
+
+def test_same_secret_accepts_nonce_across_instances() -> None:
+    first = DigestAuthenticator(realm="callbridge", secret=b"k" * 32)
+    second = DigestAuthenticator(realm="callbridge", secret=b"k" * 32)
+    answer = _answer(first, "1001", "secret")
+    assert (
+        second.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.OK
+    )

@@ -1,0 +1,122 @@
+"""SDP offer/answer (RFC 3264) for one audio stream."""
+
+from __future__ import annotations
+
+import pytest
+from aiosipua.sdp import parse_sdp
+
+from callbridge.media.plane import PCMA, PCMU, Codec, RemoteMedia
+from callbridge.sip.sdp import SdpNegotiationError, build_answer, build_offer, parse_answer
+
+OPUS = Codec("opus", 111, 48000)
+
+
+def sdp(*lines: str) -> bytes:
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def test_offer_layout() -> None:
+    offer = build_offer(host="192.0.2.5", port=4000, codecs=[PCMU, PCMA], session_id=7, version=2)
+    assert offer == sdp(
+        "v=0",
+        "o=- 7 2 IN IP4 192.0.2.5",
+        "s=callbridge",
+        "c=IN IP4 192.0.2.5",
+        "t=0 0",
+        "m=audio 4000 RTP/AVP 0 8 101",
+        "a=rtpmap:0 PCMU/8000",
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:101 telephone-event/8000",
+        "a=fmtp:101 0-16",
+        "a=ptime:20",
+        "a=sendrecv",
+    )
+
+
+def test_offer_ipv6() -> None:
+    offer = build_offer(host="2001:db8::5", port=4000, codecs=[PCMU], session_id=1, version=1)
+    assert b"c=IN IP6 2001:db8::5\r\n" in offer
+
+
+def test_answer_picks_our_first_codec_the_offer_has() -> None:
+    offer = sdp(
+        "v=0",
+        "o=- 1 1 IN IP4 198.51.100.7",
+        "s=-",
+        "t=0 0",
+        "m=audio 5004 RTP/AVP 8 0 96",
+        "c=IN IP4 198.51.100.7",
+        "a=rtpmap:96 telephone-event/8000",
+        "a=fmtp:96 0-15",
+    )
+    answer, remote = build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU, PCMA])
+    assert remote == RemoteMedia(host="198.51.100.7", port=5004, codec=PCMU, dtmf_payload_type=96)
+    audio = parse_sdp(answer.decode()).audio
+    assert audio is not None
+    assert audio.formats == ["0", "96"]
+    assert audio.attributes["fmtp"] == ["96 0-15"]
+    assert audio.direction == "sendrecv"
+
+
+def test_answer_without_rtpmap_for_static_types_and_session_level_c() -> None:
+    offer = sdp(
+        "v=0", "o=- 1 1 IN IP4 h", "s=-", "c=IN IP4 203.0.113.1", "t=0 0", "m=audio 7000 RTP/AVP 8"
+    )
+    _, remote = build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU, PCMA])
+    assert remote == RemoteMedia(host="203.0.113.1", port=7000, codec=PCMA, dtmf_payload_type=None)
+
+
+def test_answer_mirrors_direction_and_keeps_dynamic_pt() -> None:
+    offer = sdp(
+        "v=0",
+        "o=- 1 1 IN IP4 h",
+        "s=-",
+        "c=IN IP4 203.0.113.1",
+        "t=0 0",
+        "m=audio 7000 RTP/AVP 111",
+        "a=rtpmap:111 OPUS/48000/2",
+        "a=sendonly",
+    )
+    answer, remote = build_answer(offer, host="192.0.2.5", port=4000, codecs=[OPUS])
+    assert remote.codec == OPUS
+    assert b"a=recvonly" in answer
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        sdp("v=0", "c=IN IP4 203.0.113.1", "t=0 0", "m=audio 7000 RTP/AVP 18"),  # G.729 only
+        sdp("v=0", "c=IN IP4 203.0.113.1", "t=0 0", "m=video 7000 RTP/AVP 0"),  # no audio
+        sdp("v=0", "c=IN IP4 203.0.113.1", "t=0 0", "m=audio 0 RTP/AVP 0"),  # rejected stream
+        sdp("v=0", "t=0 0", "m=audio 7000 RTP/AVP 0"),  # no c=
+        sdp("v=0", "m=audio seven RTP/AVP 0"),  # aiosipua raises ValueError
+        sdp("v=0", "m=audio 7000 RTP/AVP 0", "a=rtpmap:x PCMU/8000"),
+        b"\xff\xfe not text",
+        b"",
+    ],
+)
+def test_unusable_offers(offer: bytes) -> None:
+    with pytest.raises(SdpNegotiationError):
+        build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU, PCMA])
+
+
+def test_parse_answer_round_trip() -> None:
+    offer = build_offer(host="192.0.2.5", port=4000, codecs=[PCMU, PCMA], session_id=1, version=1)
+    answer, _ = build_answer(offer, host="198.51.100.9", port=6000, codecs=[PCMA])
+    remote = parse_answer(answer, [PCMU, PCMA])
+    assert remote == RemoteMedia(host="198.51.100.9", port=6000, codec=PCMA, dtmf_payload_type=101)
+
+
+def test_parse_answer_with_media_level_c() -> None:
+    answer = sdp(
+        "v=0", "o=- 1 1 IN IP4 x", "s=-", "c=IN IP4 10.0.0.1", "t=0 0",
+        "m=audio 6000 RTP/AVP 0", "c=IN IP4 198.51.100.9",
+    )  # fmt: skip
+    remote = parse_answer(answer, [PCMU])
+    assert (remote.host, remote.codec, remote.dtmf_payload_type) == ("198.51.100.9", PCMU, None)
+
+
+def test_parse_answer_rejects_codec_we_did_not_offer() -> None:
+    answer = sdp("v=0", "c=IN IP4 198.51.100.9", "t=0 0", "m=audio 6000 RTP/AVP 8")
+    with pytest.raises(SdpNegotiationError):
+        parse_answer(answer, [PCMU])
