@@ -102,7 +102,7 @@ class FakeLeg:
         self,
         *,
         max_digits: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         finish_on_key: str = "#",
     ) -> str:
         await self._called("collect", max_digits, finish_on_key, live=False)

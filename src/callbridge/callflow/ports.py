@@ -41,7 +41,7 @@ class LegPort(Protocol):
         self,
         *,
         max_digits: int,
-        timeout: float,  # noqa: ASYNC109
+        timeout: float,
         finish_on_key: str = "#",
     ) -> str: ...
 

@@ -1,0 +1,310 @@
+"""The in-process media plane: RTP sessions on pooled sockets, paced by one media clock.
+
+Implements :class:`callbridge.media.plane.MediaPlane` and ``MediaEndpoint``.  Playback,
+DTMF sending and recording subscribe to the shared :class:`~callbridge.rtp.clock.MediaClock`
+(no task per call); all sockets are read by one :class:`~callbridge.rtp.pump.PacketPump`;
+a bridge relays packets on receipt (:mod:`callbridge.rtp.relay`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from callbridge.media.g711 import encoder_for, static_decoder
+from callbridge.media.plane import (
+    FRAME_SAMPLES,
+    PCMA,
+    PCMU,
+    AudioSource,
+    Codec,
+    MediaEndpoint,
+    RemoteMedia,
+)
+from callbridge.media.recorder import WavRecorder
+from callbridge.media.sources import dtmf_tones
+from callbridge.rtp.clock import MediaClock
+from callbridge.rtp.dtmf import DtmfSender
+from callbridge.rtp.packet import MalformedRtp, header_length, payload_end
+from callbridge.rtp.ports import PortLease, PortPool
+from callbridge.rtp.pump import PacketPump
+from callbridge.rtp.relay import RelayDirection
+from callbridge.rtp.session import RtpSession
+
+
+class ForeignEndpoint(Exception):
+    """An endpoint handed to :meth:`InProcessMediaPlane.bridge` that this plane did not make."""
+
+
+class _Bridge:
+    """Two endpoints relaying to each other (RFC 3550 §7 translator)."""
+
+    __slots__ = ("a", "a_to_b", "b", "b_to_a")
+
+    def __init__(self, *, a: InProcessEndpoint, b: InProcessEndpoint) -> None:
+        self.a, self.b = a, b
+        self.a_to_b = RelayDirection(source=a.session, target=b.session)
+        self.b_to_a = RelayDirection(source=b.session, target=a.session)
+        a.session.forward = self.a_to_b.forward
+        b.session.forward = self.b_to_a.forward
+
+    def reconfigure(self) -> None:
+        self.a_to_b.configure(source=self.a.session)
+        self.b_to_a.configure(source=self.b.session)
+
+    def dissolve(self) -> None:
+        for endpoint, relay in ((self.a, self.a_to_b), (self.b, self.b_to_a)):
+            endpoint.session.forward = None
+            endpoint.bridge = None
+            relay.detach()
+
+
+class InProcessEndpoint:
+    """One leg's RTP endpoint (implements ``MediaEndpoint``)."""
+
+    def __init__(
+        self, *, session: RtpSession, lease: PortLease, pool: PortPool, clock: MediaClock, host: str
+    ) -> None:
+        self.session = session
+        self.bridge: _Bridge | None = None
+        self._lease = lease
+        self._pool = pool
+        self._clock = clock
+        self._host = host
+        self._playback: asyncio.Future[bool] | None = None
+        self._dtmf_sending: asyncio.Future[None] | None = None
+        self._dtmf_lock = asyncio.Lock()
+        self._recorder: WavRecorder | None = None
+        self._closed = False
+
+    @property
+    def local_host(self) -> str:
+        return self._host
+
+    @property
+    def local_port(self) -> int:
+        return self._lease.port
+
+    @property
+    def packets_received(self) -> int:
+        return self.session.packets_received
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def set_remote(self, remote: RemoteMedia) -> None:
+        encoder_for(remote.codec)
+        self.session.set_remote(remote)
+        if self.bridge is not None:
+            self.bridge.reconfigure()
+
+    # --- playback ---
+
+    async def play(self, source: AudioSource) -> bool:
+        self.stop_playback()
+        if self.bridge is not None or self._closed:
+            return False
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._playback = done
+        self.session.begin_talkspurt()
+        subscription = self._clock.subscribe(self._playback_tick(source, done))
+        try:
+            return await done
+        finally:
+            subscription.close()
+            if self._playback is done:
+                self._playback = None
+
+    def _playback_tick(self, source: AudioSource, done: asyncio.Future[bool]) -> Callable[[], None]:
+        def tick() -> None:
+            if done.done() or self._dtmf_sending is not None:
+                return
+            try:
+                frame = source.read_frame()
+            except Exception as exc:
+                done.set_exception(exc)
+                return
+            if frame is None:
+                done.set_result(True)
+            else:
+                self.session.send_audio(frame)
+
+        return tick
+
+    def stop_playback(self) -> None:
+        if self._playback is not None and not self._playback.done():
+            self._playback.set_result(False)
+        self._playback = None
+
+    # --- DTMF ---
+
+    async def send_dtmf(self, digits: str, *, duration_ms: int = 100, gap_ms: int = 60) -> None:
+        """RFC 4733 events when negotiated, else in-band tones; nothing while bridged."""
+        sender = DtmfSender(digits=digits, duration_ms=duration_ms, gap_ms=gap_ms)
+        remote = self.session.remote
+        if remote is None or self.bridge is not None or self._closed or not digits:
+            return
+        if remote.dtmf_payload_type is None:
+            await self.play(dtmf_tones(digits, duration_ms=duration_ms, gap_ms=gap_ms))
+            return
+        async with self._dtmf_lock:
+            await self._send_events(sender)
+
+    async def _send_events(self, sender: DtmfSender) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._dtmf_sending = done
+        self.session.begin_talkspurt()
+        subscription = self._clock.subscribe(self._dtmf_tick(sender, done))
+        try:
+            await done
+        finally:
+            subscription.close()
+            self._dtmf_sending = None
+            self.session.begin_talkspurt()
+
+    def _dtmf_tick(self, sender: DtmfSender, done: asyncio.Future[None]) -> Callable[[], None]:
+        event_timestamp = 0
+
+        def tick() -> None:
+            nonlocal event_timestamp
+            step = None if done.done() else sender.step()
+            if step is None:
+                if not done.done():
+                    done.set_result(None)
+                return
+            if step.new_event:
+                event_timestamp = self.session.stream_position()[1]
+            if step.payload is not None:
+                self.session.send_event(step.payload, timestamp=event_timestamp, marker=step.marker)
+            self.session.advance(FRAME_SAMPLES)
+
+        return tick
+
+    def stop_dtmf(self) -> None:
+        if self._dtmf_sending is not None and not self._dtmf_sending.done():
+            self._dtmf_sending.set_result(None)
+
+    def on_dtmf(self, callback: Callable[[str], None] | None) -> None:
+        self.session.dtmf.on_digit = callback
+
+    # --- recording ---
+
+    def start_recording(self, path: Path) -> None:
+        self.stop_recording()
+        if self._closed:
+            return
+        self._recorder = WavRecorder(path=Path(path), clock=self._clock)
+        self.session.audio_sink = self._record_packet
+
+    def _record_packet(self, data: bytes) -> None:
+        decode = static_decoder(data[1] & 0x7F)
+        if decode is None or self._recorder is None:
+            return
+        try:
+            start = header_length(data)
+        except MalformedRtp:
+            return
+        self._recorder.write(decode(data[start : payload_end(data)]))
+
+    def stop_recording(self) -> None:
+        self.session.audio_sink = None
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None:
+            recorder.close()
+
+    # --- lifecycle ---
+
+    async def close(self) -> None:
+        """Stop playback, DTMF, recording and any bridge; return the port to the pool."""
+        if self._closed:
+            return
+        self._closed = True
+        self.stop_playback()
+        self.stop_dtmf()
+        self.stop_recording()
+        if self.bridge is not None:
+            self.bridge.dissolve()
+        self.session.close()
+        self._pool.release(self._lease)
+
+
+class InProcessMediaPlane:
+    """Allocates endpoints on ``[port_start, port_end]`` and bridges them (``MediaPlane``).
+
+    ``advertised_host`` (default ``host``) is what endpoints report as ``local_host`` for
+    SDP, e.g. the public address when binding to 0.0.0.0.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port_start: int,
+        port_end: int,
+        codecs: tuple[Codec, ...] = (PCMU, PCMA),
+        advertised_host: str | None = None,
+    ) -> None:
+        for codec in codecs:
+            encoder_for(codec)
+        self._codecs = codecs
+        self._advertised = advertised_host or host
+        self._pool = PortPool(host=host, start=port_start, end=port_end)
+        self._clock = MediaClock()
+        self._pump = PacketPump()
+        self._endpoints: set[InProcessEndpoint] = set()
+
+    @property
+    def codecs(self) -> tuple[Codec, ...]:
+        return self._codecs
+
+    @property
+    def clock(self) -> MediaClock:
+        return self._clock
+
+    @property
+    def pool(self) -> PortPool:
+        return self._pool
+
+    async def allocate(self) -> InProcessEndpoint:
+        lease = self._pool.acquire()
+        try:
+            session = RtpSession(sock=lease.sock, pump=self._pump)
+        except BaseException:
+            self._pool.release(lease)
+            raise
+        endpoint = InProcessEndpoint(
+            session=session, lease=lease, pool=self._pool, clock=self._clock, host=self._advertised
+        )
+        self._endpoints.add(endpoint)
+        return endpoint
+
+    def bridge(self, a: MediaEndpoint, b: MediaEndpoint) -> None:
+        left, right = self._own(a), self._own(b)
+        if left is right:
+            raise ForeignEndpoint("cannot bridge an endpoint to itself")
+        for endpoint in (left, right):
+            self.unbridge(endpoint)
+            endpoint.stop_playback()
+            endpoint.stop_dtmf()
+        bridge = _Bridge(a=left, b=right)
+        left.bridge = right.bridge = bridge
+
+    def unbridge(self, a: MediaEndpoint) -> None:
+        bridge = self._own(a).bridge
+        if bridge is not None:
+            bridge.dissolve()
+
+    async def close(self) -> None:
+        for endpoint in list(self._endpoints):
+            await endpoint.close()
+        self._endpoints.clear()
+        self._pool.close()
+        self._pump.close()
+        await self._clock.close()
+
+    def _own(self, endpoint: MediaEndpoint) -> InProcessEndpoint:
+        if not isinstance(endpoint, InProcessEndpoint) or endpoint not in self._endpoints:
+            raise ForeignEndpoint(f"{endpoint!r} was not allocated by this plane")
+        return endpoint
