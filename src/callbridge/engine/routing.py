@@ -1,0 +1,134 @@
+"""Where a dialled string goes: a registered user's phones, a trunk, or a SIP URI."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aiosipua.headers import parse_uri
+
+from callbridge.sip.dialog import peer_for_uri
+from callbridge.sip.message import Peer
+from callbridge.sip.registrar import Registrar
+
+NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
+
+
+@dataclass(frozen=True)
+class Trunk:
+    """A carrier: numbers that are no extension go there (with digest credentials if set)."""
+
+    name: str
+    uri: str
+    default: bool = False
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One INVITE to send: its Request-URI, To, next hop and credentials for challenges."""
+
+    request_uri: str
+    to_uri: str
+    peer: Peer
+    credentials: tuple[str, str] | None = None
+    label: str = ""
+
+
+class RoutingError(Exception):
+    """A dialled string leads nowhere."""
+
+
+class NoRoute(RoutingError):
+    pass
+
+
+class UserOffline(RoutingError):
+    """An extension that exists but has no registered contact."""
+
+
+class Router:
+    def __init__(
+        self,
+        *,
+        registrar: Registrar,
+        trunks: Sequence[Trunk],
+        domain: str,
+        default_transport: str = "udp",
+    ) -> None:
+        self._registrar = registrar
+        self._trunks = {t.name: t for t in trunks}
+        self._default = next((t for t in trunks if t.default), None)
+        self._domain = domain
+        self._transport = default_transport
+
+    def is_extension(self, target: str) -> bool:
+        return self._registrar.is_user(target)
+
+    async def resolve(self, target: str, *, trunk: str | None = None) -> list[Destination]:
+        """All destinations to ring at once for ``target``.
+
+        Raises UserOffline for an extension with no contact and NoRoute otherwise."""
+        target = target.strip()
+        if target.startswith(("sip:", "sips:")):
+            return [
+                await self._resolved(Destination(target, target, self._peer(target), label=target))
+            ]
+        if trunk is None and self._registrar.is_user(target):
+            return self._user_destinations(target)
+        if NUMBER.match(target):
+            chosen = self._trunks.get(trunk) if trunk else self._default
+            if chosen is None:
+                raise NoRoute(
+                    f"no trunk {'named ' + trunk if trunk else 'is default'} for {target}"
+                )
+            return [await self._resolved(self._via_trunk(target, chosen))]
+        raise NoRoute(f"{target!r} is neither an extension, a number nor a SIP URI")
+
+    def _user_destinations(self, extension: str) -> list[Destination]:
+        bindings = self._registrar.lookup(extension)
+        if not bindings:
+            raise UserOffline(f"user {extension} is not registered")
+        to_uri = f"sip:{extension}@{self._domain}"
+        return [
+            Destination(b.contact, to_uri, b.peer, label=f"user {extension} at {b.contact}")
+            for b in bindings
+        ]
+
+    def _via_trunk(self, number: str, trunk: Trunk) -> Destination:
+        parsed = parse_uri(trunk.uri)
+        port = f":{parsed.port}" if parsed.port else ""
+        uri = f"sip:{number}@{parsed.host}{port}"
+        creds = (trunk.username, trunk.password) if trunk.username and trunk.password else None
+        return Destination(uri, uri, self._peer(trunk.uri), creds, label=f"trunk {trunk.name}")
+
+    def _peer(self, uri: str) -> Peer:
+        return peer_for_uri(uri, default_transport=self._transport)
+
+    async def _resolved(self, destination: Destination) -> Destination:
+        """Hostnames become addresses (A records only; RFC 3263 SRV/NAPTR is not done)."""
+        host = destination.peer.host
+        try:
+            ipaddress.ip_address(host)
+            return destination
+        except ValueError:
+            pass
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, destination.peer.port, type=socket.SOCK_DGRAM)
+        except OSError as exc:
+            raise NoRoute(f"cannot resolve {host}: {exc}") from exc
+        address = str(infos[0][4][0])
+        peer = Peer(transport=destination.peer.transport, host=address, port=destination.peer.port)
+        return Destination(
+            destination.request_uri,
+            destination.to_uri,
+            peer,
+            destination.credentials,
+            destination.label,
+        )

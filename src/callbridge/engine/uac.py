@@ -1,0 +1,287 @@
+"""The calling side of a leg: INVITEs we send (RFC 3261 §13.2), forked to every destination.
+
+Each destination gets its own INVITE; the first 2xx wins, the others are CANCELled (§9.1),
+and a 2xx that arrives after we gave up is ACKed and ended with BYE (§15, the
+200-after-CANCEL race).  401/407 challenges are answered once with the destination's
+credentials (§22.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+
+from aiosipua import SipRequest, SipResponse
+from aiosipua.auth import SipDigestAuth, answer_challenge
+
+from callbridge.engine.events import (
+    Answered,
+    EarlyMedia,
+    Ended,
+    EndReason,
+    LegState,
+    Party,
+    Ringing,
+    Trying,
+    reason_for_status,
+)
+from callbridge.engine.indialog import SDP, DialogSession
+from callbridge.engine.leg import CallLeg, PartyInfo
+from callbridge.engine.ports import SipStack
+from callbridge.engine.routing import Destination
+from callbridge.media.plane import Codec
+from callbridge.sip.dialog import Dialog
+from callbridge.sip.message import Peer, new_call_id, new_tag
+from callbridge.sip.sdp import SdpNegotiationError, build_offer, parse_answer
+from callbridge.sip.transaction import ClientTransaction
+
+log = logging.getLogger(__name__)
+
+# Busy beats decline beats any other failure when forks end differently (§16.7 in spirit).
+_PRIORITY = {EndReason.BUSY: 0, EndReason.DECLINED: 1, EndReason.NO_ANSWER: 2}
+
+
+@dataclass
+class _Attempt:
+    destination: Destination
+    call_id: str
+    from_tag: str
+    tx: ClientTransaction | None = None
+    provisional: asyncio.Event = field(default_factory=asyncio.Event)
+    final_status: int | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    done: bool = False
+    dialog: Dialog | None = None
+    ack: SipRequest | None = None
+
+
+class OutboundCall(DialogSession):
+    def __init__(
+        self,
+        *,
+        leg: CallLeg,
+        stack: SipStack,
+        codecs: tuple[Codec, ...],
+        destinations: list[Destination],
+        caller: PartyInfo,
+        ring_timeout: float,
+        extra_headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(leg=leg, stack=stack, codecs=codecs)
+        self._caller = caller
+        self._ring_timeout = ring_timeout
+        self._extra = dict(extra_headers or {})
+        self._attempts = [_Attempt(d, new_call_id(d.peer.host), new_tag()) for d in destinations]
+        self._winner: _Attempt | None = None
+        self._give_up: EndReason | None = None
+        self._decided = asyncio.Event()
+        self._session_id = random.randrange(1, 2**31)
+        self.local_sdp = build_offer(
+            host=leg.media.local_host,
+            port=leg.media.local_port,
+            codecs=codecs,
+            session_id=self._session_id,
+            version=1,
+        )
+
+    def start(self) -> None:
+        self.leg.sip_call_id = self._attempts[0].call_id if self._attempts else None
+        self.leg.tasks.spawn(self._run(), name=f"uac {self.leg.id}")
+
+    # --- the whole outbound attempt ---
+
+    async def _run(self) -> None:
+        self.leg.advance(Trying())
+        async with asyncio.TaskGroup() as group:
+            for attempt in self._attempts:
+                group.create_task(self._attempt(attempt))
+            group.create_task(self._ring_timer())
+        if self._winner is None:
+            self.leg.advance(self._failure())
+
+    async def _ring_timer(self) -> None:
+        try:
+            await asyncio.wait_for(self._decided.wait(), self._ring_timeout)
+        except TimeoutError:
+            self._stop_ringing(EndReason.NO_ANSWER)
+
+    def _stop_ringing(self, reason: EndReason) -> None:
+        if self._give_up is None and self._winner is None:
+            self._give_up = reason
+        for attempt in self._attempts:
+            if attempt is not self._winner:
+                self.leg.tasks.spawn(self._cancel(attempt), name=f"cancel {attempt.call_id}")
+
+    def _failure(self) -> Ended:
+        if self._give_up is not None:
+            return Ended(
+                self._give_up,
+                Party.LOCAL,
+                None,
+                "ring timeout" if self._give_up is EndReason.NO_ANSWER else "",
+            )
+        outcomes = [
+            (EndReason.UNREACHABLE if a.timed_out else reason_for_status(a.final_status or 500), a)
+            for a in self._attempts
+        ]
+        if not outcomes:
+            return Ended(EndReason.FAILED, Party.LOCAL, None, "no destination")
+        reason, attempt = min(outcomes, key=lambda o: _PRIORITY.get(o[0], 9))
+        return Ended(reason, Party.REMOTE, attempt.final_status, attempt.destination.label)
+
+    def _check_decided(self) -> None:
+        if self._winner is not None or all(a.done for a in self._attempts):
+            self._decided.set()
+
+    # --- one INVITE ---
+
+    async def _attempt(self, attempt: _Attempt) -> None:
+        try:
+            await self._invite_until_final(attempt)
+        except Exception:
+            log.exception("INVITE to %s failed", attempt.destination.label)
+            attempt.final_status = attempt.final_status or 500
+        finally:
+            attempt.done = True
+            self._check_decided()
+
+    async def _invite_until_final(self, attempt: _Attempt) -> None:
+        cseq, auth = 1, None
+        while True:
+            request = self._invite(attempt, cseq=cseq, auth=auth)
+            attempt.tx = self.stack.send_request(request, attempt.destination.peer)
+            response = await self._await_final(attempt)
+            status = response.status_code
+            if status < 300:
+                self._on_2xx(attempt, request, response)
+                return
+            attempt.final_status = status
+            attempt.timed_out = status == 408 and not (response.to_addr and response.to_addr.tag)
+            creds = attempt.destination.credentials
+            if status in (401, 407) and auth is None and creds and not attempt.cancelled:
+                auth = answer_challenge(
+                    SipDigestAuth(*creds), response, status, "INVITE", request.uri
+                )
+                if auth is not None:
+                    cseq += 1
+                    continue
+            return
+
+    async def _await_final(self, attempt: _Attempt) -> SipResponse:
+        assert attempt.tx is not None
+        while True:
+            response = await attempt.tx.next_response()
+            if response.status_code >= 200:
+                return response
+            attempt.provisional.set()
+            if not attempt.cancelled and self._winner is None:
+                self._on_provisional(response)
+
+    def _on_provisional(self, response: SipResponse) -> None:
+        status = response.status_code
+        if status == 100:
+            return
+        if response.body and self.leg.state is not LegState.EARLY_MEDIA:
+            try:
+                self.leg.media.set_remote(parse_answer(response.body, self.codecs))
+                self.leg.advance(EarlyMedia())
+                return
+            except SdpNegotiationError:
+                log.info("leg %s: unusable early SDP ignored", self.leg.id)
+        self.leg.advance(Ringing())
+
+    def _invite(self, attempt: _Attempt, *, cseq: int, auth: tuple[str, str] | None) -> SipRequest:
+        destination = attempt.destination
+        local = self.stack.local_for(destination.peer.transport)
+        request = SipRequest(method="INVITE", uri=destination.request_uri)
+        request.add_header("Via", local.via_value)
+        name = f'"{self._caller.display_name}" ' if self._caller.display_name else ""
+        request.add_header(
+            "From", f"{name}<sip:{self._caller.user}@{local.host}>;tag={attempt.from_tag}"
+        )
+        request.add_header("To", f"<{destination.to_uri}>")
+        request.add_header("Call-ID", attempt.call_id)
+        request.add_header("CSeq", f"{cseq} INVITE")
+        request.add_header("Max-Forwards", "70")
+        request.add_header("Contact", f"<sip:{self._caller.user}@{local.host}:{local.port}>")
+        request.add_header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        request.add_header("User-Agent", "Callbridge")
+        if auth is not None:
+            request.add_header(*auth)
+        for header, value in self._extra.items():
+            request.add_header(header, value)
+        request.add_header("Content-Type", SDP)
+        request.body = self.local_sdp
+        return request
+
+    # --- answers ---
+
+    def _on_2xx(self, attempt: _Attempt, request: SipRequest, response: SipResponse) -> None:
+        """§13.2.2.4: ACK every 2xx end to end; the first one wins the call."""
+        local = self.stack.local_for(attempt.destination.peer.transport)
+        dialog = Dialog.as_uac(request=request, response=response, local=local)
+        cseq = request.cseq.seq if request.cseq else 1
+        attempt.dialog = dialog
+        attempt.ack = dialog.create_request("ACK", cseq=cseq)
+        self.stack.send_raw(attempt.ack, dialog.next_hop())
+        remote = None
+        if response.body:
+            try:
+                remote = parse_answer(response.body, self.codecs)
+            except SdpNegotiationError:
+                remote = None
+        if (
+            self._winner is not None
+            or self._give_up is not None
+            or remote is None
+            or self.leg.ended
+        ):
+            self.leg.tasks.spawn(self._bye_loser(dialog), name=f"bye {dialog.call_id}")
+            return
+        self._winner = attempt
+        self.leg.sip_call_id = attempt.call_id
+        self.leg.media.set_remote(remote)
+        self._confirm(dialog)
+        self.leg.advance(Answered())
+        self._stop_ringing(EndReason.CANCELLED)
+
+    def on_retransmitted_2xx(self, response: SipResponse, peer: Peer) -> None:
+        if self._winner is not None and self._winner.ack is not None and self._winner.dialog:
+            self.stack.send_raw(self._winner.ack, self._winner.dialog.next_hop())
+
+    async def _bye_loser(self, dialog: Dialog) -> None:
+        request = dialog.create_request("BYE")
+        tx = self.stack.send_request(request, dialog.next_hop())
+        await asyncio.shield(tx.final)
+
+    async def _cancel(self, attempt: _Attempt) -> None:
+        """§9.1: CANCEL only after a provisional response, and only while no final came."""
+        if attempt.done or attempt.cancelled:
+            return
+        attempt.cancelled = True
+        try:
+            await asyncio.wait_for(attempt.provisional.wait(), 64 * self.stack.timers.t1)
+        except TimeoutError:
+            return
+        if attempt.done or attempt.tx is None:
+            return
+        self.stack.send_request(attempt.tx.cancel_request(), attempt.destination.peer)
+
+    # --- LegSignalling ---
+
+    async def ring(self) -> None:
+        raise RuntimeError("an outbound leg does not ring itself")
+
+    async def answer(self) -> None:
+        raise RuntimeError("an outbound leg is answered by its peer")
+
+    async def terminate(self, reason: EndReason, sip_code: int | None) -> None:
+        if self.leg.state is LegState.ANSWERED:
+            self.leg.advance(Ended(reason, Party.LOCAL, sip_code))
+            await self.send_bye()
+            return
+        self._stop_ringing(reason if reason is not EndReason.HUNG_UP else EndReason.CANCELLED)
+        await self.leg.wait_ended()

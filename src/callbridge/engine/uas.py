@@ -1,0 +1,132 @@
+"""The answering side of a leg: an INVITE we received (RFC 3261 §13.3)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiosipua import SipRequest, SipResponse
+
+from callbridge.engine.events import (
+    Answered,
+    EarlyMedia,
+    Ended,
+    EndReason,
+    LegState,
+    Party,
+    Ringing,
+    Trying,
+    status_for_reason,
+)
+from callbridge.engine.indialog import SDP, DialogSession
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.ports import SipStack
+from callbridge.media.plane import Codec, RemoteMedia
+from callbridge.sip.dialog import Dialog, LocalContact
+from callbridge.sip.message import Peer, build_response, new_tag
+from callbridge.sip.transaction import ServerTransaction
+
+log = logging.getLogger(__name__)
+
+
+class InboundCall(DialogSession):
+    """Signalling of an inbound leg: provisional answers, 200 with retransmission until ACK
+    (§13.3.1.4), CANCEL (§9.2), reject with a final status."""
+
+    def __init__(
+        self,
+        *,
+        leg: CallLeg,
+        stack: SipStack,
+        codecs: tuple[Codec, ...],
+        request: SipRequest,
+        server_tx: ServerTransaction,
+        peer: Peer,
+        local: LocalContact,
+        answer_sdp: bytes,
+        remote_media: RemoteMedia,
+    ) -> None:
+        super().__init__(leg=leg, stack=stack, codecs=codecs)
+        self.request = request
+        self.server_tx = server_tx
+        self.peer = peer
+        self.local_tag = new_tag()
+        self.local_sdp = answer_sdp
+        self._remote_media = remote_media
+        self._early = Dialog.as_uas(request=request, local_tag=self.local_tag, local=local)
+        self._final_sent = False
+        leg.advance(Trying())
+        leg.tasks.spawn(self._watch_cancel(), name=f"cancel-watch {leg.id}")
+
+    async def _watch_cancel(self) -> None:
+        """§9.2: the transaction layer answered CANCEL 200; we answer the INVITE 487."""
+        await self.server_tx.cancelled.wait()
+        if not self._final_sent:
+            self._respond(487)
+            self.leg.advance(Ended(EndReason.CANCELLED, Party.REMOTE, 487, "CANCEL"))
+
+    def _respond(self, status: int, *, with_sdp: bool = False, reason: str | None = None) -> None:
+        response = build_response(self.request, status, reason, to_tag=self.local_tag)
+        if status < 300 and status != 100:
+            response.add_header("Contact", f"<{self._early.local.contact_uri}>")
+        if with_sdp:
+            response.add_header("Content-Type", SDP)
+            response.body = self.local_sdp
+        if status >= 200:
+            self._final_sent = True
+        self.server_tx.respond(response)
+
+    async def ring(self) -> None:
+        if self.leg.state is LegState.TRYING:
+            self._respond(180)
+            self.leg.advance(Ringing())
+
+    async def early_media(self) -> None:
+        """183 Session Progress with our SDP, so announcements reach the caller unanswered."""
+        if self.leg.state in (LegState.TRYING, LegState.RINGING):
+            self.leg.media.set_remote(self._remote_media)
+            self._respond(183, with_sdp=True)
+            self.leg.advance(EarlyMedia())
+
+    async def answer(self) -> None:
+        if self.leg.state is LegState.ANSWERED:
+            return
+        if self._final_sent:
+            raise RuntimeError("call was already answered or rejected")
+        self.leg.media.set_remote(self._remote_media)
+        response = build_response(self.request, 200, to_tag=self.local_tag)
+        response.add_header("Contact", f"<{self._early.local.contact_uri}>")
+        response.add_header("Content-Type", SDP)
+        response.body = self.local_sdp
+        self._final_sent = True
+        self._confirm(self._early)
+        self.server_tx.respond(response)
+        self.leg.advance(Answered())
+        self.leg.tasks.spawn(self._retransmit_2xx(response), name=f"2xx {self.leg.id}")
+
+    async def _retransmit_2xx(self, response: SipResponse) -> None:
+        """§13.3.1.4: resend the 200 at T1, 2T1 … T2 until ACK; no ACK in 64*T1 → BYE."""
+        timers = self.stack.timers
+        interval, waited = timers.t1, 0.0
+        while waited < 64 * timers.t1:
+            try:
+                await asyncio.wait_for(self.ack_received.wait(), interval)
+                return
+            except TimeoutError:
+                waited += interval
+                if self.peer.transport == "udp":
+                    self.stack.send_raw(response, self.peer)
+                interval = min(interval * 2, timers.t2)
+        log.info("leg %s: no ACK for 200, ending with BYE", self.leg.id)
+        await self.send_bye()
+        self.leg.advance(Ended(EndReason.FAILED, Party.LOCAL, 408, "no ACK"))
+
+    async def terminate(self, reason: EndReason, sip_code: int | None) -> None:
+        if self.leg.state is LegState.ANSWERED:
+            self.leg.advance(Ended(reason, Party.LOCAL, sip_code))
+            await self.send_bye()
+            return
+        status = sip_code if sip_code and sip_code >= 300 else status_for_reason(reason)
+        if not self._final_sent:
+            self._respond(status)
+        self.leg.advance(Ended(reason, Party.LOCAL, status))
