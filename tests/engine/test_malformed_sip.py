@@ -47,7 +47,8 @@ TORTURE = [
     + b"a" * 60000
     + b"\r\n\r\n",
     # a response nobody asked for
-    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-nope\r\nFrom: <sip:a@b>;tag=1\r\n"
+    b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5071;branch=z9hG4bK-nope\r\n"
+    b"From: <sip:a@b>;tag=1\r\n"
     b"To: <sip:c@d>;tag=2\r\nCall-ID: stray\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
     # an INVITE whose SDP is nonsense
     b"INVITE sip:1001@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.30.1:5099;branch=z9hG4bK-f\r\n"
