@@ -91,6 +91,10 @@ class InProcessEndpoint:
         return self.session.packets_received
 
     @property
+    def packets_sent(self) -> int:
+        return self.session.packets_sent
+
+    @property
     def closed(self) -> bool:
         return self._closed
 

@@ -87,6 +87,9 @@ class MediaEndpoint(Protocol):
     @property
     def packets_received(self) -> int: ...
 
+    @property
+    def packets_sent(self) -> int: ...
+
     async def close(self) -> None:
         """Stop everything and release the port back to the pool."""
         ...

@@ -1,0 +1,63 @@
+# Callbridge: `make run` starts the server, `make test` runs every check.
+# Both set up everything they need on a fresh Debian machine (root or sudo).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.callbridge-installed
+CONFIG ?= callbridge.example.toml
+
+RUN_DEBS := espeak-ng
+TEST_DEBS := sip-tester baresip sox espeak-ng
+
+# Install the Debian packages in $(1) that dpkg does not report as installed.
+define apt_ensure
+	@missing=""; \
+	for p in $(1); do \
+	  dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; \
+	  if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then sudo=sudo; fi; \
+	  echo "apt: installing$$missing"; \
+	  $$sudo apt-get update && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
+	fi
+endef
+
+.PHONY: run test lint typecheck bench venv run-deps test-deps
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $@
+
+venv: $(STAMP)
+
+run-deps:
+	$(call apt_ensure,$(RUN_DEBS))
+
+test-deps:
+	$(call apt_ensure,$(TEST_DEBS))
+
+run: venv run-deps
+	$(BIN)/callbridge serve --config $(CONFIG)
+
+lint: venv
+	$(BIN)/ruff check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: venv test-deps lint typecheck
+	$(BIN)/pytest -q
+
+bench: venv test-deps
+	@set -e; for script in bench/*.py; do \
+	  [ -e "$$script" ] || continue; \
+	  echo "== $$script"; \
+	  $(BIN)/python "$$script"; \
+	done

@@ -1,0 +1,1 @@
+"""Persistence: calls, their events, the webhook outbox, recordings and API keys."""

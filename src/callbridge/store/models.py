@@ -1,0 +1,158 @@
+"""ORM tables. Portable types only: SQLite by default, PostgreSQL-compatible.
+
+Timestamps are stored as UTC and always come back timezone-aware (SQLite keeps no offset).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# 64-bit ids on PostgreSQL, the rowid alias (``INTEGER PRIMARY KEY``) on SQLite.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware UTC ``datetime`` in, an aware UTC ``datetime`` out, on every backend."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        utc = value.astimezone(UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    signing_secret: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    calls_per_second: Mapped[float | None] = mapped_column(Float)
+    max_concurrent: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        Index("ix_calls_created_at_sid", "created_at", "sid"),
+        Index("ix_calls_api_key_created_at", "api_key_id", "created_at"),
+        Index("ix_calls_node_ended_at", "node", "ended_at"),
+        Index("ix_calls_parent_sid", "parent_sid"),
+    )
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    api_key_id: Mapped[str | None] = mapped_column(String(40), ForeignKey("api_keys.id"))
+    parent_sid: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16))
+    from_: Mapped[str] = mapped_column("from", String(200))
+    to: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    url: Mapped[str | None] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(8))
+    status_callback: Mapped[str | None] = mapped_column(Text)
+    status_callback_method: Mapped[str] = mapped_column(String(8))
+    status_callback_events: Mapped[list[str]] = mapped_column(JSON)
+    secret_key: Mapped[str | None] = mapped_column(String(200))
+    optional: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    duration: Mapped[int | None]
+    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
+    sip_code: Mapped[int | None]
+    recording_url: Mapped[str | None] = mapped_column(Text)
+    node: Mapped[str] = mapped_column(String(64))
+    # The seq of the latest event; bumped with UPDATE ... RETURNING so concurrent
+    # writers of one call's events serialise on the call row.
+    last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CallEventRow(Base):
+    __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_sid", "seq", name="uq_call_events_call_sid_seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64), ForeignKey("calls.sid"))
+    seq: Mapped[int]
+    name: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DeliveryRow(Base):
+    """The transactional outbox: one row per webhook request still owed or already made."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("call_sid", "seq", name="uq_deliveries_call_sid_seq"),
+        Index("ix_deliveries_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_deliveries_claimed_by", "claimed_by"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64), ForeignKey("calls.sid"))
+    seq: Mapped[int]
+    url: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(String(8))
+    params: Mapped[dict[str, str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None]
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RecordingRow(Base):
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_call_sid", "call_sid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    call_sid: Mapped[str] = mapped_column(String(64), ForeignKey("calls.sid"))
+    path: Mapped[str] = mapped_column(Text)
+    duration: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,85 @@
+"""ORM row → frozen record conversion (the only place that reads row attributes out)."""
+
+from __future__ import annotations
+
+from callbridge.store.models import ApiKeyRow, CallEventRow, CallRow, DeliveryRow, RecordingRow
+from callbridge.store.records import (
+    ApiKeyRecord,
+    CallEventRecord,
+    CallRecord,
+    DeliveryRecord,
+    RecordingRecord,
+)
+
+
+def call_record(row: CallRow) -> CallRecord:
+    return CallRecord(
+        sid=row.sid,
+        api_key_id=row.api_key_id,
+        parent_sid=row.parent_sid,
+        direction=row.direction,
+        from_=row.from_,
+        to=row.to,
+        status=row.status,
+        url=row.url,
+        method=row.method,
+        status_callback=row.status_callback,
+        status_callback_method=row.status_callback_method,
+        status_callback_events=tuple(row.status_callback_events),
+        secret_key=row.secret_key,
+        optional=row.optional,
+        created_at=row.created_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        duration=row.duration,
+        hangup_cause=row.hangup_cause,
+        hangup_by=row.hangup_by,
+        sip_code=row.sip_code,
+        recording_url=row.recording_url,
+        node=row.node,
+    )
+
+
+def event_record(row: CallEventRow) -> CallEventRecord:
+    return CallEventRecord(
+        call_sid=row.call_sid, seq=row.seq, name=row.name, at=row.at, data=dict(row.data)
+    )
+
+
+def delivery_record(row: DeliveryRow) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        call_sid=row.call_sid,
+        seq=row.seq,
+        url=row.url,
+        method=row.method,
+        params=dict(row.params),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_error=row.last_error,
+        last_status_code=row.last_status_code,
+        delivered_at=row.delivered_at,
+    )
+
+
+def recording_record(row: RecordingRow) -> RecordingRecord:
+    return RecordingRecord(
+        id=row.id,
+        call_sid=row.call_sid,
+        path=row.path,
+        duration=row.duration,
+        created_at=row.created_at,
+    )
+
+
+def api_key_record(row: ApiKeyRow) -> ApiKeyRecord:
+    return ApiKeyRecord(
+        id=row.id,
+        name=row.name,
+        signing_secret=row.signing_secret,
+        scopes=tuple(row.scopes),
+        calls_per_second=row.calls_per_second,
+        max_concurrent=row.max_concurrent,
+        created_at=row.created_at,
+    )

@@ -1,0 +1,1 @@
+"""Status-callback webhooks: parameters, signing, requests, and the outbox dispatcher."""

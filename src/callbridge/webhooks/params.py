@@ -1,0 +1,53 @@
+"""The status-callback parameters of a call event, as the outbound-call API defines them.
+
+``Called``, ``ParentCallSid``, ``CallStatus``, ``Direction``, ``CallSid`` and
+``CallbackSource=call-progress-event`` on every event; ``CallDuration`` and (if the call
+was recorded) ``RecordingURL`` on ``completed``; ``apikey=<secretKey>`` when the call was
+created with a secret key. ``ParentCallSid`` is the A leg's sid: for an A leg, its own.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from callbridge.store.records import Callback, CallRecord
+
+CALLBACK_SOURCE = "call-progress-event"
+
+
+class CallbackEvent(StrEnum):
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+
+
+DEFAULT_EVENTS = (CallbackEvent.COMPLETED,)
+
+
+def callback_for(call: CallRecord, event: CallbackEvent) -> Callback | None:
+    """Where ``event`` of ``call`` is to be sent, or ``None`` if it is not subscribed."""
+    if not call.status_callback:
+        return None
+    subscribed = {e.strip().lower() for e in call.status_callback_events}
+    if event.value not in subscribed:
+        return None
+    return Callback(url=call.status_callback, method=call.status_callback_method)
+
+
+def status_callback_params(call: CallRecord, event: CallbackEvent) -> dict[str, str]:
+    params = {
+        "Called": call.to,
+        "ParentCallSid": call.parent_sid or call.sid,
+        "CallStatus": event.value,
+        "Direction": call.direction.capitalize(),
+        "CallSid": call.sid,
+        "CallbackSource": CALLBACK_SOURCE,
+    }
+    if event is CallbackEvent.COMPLETED:
+        params["CallDuration"] = str(call.duration or 0)
+        if call.recording_url:
+            params["RecordingURL"] = call.recording_url
+    if call.secret_key:
+        params["apikey"] = call.secret_key
+    return params

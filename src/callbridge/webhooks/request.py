@@ -1,0 +1,65 @@
+"""The HTTP request a delivery row stands for (pure: no I/O, no clock).
+
+The call's ``optional`` string is appended to the callback URL's query. POST sends the
+parameters as a form body; GET appends them to the query instead. With a signing
+secret the request carries :data:`~callbridge.webhooks.signing.SIGNATURE_HEADER`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from callbridge.store.records import DeliveryRecord
+from callbridge.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+USER_AGENT = "callbridge-webhooks/1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebhookRequest:
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def build_request(
+    delivery: DeliveryRecord,
+    *,
+    optional: str | None,
+    signing_secret: str | None,
+    timestamp: int,
+) -> WebhookRequest:
+    method = delivery.method.upper()
+    url = append_query(delivery.url, optional)
+    encoded = encode_params(delivery.params)
+    if method == "GET":
+        url, body = append_query(url, encoded), b""
+        headers: list[tuple[str, str]] = []
+        payload = urlsplit(url).query.encode()
+    else:
+        body = encoded.encode()
+        headers = [("Content-Type", FORM_CONTENT_TYPE)]
+        payload = body
+    headers.append(("User-Agent", USER_AGENT))
+    if signing_secret:
+        value = signature_header(secret=signing_secret, timestamp=timestamp, payload=payload)
+        headers.append((SIGNATURE_HEADER, value))
+    return WebhookRequest(method=method, url=url, headers=tuple(headers), body=body)
+
+
+def encode_params(params: Mapping[str, str]) -> str:
+    return urlencode(list(params.items()))
+
+
+def append_query(url: str, extra: str | None) -> str:
+    """``url`` with ``extra`` (``"a=1&b=2"``, a leading ``?``/``&`` tolerated) added."""
+    extra = (extra or "").lstrip("?&")
+    if not extra:
+        return url
+    parts = urlsplit(url)
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit(parts._replace(query=query))

@@ -1,0 +1,1 @@
+"""Real SIP peers for tests: SIPp (:mod:`peers.sipp`) and baresip (:mod:`peers.baresip`)."""

@@ -1,0 +1,43 @@
+"""Alembic set-up: programmatic upgrade, idempotent, schema equal to the ORM models."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+from callbridge.store.database import Database
+from callbridge.store.models import Base
+
+TABLES = {"api_keys", "calls", "call_events", "deliveries", "recordings", "alembic_version"}
+
+
+def _schema_diff(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(context, Base.metadata))
+
+
+async def test_migrate_creates_the_schema_the_models_describe(database: Database) -> None:
+    await database.migrate()  # second run: nothing to do
+    async with database.engine.connect() as connection:
+        assert set(await connection.run_sync(lambda c: inspect(c).get_table_names())) == TABLES
+        assert await connection.run_sync(_schema_diff) == []
+        version = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
+        assert version.scalar_one() == "0001"
+
+
+async def test_outbox_and_event_indexes(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        indexes = await connection.run_sync(lambda c: inspect(c).get_indexes("deliveries"))
+        uniques = await connection.run_sync(
+            lambda c: inspect(c).get_unique_constraints("call_events")
+        )
+    assert any(i["column_names"] == ["status", "next_attempt_at"] for i in indexes)
+    assert any(u["column_names"] == ["call_sid", "seq"] for u in uniques)
+
+
+async def test_sqlite_connections_use_wal_and_a_busy_timeout(database: Database) -> None:
+    async with database.engine.connect() as connection:
+        mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
+        timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
+    assert (mode, timeout) == ("wal", 5000)

@@ -1,0 +1,192 @@
+"""CallRepository and ApiKeyRepository round-trips on a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from datetime import timedelta
+from typing import cast
+
+import pytest
+from sqlalchemy.exc import StatementError
+from store_fakes import Notifications, StepClock
+
+from callbridge.store.database import Database
+from callbridge.store.errors import CallNotFound, DuplicateCall, InvalidCursor
+from callbridge.store.records import (
+    Callback,
+    CallEnding,
+    CallFilters,
+    Cursor,
+    NewCall,
+    NewEvent,
+)
+from callbridge.store.repository import ApiKeyRepository, CallRepository
+
+HOOK = Callback(url="https://example.test/hook", method="post")
+
+
+def new_call(sid: str, **changes: object) -> NewCall:
+    fields: dict[str, object] = {
+        "sid": sid,
+        "direction": "outbound",
+        "from_": "15550001111",
+        "to": "19499300360",
+        "node": "node-a",
+        "status_callback": HOOK.url,
+        "status_callback_events": ("initiated", "completed"),
+        "secret_key": "s",
+        "optional": "token=1",
+    }
+    fields.update(changes)
+    return NewCall(**fields)  # type: ignore[arg-type]
+
+
+async def test_call_round_trip_and_lifecycle(calls: CallRepository, clock: StepClock) -> None:
+    created = await calls.create_call(new_call("CA1", parent_sid="CA0"))
+    assert (created.status, created.from_, created.parent_sid) == ("queued", "15550001111", "CA0")
+    assert created.status_callback_events == ("initiated", "completed")
+    assert created.created_at.tzinfo is not None
+    answered_at = clock.now()
+    await calls.update_status("CA1", "answered", at=answered_at)
+    ending = CallEnding(cause="hung_up", by="remote", sip_code=200)
+    ended = await calls.update_status(
+        "CA1", "completed", at=answered_at + timedelta(seconds=61.6), ending=ending
+    )
+    assert (ended.answered_at, ended.duration, ended.hangup_by) == (answered_at, 62, "remote")
+    fetched = (await calls.get_call("CA1")).call
+    assert fetched == ended
+    with pytest.raises(DuplicateCall):
+        await calls.create_call(new_call("CA1"))
+    with pytest.raises(CallNotFound):
+        await calls.update_status("nope", "ringing", at=clock.now())
+
+
+async def test_events_and_deliveries_commit_together_in_seq_order(
+    calls: CallRepository, clock: StepClock, notifications: Notifications
+) -> None:
+    await calls.create_call(new_call("CA1"))
+    first = await calls.record_event_with_delivery(
+        "CA1", NewEvent(name="initiated", at=clock.now()), {"CallStatus": "initiated"}, HOOK
+    )
+    second = await calls.record_event_with_delivery(
+        "CA1", NewEvent(name="dtmf", at=clock.now(), data={"digits": "12"}), {}, None
+    )
+    third = await calls.record_event_with_delivery(
+        "CA1", NewEvent(name="completed", at=clock.now()), {"CallStatus": "completed"}, HOOK
+    )
+    assert [first.seq, second.seq, third.seq] == [1, 2, 3]
+    assert second.delivery_id is None
+    assert notifications.count == 2
+    detail = await calls.get_call("CA1")
+    assert [(e.seq, e.name) for e in detail.events] == [
+        (1, "initiated"),
+        (2, "dtmf"),
+        (3, "completed"),
+    ]
+    assert detail.events[1].data == {"digits": "12"}
+    assert [(d.seq, d.method, d.status, d.attempts) for d in detail.deliveries] == [
+        (1, "POST", "pending", 0),
+        (3, "POST", "pending", 0),
+    ]
+    assert detail.deliveries[1].params == {"CallStatus": "completed"}
+
+
+async def test_a_failed_write_leaves_neither_event_nor_delivery(
+    calls: CallRepository, clock: StepClock, notifications: Notifications
+) -> None:
+    await calls.create_call(new_call("CA1"))
+    unserialisable = cast(dict[str, str], {"CallStatus": object()})
+    with pytest.raises(StatementError, match="not JSON serializable"):
+        await calls.record_event_with_delivery(
+            "CA1", NewEvent(name="ringing", at=clock.now()), unserialisable, HOOK
+        )
+    with pytest.raises(CallNotFound):
+        await calls.record_event_with_delivery(
+            "nope", NewEvent(name="ringing", at=clock.now()), {}, HOOK
+        )
+    detail = await calls.get_call("CA1")
+    assert (detail.events, detail.deliveries, notifications.count) == ((), (), 0)
+    after = await calls.record_event_with_delivery(
+        "CA1", NewEvent(name="ringing", at=clock.now()), {}, HOOK
+    )
+    assert after.seq == 1
+
+
+async def test_concurrent_writers_get_distinct_consecutive_seqs(
+    db_url: str, calls: CallRepository, clock: StepClock
+) -> None:
+    await calls.create_call(new_call("CA1"))
+    other_db = Database(url=db_url)  # a second engine: another process, in effect
+    other = CallRepository(database=other_db, clock=clock)
+    try:
+        results = await asyncio.gather(
+            *(
+                repo.record_event_with_delivery(
+                    "CA1", NewEvent(name=f"e{i}", at=clock.now()), {}, HOOK
+                )
+                for i in range(20)
+                for repo in (calls, other)
+            )
+        )
+    finally:
+        await other_db.close()
+    assert sorted(r.seq for r in results) == list(range(1, 41))
+
+
+async def test_list_calls_filters_and_pages_newest_first(
+    calls: CallRepository, clock: StepClock
+) -> None:
+    for i in range(7):
+        await calls.create_call(new_call(f"CA{i}", direction="inbound" if i % 2 else "outbound"))
+    page = await calls.list_calls(CallFilters(), limit=3)
+    assert [c.sid for c in page.calls] == ["CA6", "CA5", "CA4"]
+    assert page.next_cursor is not None
+    cursor = Cursor.decode(page.next_cursor.encode())
+    rest = await calls.list_calls(CallFilters(), limit=10, after=cursor)
+    assert [c.sid for c in rest.calls] == ["CA3", "CA2", "CA1", "CA0"]
+    assert rest.next_cursor is None
+    inbound = await calls.list_calls(CallFilters(direction="inbound"))
+    assert [c.sid for c in inbound.calls] == ["CA5", "CA3", "CA1"]
+    with pytest.raises(InvalidCursor):
+        Cursor.decode("not-a-cursor")
+
+
+async def test_close_orphaned_calls_ends_only_this_nodes_live_calls(
+    calls: CallRepository, clock: StepClock
+) -> None:
+    await calls.create_call(new_call("live"))
+    await calls.create_call(new_call("elsewhere", node="node-b"))
+    await calls.create_call(new_call("done"))
+    await calls.update_status(
+        "done", "completed", at=clock.now(), ending=CallEnding(cause="hung_up", by="remote")
+    )
+    closed = await calls.close_orphaned_calls("node-a", "node_restart")
+    assert [(c.sid, c.status, c.hangup_cause) for c in closed] == [
+        ("live", "completed", "node_restart")
+    ]
+    assert await calls.close_orphaned_calls("node-a", "node_restart") == ()
+    assert (await calls.get_call("elsewhere")).call.ended_at is None
+
+
+async def test_recordings(calls: CallRepository) -> None:
+    await calls.create_call(new_call("CA1"))
+    recording = await calls.add_recording("CA1", path="/var/rec/CA1.wav", duration=3.5)
+    await calls.set_recording_url("CA1", "https://example.test/rec/CA1.wav")
+    detail = await calls.get_call("CA1")
+    assert detail.recordings == (recording,)
+    assert detail.call.recording_url == "https://example.test/rec/CA1.wav"
+
+
+async def test_api_keys_store_only_a_hash(keys: ApiKeyRepository, database: Database) -> None:
+    created = await keys.create(name="acme", scopes=("calls:write",), max_concurrent=5)
+    found = await keys.find_by_key(created.key)
+    assert found == created.record
+    assert found is not None
+    assert found.scopes == ("calls:write",)
+    assert await keys.find_by_key(created.key + "x") is None
+    assert await keys.get(created.record.id) == created.record
+    async with database.engine.connect() as connection:
+        stored = (await connection.exec_driver_sql("SELECT key_hash FROM api_keys")).scalar_one()
+    assert stored == hashlib.sha256(created.key.encode()).hexdigest()
+    assert created.key not in stored
