@@ -17,3 +17,7 @@ class DuplicateCall(StoreError):
 
 class InvalidCursor(StoreError):
     """A paging cursor could not be decoded."""
+
+
+class RecordingNotFound(StoreError):
+    """No recording has the given id."""

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
-from callbridge.store.errors import CallNotFound, DuplicateCall
+from callbridge.store.errors import CallNotFound, DuplicateCall, RecordingNotFound
 from callbridge.store.models import (
     ApiKeyRow,
     CallEventRow,
@@ -167,6 +167,13 @@ class CallRepository:
                 recordings=tuple(recording_record(r) for r in recordings),
             )
 
+    async def get_recording(self, recording_id: int) -> RecordingRecord:
+        async with self._db.session() as session:
+            row = await session.get(RecordingRow, recording_id)
+        if row is None:
+            raise RecordingNotFound(str(recording_id))
+        return recording_record(row)
+
     async def list_calls(
         self, filters: CallFilters, *, limit: int = 50, after: Cursor | None = None
     ) -> CallPage:
@@ -226,6 +233,44 @@ class ApiKeyRepository:
         async with self._db.session() as session, session.begin():
             session.add(row)
         return CreatedApiKey(record=api_key_record(row), key=key)
+
+    async def ensure(
+        self,
+        *,
+        key: str,
+        name: str,
+        scopes: Sequence[str] = ("call",),
+        calls_per_second: float | None = None,
+        max_concurrent: int | None = None,
+        signing_secret: str | None = None,
+    ) -> ApiKeyRecord:
+        """Create or update the configured ``key``, found by its hash: its id never changes,
+        nor its signing secret unless one is given.  Only the key's SHA-256 is stored."""
+        digest = hash_key(key)
+
+        async def upsert() -> ApiKeyRecord:
+            async with self._db.session() as session, session.begin():
+                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+                if row is None:
+                    row = ApiKeyRow(
+                        id="key_" + secrets.token_hex(8),
+                        key_hash=digest,
+                        signing_secret="whsec_" + secrets.token_urlsafe(32),
+                        created_at=self._clock.now(),
+                    )
+                    session.add(row)
+                row.name = name
+                row.scopes = list(scopes)
+                row.calls_per_second = calls_per_second
+                row.max_concurrent = max_concurrent
+                if signing_secret is not None:
+                    row.signing_secret = signing_secret
+            return api_key_record(row)
+
+        try:
+            return await upsert()
+        except IntegrityError:  # another process inserted the same key meanwhile: update it
+            return await upsert()
 
     async def find_by_key(self, key: str) -> ApiKeyRecord | None:
         digest = hash_key(key)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "peers" / "scenarios"
+SCENARIOS = Path(__file__).resolve().parent / "peers" / "scenarios"
 
 
 @dataclass(frozen=True)

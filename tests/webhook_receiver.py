@@ -1,6 +1,7 @@
 """A real HTTP receiver for webhook tests: uvicorn serving Starlette on 127.0.0.1.
 
-It records every request with the status it answered. Its port is reserved at
+It records every request with the status it answered.  A path listed in ``documents``
+answers that body as XML (the voice-application documents of call tests). Its port is reserved at
 construction (bound, not listening: connections are refused) so a test can start it
 late, stop it and start it again on the same URL.
 """
@@ -43,10 +44,14 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.status = 200
+        self.documents: dict[str, str | Callable[[Received], str]] = {}
         self._sock = self._bind(0)
         self.port: int = self._sock.getsockname()[1]
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+
+    def on(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path == path]
 
     def url(self, path: str = "/hook") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
@@ -94,6 +99,10 @@ class Receiver:
                 status=status,
             )
         )
+        document = self.documents.get(request.url.path)
+        if document is not None and status < 300:
+            body_text = document if isinstance(document, str) else document(self.requests[-1])
+            return Response(body_text, media_type="application/xml")
         return PlainTextResponse("ok" if status < 300 else "no", status_code=status)
 
     @staticmethod

@@ -1,0 +1,1 @@
+"""The application layer: places and tracks calls for the HTTP APIs (engine + call flow + store)."""

@@ -1,0 +1,29 @@
+"""Domain errors of the call service; the API layer maps them to HTTP status codes."""
+
+from __future__ import annotations
+
+
+class CallServiceError(Exception):
+    """Base of the call service's errors."""
+
+
+class CallNotFound(CallServiceError):
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"no call {sid!r}")
+        self.sid = sid
+
+
+class CallLimitReached(CallServiceError):
+    """A calls-per-second or concurrent-call limit is reached; retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CallNotLive(CallServiceError):
+    """A hang-up or redirect was asked of a call that has already ended."""
+
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"call {sid!r} is not in progress")
+        self.sid = sid

@@ -1,0 +1,295 @@
+"""CallbridgeCalls: the call service behind the HTTP APIs — places outbound calls, keeps
+the live ones, answers questions about stored ones, and closes what a crash left open."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx
+
+from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
+from callbridge.callflow.verbs import DialTarget
+from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.dialer import EngineDialer, Originator
+from callbridge.calls.documents import HttpDocumentFetcher
+from callbridge.calls.errors import CallNotFound, CallNotLive
+from callbridge.calls.outbound import OutboundCall
+from callbridge.calls.recordings import CallRecordings
+from callbridge.calls.request import OutboundCallRequest, caller_id_user
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.tasks import TaskOwner
+from callbridge.store import errors as store_errors
+from callbridge.store.clock import Clock
+from callbridge.store.records import (
+    CallDetail,
+    CallFilters,
+    CallPage,
+    CallRecord,
+    Cursor,
+    NewCall,
+    RecordingRecord,
+)
+from callbridge.store.repository import CallRepository
+from callbridge.webhooks.params import CallbackEvent
+
+log = logging.getLogger(__name__)
+
+RESTART_CAUSE = "server restarted during the call"
+API_VERSION = "v2"
+
+
+class Permit(Protocol):
+    def release(self) -> None: ...
+
+
+class Admission(Protocol):
+    """Admits a new call for an API key or raises ``CallLimitReached``."""
+
+    def admit(self, api_key_id: str | None) -> Permit: ...
+
+
+def new_call_sid() -> str:
+    return "CA" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallServiceSettings:
+    node: str
+    public_url: str
+    recordings_dir: Path
+    audio_cache_dir: Path
+    translate: Translate
+    runner_limits: RunnerLimits = field(default_factory=RunnerLimits)
+
+
+def call_params(call: CallRecord) -> dict[str, str]:
+    """The parameters every application request carries (Twilio's names, which the seed's
+    platform follows)."""
+    params = {
+        "CallSid": call.sid,
+        "AccountSid": call.api_key_id or "",
+        "From": call.from_,
+        "To": call.to,
+        "Called": call.to,
+        "Caller": call.from_,
+        "CallStatus": call.status,
+        "Direction": call.direction,
+        "ApiVersion": API_VERSION,
+    }
+    if call.parent_sid:
+        params["ParentCallSid"] = call.parent_sid
+    return params
+
+
+class CallbridgeCalls:
+    """Implements :class:`callbridge.calls.ports.CallService`."""
+
+    def __init__(
+        self,
+        *,
+        engine: Originator,
+        repository: CallRepository,
+        clock: Clock,
+        http: httpx.AsyncClient,
+        limiter: Admission,
+        settings: CallServiceSettings,
+    ) -> None:
+        self._engine = engine
+        self._repository = repository
+        self._clock = clock
+        self._http = http
+        self._limiter = limiter
+        self._settings = settings
+        self._audio = HttpAudioLoader(client=http, cache_dir=settings.audio_cache_dir)
+        self._live: dict[str, OutboundCall] = {}
+        self._tasks = TaskOwner(name="calls")
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        """Close the calls this node left live when it stopped (crash or kill): each gets its
+        completed event, so a restart loses no callback."""
+        orphans = await self._repository.close_orphaned_calls(self._settings.node, RESTART_CAUSE)
+        for call in orphans:
+            tracker = CallTracker(repository=self._repository, clock=self._clock, call=call)
+            await tracker.completed_after_restart()
+        if orphans:
+            log.warning("closed %d call(s) left open by a previous run", len(orphans))
+
+    async def close(self) -> None:
+        for call in list(self._live.values()):
+            await call.hang_up()
+        await self._tasks.close()
+
+    # --- CallService ---
+
+    async def place_call(self, request: OutboundCallRequest) -> CallRecord:
+        permit = self._limiter.admit(request.api_key_id)
+        try:
+            record = await self._repository.create_call(self._new_call(request))
+            tracker = CallTracker(repository=self._repository, clock=self._clock, call=record)
+            await tracker.initiated()
+        except BaseException:
+            permit.release()
+            raise
+        call = self._outbound_call(request, tracker)
+        self._live[record.sid] = call
+        self._tasks.spawn(self._run(call, permit.release), name=f"call {record.sid}")
+        return tracker.call
+
+    async def get_call(self, sid: str, *, api_key_id: str | None) -> CallDetail:
+        try:
+            detail = await self._repository.get_call(sid)
+        except store_errors.CallNotFound as exc:
+            raise CallNotFound(sid) from exc
+        if api_key_id is not None and detail.call.api_key_id != api_key_id:
+            raise CallNotFound(sid)
+        return detail
+
+    async def list_calls(
+        self, filters: CallFilters, *, cursor: Cursor | None, limit: int
+    ) -> CallPage:
+        return await self._repository.list_calls(filters, limit=limit, after=cursor)
+
+    async def hang_up(self, sid: str, *, api_key_id: str | None) -> CallRecord:
+        call = await self._live_call(sid, api_key_id)
+        await call.hang_up()
+        return (await self._repository.get_call(sid)).call
+
+    async def redirect(
+        self, sid: str, url: str, method: str, *, api_key_id: str | None
+    ) -> CallRecord:
+        call = await self._live_call(sid, api_key_id)
+        if not call.redirect(url, method):
+            raise CallNotLive(sid)
+        return (await self._repository.get_call(sid)).call
+
+    async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:
+        try:
+            recording = await self._repository.get_recording(recording_id)
+        except store_errors.RecordingNotFound as exc:
+            raise CallNotFound(f"recording {recording_id}") from exc
+        await self.get_call(recording.call_sid, api_key_id=api_key_id)
+        return recording.path
+
+    # --- inside ---
+
+    async def _live_call(self, sid: str, api_key_id: str | None) -> OutboundCall:
+        await self.get_call(sid, api_key_id=api_key_id)
+        call = self._live.get(sid)
+        if call is None:
+            raise CallNotLive(sid)
+        return call
+
+    async def _run(self, call: OutboundCall, release: Callable[[], None]) -> None:
+        try:
+            await call.run()
+        finally:
+            self._live.pop(call.sid, None)
+            release()
+
+    def _new_call(
+        self, request: OutboundCallRequest, *, parent: CallRecord | None = None
+    ) -> NewCall:
+        callback = request.status_callback
+        return NewCall(
+            sid=new_call_sid(),
+            direction="outbound",
+            from_=request.from_,
+            to=request.to,
+            node=self._settings.node,
+            api_key_id=request.api_key_id,
+            parent_sid=parent.sid if parent else None,
+            url=request.url,
+            method=request.method,
+            status_callback=callback.url if callback else None,
+            status_callback_method=callback.method if callback else "POST",
+            status_callback_events=tuple(e.value for e in callback.events)
+            if callback
+            else (CallbackEvent.COMPLETED.value,),
+            secret_key=callback.secret_key if callback else None,
+            optional=callback.optional if callback else None,
+        )
+
+    def _outbound_call(self, request: OutboundCallRequest, tracker: CallTracker) -> OutboundCall:
+        recordings = self._recordings_of(tracker)
+
+        def make_runner(
+            leg: CallLeg, dialer: EngineDialer, store: CallRecordings
+        ) -> CallflowRunner:
+            fetcher = HttpDocumentFetcher(
+                client=self._http, call_params=lambda: call_params(tracker.call)
+            )
+            return CallflowRunner(
+                leg=leg,
+                fetcher=fetcher,
+                dialer=dialer,
+                recorder=store,
+                audio=self._audio,
+                translate=self._settings.translate,
+                limits=self._settings.runner_limits,
+            )
+
+        def make_dialer(leg: CallLeg) -> EngineDialer:
+            return EngineDialer(
+                engine=self._engine,
+                caller=leg,
+                caller_id=caller_id_user(request.to),
+                track_child=lambda child, target: self._track_child(
+                    request, tracker, child, target
+                ),
+            )
+
+        return OutboundCall(
+            engine=self._engine,
+            request=request,
+            tracker=tracker,
+            recordings=recordings,
+            make_runner=make_runner,
+            make_dialer=make_dialer,
+        )
+
+    def _recordings_of(self, tracker: CallTracker) -> CallRecordings:
+        async def add(path: Path, duration: float) -> RecordingRecord:
+            return await self._repository.add_recording(
+                tracker.sid, path=str(path), duration=duration
+            )
+
+        return CallRecordings(
+            directory=self._settings.recordings_dir,
+            call_sid=tracker.sid,
+            public_url=self._settings.public_url,
+            add=add,
+        )
+
+    async def _track_child(
+        self,
+        request: OutboundCallRequest,
+        parent: CallTracker,
+        leg: CallLeg,
+        target: DialTarget,
+    ) -> None:
+        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback."""
+        child_request = OutboundCallRequest(
+            api_key_id=request.api_key_id,
+            to=target.address,
+            from_=leg.caller.user or request.to,
+            status_callback=request.status_callback,
+        )
+        record = await self._repository.create_call(
+            self._new_call(child_request, parent=parent.call)
+        )
+        tracker = CallTracker(repository=self._repository, clock=self._clock, call=record)
+        await tracker.initiated()
+        self._tasks.spawn(_follow(leg, tracker), name=f"child {record.sid}")
+
+
+async def _follow(leg: CallLeg, tracker: CallTracker) -> None:
+    async for event in leg.events():
+        await tracker.on_leg_event(event)

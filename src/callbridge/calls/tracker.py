@@ -1,0 +1,112 @@
+"""CallTracker: turns one leg's events into the call's stored status, event log and
+status callbacks, strictly in the order the leg produced them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from callbridge.engine.events import Answered, EarlyMedia, Ended, EndReason, LegEvent, Ringing
+from callbridge.store.clock import Clock
+from callbridge.store.records import CallEnding, CallRecord, NewEvent
+from callbridge.store.repository import CallRepository
+from callbridge.webhooks.params import CallbackEvent, callback_for, status_callback_params
+
+log = logging.getLogger(__name__)
+
+# The call's final status (Twilio-style, which the seed's platform follows) per end reason.
+FINAL_STATUS = {
+    EndReason.HUNG_UP: "completed",
+    EndReason.BUSY: "busy",
+    EndReason.NO_ANSWER: "no-answer",
+    EndReason.DECLINED: "busy",
+    EndReason.CANCELLED: "canceled",
+    EndReason.OFFLINE: "failed",
+    EndReason.UNREACHABLE: "failed",
+    EndReason.FAILED: "failed",
+}
+
+
+def final_status(ended: Ended, *, answered: bool) -> str:
+    """An answered call that ended is ``completed`` whatever ended it."""
+    return "completed" if answered else FINAL_STATUS[ended.reason]
+
+
+class CallTracker:
+    """Owns the writes of one call: each leg event becomes, in one transaction, an event
+    row and (when subscribed) the status callback it owes (the outbox)."""
+
+    def __init__(self, *, repository: CallRepository, clock: Clock, call: CallRecord) -> None:
+        self._repository = repository
+        self._clock = clock
+        self._call = call
+        self._answered = False
+        self._lock = asyncio.Lock()
+
+    @property
+    def call(self) -> CallRecord:
+        return self._call
+
+    @property
+    def sid(self) -> str:
+        return self._call.sid
+
+    async def initiated(self) -> None:
+        await self._emit(CallbackEvent.INITIATED, "initiated", {})
+
+    async def on_leg_event(self, event: LegEvent) -> None:
+        """Apply one leg event (trying and repeated progress events change nothing)."""
+        if isinstance(event, Ringing | EarlyMedia) and self._call.status == "queued":
+            await self._set_status("ringing")
+            await self._emit(CallbackEvent.RINGING, "ringing", {})
+        elif isinstance(event, Answered) and not self._answered:
+            self._answered = True
+            await self._set_status("in-progress")
+            await self._emit(CallbackEvent.ANSWERED, "answered", {})
+        elif isinstance(event, Ended):
+            await self.ended(event)
+
+    async def ended(self, event: Ended, *, cause: str | None = None) -> None:
+        if self._call.ended_at is not None:
+            return
+        ending = CallEnding(
+            cause=cause or event.detail or event.reason.value,
+            by=event.by.value,
+            sip_code=event.sip_code,
+        )
+        await self._set_status(final_status(event, answered=self._answered), ending=ending)
+        data = {"reason": event.reason.value, "by": event.by.value, "sip_code": event.sip_code}
+        await self._emit(CallbackEvent.COMPLETED, "completed", data)
+
+    async def completed_after_restart(self) -> None:
+        """The call was already closed in the store (the server stopped during it): owe only
+        its completed event."""
+        data = {"reason": "failed", "by": "local", "cause": self._call.hangup_cause}
+        await self._emit(CallbackEvent.COMPLETED, "completed", data)
+
+    async def note(self, name: str, data: Mapping[str, Any]) -> None:
+        """Log an application event on the call (``error``, ``dial``, ``recording``...)."""
+        async with self._lock:
+            event = NewEvent(name=name, at=self._clock.now(), data=dict(data))
+            await self._repository.record_event_with_delivery(self.sid, event, {}, None)
+
+    async def recorded(self, url: str) -> None:
+        """The call's own recording (``record=true``) is stored at ``url``."""
+        async with self._lock:
+            await self._repository.set_recording_url(self.sid, url)
+            self._call = (await self._repository.get_call(self.sid)).call
+
+    async def _set_status(self, status: str, *, ending: CallEnding | None = None) -> None:
+        async with self._lock:
+            self._call = await self._repository.update_status(
+                self.sid, status, at=self._clock.now(), ending=ending
+            )
+
+    async def _emit(self, kind: CallbackEvent, name: str, data: Mapping[str, Any]) -> None:
+        async with self._lock:
+            params = status_callback_params(self._call, kind)
+            event = NewEvent(name=name, at=self._clock.now(), data={**data, "status": kind.value})
+            callback = callback_for(self._call, kind)
+            await self._repository.record_event_with_delivery(self.sid, event, params, callback)

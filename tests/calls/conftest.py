@@ -1,0 +1,124 @@
+"""The call service end to end: a real engine on loopback, SQLite, the webhook dispatcher
+and a real HTTP server in the test serving documents and receiving callbacks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
+from callbridge.dialects.voicexml import parse_voice_xml
+from callbridge.engine.engine import Engine, EngineSettings
+from callbridge.engine.routing import Trunk
+from callbridge.media.inprocess import InProcessMediaPlane
+from callbridge.media.tts import Tts
+from callbridge.sip.transaction import Timers
+from callbridge.store.clock import SystemClock
+from callbridge.store.database import Database
+from callbridge.store.repository import CallRepository
+from callbridge.webhooks.backoff import Backoff
+from callbridge.webhooks.dispatcher import WebhookDispatcher
+from peers.conftest import baresip  # noqa: F401  (the fixture, shared with the peer tests)
+from webhook_receiver import Receiver
+
+ENGINE_HOST = "127.0.0.1"
+ENGINE_PORT = 5073
+FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
+NODE = "test-node"
+
+
+class Unlimited:
+    """Admission that admits every call (the limiter has its own tests)."""
+
+    class _Permit:
+        def release(self) -> None:
+            pass
+
+    def admit(self, api_key_id: str | None) -> _Permit:
+        return self._Permit()
+
+
+@dataclass
+class CallWorld:
+    engine: Engine
+    calls: CallbridgeCalls
+    repository: CallRepository
+    receiver: Receiver
+    dispatcher: WebhookDispatcher
+
+
+@pytest.fixture(scope="session")
+def tts_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tts")
+
+
+@pytest.fixture
+async def engine(tts_cache: Path) -> AsyncIterator[Engine]:
+    plane = InProcessMediaPlane(host=ENGINE_HOST, port_start=43000, port_end=43199)
+    instance = Engine(
+        settings=EngineSettings(
+            host=ENGINE_HOST,
+            port=ENGINE_PORT,
+            users=(("1001", "secret1001"),),
+            trunks=(Trunk(name="carrier", uri="sip:127.0.10.2:5060", default=True),),
+            timers=FAST_TIMERS,
+        ),
+        media=plane,
+        tts=Tts(cache_dir=tts_cache),
+    )
+    await instance.start()
+    yield instance
+    await instance.close()
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    db = Database(url=f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
+    await db.migrate()
+    yield db
+    await db.close()
+
+
+@pytest.fixture
+async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIterator[CallWorld]:
+    receiver = Receiver()
+    await receiver.start()
+    clock = SystemClock()
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        dispatcher = WebhookDispatcher(
+            database=database,
+            client=client,
+            clock=clock,
+            backoff=Backoff(base=0.05, cap=0.2),
+            node_id=NODE,
+            poll_interval=0.05,
+            request_timeout=2.0,
+            lease=10.0,
+        )
+        repository = CallRepository(database=database, clock=clock, listener=dispatcher)
+        calls = CallbridgeCalls(
+            engine=engine,
+            repository=repository,
+            clock=clock,
+            http=client,
+            limiter=Unlimited(),
+            settings=CallServiceSettings(
+                node=NODE,
+                public_url="http://127.0.0.1:8080",
+                recordings_dir=tmp_path / "recordings",
+                audio_cache_dir=tmp_path / "audio",
+                translate=parse_voice_xml,
+            ),
+        )
+        dispatcher.start()
+        await calls.start()
+        try:
+            yield CallWorld(engine, calls, repository, receiver, dispatcher)
+        finally:
+            await calls.close()
+            await dispatcher.close()
+            await receiver.stop()
