@@ -5,6 +5,7 @@ Every key is documented in README.md ("Configuration").
 
 from __future__ import annotations
 
+import socket
 import tomllib
 from pathlib import Path
 
@@ -54,6 +55,19 @@ class SipSection(_Section):
 
 class HttpSection(_Section):
     listen: str = "127.0.0.1:8080"
+    public_url: str | None = None  # base of RecordingURL; default http://<listen>
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("public_url must start with http:// or https://")
+        return value
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.host_port
+        return (self.public_url or f"http://{host}:{port}").rstrip("/")
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -79,6 +93,15 @@ class MediaSection(_Section):
 
 class DatabaseSection(_Section):
     url: str = "sqlite+aiosqlite:///callbridge.db"
+
+
+class CallsSection(_Section):
+    # The name this server's calls carry in the database: after a crash, the calls still
+    # open under this name are closed (and their completed callbacks sent) at start-up.
+    # Every node of a cluster needs its own, stable name.
+    node: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
+    audio_cache_dir: str = "var/audio-cache"
+    webhook_timeout: float = Field(default=10.0, gt=0, le=120)
 
 
 class TrunkSection(_Section):
@@ -109,13 +132,51 @@ class UserSection(_Section):
         return value
 
 
+API_KEY_SCOPES = ("call",)
+MIN_SECRET_CHARS = 16
+
+
+class ApiKeySection(_Section):
+    """A key the HTTP APIs accept (sent as the ``apikey`` header or field); the database
+    keeps only its SHA-256, under an id that stays the same across restarts."""
+
+    key: str = Field(min_length=MIN_SECRET_CHARS, max_length=200)
+    name: str = Field(min_length=1, max_length=200)
+    scopes: tuple[str, ...] = API_KEY_SCOPES
+    calls_per_second: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
+    max_concurrent: int | None = Field(default=None, ge=1)
+    signing_secret: str | None = Field(default=None, min_length=MIN_SECRET_CHARS, max_length=200)
+
+    @field_validator("key", "signing_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        if value is not None and (not value.isascii() or not value.isprintable() or " " in value):
+            raise ValueError("must be printable ASCII without spaces")
+        return value
+
+    @field_validator("scopes")
+    @classmethod
+    def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(API_KEY_SCOPES))
+        if unknown:
+            raise ValueError(f"unknown scopes {unknown}; known: {list(API_KEY_SCOPES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("scopes must not repeat")
+        return value
+
+
 class CallbridgeConfig(_Section):
+    # Errors name the bad key and why, never its value: api_keys hold secrets.
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
     sip: SipSection = SipSection()
     http: HttpSection = HttpSection()
     media: MediaSection = MediaSection()
     database: DatabaseSection = DatabaseSection()
+    calls: CallsSection = CallsSection()
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
+    api_keys: tuple[ApiKeySection, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -127,6 +188,12 @@ class CallbridgeConfig(_Section):
         names = [t.name for t in self.trunks]
         if len(set(names)) != len(names):
             raise ValueError("trunk names must be unique")
+        keys = [k.key for k in self.api_keys]
+        if len(set(keys)) != len(keys):
+            raise ValueError("api_keys keys must be unique")
+        key_names = [k.name for k in self.api_keys]
+        if len(set(key_names)) != len(key_names):
+            raise ValueError("api_keys names must be unique")
         return self
 
     @property

@@ -4,18 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import AsyncExitStack
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from callbridge.api.app import create_http_app
+from callbridge.calls.limits import CallLimiter, KeyLimits
+from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.config import CallbridgeConfig
+from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
+from callbridge.store.clock import SystemClock
+from callbridge.store.database import Database
+from callbridge.store.repository import ApiKeyRepository, CallRepository
+from callbridge.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -55,18 +64,75 @@ def build_engine(config: CallbridgeConfig) -> Engine:
     return engine
 
 
+async def _configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> CallLimiter:
+    """Store the configured API keys (hashed) and give each its limits."""
+    limiter = CallLimiter()
+    for key in config.api_keys:
+        record = await keys.ensure(
+            key=key.key,
+            name=key.name,
+            scopes=key.scopes,
+            calls_per_second=key.calls_per_second,
+            max_concurrent=key.max_concurrent,
+            signing_secret=key.signing_secret,
+        )
+        limiter.set_limits(
+            record.id,
+            KeyLimits(calls_per_second=key.calls_per_second, max_concurrent=key.max_concurrent),
+        )
+    return limiter
+
+
+def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
+    return CallServiceSettings(
+        node=config.calls.node,
+        public_url=config.http.base_url,
+        recordings_dir=Path(config.media.recordings_dir),
+        audio_cache_dir=Path(config.calls.audio_cache_dir),
+        translate=parse_voice_xml,
+    )
+
+
 async def serve(config: CallbridgeConfig) -> None:
+    clock = SystemClock()
+    database = Database(url=config.database.url)
+    await database.migrate()
     engine = build_engine(config)
     await engine.start()
-    host, port = config.http.host_port
-    log.info("SIP on %s, HTTP on %s:%d", config.sip.listen, host, port)
-    server = uvicorn.Server(
-        uvicorn.Config(create_http_app(engine=engine), host=host, port=port, log_level="info")
-    )
-    try:
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(database.close)
+        stack.push_async_callback(engine.close)
+        http = await stack.enter_async_context(
+            httpx.AsyncClient(timeout=config.calls.webhook_timeout)
+        )
+        dispatcher = WebhookDispatcher(
+            database=database,
+            client=http,
+            clock=clock,
+            node_id=config.calls.node,
+            request_timeout=config.calls.webhook_timeout,
+        )
+        repository = CallRepository(database=database, clock=clock, listener=dispatcher)
+        keys = ApiKeyRepository(database=database, clock=clock)
+        calls = CallbridgeCalls(
+            engine=engine,
+            repository=repository,
+            clock=clock,
+            http=http,
+            limiter=await _configured_keys(config, keys),
+            settings=call_service_settings(config),
+        )
+        dispatcher.start()
+        stack.push_async_callback(dispatcher.close)
+        await calls.start()
+        stack.push_async_callback(calls.close)
+        app = create_http_app(engine=engine, calls=calls, api_keys=keys)
+        host, port = config.http.host_port
+        log.info(
+            "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
+        )
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         await server.serve()
-    finally:
-        await engine.close()
 
 
 def run(config: CallbridgeConfig) -> None:

@@ -4,11 +4,11 @@ and a real HTTP server in the test serving documents and receiving callbacks."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from call_world import CallWorld, Unlimited
 
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
@@ -29,26 +29,6 @@ ENGINE_HOST = "127.0.0.1"
 ENGINE_PORT = 5073
 FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
 NODE = "test-node"
-
-
-class Unlimited:
-    """Admission that admits every call (the limiter has its own tests)."""
-
-    class _Permit:
-        def release(self) -> None:
-            pass
-
-    def admit(self, api_key_id: str | None) -> _Permit:
-        return self._Permit()
-
-
-@dataclass
-class CallWorld:
-    engine: Engine
-    calls: CallbridgeCalls
-    repository: CallRepository
-    receiver: Receiver
-    dispatcher: WebhookDispatcher
 
 
 @pytest.fixture(scope="session")

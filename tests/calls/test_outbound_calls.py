@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import CallWorld
+from call_world import CallWorld
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.calls.request import OutboundCallRequest, StatusCallback

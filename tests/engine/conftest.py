@@ -6,19 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from engine_setup import ENGINE_HOST, ENGINE_PORT, FAST_TIMERS, TRUNK_HOST, TRUNK_PORT, USERS
 
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
-from callbridge.sip.transaction import Timers
-
-ENGINE_HOST = "127.0.0.1"
-ENGINE_PORT = 5071
-FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
-USERS = (("1001", "secret1001"), ("1002", "secret1002"))
-TRUNK_HOST = "127.0.10.2"
-TRUNK_PORT = 5060
 
 
 @pytest.fixture(scope="session")

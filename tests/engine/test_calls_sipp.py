@@ -11,14 +11,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import TRUNK_HOST, TRUNK_PORT
-from sipp_peer import SippPeer
+from engine_setup import TRUNK_HOST, TRUNK_PORT
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import Answered, EndReason, LegEndedError, Party, Ringing, Trying
 from callbridge.engine.routing import Trunk
 from callbridge.media.sources import ToneSource
+from sipp_peer import SippPeer
 
 pytestmark = [
     pytest.mark.peers,

@@ -7,7 +7,7 @@ import asyncio
 import socket
 
 import pytest
-from conftest import ENGINE_HOST, ENGINE_PORT
+from engine_setup import ENGINE_HOST, ENGINE_PORT
 
 from callbridge.engine.engine import Engine
 

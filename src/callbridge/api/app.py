@@ -1,19 +1,41 @@
-"""The HTTP face of Callbridge (FastAPI).  The call APIs mount here as they land."""
+"""The HTTP face of Callbridge (FastAPI): ``/health`` and the outbound call API."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sized
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
-from callbridge.engine.engine import Engine
+from callbridge.api.auth import ApiKeyFinder, Authenticator
+from callbridge.api.body import MAX_BODY_BYTES
+from callbridge.api.calls import calls_router
+from callbridge.api.errors import install_error_handlers
+from callbridge.calls.ports import CallService
 
 
-def create_http_app(*, engine: Engine) -> FastAPI:
+class LiveLegs(Protocol):
+    """What ``/health`` reports (the engine is one)."""
+
+    @property
+    def legs(self) -> Sized: ...
+
+
+def create_http_app(
+    *,
+    engine: LiveLegs,
+    calls: CallService,
+    api_keys: ApiKeyFinder,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> FastAPI:
+    """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service."""
     app = FastAPI(title="Callbridge", version="0.1.0")
+    install_error_handlers(app)
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "legs": len(engine.legs)}
 
+    authenticator = Authenticator(keys=api_keys)
+    app.include_router(calls_router(calls=calls, auth=authenticator, max_body_bytes=max_body_bytes))
     return app

@@ -109,9 +109,9 @@ class CallLimiter:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(tokens=capacity, at=now)
-        elapsed = max(0.0, now - bucket.at)
-        bucket.tokens = min(capacity, bucket.tokens + elapsed * rate)
-        bucket.at = now
+        if now > bucket.at:
+            bucket.tokens = min(capacity, bucket.tokens + (now - bucket.at) * rate)
+            bucket.at = now
         if bucket.tokens < 1.0:
             raise CallLimitReached(
                 f"at most {rate:g} calls per second", retry_after=(1.0 - bucket.tokens) / rate

@@ -1,0 +1,98 @@
+"""Errors as HTTP responses: every error answers the same JSON body,
+
+    {"error": {"id": "...", "message": "...", "fields": {...}}}
+
+where ``id`` is stable (clients branch on it), ``message`` is for people and ``fields`` names
+each refused request field (empty unless the request had invalid fields).  Domain errors
+know nothing of HTTP; the mapping to status codes lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from callbridge.calls.errors import CallLimitReached, CallNotFound, CallNotLive
+from callbridge.dialects.errors import InvalidRequest
+
+_HTTP_IDS = {404: "not_found", 405: "method_not_allowed"}
+
+
+class ApiError(Exception):
+    """An error of the HTTP layer itself (authentication, body size, media type)."""
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        error_id: str,
+        message: str,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def error_response(
+    status: int,
+    error_id: str,
+    message: str,
+    *,
+    fields: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = {"error": {"id": error_id, "message": message, "fields": dict(fields or {})}}
+    return JSONResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def retry_after_header(seconds: float) -> str:
+    """Whole seconds, at least 1 (``Retry-After`` takes no fractions)."""
+    return str(max(1, math.ceil(seconds)))
+
+
+def _response(exc: Exception) -> JSONResponse:
+    if isinstance(exc, ApiError):
+        return error_response(exc.status, exc.error_id, exc.message, headers=exc.headers)
+    if isinstance(exc, InvalidRequest):
+        return error_response(400, "invalid_request", exc.message, fields=exc.fields)
+    if isinstance(exc, CallNotFound):
+        return error_response(404, "call_not_found", f"no call {exc.sid}")
+    if isinstance(exc, CallNotLive):
+        return error_response(409, "call_not_live", f"call {exc.sid} is not in progress")
+    if isinstance(exc, CallLimitReached):
+        headers = {"Retry-After": retry_after_header(exc.retry_after)}
+        return error_response(429, "call_limit_reached", str(exc), headers=headers)
+    if isinstance(exc, RequestValidationError):
+        fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
+        return error_response(400, "invalid_request", "the request is invalid", fields=fields)
+    if isinstance(exc, StarletteHTTPException):
+        error_id = _HTTP_IDS.get(exc.status_code, f"http_{exc.status_code}")
+        return error_response(exc.status_code, error_id, str(exc.detail), headers=exc.headers)
+    # Any other error: the server error middleware re-raises it after this (it is logged).
+    return error_response(500, "internal_error", "internal server error")
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    return _response(exc)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for kind in (
+        ApiError,
+        InvalidRequest,
+        CallNotFound,
+        CallNotLive,
+        CallLimitReached,
+        RequestValidationError,
+        StarletteHTTPException,
+        Exception,
+    ):
+        app.add_exception_handler(kind, _handle)
