@@ -19,7 +19,7 @@ from callbridge.calls.dialer import EngineDialer, Originator
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import Ended, EndReason, LegEndedError, Party
+from callbridge.engine.events import Answered, Ended, EndReason, LegEndedError, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.media.plane import MediaPortsExhausted
@@ -75,6 +75,7 @@ class OutboundCall:
         self._runner: CallflowRunner | None = None
         self._recording: Path | None = None
         self._hangup_requested = False
+        self._answer_stored = asyncio.Event()
 
     @property
     def sid(self) -> str:
@@ -120,12 +121,17 @@ class OutboundCall:
             if isinstance(event, Ended):
                 await self._publish_recording(leg)
             await self._tracker.on_leg_event(event)
+            if isinstance(event, Answered):
+                self._answer_stored.set()
 
     async def _drive(self, leg: CallLeg) -> None:
         try:
             await leg.wait_answered()
         except LegEndedError:
             return
+        # The answered event (and its callback) is durable before the application runs:
+        # a crash from here on still owes, and sends, every event up to answered.
+        await self._answer_stored.wait()
         if self._request.record:
             self._recording = self._recordings.new_path(leg.id)
             leg.record(self._recording)

@@ -26,6 +26,9 @@ class WebhookRequest:
     body: bytes
 
 
+DELIVERY_HEADER = "X-Callbridge-Delivery"
+
+
 def build_request(
     delivery: DeliveryRecord,
     *,
@@ -45,10 +48,17 @@ def build_request(
         headers = [("Content-Type", FORM_CONTENT_TYPE)]
         payload = body
     headers.append(("User-Agent", USER_AGENT))
+    headers.append((DELIVERY_HEADER, delivery_key(delivery)))
     if signing_secret:
         value = signature_header(secret=signing_secret, timestamp=timestamp, payload=payload)
         headers.append((SIGNATURE_HEADER, value))
     return WebhookRequest(method=method, url=url, headers=tuple(headers), body=body)
+
+
+def delivery_key(delivery: DeliveryRecord) -> str:
+    """The same for every attempt of one event: a crash between a receiver's answer and our
+    record of it makes us send again (at least once), and receivers drop repeats by this."""
+    return f"{delivery.call_sid}-{delivery.seq}"
 
 
 def encode_params(params: Mapping[str, str]) -> str:
