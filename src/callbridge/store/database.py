@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -38,11 +38,19 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """Create the folder of a SQLite file (``sqlite+aiosqlite:///var/x.db``) if missing."""
+    made = make_url(url)
+    if made.get_backend_name() == "sqlite" and made.database not in (None, "", ":memory:"):
+        Path(made.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 class Database:
     """One database: an async engine plus the session factory every repository uses."""
 
     def __init__(self, *, url: str, echo: bool = False) -> None:
         self._url = url
+        ensure_sqlite_directory(url)
         self._engine = create_async_engine(url, echo=echo)
         if self._engine.dialect.name == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _on_sqlite_connect)
