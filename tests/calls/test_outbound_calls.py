@@ -272,3 +272,41 @@ async def test_a_busy_destination_completes_with_its_cause(
     assert detail.call.status == "busy"
     assert detail.call.sip_code == 486
     assert not world.receiver.on("/app"), "the application was fetched for an unanswered call"
+
+
+async def test_a_recorded_call_reports_its_recording_url_on_completed(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    phone = await baresip("customer", auto_answer=True, tone_hz=440.0)
+    world.receiver.documents["/app"] = '<Response><Pause length="2"/></Response>'
+    call = await world.calls.place_call(
+        request(world, phone.uri, url=world.receiver.url("/app"), record=True)
+    )
+    await phone.wait_event("CALL_CLOSED", timeout=20)
+    last = await completed(world, call.sid)
+    recording_url = last["RecordingURL"]
+    recording_id = int(recording_url.rsplit("/", 1)[1].removesuffix(".wav"))
+    path = Path(await world.calls.recording_path(recording_id, api_key_id=None))
+    assert tone_frames(path, 440.0) > 25, "the recording does not hold the phone's tone"
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    assert detail.call.recording_url == recording_url
+    assert detail.recordings[0].duration is not None
+    assert detail.recordings[0].duration >= 1.5
+
+
+async def test_record_verb_posts_the_recording_to_its_action(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    phone = await baresip("customer", auto_answer=True, tone_hz=440.0)
+    world.receiver.documents["/app"] = (
+        '<Response><Record maxLength="2" playBeep="false" action="/recorded"/></Response>'
+    )
+    world.receiver.documents["/recorded"] = "<Response><Hangup/></Response>"
+    call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/app")))
+    await phone.wait_event("CALL_CLOSED", timeout=20)
+    await completed(world, call.sid)
+    (posted,) = world.receiver.on("/recorded")
+    assert posted.form["RecordingUrl"].endswith(".wav")
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    (recording,) = detail.recordings
+    assert tone_frames(Path(recording.path), 440.0) > 25
