@@ -310,3 +310,21 @@ async def test_record_verb_posts_the_recording_to_its_action(
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     (recording,) = detail.recordings
     assert tone_frames(Path(recording.path), 440.0) > 25
+
+
+async def test_a_live_call_is_redirected_then_hung_up_through_the_service(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    phone = await baresip("customer", auto_answer=True)
+    world.receiver.documents["/app"] = '<Response><Pause length="60"/></Response>'
+    world.receiver.documents["/next"] = '<Response><Say>Moved</Say><Pause length="60"/></Response>'
+    call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/app")))
+    await world.receiver.wait_for(lambda: bool(world.receiver.on("/app")), timeout=15)
+    await world.calls.redirect(call.sid, world.receiver.url("/next"), "POST", api_key_id=None)
+    await world.receiver.wait_for(lambda: bool(world.receiver.on("/next")), timeout=10)
+    await world.calls.hang_up(call.sid, api_key_id=None)
+    await phone.wait_event("CALL_CLOSED", timeout=10)
+    last = await completed(world, call.sid)
+    assert last["CallStatus"] == "completed"
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    assert detail.call.hangup_by == "local"
