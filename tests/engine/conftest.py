@@ -12,6 +12,7 @@ from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
+from peers.conftest import baresip  # noqa: F401  (the fixture, shared with the peer tests)
 
 
 @pytest.fixture(scope="session")

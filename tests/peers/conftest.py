@@ -2,7 +2,8 @@
 
 - ``sipp_uas(mode, **kw)``: a started background SIPp UAS (:class:`peers.sipp.SippRun`).
 - ``sipp_uac(target, scenario="uac", **kw)``: a SIPp UAC, not started (``await .run()``).
-- ``baresip(name, **kw)``: a started :class:`peers.baresip.Baresip` (user ``name``).
+- ``baresip(name, **kw)``: a started :class:`peers.baresip.Baresip` (user ``name`` unless
+  ``user=`` says otherwise, e.g. two phones of one user).
 
 Each peer gets its own loopback address (SIPp 127.0.10.100-249, baresip 127.0.20.100-249)
 and port 5060; the fixtures skip the test when the binary is missing.
@@ -88,7 +89,8 @@ async def baresip(tmp_path: Path) -> AsyncIterator[BaresipFactory]:
 
     async def make(name: str = "peer", **kwargs: Any) -> Baresip:
         host = kwargs.pop("host", None) or baresip_host()
-        peer = Baresip(tmp_path / f"baresip-{name}", host=host, user=name, **kwargs)
+        user = kwargs.pop("user", None) or name
+        peer = Baresip(tmp_path / f"baresip-{name}", host=host, user=user, **kwargs)
         await peer.start()
         started.append(peer)
         return peer

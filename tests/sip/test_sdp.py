@@ -6,7 +6,13 @@ import pytest
 from aiosipua.sdp import parse_sdp
 
 from callbridge.media.plane import PCMA, PCMU, Codec, RemoteMedia
-from callbridge.sip.sdp import SdpNegotiationError, build_answer, build_offer, parse_answer
+from callbridge.sip.sdp import (
+    SdpNegotiationError,
+    build_answer,
+    build_offer,
+    origin_of,
+    parse_answer,
+)
 
 OPUS = Codec("opus", 111, 48000)
 
@@ -120,3 +126,29 @@ def test_parse_answer_rejects_codec_we_did_not_offer() -> None:
     answer = sdp("v=0", "c=IN IP4 198.51.100.9", "t=0 0", "m=audio 6000 RTP/AVP 8")
     with pytest.raises(SdpNegotiationError):
         parse_answer(answer, [PCMU])
+
+
+def test_a_later_answer_keeps_the_origin_and_steps_the_version() -> None:
+    # RFC 3264 §8: the o= line of a modified session differs only by version + 1.
+    offer = build_offer(host="198.51.100.9", port=6000, codecs=[PCMU], session_id=5, version=9)
+    first, _ = build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU])
+    origin = origin_of(first)
+    assert origin is not None
+    session_id, version = origin
+    again, _ = build_answer(
+        offer,
+        host="192.0.2.5",
+        port=4000,
+        codecs=[PCMU],
+        session_id=session_id,
+        version=version + 1,
+    )
+    assert origin_of(again) == (session_id, version + 1)
+    assert origin_of(
+        build_offer(host="192.0.2.5", port=4000, codecs=[PCMU], session_id=0, version=3)
+    ) == (0, 3)
+
+
+@pytest.mark.parametrize("body", [b"", b"v=0\r\ns=-\r\n", b"v=0\r\no=- x 1 IN IP4 a\r\n"])
+def test_origin_of_sdp_without_a_usable_o_line(body: bytes) -> None:
+    assert origin_of(body) is None

@@ -13,7 +13,7 @@ from callbridge.engine.ports import SipStack
 from callbridge.media.plane import Codec
 from callbridge.sip.dialog import Dialog
 from callbridge.sip.message import Peer, build_response
-from callbridge.sip.sdp import SdpNegotiationError, build_answer
+from callbridge.sip.sdp import SdpNegotiationError, build_answer, origin_of
 from callbridge.sip.transaction import ServerTransaction
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,6 @@ class DialogSession:
         self.codecs = codecs
         self.dialog: Dialog | None = None
         self.local_sdp: bytes = b""
-        self._sdp_version = 1
         self.ack_received = asyncio.Event()
 
     def _confirm(self, dialog: Dialog) -> None:
@@ -82,16 +81,20 @@ class DialogSession:
         server_tx.respond(build_response(request, 200))
 
     def _on_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> None:
-        """§14.2: answer a re-INVITE (hold, refresh) with our current session, new version."""
+        """§14.2: answer a re-INVITE (hold, refresh) with our current session, new version.
+
+        RFC 3264 §8: the new SDP keeps the o= line of our previous one (same sess-id)
+        with the version stepped by one; an offerless re-INVITE gets the previous SDP."""
         if request.body:
+            session_id, version = origin_of(self.local_sdp) or (None, 0)
             try:
-                self._sdp_version += 1
                 answer, remote = build_answer(
                     request.body,
                     host=self.leg.media.local_host,
                     port=self.leg.media.local_port,
                     codecs=self.codecs,
-                    version=self._sdp_version,
+                    session_id=session_id,
+                    version=version + 1,
                 )
             except SdpNegotiationError:
                 server_tx.respond(build_response(request, 488))

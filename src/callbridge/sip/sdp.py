@@ -65,7 +65,9 @@ def build_answer(
     dtmf, events = _telephone_event(audio)
     direction = _ANSWER_DIRECTION.get(audio.direction, "sendrecv")
     media = _audio(port, [codec], dtmf, events or DTMF_EVENTS, direction)
-    answer = _session(host, session_id or secrets.randbelow(2**31), version, media)
+    if session_id is None:
+        session_id = secrets.randbelow(2**31)
+    answer = _session(host, session_id, version, media)
     return answer, RemoteMedia(
         host=_host(sdp, audio), port=audio.port, codec=codec, dtmf_payload_type=dtmf
     )
@@ -87,6 +89,20 @@ def parse_answer(answer: bytes, offered: Sequence[Codec]) -> RemoteMedia:
     return RemoteMedia(
         host=_host(sdp, audio), port=audio.port, codec=chosen, dtmf_payload_type=dtmf
     )
+
+
+def origin_of(sdp: bytes) -> tuple[int, int] | None:
+    """(sess-id, sess-version) from the o= line (RFC 4566 §5.2) of an SDP we wrote.
+
+    A later SDP of the same session keeps the sess-id and steps the version by one
+    (RFC 3264 §8); None when there is no usable o= line."""
+    for line in sdp.splitlines():
+        if line.startswith(b"o="):
+            fields = line[2:].split()
+            if len(fields) >= 3 and fields[1].isdigit() and fields[2].isdigit():
+                return int(fields[1]), int(fields[2])
+            return None
+    return None
 
 
 def _parse(body: bytes) -> SdpMessage:
