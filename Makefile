@@ -47,7 +47,7 @@ run: venv run-deps
 	$(BIN)/callbridge serve --config $(CONFIG)
 
 lint: venv
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 
 typecheck: venv
 	$(BIN)/mypy

@@ -9,11 +9,11 @@ from typing import Any
 import httpx
 import pytest
 from dispatch_support import CLOCK, FAST_BACKOFF, DispatcherFactory
-from webhook_receiver import Receiver
 
 from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
+from webhook_receiver import Receiver
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from dispatch_support import CLOCK, DispatcherFactory
 from webhook_flow import emit, full_call, new_call
-from webhook_receiver import Received, Receiver
 
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
@@ -19,6 +18,7 @@ from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.signing import SIGNATURE_HEADER, verify
+from webhook_receiver import Received, Receiver
 
 STATUSES = ["initiated", "ringing", "answered", "completed"]
 
