@@ -340,6 +340,19 @@ async def test_overload_answers_503(net: Net) -> None:
     assert bob.methods() == ["OPTIONS", "ACK"]
 
 
+async def test_answered_transactions_do_not_count_towards_overload(net: Net) -> None:
+    """Completed/Accepted transactions only absorb retransmissions for 64*T1: the limit is
+    on requests the TU has not answered, or a server would cap at max/(2*64*T1) calls/s."""
+    sink = await net.sink()
+    bob = await net.endpoint(respond_with(200), max_server=1)
+    bob_peer = at(bob.transport, "udp")
+    for count in (1, 2, 3):
+        sink.transport.send(bytes(sink.request("OPTIONS", "udp")), bob_peer)
+        await eventually(lambda: len(sink.responses(200)) == count)  # noqa: B023 (awaited here)
+    assert not sink.responses(503)
+    assert bob.layer.pending_server_count == 0
+
+
 async def test_malformed_request_gets_400_and_garbage_is_dropped(net: Net) -> None:
     sink = await net.sink()
     bob = await net.endpoint(respond_with(200))

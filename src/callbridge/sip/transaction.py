@@ -8,6 +8,7 @@ its transaction, and :meth:`TransactionLayer.close` cancels them all (no task is
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -63,10 +64,15 @@ class MessageSender(Protocol):
 
 
 class _Transaction:
-    """State and timers shared by both kinds; a terminated transaction forgets itself."""
+    """State and timers shared by both kinds; a terminated transaction forgets itself.
+
+    Slotted: a busy server holds tens of thousands of them (64*T1 each after the final
+    response), and every object they keep alive is scanned by each full GC pass.
+    """
+
+    __slots__ = ("_interval", "_invite", "_layer", "_reliable", "_timers", "key", "peer", "state")
 
     def __init__(self, *, layer: TransactionLayer, request: SipRequest, peer: Peer, key: TxKey):
-        self.request = request
         self.peer = peer
         self.key = key
         self.state = "initial"
@@ -78,7 +84,8 @@ class _Transaction:
 
     def _arm(self, name: str, delay: float, callback: Callable[[], None]) -> None:
         self._disarm(name)
-        self._timers[name] = asyncio.get_running_loop().call_later(delay, callback)
+        loop = asyncio.get_running_loop()
+        self._timers[name] = loop.call_later(delay, callback, context=self._layer._context)
 
     def _disarm(self, *names: str) -> None:
         for name in names:
@@ -94,8 +101,11 @@ class _Transaction:
 class ClientTransaction(_Transaction):
     """§17.1.1 (INVITE) and §17.1.2 (non-INVITE) client transactions."""
 
+    __slots__ = ("_ack", "_responses", "_waiter", "_wire", "final", "request")
+
     def __init__(self, *, layer: TransactionLayer, request: SipRequest, peer: Peer, key: TxKey):
         super().__init__(layer=layer, request=request, peer=peer, key=key)
+        self.request = request
         self.final: asyncio.Future[SipResponse] = asyncio.get_running_loop().create_future()
         self._responses: deque[SipResponse] = deque()
         self._waiter: asyncio.Future[None] | None = None
@@ -187,13 +197,31 @@ class ClientTransaction(_Transaction):
 
 
 class ServerTransaction(_Transaction):
-    """§17.2.1 (INVITE) and §17.2.2 (non-INVITE) server transactions."""
+    """§17.2.1 (INVITE) and §17.2.2 (non-INVITE) server transactions.
+
+    It keeps only what absorbing retransmissions needs (state, last response bytes, peer):
+    the request stays with the TU, which is handed it alongside the transaction.
+    """
+
+    __slots__ = ("_cancelled", "_last")
 
     def __init__(self, *, layer: TransactionLayer, request: SipRequest, peer: Peer, key: TxKey):
         super().__init__(layer=layer, request=request, peer=peer, key=key)
-        self.cancelled = asyncio.Event()
+        self._cancelled: asyncio.Event | None = None
         self._last: bytes | None = None
         self.state = "proceeding" if self._invite else "trying"
+
+    @property
+    def cancelled(self) -> asyncio.Event:
+        """Set when a CANCEL arrives before the final response (§9.2); made on first use."""
+        if self._cancelled is None:
+            self._cancelled = asyncio.Event()
+        return self._cancelled
+
+    @property
+    def pending(self) -> bool:
+        """Still waiting for the TU's final response."""
+        return self.state in ("trying", "proceeding")
 
     def respond(self, response: SipResponse) -> None:
         """Send a response from the TU; a final one moves to Completed (or Accepted for 2xx)."""
@@ -201,14 +229,16 @@ class ServerTransaction(_Transaction):
         if self.state == "accepted" and 200 <= status < 300:
             self._layer._send(bytes(response), self.peer)  # RFC 6026 §8.7
             return
-        if self.state not in ("trying", "proceeding"):
+        if not self.pending:
             log.debug("dropping %s: transaction %s is %s", status, self.key, self.state)
             return
         self._last = bytes(response)
         self._layer._send(self._last, self.peer)
         if status < 200:
             self.state = "proceeding"
-        elif self._invite:
+            return
+        self._layer._answered(self)
+        if self._invite:
             self._invite_final(status)
         else:
             self.state = "completed"
@@ -218,6 +248,7 @@ class ServerTransaction(_Transaction):
         timers = self._layer.timers
         if status < 300:
             self.state = "accepted"  # RFC 6026 §7.1: absorb INVITE retransmissions (Timer L)
+            self._last = None  # the TU retransmits its 2xx itself (§13.3.1.4)
             self._arm("L", timers.timeout, self.terminate)
             return
         self.state = "completed"
@@ -250,6 +281,11 @@ class ServerTransaction(_Transaction):
         if self._invite and self.state == "proceeding":
             self.cancelled.set()
 
+    def terminate(self) -> None:
+        if self.pending:
+            self._layer._answered(self)
+        super().terminate()
+
 
 OnRequest = Callable[[SipRequest, ServerTransaction | None, Peer], None]
 OnResponse = Callable[[SipResponse, Peer], None]
@@ -276,10 +312,20 @@ class TransactionLayer:
         self._retry_after = retry_after
         self._clients: dict[TxKey, ClientTransaction] = {}
         self._servers: dict[TxKey, ServerTransaction] = {}
+        self._pending_servers = 0
+        # Timer callbacks use no context variables: one shared context instead of a copy
+        # per timer (tens of thousands of timers are pending on a busy server).
+        self._context = contextvars.copy_context()
 
     @property
     def server_count(self) -> int:
+        """Server transactions held, including those only absorbing retransmissions."""
         return len(self._servers)
+
+    @property
+    def pending_server_count(self) -> int:
+        """Server transactions still waiting for the TU's final response."""
+        return self._pending_servers
 
     def send_request(self, request: SipRequest, peer: Peer) -> ClientTransaction:
         """Start a client transaction; adds a top Via (branch, rport) when missing."""
@@ -336,7 +382,7 @@ class TransactionLayer:
             self._on_request(request, None, peer)
         elif request.method == "CANCEL":
             self._cancel(request, peer, key)
-        elif len(self._servers) >= self._max_server:
+        elif self._pending_servers >= self._max_server:
             self._overloaded(request, peer)
         else:
             tx = self._new_server(request, peer, key)
@@ -351,7 +397,12 @@ class TransactionLayer:
     def _new_server(self, request: SipRequest, peer: Peer, key: TxKey) -> ServerTransaction:
         tx = ServerTransaction(layer=self, request=request, peer=peer, key=key)
         self._servers[key] = tx
+        self._pending_servers += 1
         return tx
+
+    def _answered(self, tx: ServerTransaction) -> None:
+        """``tx`` leaves Trying/Proceeding (final response sent, or terminated unanswered)."""
+        self._pending_servers -= 1
 
     def _cancel(self, request: SipRequest, peer: Peer, key: TxKey) -> None:
         """§9.2: 200 when the CANCEL matches an INVITE server transaction, else 481."""
@@ -362,8 +413,14 @@ class TransactionLayer:
             invite.cancel_received()
 
     def _overloaded(self, request: SipRequest, peer: Peer) -> None:
-        """RFC 3261 §21.5.4: shed load statelessly instead of queueing."""
-        log.warning("overloaded (%d server transactions): 503 to %s", len(self._servers), peer)
+        """RFC 3261 §21.5.4: shed load statelessly instead of queueing.
+
+        The limit counts requests the TU has not answered yet: a transaction that has sent
+        its final response only absorbs retransmissions for 64*T1 and costs no work, so
+        counting those would cap a server at max/(2*64*T1) calls per second (INVITE and BYE
+        both linger), about 31 calls/s for the default 2000.
+        """
+        log.warning("overloaded (%d requests in progress): 503 to %s", self._pending_servers, peer)
         busy = build_response(request, 503, headers={"Retry-After": str(self._retry_after)})
         self._send(bytes(busy), peer)
 

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 OnMessage = Callable[[bytes, Peer], None]
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t\r]*$", re.I | re.M)
 _PORT_ATTEMPTS = 8
+_PEER_CACHE = 4096
 
 
 class FramingError(Exception):
@@ -105,9 +106,18 @@ class _Connection(asyncio.Protocol):
 class _Datagrams(asyncio.DatagramProtocol):
     def __init__(self, owner: SipTransport) -> None:
         self._owner = owner
+        # Peers are immutable: one per source address rather than one per datagram (they
+        # live on in transactions for 64*T1).  Bounded by starting afresh when full.
+        self._peers: dict[tuple[str | Any, int], Peer] = {}
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self._owner._deliver(data, Peer(transport="udp", host=str(addr[0]), port=int(addr[1])))
+        peer = self._peers.get(addr)
+        if peer is None:
+            if len(self._peers) >= _PEER_CACHE:
+                self._peers.clear()
+            peer = Peer(transport="udp", host=str(addr[0]), port=int(addr[1]))
+            self._peers[addr] = peer
+        self._owner._deliver(data, peer)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)
