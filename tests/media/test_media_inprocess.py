@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -199,6 +201,19 @@ async def test_allocate_exhausts_and_close_returns_ports() -> None:
     assert third.local_port == first.local_port
     assert second.local_host == "127.0.0.1"
     await plane.close()
+
+
+async def test_plane_lets_go_of_closed_endpoints(plane: InProcessMediaPlane) -> None:
+    """A closed endpoint (and its RTP session) is freed, not kept by the plane per call."""
+    a, b = await plane.allocate(), await plane.allocate()
+    plane.bridge(a, b)
+    await a.close()
+    plane.unbridge(a)  # still recognised as this plane's after close
+    plane.unbridge(b)
+    ref = weakref.ref(a)
+    del a
+    gc.collect()
+    assert ref() is None
 
 
 async def test_close_while_playing_and_recording(

@@ -260,6 +260,12 @@ class CallLeg:
         self.media.stop_playback()
 
     async def close(self) -> None:
-        """Release what the leg holds (tasks, media endpoint); called once it has ended."""
+        """Release what the leg holds (tasks, media endpoint); called once it has ended.
+
+        Also drops the references that make a leg a reference cycle (signalling and
+        subscribers point back at it), so it is freed at once rather than by a GC pass.
+        """
         await self.tasks.close()
         await self.media.close()
+        self._subscribers.clear()
+        self.signalling = None

@@ -56,7 +56,9 @@ class InboundCall(DialogSession):
         self._early = Dialog.as_uas(request=request, local_tag=self.local_tag, local=local)
         self._final_sent = False
         leg.advance(Trying())
-        leg.tasks.spawn(self._watch_cancel(), name=f"cancel-watch {leg.id}")
+        self._cancel_watch: asyncio.Task[None] | None = leg.tasks.spawn(
+            self._watch_cancel(), name=f"cancel-watch {leg.id}"
+        )
 
     async def _watch_cancel(self) -> None:
         """§9.2: the transaction layer answered CANCEL 200; we answer the INVITE 487."""
@@ -101,6 +103,9 @@ class InboundCall(DialogSession):
         self._final_sent = True
         self._confirm(self._early)
         self.server_tx.respond(response)
+        if self._cancel_watch is not None:  # a CANCEL can no longer apply (§9.2)
+            self._cancel_watch.cancel()
+            self._cancel_watch = None  # its CancelledError's traceback refers back to us
         self.leg.advance(Answered())
         self.leg.tasks.spawn(self._retransmit_2xx(response), name=f"2xx {self.leg.id}")
 

@@ -64,12 +64,20 @@ class InProcessEndpoint:
     """One leg's RTP endpoint (implements ``MediaEndpoint``)."""
 
     def __init__(
-        self, *, session: RtpSession, lease: PortLease, pool: PortPool, clock: MediaClock, host: str
+        self,
+        *,
+        session: RtpSession,
+        lease: PortLease,
+        pool: PortPool,
+        clock: MediaClock,
+        host: str,
+        on_closed: Callable[[InProcessEndpoint], None] | None = None,
     ) -> None:
         self.session = session
         self.bridge: _Bridge | None = None
         self._lease = lease
         self._pool = pool
+        self._on_closed = on_closed
         self._clock = clock
         self._host = host
         self._playback: asyncio.Future[bool] | None = None
@@ -232,6 +240,8 @@ class InProcessEndpoint:
             self.bridge.dissolve()
         self.session.close()
         self._pool.release(self._lease)
+        if self._on_closed is not None:
+            self._on_closed(self)
 
 
 class InProcessMediaPlane:
@@ -279,7 +289,12 @@ class InProcessMediaPlane:
             self._pool.release(lease)
             raise
         endpoint = InProcessEndpoint(
-            session=session, lease=lease, pool=self._pool, clock=self._clock, host=self._advertised
+            session=session,
+            lease=lease,
+            pool=self._pool,
+            clock=self._clock,
+            host=self._advertised,
+            on_closed=self._endpoints.discard,
         )
         self._endpoints.add(endpoint)
         return endpoint
@@ -309,6 +324,8 @@ class InProcessMediaPlane:
         await self._clock.close()
 
     def _own(self, endpoint: MediaEndpoint) -> InProcessEndpoint:
-        if not isinstance(endpoint, InProcessEndpoint) or endpoint not in self._endpoints:
+        # By pool, not by membership of _endpoints: that set holds open endpoints only
+        # (closed ones leave it, or every call would leak its endpoint and RTP session).
+        if not isinstance(endpoint, InProcessEndpoint) or endpoint._pool is not self._pool:
             raise ForeignEndpoint(f"{endpoint!r} was not allocated by this plane")
         return endpoint
