@@ -102,6 +102,9 @@ class CallsSection(_Section):
     node: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
     audio_cache_dir: str = "var/audio-cache"
     webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+    # What an answered callback leg hears when the other leg cannot be connected (a
+    # request's failure_announce overrides it); unset: the built-in sentence.
+    callback_failure_text: str | None = Field(default=None, min_length=1, max_length=1000)
 
 
 class TrunkSection(_Section):

@@ -11,7 +11,10 @@ import httpx
 import uvicorn
 
 from callbridge.api.app import create_http_app
+from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.limits import CallLimiter, KeyLimits
+from callbridge.calls.request import Announcement
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
@@ -93,6 +96,13 @@ def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
     )
 
 
+def callback_settings(config: CallbridgeConfig) -> CallbackSettings:
+    text = config.calls.callback_failure_text
+    if text is None:
+        return CallbackSettings(node=config.calls.node)
+    return CallbackSettings(node=config.calls.node, failure_announcement=Announcement(text=text))
+
+
 async def serve(config: CallbridgeConfig) -> None:
     clock = SystemClock()
     database = Database(url=config.database.url)
@@ -114,19 +124,29 @@ async def serve(config: CallbridgeConfig) -> None:
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
+        limiter = await _configured_keys(config, keys)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
             clock=clock,
             http=http,
-            limiter=await _configured_keys(config, keys),
+            limiter=limiter,
             settings=call_service_settings(config),
+        )
+        callbacks = CallbridgeCallbacks(
+            engine=engine,
+            repository=repository,
+            clock=clock,
+            audio=HttpAudioLoader(client=http, cache_dir=Path(config.calls.audio_cache_dir)),
+            limiter=limiter,
+            settings=callback_settings(config),
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)
         await calls.start()
         stack.push_async_callback(calls.close)
-        app = create_http_app(engine=engine, calls=calls, api_keys=keys)
+        stack.push_async_callback(callbacks.close)
+        app = create_http_app(engine=engine, calls=calls, api_keys=keys, callbacks=callbacks)
         host, port = config.http.host_port
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -1,4 +1,5 @@
-"""The HTTP app on an in-process transport: a fake call service, real API keys in SQLite."""
+"""The HTTP app on an in-process transport: fake call and callback services, real API keys
+in SQLite."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_fakes import KEY, MAX_BODY, OTHER_KEY, UNSCOPED_KEY, FakeCalls, Keys, NoLegs
+from callback_fakes import FakeCallbacks
 
 from callbridge.api.app import create_http_app
 from callbridge.store.clock import SystemClock
@@ -38,12 +40,18 @@ def fake_calls() -> FakeCalls:
 
 
 @pytest.fixture
+def fake_callbacks() -> FakeCallbacks:
+    return FakeCallbacks()
+
+
+@pytest.fixture
 async def client(
-    database: Database, keys: Keys, fake_calls: FakeCalls
+    database: Database, keys: Keys, fake_calls: FakeCalls, fake_callbacks: FakeCallbacks
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_http_app(
         engine=NoLegs(),
         calls=fake_calls,
+        callbacks=fake_callbacks,
         api_keys=ApiKeyRepository(database=database, clock=SystemClock()),
         max_body_bytes=MAX_BODY,
     )

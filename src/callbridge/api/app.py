@@ -1,4 +1,5 @@
-"""The HTTP face of Callbridge (FastAPI): ``/health`` and the outbound call API."""
+"""The HTTP face of Callbridge (FastAPI): ``/health``, the outbound call API and the two-leg
+callback API."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from fastapi import FastAPI
 
 from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.body import MAX_BODY_BYTES
+from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
-from callbridge.calls.ports import CallService
+from callbridge.calls.ports import CallbackService, CallService
 
 
 class LiveLegs(Protocol):
@@ -26,9 +28,11 @@ def create_http_app(
     engine: LiveLegs,
     calls: CallService,
     api_keys: ApiKeyFinder,
+    callbacks: CallbackService | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
-    """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service."""
+    """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
+    the callback service (without it ``/voice/call/callback`` is not served)."""
     app = FastAPI(title="Callbridge", version="0.1.0")
     install_error_handlers(app)
 
@@ -38,4 +42,8 @@ def create_http_app(
 
     authenticator = Authenticator(keys=api_keys)
     app.include_router(calls_router(calls=calls, auth=authenticator, max_body_bytes=max_body_bytes))
+    if callbacks is not None:
+        app.include_router(
+            callback_router(callbacks=callbacks, auth=authenticator, max_body_bytes=max_body_bytes)
+        )
     return app

@@ -17,7 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callbridge.calls.errors import CallLimitReached, CallNotFound, CallNotLive
+from callbridge.calls.errors import CallbackNotFound, CallLimitReached, CallNotFound, CallNotLive
 from callbridge.dialects.errors import InvalidRequest
 
 _HTTP_IDS = {404: "not_found", 405: "method_not_allowed"}
@@ -65,6 +65,8 @@ def _response(exc: Exception) -> JSONResponse:
         return error_response(400, "invalid_request", exc.message, fields=exc.fields)
     if isinstance(exc, CallNotFound):
         return error_response(404, "call_not_found", f"no call {exc.sid}")
+    if isinstance(exc, CallbackNotFound):
+        return error_response(404, "callback_not_found", f"no callback {exc.callback_id}")
     if isinstance(exc, CallNotLive):
         return error_response(409, "call_not_live", f"call {exc.sid} is not in progress")
     if isinstance(exc, CallLimitReached):
@@ -89,6 +91,7 @@ def install_error_handlers(app: FastAPI) -> None:
         ApiError,
         InvalidRequest,
         CallNotFound,
+        CallbackNotFound,
         CallNotLive,
         CallLimitReached,
         RequestValidationError,

@@ -27,3 +27,11 @@ class CallNotLive(CallServiceError):
     def __init__(self, sid: str) -> None:
         super().__init__(f"call {sid!r} is not in progress")
         self.sid = sid
+
+
+class CallbackNotFound(CallServiceError):
+    """No two-leg callback has this id (or it is another API key's)."""
+
+    def __init__(self, callback_id: str) -> None:
+        super().__init__(f"no callback {callback_id!r}")
+        self.callback_id = callback_id

@@ -1,10 +1,12 @@
-"""What the HTTP API needs from the call service (a port, so the API tests use a fake)."""
+"""What the HTTP API needs from the call and callback services (ports, so the API tests use
+fakes)."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from callbridge.calls.request import OutboundCallRequest
+from callbridge.calls.callback_state import CallbackDetail, PlacedCallback
+from callbridge.calls.request import CallbackRequest, OutboundCallRequest
 from callbridge.store.records import CallDetail, CallFilters, CallPage, CallRecord, Cursor
 
 
@@ -35,4 +37,16 @@ class CallService(Protocol):
 
     async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:
         """The WAV file of a recording; raises ``CallNotFound`` when unknown."""
+        ...
+
+
+class CallbackService(Protocol):
+    async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
+        """Accept a two-leg callback (both legs stored) and start it in the background.
+
+        Raises :class:`~callbridge.calls.errors.CallLimitReached`."""
+        ...
+
+    async def get_callback(self, callback_id: str, *, api_key_id: str | None) -> CallbackDetail:
+        """Raises :class:`~callbridge.calls.errors.CallbackNotFound` (also for another key's)."""
         ...

@@ -1,8 +1,10 @@
-"""The values an API hands to the call service: what to call and whom to tell."""
+"""The values an API hands to the call service: what to call and whom to tell (one outbound
+call, or a two-leg callback)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from callbridge.webhooks.params import DEFAULT_EVENTS, CallbackEvent
 
@@ -46,3 +48,60 @@ def caller_id_user(address: str) -> str:
         user = address.split(":", 1)[1].split("@", 1)[0] if "@" in address else ""
         return user.split(";", 1)[0] or "anonymous"
     return address or "anonymous"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Announcement:
+    """What a leg hears: ``text`` spoken in ``voice`` (the default voice when ``None``), or
+    the WAV audio at ``url``.  Exactly one of ``text`` and ``url`` is set."""
+
+    text: str | None = None
+    voice: str | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.text is None) == (self.url is None):
+            raise ValueError("an announcement is either text or an audio URL")
+
+
+class CallbackMode(StrEnum):
+    SEQUENTIAL = "sequential"  # the first leg, then (once it answered) the second
+    SIMULTANEOUS = "simultaneous"  # both at once
+
+
+class LegName(StrEnum):
+    A = "A"
+    B = "B"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LegSpec:
+    """One leg of a two-leg callback (seed-000): whom to call and what that leg sees.
+
+    ``from_`` is the caller ID shown to this leg; ``headers`` are extra SIP headers of its
+    INVITE; ``announce`` is played to it once it answers, before it is connected."""
+
+    to: str
+    from_: str
+    caller_name: str | None = None
+    trunk: str | None = None
+    ring_timeout: float = 60.0
+    headers: tuple[tuple[str, str], ...] = ()
+    announce: Announcement | None = None
+    status_callback: StatusCallback | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackRequest:
+    """``POST /voice/call/callback``: call ``leg_a`` and ``leg_b`` and bridge them.
+
+    ``first`` is the leg dialled first in sequential mode; ``failure_announce`` is what the
+    answered leg hears when the other cannot be connected (``None``: the service's default).
+    """
+
+    api_key_id: str | None
+    leg_a: LegSpec
+    leg_b: LegSpec
+    mode: CallbackMode = CallbackMode.SEQUENTIAL
+    first: LegName = LegName.A
+    failure_announce: Announcement | None = None

@@ -98,9 +98,9 @@ def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> OutboundCa
     from_ = reader.checked("from", check_address, required=_from_required(reader))
     method = reader.checked("Method", check_method) or "POST"
     send_digits = reader.checked("sendDigits", _check_send_digits)
-    timeout = reader.checked("timeout", _check_ring_timeout)
+    timeout = reader.checked("timeout", check_ring_timeout)
     record = reader.checked("record", check_bool)
-    caller_name = reader.checked("callerName", _check_caller_name)
+    caller_name = reader.checked("callerName", check_caller_name)
     callback = _status_callback(reader)
     reader.raise_if_failed("the call request has invalid fields")
     if to is None or from_ is None:  # pragma: no cover - a missing one failed above
@@ -226,7 +226,7 @@ def _check_send_digits(value: str) -> str:
     return value
 
 
-def _check_ring_timeout(value: str) -> float:
+def check_ring_timeout(value: str) -> float:
     seconds = float(value) if _SECONDS.fullmatch(value) else -1.0
     if not MIN_RING_TIMEOUT <= seconds <= MAX_RING_TIMEOUT:
         raise ValueError(
@@ -235,7 +235,7 @@ def _check_ring_timeout(value: str) -> float:
     return seconds
 
 
-def _check_caller_name(value: str) -> str:
+def check_caller_name(value: str) -> str:
     if len(value) > MAX_CALLER_NAME or _CALLER_NAME_REFUSED.intersection(value):
         raise ValueError(f'must be at most {MAX_CALLER_NAME} characters, without " \\ < >')
     return value

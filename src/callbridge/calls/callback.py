@@ -1,0 +1,356 @@
+"""TwoLegCallback: one two-leg callback (seed-000), from dialling until both legs' last
+events are stored.
+
+Sequential (the default): the first leg (A, or B when ``first`` says so) is called; once it
+has answered and heard its announcement it hears ringback while the second is called;
+when the second has answered and heard its own announcement, the two are bridged.
+Simultaneous: both are called at once; whoever is ready first hears ringback until the
+other is; then they are bridged.
+
+Every failure ends cleanly: a leg that ends before the bridge (busy, no answer at its
+ring timeout, unreachable, hung up) ends the other — an answered one hears the failure
+announcement and is hung up, a ringing one is cancelled, one never dialled is closed as
+``canceled``.  After the bridge, either side hanging up hangs up the other.  The A leg's
+event log records ``bridged`` and, last, ``callback-ended`` with the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from callbridge.callflow.errors import FetchError
+from callbridge.callflow.ports import AudioLoader
+from callbridge.calls.dialer import Originator
+from callbridge.calls.request import (
+    Announcement,
+    CallbackMode,
+    CallbackRequest,
+    LegName,
+    LegSpec,
+    caller_id_user,
+)
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.events import Answered, Ended, EndReason, LegEndedError, LegState, Party
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.routing import RoutingError, UserOffline
+from callbridge.media.plane import AudioSource, MediaPortsExhausted
+from callbridge.media.sources import ToneSource
+from callbridge.media.tts import TtsError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FAILURE_TEXT = "Sorry, we could not connect your call. Goodbye."
+FAILURE_ANNOUNCEMENT_TIMEOUT = 30.0
+RINGBACK_HZ = (440.0, 480.0)  # North American ringback: 2 s on, 4 s off
+RINGBACK_CADENCE = (2.0, 4.0)
+NOT_DIALLED = "not dialled: the other leg did not connect"
+STOPPED = "stopped"
+
+
+def ringback() -> AudioSource:
+    return ToneSource(frequencies=RINGBACK_HZ, duration_s=None, cadence=RINGBACK_CADENCE)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackOutcome:
+    """How a callback ended: ``leg`` is the leg that ended it (hung up first, or could not
+    be connected) and ``reason`` why (an ``EndReason`` value, or ``stopped`` when it was
+    hung up through the API)."""
+
+    connected: bool
+    leg: LegName | None
+    reason: str
+    bridged_seconds: float = 0.0
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "connected": self.connected,
+            "leg": None if self.leg is None else self.leg.value,
+            "reason": self.reason,
+            "bridged_seconds": self.bridged_seconds,
+        }
+
+
+class _Gone(Exception):
+    """A leg ended, could not be dialled, or the callback was stopped before the bridge."""
+
+    def __init__(self, run: _LegRun) -> None:
+        super().__init__(f"leg {run.name.value} is gone")
+        self.run = run
+
+
+class _LegRun:
+    """One leg of the callback: what to call, its bookkeeping, its SIP leg once dialled."""
+
+    def __init__(self, *, name: LegName, spec: LegSpec, tracker: CallTracker) -> None:
+        self.name = name
+        self.spec = spec
+        self.tracker = tracker
+        self.leg: CallLeg | None = None
+        self.failure: Ended | None = None  # why it could not be dialled
+        self.follower: asyncio.Task[None] | None = None
+        self.answer_stored = asyncio.Event()
+        self.ready = False
+        self._ringback: asyncio.Task[bool] | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.leg is not None and self.leg.state is LegState.ANSWERED
+
+    @property
+    def ended(self) -> Ended | None:
+        return self.failure if self.leg is None else self.leg.ended
+
+    def live_leg(self) -> CallLeg:
+        assert self.leg is not None, f"leg {self.name.value} was not dialled"
+        return self.leg
+
+    async def wait_ended(self) -> Ended:
+        return await self.live_leg().wait_ended()
+
+    def start_ringback(self) -> None:
+        if self.leg is not None and self._ringback is None and self.answered:
+            self._ringback = asyncio.ensure_future(self.leg.play(ringback()))
+
+    async def stop_ringback(self) -> None:
+        task, self._ringback = self._ringback, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class TwoLegCallback:
+    """Owned by the callback service; :meth:`run` returns the outcome once both legs have
+    ended and their events are stored.  :meth:`hang_up` ends it while it runs."""
+
+    def __init__(
+        self,
+        *,
+        engine: Originator,
+        request: CallbackRequest,
+        leg_a: CallTracker,
+        leg_b: CallTracker,
+        audio: AudioLoader,
+        failure_announcement: Announcement,
+    ) -> None:
+        self._engine = engine
+        self._request = request
+        self._audio = audio
+        self._failure = request.failure_announce or failure_announcement
+        self._a = _LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a)
+        self._b = _LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b)
+        self._stopping = False
+
+    @property
+    def sid(self) -> str:
+        """The callback's id: its A leg's CallSid (every status callback's ParentCallSid)."""
+        return self._a.tracker.sid
+
+    async def run(self) -> CallbackOutcome:
+        try:
+            try:
+                outcome = await self._connect()
+            except _Gone as gone:
+                outcome = await self._not_connected(gone.run)
+        finally:
+            await self._end_all()
+        await self._a.tracker.note("callback-ended", outcome.as_data())
+        return outcome
+
+    async def hang_up(self) -> None:
+        """End both legs (ringing ones are cancelled); no failure announcement is played.
+        A leg not dialled yet never will be."""
+        self._stopping = True
+        dialled = [run for run in self._runs() if run.leg is not None]
+        await asyncio.gather(*(self._end(run) for run in dialled), return_exceptions=True)
+
+    # --- connecting ---
+
+    async def _connect(self) -> CallbackOutcome:
+        if self._request.mode is CallbackMode.SIMULTANEOUS:
+            await self._dial(self._a)
+            await self._dial(self._b)
+            await self._unless_gone(self._both_ready(), self._a, self._b)
+        else:
+            first, second = self._runs()
+            if self._request.first is LegName.B:
+                first, second = second, first
+            await self._dial(first)
+            await self._ready(first)
+            first.start_ringback()
+            await self._dial(second)
+            await self._unless_gone(self._ready(second), first, second)
+        return await self._bridge()
+
+    async def _dial(self, run: _LegRun) -> None:
+        if self._stopping:
+            raise _Gone(run)
+        spec = run.spec
+        await run.tracker.initiated()
+        try:
+            leg = await self._engine.originate(
+                spec.to,
+                caller_id=caller_id_user(spec.from_),
+                caller_name=spec.caller_name,
+                ring_timeout=spec.ring_timeout,
+                headers=dict(spec.headers) or None,
+                trunk=spec.trunk,
+            )
+        except (RoutingError, MediaPortsExhausted) as error:
+            reason = EndReason.OFFLINE if isinstance(error, UserOffline) else EndReason.FAILED
+            run.failure = Ended(reason, Party.LOCAL, None, str(error))
+            await run.tracker.ended(run.failure)
+            raise _Gone(run) from error
+        run.leg = leg
+        run.follower = asyncio.ensure_future(self._follow(run))
+        if self._stopping:
+            raise _Gone(run)
+
+    async def _follow(self, run: _LegRun) -> None:
+        """Store each leg event in order; ``answer_stored`` once answered is durable."""
+        try:
+            async for event in run.live_leg().events():
+                await run.tracker.on_leg_event(event)
+                if isinstance(event, Answered):
+                    run.answer_stored.set()
+        finally:
+            run.answer_stored.set()  # nobody waits for ever on a follower that failed
+
+    async def _ready(self, run: _LegRun) -> None:
+        """Wait until ``run`` has answered and heard its announcement; ``_Gone`` if it ends."""
+        leg = run.live_leg()
+        try:
+            await leg.wait_answered()
+        except LegEndedError:
+            raise _Gone(run) from None
+        await run.answer_stored.wait()
+        if run.spec.announce is not None:
+            await self._announce(run, run.spec.announce)
+        if leg.ended is not None or self._stopping:
+            raise _Gone(run)
+        run.ready = True
+
+    async def _both_ready(self) -> None:
+        """Simultaneous mode: each leg gets ready on its own; the first ready hears ringback."""
+
+        async def prepare(run: _LegRun, other: _LegRun) -> None:
+            await self._ready(run)
+            if not other.ready:
+                run.start_ringback()
+
+        tasks = [
+            asyncio.ensure_future(prepare(self._a, self._b)),
+            asyncio.ensure_future(prepare(self._b, self._a)),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                task.result()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _unless_gone(self, work: Coroutine[Any, Any, None], *watched: _LegRun) -> None:
+        """Run ``work``; raise ``_Gone`` as soon as one of ``watched`` ends first."""
+        task = asyncio.ensure_future(work)
+        ends = {asyncio.ensure_future(run.wait_ended()): run for run in watched}
+        try:
+            done, _ = await asyncio.wait({task, *ends}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in ends:
+                future.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        if task in done:
+            task.result()
+            return
+        raise _Gone(next(run for future, run in ends.items() if future in done))
+
+    async def _bridge(self) -> CallbackOutcome:
+        for run in self._runs():
+            await run.stop_ringback()
+            if run.ended is not None or self._stopping:
+                raise _Gone(run)
+        a, b = self._a.live_leg(), self._b.live_leg()
+        self._engine.bridge(a, b)
+        sids = {"leg_A": self._a.tracker.sid, "leg_B": self._b.tracker.sid}
+        await self._a.tracker.note("bridged", sids)
+        started = time.monotonic()
+        first = await self._first_to_end()
+        seconds = round(time.monotonic() - started, 1)
+        other = self._b if first is self._a else self._a
+        await other.live_leg().hangup(EndReason.HUNG_UP)
+        ended = first.ended
+        reason = STOPPED if self._stopping or ended is None else ended.reason.value
+        return CallbackOutcome(
+            connected=True, leg=first.name, reason=reason, bridged_seconds=seconds
+        )
+
+    async def _first_to_end(self) -> _LegRun:
+        ends = {asyncio.ensure_future(run.wait_ended()): run for run in self._runs()}
+        try:
+            done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for future in ends:
+                future.cancel()
+        return next(run for future, run in ends.items() if future in done)
+
+    # --- failing and ending ---
+
+    async def _not_connected(self, gone: _LegRun) -> CallbackOutcome:
+        other = self._b if gone is self._a else self._a
+        await other.stop_ringback()
+        ended = gone.ended
+        if self._stopping or ended is None:
+            return CallbackOutcome(connected=False, leg=gone.name, reason=STOPPED)
+        if other.answered:
+            try:
+                async with asyncio.timeout(FAILURE_ANNOUNCEMENT_TIMEOUT):
+                    await self._announce(other, self._failure)
+            except TimeoutError:
+                log.info("callback %s: failure announcement cut short", self.sid)
+        return CallbackOutcome(connected=False, leg=gone.name, reason=ended.reason.value)
+
+    async def _announce(self, run: _LegRun, announcement: Announcement) -> None:
+        """Speak or play ``announcement`` to the answered leg; a failure is noted, not fatal."""
+        leg = run.live_leg()
+        try:
+            if announcement.text is not None:
+                await leg.say(announcement.text, announcement.voice)
+            elif announcement.url is not None:
+                await leg.play(await self._audio.load(announcement.url))
+        except LegEndedError:
+            return
+        except (FetchError, TtsError) as error:
+            log.warning("callback %s: leg %s announcement: %s", self.sid, run.name, error)
+            await run.tracker.note("error", {"message": f"announcement not played: {error}"})
+
+    async def _end_all(self) -> None:
+        """Every leg ended and its last event stored, whatever happened before."""
+        for run in self._runs():
+            await run.stop_ringback()
+        await asyncio.gather(*(self._end(run) for run in self._runs()))
+        for run in self._runs():
+            if run.follower is None:
+                continue
+            try:
+                await run.follower
+            except Exception:
+                log.exception("callback %s: events of leg %s not stored", self.sid, run.name)
+
+    async def _end(self, run: _LegRun) -> None:
+        if run.leg is None:
+            cause = STOPPED if self._stopping else NOT_DIALLED
+            await run.tracker.ended(Ended(EndReason.CANCELLED, Party.LOCAL, None, cause))
+        elif run.leg.ended is None:
+            await run.leg.hangup(EndReason.HUNG_UP if run.answered else EndReason.CANCELLED)
+
+    def _runs(self) -> tuple[_LegRun, _LegRun]:
+        return self._a, self._b

@@ -1,0 +1,147 @@
+"""CallbridgeCallbacks: the two-leg callback service behind ``POST /voice/call/callback``
+(seed-000) — accepts callbacks, runs them, and answers what became of them.
+
+Each leg is a call of its own (its CallSid, status, events and status callbacks); B is a
+child of A, so every callback of either leg carries ``ParentCallSid`` = A's CallSid,
+which is also the callback's id.  A callback is admitted as one call of its API key
+(calls per second and concurrent calls) and holds that permit until both legs have
+ended.  Calls a crash left open are closed by the call service's start-up, like any call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from callbridge.callflow.ports import AudioLoader
+from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, TwoLegCallback
+from callbridge.calls.callback_state import (
+    CALLBACK_EVENT,
+    CallbackDetail,
+    PlacedCallback,
+    callback_detail,
+    placement_data,
+    placement_of,
+)
+from callbridge.calls.dialer import Originator
+from callbridge.calls.errors import CallbackNotFound
+from callbridge.calls.new_call import outbound_call
+from callbridge.calls.request import Announcement, CallbackRequest, LegSpec
+from callbridge.calls.service import Admission
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.tasks import TaskOwner
+from callbridge.store import errors as store_errors
+from callbridge.store.clock import Clock
+from callbridge.store.records import CallDetail, CallRecord, NewCall
+from callbridge.store.repository import CallRepository
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackSettings:
+    """``failure_announcement`` is what an answered leg hears when the other leg cannot be
+    connected, unless the request gives its own."""
+
+    node: str
+    failure_announcement: Announcement = field(
+        default_factory=lambda: Announcement(text=DEFAULT_FAILURE_TEXT)
+    )
+
+
+class CallbridgeCallbacks:
+    """Implements :class:`callbridge.calls.ports.CallbackService`."""
+
+    def __init__(
+        self,
+        *,
+        engine: Originator,
+        repository: CallRepository,
+        clock: Clock,
+        audio: AudioLoader,
+        limiter: Admission,
+        settings: CallbackSettings,
+    ) -> None:
+        self._engine = engine
+        self._repository = repository
+        self._clock = clock
+        self._audio = audio
+        self._limiter = limiter
+        self._settings = settings
+        self._live: dict[str, TwoLegCallback] = {}
+        self._tasks = TaskOwner(name="callbacks")
+
+    async def close(self) -> None:
+        for callback in list(self._live.values()):
+            await callback.hang_up()
+        await self._tasks.close()
+
+    async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
+        permit = self._limiter.admit(request.api_key_id)
+        try:
+            leg_a = await self._repository.create_call(self._new_leg(request, request.leg_a))
+            leg_b = await self._repository.create_call(
+                self._new_leg(request, request.leg_b, parent=leg_a)
+            )
+            tracker_a = self._tracker(leg_a)
+            placed = placement_data(mode=request.mode, first=request.first, leg_b_sid=leg_b.sid)
+            await tracker_a.note(CALLBACK_EVENT, placed)
+        except BaseException:
+            permit.release()
+            raise
+        flow = TwoLegCallback(
+            engine=self._engine,
+            request=request,
+            leg_a=tracker_a,
+            leg_b=self._tracker(leg_b),
+            audio=self._audio,
+            failure_announcement=self._settings.failure_announcement,
+        )
+        self._live[leg_a.sid] = flow
+        self._tasks.spawn(self._run(flow, permit.release), name=f"callback {leg_a.sid}")
+        return PlacedCallback(
+            id=leg_a.sid, mode=request.mode, first=request.first, leg_a=leg_a, leg_b=leg_b
+        )
+
+    async def get_callback(self, callback_id: str, *, api_key_id: str | None) -> CallbackDetail:
+        leg_a = await self._own_call(callback_id, api_key_id)
+        placed = placement_of(leg_a) if leg_a is not None else None
+        if leg_a is None or placed is None:
+            raise CallbackNotFound(callback_id)
+        leg_b = await self._own_call(str(placed["leg_B"]), api_key_id)
+        if leg_b is None:
+            raise CallbackNotFound(callback_id)
+        return callback_detail(leg_a, leg_b, running=callback_id in self._live)
+
+    async def _own_call(self, sid: str, api_key_id: str | None) -> CallDetail | None:
+        try:
+            detail = await self._repository.get_call(sid)
+        except store_errors.CallNotFound:
+            return None
+        if api_key_id is not None and detail.call.api_key_id != api_key_id:
+            return None
+        return detail
+
+    async def _run(self, flow: TwoLegCallback, release: Callable[[], None]) -> None:
+        try:
+            outcome = await flow.run()
+            log.info("callback %s ended: %s", flow.sid, outcome)
+        finally:
+            self._live.pop(flow.sid, None)
+            release()
+
+    def _tracker(self, call: CallRecord) -> CallTracker:
+        return CallTracker(repository=self._repository, clock=self._clock, call=call)
+
+    def _new_leg(
+        self, request: CallbackRequest, leg: LegSpec, *, parent: CallRecord | None = None
+    ) -> NewCall:
+        return outbound_call(
+            to=leg.to,
+            from_=leg.from_,
+            node=self._settings.node,
+            api_key_id=request.api_key_id,
+            status_callback=leg.status_callback,
+            parent=parent,
+        )
