@@ -10,6 +10,8 @@ import httpx
 import pytest
 from call_world import CallWorld, Unlimited
 
+from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
@@ -43,7 +45,7 @@ async def engine(tts_cache: Path) -> AsyncIterator[Engine]:
         settings=EngineSettings(
             host=ENGINE_HOST,
             port=ENGINE_PORT,
-            users=(("1001", "secret1001"),),
+            users=(("1001", "secret1001"), ("1002", "secret1002")),
             trunks=(Trunk(name="carrier", uri="sip:127.0.10.2:5060", default=True),),
             timers=FAST_TIMERS,
         ),
@@ -102,3 +104,20 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
             await calls.close()
             await dispatcher.close()
             await receiver.stop()
+
+
+@pytest.fixture
+async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[CallbridgeCallbacks]:
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        service = CallbridgeCallbacks(
+            engine=world.engine,
+            repository=world.repository,
+            clock=SystemClock(),
+            audio=HttpAudioLoader(client=client, cache_dir=tmp_path / "callback-audio"),
+            limiter=Unlimited(),
+            settings=CallbackSettings(node=NODE),
+        )
+        try:
+            yield service
+        finally:
+            await service.close()

@@ -26,6 +26,7 @@ from typing import Any
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
 from callbridge.calls.dialer import Originator
+from callbridge.calls.lines import Line
 from callbridge.calls.request import (
     Announcement,
     CallbackMode,
@@ -34,8 +35,18 @@ from callbridge.calls.request import (
     LegSpec,
     caller_id_user,
 )
+from callbridge.calls.ringer import GroupRinger, Rung
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import Answered, Ended, EndReason, LegEndedError, LegState, Party
+from callbridge.engine.events import (
+    Answered,
+    EarlyMedia,
+    Ended,
+    EndReason,
+    LegEndedError,
+    LegState,
+    Party,
+    Ringing,
+)
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.media.plane import AudioSource, MediaPortsExhausted
@@ -96,6 +107,8 @@ class _LegRun:
         self.follower: asyncio.Task[None] | None = None
         self.answer_stored = asyncio.Event()
         self.ready = False
+        self.ringing_reported = False  # a line: the first target to ring reported it
+        self.watchers: list[asyncio.Task[None]] = []
         self._ringback: asyncio.Task[bool] | None = None
 
     @property
@@ -145,6 +158,7 @@ class TwoLegCallback:
         self._a = _LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a)
         self._b = _LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b)
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     @property
     def sid(self) -> str:
@@ -166,6 +180,7 @@ class TwoLegCallback:
         """End both legs (ringing ones are cancelled); no failure announcement is played.
         A leg not dialled yet never will be."""
         self._stopping = True
+        self._stopped.set()
         dialled = [run for run in self._runs() if run.leg is not None]
         await asyncio.gather(*(self._end(run) for run in dialled), return_exceptions=True)
 
@@ -192,6 +207,9 @@ class TwoLegCallback:
             raise _Gone(run)
         spec = run.spec
         await run.tracker.initiated()
+        if spec.line is not None:
+            await self._ring_line(run, spec.line)
+            return
         try:
             leg = await self._engine.originate(
                 spec.to,
@@ -210,6 +228,50 @@ class TwoLegCallback:
         run.follower = asyncio.ensure_future(self._follow(run))
         if self._stopping:
             raise _Gone(run)
+
+    async def _ring_line(self, run: _LegRun, line: Line) -> None:
+        """Ring ``line`` by its rules; the leg is whoever answers.  ``_Gone`` when nobody
+        does, the callback is stopped, or the other leg ends meanwhile."""
+        ringer = GroupRinger(
+            engine=self._engine,
+            caller_id=caller_id_user(run.spec.from_),
+            caller_name=run.spec.caller_name,
+            on_leg=lambda leg, _target: self._watch_progress(run, leg),
+        )
+        other = self._other(run)
+        rung = await ringer.ring(line.groups(), give_up=lambda: self._line_gives_up(other))
+        await asyncio.gather(*run.watchers)  # each target has answered or ended by now
+        if rung.leg is None:
+            run.failure = line_failure(line, rung)
+            await run.tracker.ended(run.failure)
+            raise _Gone(other if other.ended is not None else run)
+        run.leg = rung.leg
+        run.follower = asyncio.ensure_future(self._follow(run))
+        if self._stopping:
+            raise _Gone(run)
+
+    async def _watch_progress(self, run: _LegRun, leg: CallLeg) -> None:
+        async def report_ringing() -> None:
+            async for event in leg.events():
+                if isinstance(event, Answered | Ended):
+                    return
+                if isinstance(event, Ringing | EarlyMedia) and not run.ringing_reported:
+                    run.ringing_reported = True
+                    await run.tracker.on_leg_event(event)
+                    return
+
+        run.watchers.append(asyncio.ensure_future(report_ringing()))
+
+    async def _line_gives_up(self, other: _LegRun) -> None:
+        """Completes when the callback is stopped or ``other`` (if dialled) has ended."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._stopped.wait())]
+        if other.leg is not None:
+            waits.append(asyncio.ensure_future(other.leg.wait_ended()))
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
 
     async def _follow(self, run: _LegRun) -> None:
         """Store each leg event in order; ``answer_stored`` once answered is durable."""
@@ -354,3 +416,20 @@ class TwoLegCallback:
 
     def _runs(self) -> tuple[_LegRun, _LegRun]:
         return self._a, self._b
+
+    def _other(self, run: _LegRun) -> _LegRun:
+        return self._b if run is self._a else self._a
+
+
+def line_failure(line: Line, rung: Rung) -> Ended:
+    """Why nobody on ``line`` answered, as the end of the line's leg."""
+    reason = {
+        "busy": EndReason.BUSY,
+        "no-answer": EndReason.NO_ANSWER,
+        "canceled": EndReason.CANCELLED,
+    }.get(rung.status, EndReason.FAILED)
+    last = rung.ends[-1] if rung.ends else None
+    detail = f"line {line.id}: {rung.status}"
+    if last is None:
+        return Ended(reason, Party.LOCAL, None, detail)
+    return Ended(reason, Party.REMOTE, last.sip_code, detail)

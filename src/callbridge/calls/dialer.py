@@ -4,54 +4,20 @@ a group at once, the first to answer bridged to the caller, the others cancelled
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
 
 from callbridge.callflow.digits import Digits, plan_send_digits
 from callbridge.callflow.ports import DialResult, DialStatus, LegPort
-from callbridge.callflow.verbs import Dial, DialGroup, DialTarget
+from callbridge.callflow.verbs import Dial, DialTarget
+from callbridge.calls.ringer import GroupRinger, Originator
 from callbridge.engine.events import EndReason, LegEndedError, LegState
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import RoutingError
 
-log = logging.getLogger(__name__)
-
-# The status a Dial reports when no target answered, by how the last one ended.
-_UNANSWERED = {
-    EndReason.BUSY: "busy",
-    EndReason.DECLINED: "busy",
-    EndReason.NO_ANSWER: "no-answer",
-    EndReason.CANCELLED: "no-answer",
-}
-
-
-class Originator(Protocol):
-    """The part of the engine the dialer needs."""
-
-    async def originate(
-        self,
-        to: str,
-        *,
-        caller_id: str = ...,
-        caller_name: str | None = None,
-        ring_timeout: float | None = None,
-        headers: dict[str, str] | None = None,
-        trunk: str | None = None,
-    ) -> CallLeg: ...
-
-    def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
+__all__ = ["EngineDialer", "Originator", "TrackChild", "target_address"]
 
 
 TrackChild = Callable[[CallLeg, DialTarget], Awaitable[None]]
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Answer:
-    leg: CallLeg
-    target: DialTarget
 
 
 def target_address(target: DialTarget) -> str:
@@ -79,93 +45,36 @@ class EngineDialer:
     async def dial(self, leg: LegPort, dial: Dial) -> DialResult:
         if leg is not self._caller:
             raise ValueError("this dialer serves one call leg only")
+        ringer = GroupRinger(
+            engine=self._engine,
+            caller_id=dial.caller_id or self._caller_id,
+            on_leg=self._track_child,
+        )
         status: DialStatus = "failed"
         for group in dial.groups:
             if self._caller.ended is not None:
                 return DialResult(status="canceled", duration=0.0, answered_target=None)
-            answer, status = await self._ring_group(group, dial)
-            if answer is not None:
-                return await self._connect(answer, dial)
+            rung = await ringer.ring_group(group, give_up=self._caller.wait_ended)
+            if rung.leg is not None and rung.target is not None:
+                return await self._connect(rung.leg, rung.target, dial)
+            status = rung.status
         return DialResult(status=status, duration=0.0, answered_target=None)
 
-    async def _ring_group(self, group: DialGroup, dial: Dial) -> tuple[_Answer | None, DialStatus]:
-        ringing = await self._originate_all(group, dial)
-        if not ringing:
-            return None, "failed"
-        answer: _Answer | None = None
-        try:
-            answer = await self._first_answer(ringing)
-        finally:
-            losers = [leg for leg in ringing if answer is None or leg is not answer.leg]
-            await _cancel_all(losers)
-        if answer is not None:
-            return answer, "completed"
-        if self._caller.ended is not None:
-            return None, "canceled"
-        return None, _group_status(list(ringing))
-
-    async def _originate_all(self, group: DialGroup, dial: Dial) -> dict[CallLeg, DialTarget]:
-        ringing: dict[CallLeg, DialTarget] = {}
-        for target in group.targets:
-            try:
-                leg = await self._engine.originate(
-                    target_address(target),
-                    caller_id=dial.caller_id or self._caller_id,
-                    ring_timeout=group.ring_timeout,
-                )
-            except RoutingError as error:
-                log.info("dial target %s not routable: %s", target.address, error)
-                continue
-            ringing[leg] = target
-            await self._track_child(leg, target)
-        return ringing
-
-    async def _first_answer(self, ringing: dict[CallLeg, DialTarget]) -> _Answer | None:
-        """Wait until a target answers, every target has ended, or the caller has gone."""
-        waits: dict[asyncio.Future[object], CallLeg] = {
-            asyncio.ensure_future(leg.wait_answered()): leg for leg in ringing
-        }
-        caller_gone: asyncio.Future[object] = asyncio.ensure_future(self._caller.wait_ended())
-        pending = {*waits, caller_gone}
-        try:
-            while waits.keys() & pending:
-                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if caller_gone in done:
-                    return None
-                for future in done:
-                    if future.exception() is None:
-                        leg = waits[future]
-                        return _Answer(leg=leg, target=ringing[leg])
-            return None
-        finally:
-            for future in pending:
-                future.cancel()
-
-    async def _connect(self, answer: _Answer, dial: Dial) -> DialResult:
-        callee = answer.leg
+    async def _connect(self, callee: CallLeg, target: DialTarget, dial: Dial) -> DialResult:
         try:
             if self._caller.state is not LegState.ANSWERED:
                 await self._caller.answer()
-            if answer.target.send_digits:
-                await _send_digits(callee, answer.target.send_digits)
+            if target.send_digits:
+                await _send_digits(callee, target.send_digits)
         except LegEndedError:
             await _hang_up_all((self._caller, callee))
-            return DialResult(status="canceled", duration=0.0, answered_target=answer.target)
+            return DialResult(status="canceled", duration=0.0, answered_target=target)
         self._engine.bridge(self._caller, callee)
         started = time.monotonic()
         await _until_one_ends(self._caller, callee, time_limit=dial.time_limit)
         duration = time.monotonic() - started
         await callee.hangup(EndReason.HUNG_UP)
-        return DialResult(status="completed", duration=duration, answered_target=answer.target)
-
-
-def _group_status(legs: Sequence[CallLeg]) -> DialStatus:
-    """busy if any target was busy, else no-answer if any rang out, else failed."""
-    reasons = [leg.ended.reason for leg in legs if leg.ended is not None]
-    for wanted in ("busy", "no-answer"):
-        if any(_UNANSWERED.get(reason) == wanted for reason in reasons):
-            return "busy" if wanted == "busy" else "no-answer"
-    return "failed"
+        return DialResult(status="completed", duration=duration, answered_target=target)
 
 
 async def _send_digits(leg: CallLeg, digits: str) -> None:
@@ -187,8 +96,3 @@ async def _until_one_ends(a: CallLeg, b: CallLeg, *, time_limit: float | None) -
 
 async def _hang_up_all(legs: Sequence[CallLeg]) -> None:
     await asyncio.gather(*(leg.hangup(EndReason.HUNG_UP) for leg in legs), return_exceptions=True)
-
-
-async def _cancel_all(legs: Sequence[CallLeg]) -> None:
-    """CANCEL the targets still ringing (an ended leg's hangup is a no-op)."""
-    await asyncio.gather(*(leg.hangup(EndReason.CANCELLED) for leg in legs), return_exceptions=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callbridge.calls.lines import Line
 from callbridge.webhooks.params import DEFAULT_EVENTS, CallbackEvent
 
 
@@ -79,7 +80,9 @@ class LegSpec:
     """One leg of a two-leg callback (seed-000): whom to call and what that leg sees.
 
     ``from_`` is the caller ID shown to this leg; ``headers`` are extra SIP headers of its
-    INVITE; ``announce`` is played to it once it answers, before it is connected."""
+    INVITE; ``announce`` is played to it once it answers, before it is connected.  With
+    ``line`` the leg rings that line by its rules (``to`` is then the line's id) and is
+    whoever answers first."""
 
     to: str
     from_: str
@@ -89,6 +92,7 @@ class LegSpec:
     headers: tuple[tuple[str, str], ...] = ()
     announce: Announcement | None = None
     status_callback: StatusCallback | None = None
+    line: Line | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,3 +109,8 @@ class CallbackRequest:
     mode: CallbackMode = CallbackMode.SEQUENTIAL
     first: LegName = LegName.A
     failure_announce: Announcement | None = None
+
+    def __post_init__(self) -> None:
+        has_line = self.leg_a.line is not None or self.leg_b.line is not None
+        if has_line and self.mode is not CallbackMode.SEQUENTIAL:
+            raise ValueError("a leg that rings a line is dialled in sequential mode only")

@@ -1,0 +1,160 @@
+"""GroupRinger: rings groups of targets in sequence, the targets of a group at once; the
+first to answer wins and the others are cancelled (RFC 3261 §9.1 CANCEL).
+
+Shared by the Dial verb (whose caller waits while its targets ring) and by lines (the
+first party of a ``callback.start``), so a group rings the same way for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from callbridge.callflow.ports import DialStatus
+from callbridge.callflow.verbs import DialGroup, DialTarget
+from callbridge.engine.events import Ended, EndReason
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.routing import RoutingError
+
+log = logging.getLogger(__name__)
+
+# The status of a group nobody answered, by how its legs ended.
+_UNANSWERED = {
+    EndReason.BUSY: "busy",
+    EndReason.DECLINED: "busy",
+    EndReason.NO_ANSWER: "no-answer",
+    EndReason.CANCELLED: "no-answer",
+}
+
+
+class Originator(Protocol):
+    """The part of the engine that places calls."""
+
+    async def originate(
+        self,
+        to: str,
+        *,
+        caller_id: str = ...,
+        caller_name: str | None = None,
+        ring_timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        trunk: str | None = None,
+    ) -> CallLeg: ...
+
+    def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
+
+
+# Called with each leg the moment it is placed (bookkeeping, progress reports).
+OnLeg = Callable[[CallLeg, DialTarget], Awaitable[None]]
+# Completes when whoever waits for the ringing gives up (caller hung up, callback stopped).
+GiveUp = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rung:
+    """What ringing came to: ``leg`` answered (``status`` completed), or nobody did and
+    ``status`` says why; ``ends`` are how the last group's legs ended."""
+
+    status: DialStatus
+    leg: CallLeg | None = None
+    target: DialTarget | None = None
+    ends: tuple[Ended, ...] = ()
+
+
+class GroupRinger:
+    def __init__(
+        self,
+        *,
+        engine: Originator,
+        caller_id: str,
+        caller_name: str | None = None,
+        on_leg: OnLeg | None = None,
+    ) -> None:
+        self._engine = engine
+        self._caller_id = caller_id
+        self._caller_name = caller_name
+        self._on_leg = on_leg
+
+    async def ring(self, groups: Sequence[DialGroup], *, give_up: GiveUp) -> Rung:
+        """Each group in turn until a target answers, every group failed, or ``give_up``."""
+        rung = Rung(status="failed")
+        for group in groups:
+            rung = await self.ring_group(group, give_up=give_up)
+            if rung.status in ("completed", "canceled"):
+                return rung
+        return rung
+
+    async def ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
+        ringing = await self._originate_all(group)
+        if not ringing:
+            return Rung(status="failed")
+        answer: Rung | None = None
+        gave_up = False
+        try:
+            answer, gave_up = await _first_answer(ringing, give_up)
+        finally:
+            losers = [leg for leg in ringing if answer is None or leg is not answer.leg]
+            await cancel_all(losers)
+        if answer is not None:
+            return answer
+        ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
+        return Rung(status="canceled" if gave_up else _group_status(ends), ends=ends)
+
+    async def _originate_all(self, group: DialGroup) -> dict[CallLeg, DialTarget]:
+        ringing: dict[CallLeg, DialTarget] = {}
+        for target in group.targets:
+            try:
+                leg = await self._engine.originate(
+                    target.address,
+                    caller_id=self._caller_id,
+                    caller_name=self._caller_name,
+                    ring_timeout=group.ring_timeout,
+                )
+            except RoutingError as error:
+                log.info("target %s not routable: %s", target.address, error)
+                continue
+            ringing[leg] = target
+            if self._on_leg is not None:
+                await self._on_leg(leg, target)
+        return ringing
+
+
+async def _first_answer(
+    ringing: dict[CallLeg, DialTarget], give_up: GiveUp
+) -> tuple[Rung | None, bool]:
+    """The first leg to answer, or ``None`` once every leg has ended (``False``) or
+    ``give_up`` completed (``True``)."""
+    waits: dict[asyncio.Future[object], CallLeg] = {
+        asyncio.ensure_future(leg.wait_answered()): leg for leg in ringing
+    }
+    gone: asyncio.Future[object] = asyncio.ensure_future(give_up())
+    pending = {*waits, gone}
+    try:
+        while waits.keys() & pending:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if gone in done:
+                return None, True
+            for future in done:
+                if future.exception() is None:
+                    leg = waits[future]
+                    return Rung(status="completed", leg=leg, target=ringing[leg]), False
+        return None, False
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _group_status(ends: Sequence[Ended]) -> DialStatus:
+    """busy if any target was busy, else no-answer if any rang out, else failed."""
+    for wanted in ("busy", "no-answer"):
+        if any(_UNANSWERED.get(end.reason) == wanted for end in ends):
+            return "busy" if wanted == "busy" else "no-answer"
+    return "failed"
+
+
+async def cancel_all(legs: Sequence[CallLeg]) -> None:
+    """CANCEL the legs still ringing (an ended leg's hangup is a no-op)."""
+    await asyncio.gather(*(leg.hangup(EndReason.CANCELLED) for leg in legs), return_exceptions=True)
