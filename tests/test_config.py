@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from callbridge.calls.lines import Line
 from callbridge.config import ConfigError, load_config, split_host_port
+from callbridge.main import configured_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,3 +96,101 @@ def test_api_keys_and_names_are_unique(tmp_path: Path, second: str, message: str
     with pytest.raises(ConfigError, match=message) as caught:
         load_config(path)
     assert "cbk_0123456789abcdef" not in str(caught.value)
+
+
+USERS = (
+    '[[users]]\nextension = "1001"\npassword = "p"\n[[users]]\nextension = "1002"\npassword = "p"\n'
+)
+TRUNK = '[[trunks]]\nname = "carrier"\nuri = "sip:127.0.10.2:5060"\ndefault = true\n'
+
+
+def write_lines(tmp_path: Path, lines: str, *, extra: str = "") -> Path:
+    path = tmp_path / "lines.toml"
+    path.write_text(f"{USERS}{TRUNK}[[api_keys]]\n{API_KEY}{extra}{lines}")
+    return path
+
+
+def test_lines_with_defaults_and_every_key(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path,
+        '[[lines]]\nid = "reg1332"\nusers = ["1001"]\n'
+        '[[lines]]\nid = "sip7"\nname = "Office"\nusers = ["1001", "1002"]\n'
+        'numbers = ["+15550100", "sip:desk@pbx.example.com"]\nring_timeout = 15\n'
+        'forward_to = "+15550199"\nforward_timeout = 45\nnumber = "+15550123"\n'
+        'api_keys = ["crm"]\n',
+    )
+    plain, full = load_config(path).lines
+    assert (plain.id, plain.display_name, plain.users, plain.numbers) == (
+        "reg1332",
+        "reg1332",
+        ("1001",),
+        (),
+    )
+    assert (plain.ring_timeout, plain.forward_to, plain.forward_timeout) == (20.0, None, 30.0)
+    assert (plain.number, plain.api_keys) == (None, ())
+    assert (full.display_name, full.users) == ("Office", ("1001", "1002"))
+    assert full.numbers == ("+15550100", "sip:desk@pbx.example.com")
+    assert (full.ring_timeout, full.forward_to, full.forward_timeout) == (15.0, "+15550199", 45.0)
+    assert (full.number, full.api_keys) == ("+15550123", ("crm",))
+
+
+def test_configured_lines_become_line_values(tmp_path: Path) -> None:
+    path = write_lines(
+        tmp_path,
+        '[[lines]]\nid = "reg1332"\nname = "Sales"\nusers = ["1001"]\n'
+        'numbers = ["+15550100"]\nforward_to = "sip:boss@example.com"\nnumber = "+15550123"\n'
+        'api_keys = ["crm"]\n',
+    )
+    (line,) = configured_lines(load_config(path))
+    assert line == Line(
+        id="reg1332",
+        name="Sales",
+        users=("1001",),
+        numbers=("+15550100",),
+        ring_timeout=20.0,
+        forward_to="sip:boss@example.com",
+        forward_timeout=30.0,
+        number="+15550123",
+        api_keys=("crm",),
+    )
+    assert line.caller_id == "+15550123"
+
+
+def test_the_example_has_a_line_of_its_users() -> None:
+    config = load_config(ROOT / "callbridge.example.toml")
+    (line,) = configured_lines(config)
+    assert (line.id, line.users) == ("reg1332", ("1001", "1002"))
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ('[[lines]]\nname = "x"\nusers = ["1001"]\n', "id"),
+        ('[[lines]]\nid = "has space"\nusers = ["1001"]\n', "line id must be"),
+        ('[[lines]]\nid = "l1"\n', "needs users, numbers or forward_to"),
+        ('[[lines]]\nid = "l1"\nusers = ["1009"]\n', r"users \['1009'\] are not \[\[users\]\]"),
+        ('[[lines]]\nid = "l1"\nnumbers = ["call me"]\n', "must be a phone number"),
+        ('[[lines]]\nid = "l1"\nforward_to = "12ab"\n', "must be a phone number"),
+        ('[[lines]]\nid = "l1"\nusers = ["1001"]\nnumber = "x"\n', "must be a phone number"),
+        ('[[lines]]\nid = "l1"\nusers = ["1001"]\nring_timeout = 0\n', "ring_timeout"),
+        ('[[lines]]\nid = "l1"\nusers = ["1001"]\nforward_timeout = -1\n', "forward_timeout"),
+        ('[[lines]]\nid = "l1"\nusers = ["1001"]\napi_keys = ["nope"]\n', "not \\[\\[api_keys"),
+        ('[[lines]]\nid = "l1"\nusers = ["1001"]\nring = 5\n', "ring"),
+        (
+            '[[lines]]\nid = "l1"\nusers = ["1001"]\n[[lines]]\nid = "l1"\nusers = ["1002"]\n',
+            "line ids must be unique",
+        ),
+    ],
+)
+def test_invalid_lines_are_clear_errors(tmp_path: Path, lines: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write_lines(tmp_path, lines))
+
+
+def test_a_line_dialling_numbers_needs_a_default_trunk(tmp_path: Path) -> None:
+    path = tmp_path / "lines.toml"
+    path.write_text(f'{USERS}[[lines]]\nid = "l1"\nnumbers = ["+15550100"]\n')
+    with pytest.raises(ConfigError, match="needs a \\[\\[trunks\\]\\] with default = true"):
+        load_config(path)
+    path.write_text(f'{USERS}[[lines]]\nid = "l1"\nnumbers = ["sip:desk@pbx.example.com"]\n')
+    assert load_config(path).lines[0].numbers == ("sip:desk@pbx.example.com",)

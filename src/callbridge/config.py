@@ -5,6 +5,7 @@ Every key is documented in README.md ("Configuration").
 
 from __future__ import annotations
 
+import re
 import socket
 import tomllib
 from pathlib import Path
@@ -168,6 +169,68 @@ class ApiKeySection(_Section):
         return value
 
 
+LINE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+PHONE_NUMBER = re.compile(r"\+?[0-9]{1,32}")
+MAX_LINE_SECONDS = 600.0
+
+
+def _check_external(value: str) -> str:
+    """A phone number (digits, optional leading ``+``) or a ``sip:``/``sips:`` URI."""
+    is_uri = value.lower().startswith(("sip:", "sips:")) and len(value) > 4
+    if not (is_uri or PHONE_NUMBER.fullmatch(value)) or any(c.isspace() for c in value):
+        raise ValueError(f"{value[:64]!r} must be a phone number (e.g. +15550100) or a sip: URI")
+    return value
+
+
+class LineSection(_Section):
+    """A line (seed-003): rings ``users`` and ``numbers`` at once for ``ring_timeout``
+    seconds, then ``forward_to`` for ``forward_timeout``; ``number`` is the caller ID a client
+    sees when the line calls out; ``api_keys`` names the keys that may use it (empty: all)."""
+
+    id: str
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    users: tuple[str, ...] = ()
+    numbers: tuple[str, ...] = ()
+    ring_timeout: float = Field(default=20.0, gt=0, le=MAX_LINE_SECONDS, allow_inf_nan=False)
+    forward_to: str | None = None
+    forward_timeout: float = Field(default=30.0, gt=0, le=MAX_LINE_SECONDS, allow_inf_nan=False)
+    number: str | None = None
+    api_keys: tuple[str, ...] = ()
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not LINE_ID.fullmatch(value):
+            raise ValueError("line id must be 1 to 64 letters, digits, '.', '_' or '-'")
+        return value
+
+    @field_validator("numbers")
+    @classmethod
+    def _numbers(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_external(each) for each in value)
+
+    @field_validator("forward_to", "number")
+    @classmethod
+    def _external(cls, value: str | None) -> str | None:
+        return None if value is None else _check_external(value)
+
+    @model_validator(mode="after")
+    def _rings_someone(self) -> LineSection:
+        if not (self.users or self.numbers or self.forward_to):
+            raise ValueError(f"line {self.id!r} needs users, numbers or forward_to")
+        return self
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+    @property
+    def external_numbers(self) -> tuple[str, ...]:
+        """The numbers it dials through the default trunk (not SIP URIs)."""
+        targets = (*self.numbers, *((self.forward_to,) if self.forward_to else ()))
+        return tuple(t for t in targets if not t.lower().startswith(("sip:", "sips:")))
+
+
 class CallbridgeConfig(_Section):
     # Errors name the bad key and why, never its value: api_keys hold secrets.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -180,6 +243,7 @@ class CallbridgeConfig(_Section):
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()
+    lines: tuple[LineSection, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -197,6 +261,30 @@ class CallbridgeConfig(_Section):
         key_names = [k.name for k in self.api_keys]
         if len(set(key_names)) != len(key_names):
             raise ValueError("api_keys names must be unique")
+        return self
+
+    @model_validator(mode="after")
+    def _lines(self) -> CallbridgeConfig:
+        ids = [line.id for line in self.lines]
+        if len(set(ids)) != len(ids):
+            raise ValueError("line ids must be unique")
+        extensions = {u.extension for u in self.users}
+        key_names = {k.name for k in self.api_keys}
+        for line in self.lines:
+            unknown_users = [u for u in line.users if u not in extensions]
+            if unknown_users:
+                raise ValueError(
+                    f"line {line.id!r}: users {unknown_users} are not [[users]] extensions"
+                )
+            unknown_keys = [k for k in line.api_keys if k not in key_names]
+            if unknown_keys:
+                raise ValueError(
+                    f"line {line.id!r}: api_keys {unknown_keys} are not [[api_keys]] names"
+                )
+            if line.external_numbers and self.default_trunk is None:
+                raise ValueError(
+                    f"line {line.id!r} dials numbers: that needs a [[trunks]] with default = true"
+                )
         return self
 
     @property

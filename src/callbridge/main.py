@@ -14,6 +14,7 @@ from callbridge.api.app import create_http_app
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.limits import CallLimiter, KeyLimits
+from callbridge.calls.lines import Line
 from callbridge.calls.request import Announcement
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.config import CallbridgeConfig
@@ -52,7 +53,29 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
     )
 
 
-def build_engine(config: CallbridgeConfig) -> Engine:
+def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
+    return tuple(
+        Line(
+            id=line.id,
+            name=line.display_name,
+            users=line.users,
+            numbers=line.numbers,
+            ring_timeout=line.ring_timeout,
+            forward_to=line.forward_to,
+            forward_timeout=line.forward_timeout,
+            number=line.number,
+            api_keys=line.api_keys,
+        )
+        for line in config.lines
+    )
+
+
+def build_tts(config: CallbridgeConfig) -> Tts:
+    return Tts(cache_dir=Path(config.media.tts_cache_dir))
+
+
+def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
+    """The SIP engine; ``tts`` speaks its prompts (and lists the voices the APIs offer)."""
     host, _ = config.sip.host_port
     plane = InProcessMediaPlane(
         host=host,
@@ -61,7 +84,6 @@ def build_engine(config: CallbridgeConfig) -> Engine:
         port_end=config.media.rtp_port_end,
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
     )
-    tts = Tts(cache_dir=Path(config.media.tts_cache_dir))
     engine = Engine(settings=engine_settings(config), media=plane, tts=tts)
     engine.set_incoming_handler(ExtensionDialer(engine=engine))
     return engine
@@ -107,7 +129,8 @@ async def serve(config: CallbridgeConfig) -> None:
     clock = SystemClock()
     database = Database(url=config.database.url)
     await database.migrate()
-    engine = build_engine(config)
+    tts = build_tts(config)
+    engine = build_engine(config, tts)
     await engine.start()
     async with AsyncExitStack() as stack:
         stack.push_async_callback(database.close)
@@ -146,7 +169,14 @@ async def serve(config: CallbridgeConfig) -> None:
         await calls.start()
         stack.push_async_callback(calls.close)
         stack.push_async_callback(callbacks.close)
-        app = create_http_app(engine=engine, calls=calls, api_keys=keys, callbacks=callbacks)
+        app = create_http_app(
+            engine=engine,
+            calls=calls,
+            api_keys=keys,
+            callbacks=callbacks,
+            lines=configured_lines(config),
+            voices=tts,
+        )
         host, port = config.http.host_port
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

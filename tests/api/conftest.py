@@ -1,5 +1,5 @@
-"""The HTTP app on an in-process transport: fake call and callback services, real API keys
-in SQLite."""
+"""The HTTP app on an in-process transport: fake call and callback services, fixed lines
+and voices, real API keys in SQLite."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api_fakes import KEY, MAX_BODY, OTHER_KEY, UNSCOPED_KEY, FakeCalls, Keys, NoLegs
+from bitrix_fakes import LINES, FakeVoices
 from callback_fakes import FakeCallbacks
 
 from callbridge.api.app import create_http_app
@@ -45,13 +46,24 @@ def fake_callbacks() -> FakeCallbacks:
 
 
 @pytest.fixture
+def fake_voices() -> FakeVoices:
+    return FakeVoices()
+
+
+@pytest.fixture
 async def client(
-    database: Database, keys: Keys, fake_calls: FakeCalls, fake_callbacks: FakeCallbacks
+    database: Database,
+    keys: Keys,
+    fake_calls: FakeCalls,
+    fake_callbacks: FakeCallbacks,
+    fake_voices: FakeVoices,
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_http_app(
         engine=NoLegs(),
         calls=fake_calls,
         callbacks=fake_callbacks,
+        lines=LINES,
+        voices=fake_voices,
         api_keys=ApiKeyRepository(database=database, clock=SystemClock()),
         max_body_bytes=MAX_BODY,
     )

@@ -1,18 +1,21 @@
-"""The HTTP face of Callbridge (FastAPI): ``/health``, the outbound call API and the two-leg
-callback API."""
+"""The HTTP face of Callbridge (FastAPI): ``/health``, the outbound call API, the two-leg
+callback API and Bitrix24's REST methods for callbacks under ``/rest/``."""
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Sequence, Sized
 from typing import Any, Protocol
 
 from fastapi import FastAPI
 
 from callbridge.api.auth import ApiKeyFinder, Authenticator
+from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
+from callbridge.api.bitrix_errors import REST_PREFIX, bitrix_error_of
 from callbridge.api.body import MAX_BODY_BYTES
 from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
+from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 
 
@@ -29,12 +32,16 @@ def create_http_app(
     calls: CallService,
     api_keys: ApiKeyFinder,
     callbacks: CallbackService | None = None,
+    lines: Sequence[Line] = (),
+    voices: VoiceCatalog | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
-    the callback service (without it ``/voice/call/callback`` is not served)."""
+    the callback service (without it ``/voice/call/callback`` and
+    ``/rest/voximplant.callback.start`` are not served); ``lines`` the configured lines and
+    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``)."""
     app = FastAPI(title="Callbridge", version="0.1.0")
-    install_error_handlers(app)
+    install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -46,4 +53,13 @@ def create_http_app(
         app.include_router(
             callback_router(callbacks=callbacks, auth=authenticator, max_body_bytes=max_body_bytes)
         )
+    app.include_router(
+        bitrix_router(
+            keys=Authenticator(keys=api_keys, sources=BITRIX_KEYS),
+            lines=tuple(lines),
+            voices=voices or NoVoices(),
+            callbacks=callbacks,
+            max_body_bytes=max_body_bytes,
+        )
+    )
     return app

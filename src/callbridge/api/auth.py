@@ -1,8 +1,11 @@
 """API keys: the ``apikey`` header (as the seed sends it) or an ``apikey`` field of the query
-string or the form/JSON body, looked up by its hash."""
+string or the form/JSON body, looked up by its hash.  Each API says where its clients put
+the key (:class:`KeySources`): the Bitrix24 REST API also takes ``Authorization: Bearer``
+and an ``auth`` field."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from fastapi import Request
@@ -14,6 +17,24 @@ from callbridge.store.records import ApiKeyRecord
 API_KEY = "apikey"
 CALL_SCOPE = "call"
 MAX_KEY_CHARS = 512
+BEARER = "bearer"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeySources:
+    """Where a request's API key may be: ``headers`` (their whole value), an
+    ``Authorization: Bearer <key>`` header when ``bearer``, then ``fields`` (query, then
+    body), first found wins.  ``hint`` tells a client without a key where to send it;
+    ``challenge`` is the ``WWW-Authenticate`` of a 401."""
+
+    headers: tuple[str, ...] = (API_KEY,)
+    bearer: bool = False
+    fields: tuple[str, ...] = (API_KEY,)
+    hint: str = f"send your API key in the {API_KEY} header"
+    challenge: str = API_KEY
+
+
+APIKEY_HEADER = KeySources()
 
 
 class ApiKeyFinder(Protocol):
@@ -23,11 +44,12 @@ class ApiKeyFinder(Protocol):
 
 
 class Authenticator:
-    def __init__(self, *, keys: ApiKeyFinder) -> None:
+    def __init__(self, *, keys: ApiKeyFinder, sources: KeySources = APIKEY_HEADER) -> None:
         self._keys = keys
+        self._sources = sources
 
     def key_given(self, request: Request, *fields: Fields) -> bool:
-        return _given_key(request, fields) is not None
+        return _given_key(request, fields, self._sources) is not None
 
     async def authenticate(
         self, request: Request, *fields: Fields, scope: str = CALL_SCOPE
@@ -36,13 +58,14 @@ class Authenticator:
 
         Raises a 401 ``ApiError`` when no key is given or it is unknown, a 403 when the key
         lacks ``scope``."""
-        key = _given_key(request, fields)
+        key = _given_key(request, fields, self._sources)
+        challenge = {"WWW-Authenticate": self._sources.challenge}
         if key is None:
             raise ApiError(
                 status=401,
                 error_id="api_key_missing",
-                message=f"send your API key in the {API_KEY} header",
-                headers={"WWW-Authenticate": API_KEY},
+                message=self._sources.hint,
+                headers=challenge,
             )
         record = await self._keys.find_by_key(key) if len(key) <= MAX_KEY_CHARS else None
         if record is None:
@@ -50,7 +73,7 @@ class Authenticator:
                 status=401,
                 error_id="api_key_invalid",
                 message="the API key is not valid",
-                headers={"WWW-Authenticate": API_KEY},
+                headers=challenge,
             )
         if scope not in record.scopes:
             raise ApiError(
@@ -61,12 +84,17 @@ class Authenticator:
         return record
 
 
-def _given_key(request: Request, fields: tuple[Fields, ...]) -> str | None:
-    header = request.headers.get(API_KEY, "").strip()
-    if header:
-        return header
+def _given_key(request: Request, fields: tuple[Fields, ...], sources: KeySources) -> str | None:
+    for name in sources.headers:
+        header = request.headers.get(name, "").strip()
+        if header:
+            return header
+    if sources.bearer:
+        scheme, _, token = request.headers.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == BEARER and token.strip():
+            return token.strip()
     for each in fields:
-        for value in each.get(API_KEY):
+        for value in each.get(*sources.fields):
             if value.strip():
                 return value.strip()
     return None

@@ -4,23 +4,26 @@
 
 where ``id`` is stable (clients branch on it), ``message`` is for people and ``fields`` names
 each refused request field (empty unless the request had invalid fields).  Domain errors
-know nothing of HTTP; the mapping to status codes lives here.
+know nothing of HTTP; the mapping to status codes lives here.  An API with an error shape
+of its own (Bitrix24's under ``/rest/``) installs its renderer for its path prefix.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callbridge.calls.errors import CallbackNotFound, CallLimitReached, CallNotFound, CallNotLive
 from callbridge.dialects.errors import InvalidRequest
 
 _HTTP_IDS = {404: "not_found", 405: "method_not_allowed"}
+
+ErrorRenderer = Callable[[Exception], Response]
 
 
 class ApiError(Exception):
@@ -58,7 +61,8 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-def _response(exc: Exception) -> JSONResponse:
+def error_of(exc: Exception) -> JSONResponse:
+    """The response of any error, in this module's shape."""
     if isinstance(exc, ApiError):
         return error_response(exc.status, exc.error_id, exc.message, headers=exc.headers)
     if isinstance(exc, InvalidRequest):
@@ -82,11 +86,17 @@ def _response(exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "internal server error")
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
-    return _response(exc)
+def install_error_handlers(
+    app: FastAPI, *, renderers: Sequence[tuple[str, ErrorRenderer]] = ()
+) -> None:
+    """Answer every error in this module's shape, or, for a path under one of the
+    ``renderers``' prefixes, in that renderer's."""
 
+    async def handle(request: Request, exc: Exception) -> Response:
+        path = request.url.path
+        render = next((r for prefix, r in renderers if path.startswith(prefix)), error_of)
+        return render(exc)
 
-def install_error_handlers(app: FastAPI) -> None:
     for kind in (
         ApiError,
         InvalidRequest,
@@ -98,4 +108,4 @@ def install_error_handlers(app: FastAPI) -> None:
         StarletteHTTPException,
         Exception,
     ):
-        app.add_exception_handler(kind, _handle)
+        app.add_exception_handler(kind, handle)

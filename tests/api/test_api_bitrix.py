@@ -1,0 +1,232 @@
+"""Bitrix24's REST methods under /rest/: voximplant.callback.start, voximplant.line.get and
+voximplant.tts.voices.get, their keys, replies and errors in Bitrix24's shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from api_fakes import KEY, MAX_BODY, OTHER_KEY, UNSCOPED_KEY, Keys, form
+from bitrix_fakes import SALES, FakeVoices
+from callback_fakes import FakeCallbacks
+
+from callbridge.calls.errors import CallLimitReached
+from callbridge.calls.request import (
+    Announcement,
+    CallbackMode,
+    CallbackRequest,
+    LegName,
+    LegSpec,
+)
+from callbridge.media.tts import Tts
+
+START = "/rest/voximplant.callback.start"
+JSON = "application/json"
+SEED = {
+    "FROM_LINE": "reg1332",
+    "TO_NUMBER": "79111234567",
+    "TEXT_TO_PRONOUNCE": "You have a callback request, connecting with the client now.",
+    "VOICE": "ruinternalfemale",
+}
+
+
+def anonymous(client: httpx.AsyncClient) -> httpx.AsyncClient:
+    client.headers.pop("apikey", None)
+    return client
+
+
+def error_of(response: httpx.Response) -> tuple[int, str, str]:
+    body = response.json()
+    assert set(body) == {"error", "error_description"}, body
+    return response.status_code, body["error"], body["error_description"]
+
+
+async def test_the_seed_example_rings_the_line_then_calls_the_client(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, keys: Keys
+) -> None:
+    response = await client.post(START, json=SEED)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    (placed,) = fake_callbacks.placed
+    assert body["result"] == {"RESULT": True, "CALL_ID": f"CA{1:031d}a"}
+    assert body["time"]["duration"] >= 0
+    assert placed == CallbackRequest(
+        api_key_id=keys.main.id,
+        leg_a=LegSpec(
+            to="reg1332",
+            from_="79111234567",
+            line=SALES,
+            ring_timeout=20.0,
+            announce=Announcement(text=SEED["TEXT_TO_PRONOUNCE"], voice="ruinternalfemale"),
+        ),
+        leg_b=LegSpec(to="79111234567", from_="+15550123", ring_timeout=60.0),
+        mode=CallbackMode.SEQUENTIAL,
+        first=LegName.A,
+    )
+
+
+@pytest.mark.parametrize("path", [START, START + ".json"])
+async def test_form_query_and_json_suffix(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, path: str
+) -> None:
+    by_form = await client.post(path, **form(list(SEED.items())))  # type: ignore[arg-type]
+    by_query = await client.get(path, params={k.lower(): v for k, v in SEED.items()})
+    assert [by_form.status_code, by_query.status_code] == [200, 200], by_query.text
+    assert fake_callbacks.placed[0] == fake_callbacks.placed[1]
+
+
+async def test_without_a_voice_the_default_voice_speaks(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, fake_voices: FakeVoices
+) -> None:
+    fields = {k: v for k, v in SEED.items() if k != "VOICE"}
+    assert (await client.post(START, json=fields)).status_code == 200
+    assert fake_callbacks.placed[0].leg_a.announce == Announcement(
+        text=SEED["TEXT_TO_PRONOUNCE"], voice=None
+    )
+    assert fake_voices.asked == []
+
+
+async def test_the_key_as_auth_field_or_bearer(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, keys: Keys
+) -> None:
+    anonymous(client)
+    by_query = await client.post(START, params={"auth": KEY}, json=SEED)
+    by_body = await client.post(START, json={**SEED, "auth": OTHER_KEY})
+    by_form = await client.post(START, **form([*SEED.items(), ("auth", KEY)]))  # type: ignore[arg-type]
+    by_bearer = await client.post(START, json=SEED, headers={"Authorization": f"Bearer {KEY}"})
+    statuses = [r.status_code for r in (by_query, by_body, by_form, by_bearer)]
+    assert statuses == [200, 200, 200, 200]
+    owners = [p.api_key_id for p in fake_callbacks.placed]
+    assert owners == [keys.main.id, keys.other.id, keys.main.id, keys.main.id]
+
+
+async def test_a_missing_or_wrong_key_is_401(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    anonymous(client)
+    missing = await client.post(START, json=SEED)
+    assert error_of(missing) == (
+        401,
+        "NO_AUTH_FOUND",
+        "send your API key as the auth field or an Authorization: Bearer header",
+    )
+    assert missing.headers["www-authenticate"] == "Bearer"
+    for response in (
+        await client.post(START, json={**SEED, "auth": "wrong-key"}),
+        await client.get("/rest/voximplant.line.get", headers={"Authorization": "Bearer nope"}),
+        await client.post(START, content=b"{nope", params={"auth": "wrong-key"}),
+    ):
+        assert error_of(response)[:2] == (401, "NO_AUTH_FOUND")
+    assert fake_callbacks.placed == []
+
+
+async def test_a_key_without_the_call_scope_is_403(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    for path in (START, "/rest/voximplant.line.get", "/rest/voximplant.tts.voices.get"):
+        response = await client.post(path, json=SEED, headers={"apikey": UNSCOPED_KEY})
+        assert error_of(response) == (
+            403,
+            "insufficient_scope",
+            "the API key does not have the 'call' scope",
+        )
+    assert fake_callbacks.placed == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "description"),
+    [
+        ({"FROM_LINE": "reg9999"}, "ERROR_CORE", "Could not find line reg9999"),
+        ({"FROM_LINE": "sip7"}, "ERROR_CORE", "Could not find line sip7"),
+        ({"FROM_LINE": ""}, "ERROR_ARGUMENT", "FROM_LINE: is required"),
+        ({"VOICE": "klingon"}, "ERROR_ARGUMENT", "VOICE: is not a known voice ('klingon')"),
+        ({"TEXT_TO_PRONOUNCE": " "}, "ERROR_ARGUMENT", "TEXT_TO_PRONOUNCE: is required"),
+        ({"TEXT_TO_PRONOUNCE": "x" * 1001}, "ERROR_ARGUMENT", "TEXT_TO_PRONOUNCE: must be at"),
+        ({"TO_NUMBER": "7911xxxxxxx"}, "ERROR_ARGUMENT", "TO_NUMBER: must be a phone number"),
+        ({"TO_NUMBER": ""}, "ERROR_ARGUMENT", "TO_NUMBER: is required"),
+    ],
+)
+async def test_each_bad_field_is_one_clear_400_and_nothing_is_dialled(
+    client: httpx.AsyncClient,
+    fake_callbacks: FakeCallbacks,
+    changes: dict[str, str],
+    code: str,
+    description: str,
+) -> None:
+    response = await client.post(START, json={**SEED, **changes})
+    status, error, why = error_of(response)
+    assert (status, error) == (400, code)
+    assert why.startswith(description), why
+    assert fake_callbacks.placed == []
+
+
+async def test_a_line_of_another_key_is_usable_by_that_key(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    response = await client.post(START, json={**SEED, "FROM_LINE": "sip7", "auth": OTHER_KEY})
+    assert client.headers.get("apikey") == KEY  # the header wins over the field...
+    assert response.status_code == 400  # ...so it is the main key's request
+    anonymous(client)
+    response = await client.post(START, json={**SEED, "FROM_LINE": "sip7", "auth": OTHER_KEY})
+    assert response.status_code == 200, response.text
+    assert fake_callbacks.placed[0].leg_b.from_ == "sip7"  # no number: the line's id
+
+
+async def test_bad_bodies_and_the_limits(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    not_json = await client.post(START, content=b"{nope", headers={"content-type": JSON})
+    assert error_of(not_json)[:2] == (400, "INVALID_REQUEST")
+    nested = await client.post(START, json={**SEED, "VOICE": {"id": "x"}})
+    assert error_of(nested) == (
+        400,
+        "ERROR_ARGUMENT",
+        "VOICE: must be a string, a number, a boolean or a list of them",
+    )
+    too_big = await client.post(START, json={**SEED, "TEXT_TO_PRONOUNCE": "x" * MAX_BODY})
+    assert error_of(too_big)[:2] == (413, "INVALID_REQUEST")
+    xml = await client.post(START, content=b"<a/>", headers={"content-type": "text/xml"})
+    assert error_of(xml)[:2] == (415, "INVALID_REQUEST")
+    fake_callbacks.refuse = CallLimitReached("too many calls", retry_after=1.5)
+    limited = await client.post(START, json=SEED)
+    assert error_of(limited) == (429, "QUERY_LIMIT_EXCEEDED", "too many calls")
+    assert limited.headers["retry-after"] == "2"
+
+
+async def test_unknown_methods_are_404_in_bitrix_shape_and_other_apis_keep_theirs(
+    client: httpx.AsyncClient,
+) -> None:
+    assert error_of(await client.post("/rest/crm.lead.add")) == (
+        404,
+        "ERROR_METHOD_NOT_FOUND",
+        "Method not found!",
+    )
+    assert error_of(await client.delete(START))[:2] == (405, "INVALID_REQUEST")
+    elsewhere = await client.get("/api/v2/nothing")
+    assert elsewhere.status_code == 404
+    assert elsewhere.json()["error"]["id"] == "not_found"
+
+
+async def test_line_get_lists_only_the_keys_lines(client: httpx.AsyncClient) -> None:
+    main = await client.post("/rest/voximplant.line.get")
+    assert main.status_code == 200
+    assert main.json()["result"] == {"reg1332": "Sales"}
+    other = await client.get("/rest/voximplant.line.get.json", headers={"apikey": OTHER_KEY})
+    assert other.json()["result"] == {"reg1332": "Sales", "sip7": "Office PBX"}
+
+
+async def test_tts_voices_get_lists_the_voices(client: httpx.AsyncClient) -> None:
+    response = await client.get("/rest/voximplant.tts.voices.get")
+    assert response.status_code == 200
+    assert response.json()["result"] == {
+        "ruinternalfemale": "Russian (female)",
+        "en-us": "English (America)",
+    }
+
+
+async def test_the_real_espeak_voices(tmp_path: Path) -> None:
+    voices = await Tts(cache_dir=tmp_path).voices()
+    assert voices
+    assert all(v.id and v.name for v in voices)
+    assert "en-us" in {v.id for v in voices}
