@@ -16,6 +16,7 @@ from aiosipua.headers import parse_address
 
 from callbridge.engine.events import Direction, Ended, EndReason
 from callbridge.engine.leg import CallLeg, PartyInfo
+from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
 from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.tasks import TaskOwner
@@ -177,8 +178,10 @@ class Engine:
         """Start calling ``to`` (an extension, a number via a trunk, or a SIP URI).
 
         Returns at once with the leg; watch its events or ``await leg.wait_answered()``.
-        Raises RoutingError (NoRoute, UserOffline) or MediaPortsExhausted before dialling.
+        Raises InvalidOriginate, RoutingError (NoRoute, UserOffline) or MediaPortsExhausted
+        before dialling.
         """
+        check_originate(caller_id=caller_id, caller_name=caller_name, headers=headers)
         destinations = await self.router.resolve(to, trunk=trunk)
         endpoint = await self.media.allocate()
         leg = CallLeg(

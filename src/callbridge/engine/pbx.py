@@ -21,6 +21,7 @@ from callbridge.engine.events import (
     status_for_reason,
 )
 from callbridge.engine.leg import CallLeg
+from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
 from callbridge.engine.routing import NoRoute, UserOffline
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,8 @@ class ExtensionDialer:
         try:
             callee = await self._engine.originate(
                 call.dialled,
-                caller_id=caller.caller.user or "anonymous",
-                caller_name=caller.caller.display_name,
+                caller_id=usable_caller_id(caller.caller.user),
+                caller_name=usable_display_name(caller.caller.display_name),
                 ring_timeout=self._ring_timeout,
             )
         except UserOffline:
