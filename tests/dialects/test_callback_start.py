@@ -26,6 +26,7 @@ from callbridge.dialects.callback_start import (
     UnknownLine,
     asks_for_voice,
     check_phone,
+    check_voice,
     lines_of_key,
     parse_callback_start,
 )
@@ -165,3 +166,10 @@ def test_reply_shapes() -> None:
         fields_description("bad", fields) == "TO_NUMBER: is required; VOICE: is not a known voice"
     )
     assert fields_description("not JSON", {}) == "not JSON"
+
+
+def test_a_bitrix24_voice_id_names_the_espeak_voice_of_its_language() -> None:
+    assert check_voice("ruinternalfemale", {"ru": "Russian"}) == "ru+f3"
+    assert check_voice("USEnglishMale", {"en-us": "English (America)"}) == "en-us+m3"
+    with pytest.raises(ValueError, match="not a known voice"):
+        check_voice("ruinternalfemale", {"en-us": "English (America)"})
