@@ -40,13 +40,15 @@ async def both_completed(world: CallWorld, placed: PlacedCallback) -> None:
 async def finished(
     world: CallWorld, callbacks: CallbridgeCallbacks, placed: PlacedCallback
 ) -> CallbackDetail:
+    """The callback once its outcome (``callback-ended``) is stored."""
     await both_completed(world, placed)
     for _ in range(200):
         detail = await callbacks.get_callback(placed.id, api_key_id=None)
-        if detail.reason is not None:
+        if detail.ended_by is not None:
             return detail
         await asyncio.sleep(0.05)
-    raise AssertionError("the callback recorded no outcome")
+    log = [(event.name, dict(event.data)) for event in detail.leg_a.events]
+    raise AssertionError(f"the callback recorded no outcome: {detail.status}, A's log {log}")
 
 
 def _tone_share(frame: npt.NDArray[np.int16], frequencies: Sequence[float]) -> float:

@@ -274,7 +274,7 @@ class TwoLegCallback:
                 wait.cancel()
 
     async def _follow(self, run: _LegRun) -> None:
-        """Store each leg event in order; ``answer_stored`` once answered is durable."""
+        """Store each leg event in order; ``answer_stored`` once its answer is stored."""
         try:
             async for event in run.live_leg().events():
                 await run.tracker.on_leg_event(event)
@@ -290,7 +290,9 @@ class TwoLegCallback:
             await leg.wait_answered()
         except LegEndedError:
             raise _Gone(run) from None
-        await run.answer_stored.wait()
+        # Not waiting for ``answer_stored`` here: the database's latency would become the
+        # bridge's (the events are stored in order all the same, and a crash still closes
+        # the call with its completed event on restart).
         if run.spec.announce is not None:
             await self._announce(run, run.spec.announce)
         if leg.ended is not None or self._stopping:
@@ -343,6 +345,7 @@ class TwoLegCallback:
         a, b = self._a.live_leg(), self._b.live_leg()
         self._engine.bridge(a, b)
         sids = {"leg_A": self._a.tracker.sid, "leg_B": self._b.tracker.sid}
+        await self._a.answer_stored.wait()  # "bridged" comes after A's "answered" in its log
         await self._a.tracker.note("bridged", sids)
         started = time.monotonic()
         first = await self._first_to_end()
