@@ -44,6 +44,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.status = 200
+        self.delay = 0.0  # seconds before answering
         self.documents: dict[str, str | Callable[[Received], str]] = {}
         self._sock = self._bind(0)
         self.port: int = self._sock.getsockname()[1]
@@ -99,6 +100,8 @@ class Receiver:
                 status=status,
             )
         )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         document = self.documents.get(request.url.path)
         if document is not None and status < 300:
             body_text = document if isinstance(document, str) else document(self.requests[-1])

@@ -132,15 +132,15 @@ class CallbridgeCalls:
     async def place_call(self, request: OutboundCallRequest) -> CallRecord:
         permit = self._limiter.admit(request.api_key_id)
         try:
-            record = await self._repository.create_call(self._new_call(request))
-            tracker = CallTracker(repository=self._repository, clock=self._clock, call=record)
-            await tracker.initiated()
+            tracker = await CallTracker.create(
+                repository=self._repository, clock=self._clock, call=self._new_call(request)
+            )
         except BaseException:
             permit.release()
             raise
         call = self._outbound_call(request, tracker)
-        self._live[record.sid] = call
-        self._tasks.spawn(self._run(call, permit.release), name=f"call {record.sid}")
+        self._live[tracker.sid] = call
+        self._tasks.spawn(self._run(call, permit.release), name=f"call {tracker.sid}")
         return tracker.call
 
     async def get_call(self, sid: str, *, api_key_id: str | None) -> CallDetail:
@@ -282,12 +282,12 @@ class CallbridgeCalls:
             from_=leg.caller.user or request.to,
             status_callback=request.status_callback,
         )
-        record = await self._repository.create_call(
-            self._new_call(child_request, parent=parent.call)
+        tracker = await CallTracker.create(
+            repository=self._repository,
+            clock=self._clock,
+            call=self._new_call(child_request, parent=parent.call),
         )
-        tracker = CallTracker(repository=self._repository, clock=self._clock, call=record)
-        await tracker.initiated()
-        self._tasks.spawn(_follow(leg, tracker), name=f"child {record.sid}")
+        self._tasks.spawn(_follow(leg, tracker), name=f"child {tracker.sid}")
 
 
 async def _follow(leg: CallLeg, tracker: CallTracker) -> None:

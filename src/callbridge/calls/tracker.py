@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from callbridge.engine.events import Answered, EarlyMedia, Ended, EndReason, LegEvent, Ringing
 from callbridge.store.clock import Clock
-from callbridge.store.records import CallEnding, CallRecord, NewEvent
+from callbridge.store.records import CallEnding, CallRecord, EventWrite, NewCall, NewEvent
 from callbridge.store.repository import CallRepository
 from callbridge.webhooks.params import CallbackEvent, callback_for, status_callback_params
 
@@ -34,9 +35,21 @@ def final_status(ended: Ended, *, answered: bool) -> str:
     return "completed" if answered else FINAL_STATUS[ended.reason]
 
 
+def status_event(
+    call: CallRecord, kind: CallbackEvent, name: str, data: Mapping[str, Any], at: datetime
+) -> EventWrite:
+    """The event ``name`` of ``call`` (as the change leaves it) and the callback it owes."""
+    return EventWrite(
+        event=NewEvent(name=name, at=at, data={**data, "status": kind.value}),
+        params=status_callback_params(call, kind),
+        callback=callback_for(call, kind),
+    )
+
+
 class CallTracker:
-    """Owns the writes of one call: each leg event becomes, in one transaction, an event
-    row and (when subscribed) the status callback it owes (the outbox)."""
+    """Owns the writes of one call: each leg event becomes, in one transaction, the call's
+    new status, an event row and (when subscribed) the status callback it owes (the
+    outbox)."""
 
     def __init__(self, *, repository: CallRepository, clock: Clock, call: CallRecord) -> None:
         self._repository = repository
@@ -44,6 +57,20 @@ class CallTracker:
         self._call = call
         self._answered = False
         self._lock = asyncio.Lock()
+
+    @classmethod
+    async def create(
+        cls, *, repository: CallRepository, clock: Clock, call: NewCall
+    ) -> CallTracker:
+        """Store a new call with its initiated event (and callback) in one transaction."""
+        at = clock.now()
+        record = await repository.create_call(
+            call,
+            then=lambda created: status_event(
+                created, CallbackEvent.INITIATED, "initiated", {}, at
+            ),
+        )
+        return cls(repository=repository, clock=clock, call=record)
 
     @property
     def call(self) -> CallRecord:
@@ -59,12 +86,10 @@ class CallTracker:
     async def on_leg_event(self, event: LegEvent) -> None:
         """Apply one leg event (trying and repeated progress events change nothing)."""
         if isinstance(event, Ringing | EarlyMedia) and self._call.status == "queued":
-            await self._set_status("ringing")
-            await self._emit(CallbackEvent.RINGING, "ringing", {})
+            await self._change("ringing", CallbackEvent.RINGING, "ringing", {})
         elif isinstance(event, Answered) and not self._answered:
             self._answered = True
-            await self._set_status("in-progress")
-            await self._emit(CallbackEvent.ANSWERED, "answered", {})
+            await self._change("in-progress", CallbackEvent.ANSWERED, "answered", {})
         elif isinstance(event, Ended):
             await self.ended(event)
 
@@ -76,9 +101,9 @@ class CallTracker:
             by=event.by.value,
             sip_code=event.sip_code,
         )
-        await self._set_status(final_status(event, answered=self._answered), ending=ending)
         data = {"reason": event.reason.value, "by": event.by.value, "sip_code": event.sip_code}
-        await self._emit(CallbackEvent.COMPLETED, "completed", data)
+        status = final_status(event, answered=self._answered)
+        await self._change(status, CallbackEvent.COMPLETED, "completed", data, ending=ending)
 
     async def completed_after_restart(self) -> None:
         """The call was already closed in the store (the server stopped during it): owe only
@@ -98,10 +123,24 @@ class CallTracker:
             await self._repository.set_recording_url(self.sid, url)
             self._call = (await self._repository.get_call(self.sid)).call
 
-    async def _set_status(self, status: str, *, ending: CallEnding | None = None) -> None:
+    async def _change(
+        self,
+        status: str,
+        kind: CallbackEvent,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        ending: CallEnding | None = None,
+    ) -> None:
+        """The new status with its event and callback, in one transaction."""
         async with self._lock:
+            at = self._clock.now()
             self._call = await self._repository.update_status(
-                self.sid, status, at=self._clock.now(), ending=ending
+                self.sid,
+                status,
+                at=at,
+                ending=ending,
+                then=lambda call: status_event(call, kind, name, data, at),
             )
 
     async def _emit(self, kind: CallbackEvent, name: str, data: Mapping[str, Any]) -> None:

@@ -4,6 +4,10 @@ A row is *eligible* when it is pending, not leased by a live claim, and it is th
 earliest pending row of its call: a call's webhooks go out strictly in seq order.
 Claims are compare-and-set updates (``WHERE status='pending' AND <lease free>``), so
 several nodes can share one database without sending a row twice.
+
+A row written in the process of a running dispatcher is usually inserted already leased to
+it (:class:`DirectClaim`) and handed over in memory, when no earlier row of its call waits
+for another sender; the dispatcher keeps that call's order itself.
 """
 
 from __future__ import annotations
@@ -13,11 +17,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, CursorResult, and_, exists, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from callbridge.store.database import Database
-from callbridge.store.models import ApiKeyRow, CallRow, DeliveryRow, DeliveryStatus
+from callbridge.store.models import ApiKeyRow, CallRow, DeliveryRow, DeliveryStatus, UtcDateTime
 from callbridge.store.records import DeliveryRecord
 from callbridge.store.rows import delivery_record
 
@@ -31,6 +47,16 @@ class OutboxItem:
     delivery: DeliveryRecord
     optional: str | None
     signing_secret: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DirectClaim:
+    """A lease the dispatcher of this process grants on a row as it is written: the writer
+    inserts the row already claimed and, once committed, hands it over as an
+    :class:`OutboxItem`, so it is sent without being looked for."""
+
+    node: str
+    lease_until: datetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,38 +112,47 @@ class OutboxRepository:
         self, ids: Iterable[int], *, node: str, now: datetime, lease_until: datetime
     ) -> tuple[int, ...]:
         """Lease each row to ``node`` if it is still pending and unleased; the ids won."""
-        won: list[int] = []
-        async with self._db.session() as session, session.begin():
-            for delivery_id in ids:
-                result = await session.execute(
-                    update(DeliveryRow)
-                    .where(DeliveryRow.id == delivery_id, _pending_unleased(now))
-                    .values(claimed_by=node, lease_until=lease_until)
-                    .execution_options(synchronize_session=False)
-                )
-                if _rowcount(result) == 1:
-                    won.append(delivery_id)
-        return tuple(won)
+        wanted = list(ids)
+        if not wanted:
+            return ()
+        async with self._db.engine.begin() as connection:
+            result = await connection.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(wanted), _pending_unleased(now))
+                .values(claimed_by=node, lease_until=lease_until)
+                .returning(DeliveryRow.id)
+            )
+            won = set(result.scalars())
+        return tuple(i for i in wanted if i in won)
 
-    async def settle(self, outcomes: Iterable[Outcome], *, node: str) -> int:
+    async def settle(
+        self, outcomes: Iterable[Outcome], *, node: str, release: Iterable[int] = ()
+    ) -> int:
         """Record attempts' outcomes in one transaction; only rows ``node`` still holds.
 
-        Returns how many were recorded (a row whose lease another node took is skipped).
+        ``release`` are rows ``node`` claimed but will not send: their leases are dropped in
+        the same transaction. Returns how many outcomes were recorded (a row whose lease
+        another node took is skipped).
         """
+        parameters = [_outcome_parameters(outcome, node) for outcome in outcomes]
+        released = list(release)
+        if not parameters and not released:
+            return 0
         recorded = 0
-        async with self._db.session() as session, session.begin():
-            for outcome in outcomes:
-                result = await session.execute(
+        async with self._db.engine.begin() as connection:
+            if parameters:
+                result = await connection.execute(_SETTLE, parameters)
+                recorded = _rowcount(result)
+            if released:
+                await connection.execute(
                     update(DeliveryRow)
                     .where(
-                        DeliveryRow.id == outcome.delivery_id,
-                        DeliveryRow.status == _PENDING,
+                        DeliveryRow.id.in_(released),
                         DeliveryRow.claimed_by == node,
+                        DeliveryRow.status == _PENDING,
                     )
-                    .values(_outcome_values(outcome))
-                    .execution_options(synchronize_session=False)
+                    .values(claimed_by=None, lease_until=None)
                 )
-                recorded += _rowcount(result)
         return recorded
 
     async def mark_delivered(
@@ -192,17 +227,40 @@ def _rowcount(result: Any) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
 
 
-def _outcome_values(outcome: Outcome) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "status": outcome.status.value,
-        "attempts": DeliveryRow.attempts + 1,
-        "claimed_by": None,
-        "lease_until": None,
-        "last_status_code": outcome.status_code,
-        "last_error": outcome.error,
+# One statement for every outcome (executemany): the values a kind of outcome does not
+# set keep what the row has.
+_SETTLE = (
+    update(DeliveryRow)
+    .where(
+        DeliveryRow.id == bindparam("b_id"),
+        DeliveryRow.status == _PENDING,
+        DeliveryRow.claimed_by == bindparam("b_node"),
+    )
+    .values(
+        status=bindparam("b_status"),
+        attempts=DeliveryRow.attempts + 1,
+        claimed_by=None,
+        lease_until=None,
+        last_status_code=bindparam("b_code", type_=Integer()),
+        last_error=bindparam("b_error", type_=Text()),
+        delivered_at=func.coalesce(
+            bindparam("b_delivered_at", type_=UtcDateTime()), DeliveryRow.delivered_at
+        ),
+        next_attempt_at=func.coalesce(
+            bindparam("b_next_attempt_at", type_=UtcDateTime()), DeliveryRow.next_attempt_at
+        ),
+    )
+)
+
+
+def _outcome_parameters(outcome: Outcome, node: str) -> dict[str, Any]:
+    delivered = outcome.status is DeliveryStatus.DELIVERED
+    return {
+        "b_id": outcome.delivery_id,
+        "b_node": node,
+        "b_status": outcome.status.value,
+        "b_code": outcome.status_code,
+        "b_error": outcome.error,
+        "b_delivered_at": outcome.at if delivered else None,
+        "b_next_attempt_at": outcome.next_attempt_at,
     }
-    if outcome.status is DeliveryStatus.DELIVERED:
-        values["delivered_at"] = outcome.at
-    if outcome.next_attempt_at is not None:
-        values["next_attempt_at"] = outcome.next_attempt_at
-    return values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,20 @@ class Callback:
 
     url: str
     method: str = "POST"
+
+
+@dataclass(frozen=True, kw_only=True)
+class EventWrite:
+    """An event to append to a call and the webhook it owes (``callback`` None: none)."""
+
+    event: NewEvent
+    params: Mapping[str, str] = field(default_factory=dict)
+    callback: Callback | None = None
+
+
+# Builds the event of a status change from the call as the change leaves it (its callback
+# parameters show the new status, duration...).
+EventFor = Callable[[CallRecord], EventWrite]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,47 +1,40 @@
-"""Repositories: calls with their events, outbox rows and recordings; API keys."""
+"""Calls with their events, outbox rows and recordings (API keys: :mod:`.api_keys`)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Protocol
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, Row, Table, and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from callbridge.store.api_keys import ApiKeyRepository as ApiKeyRepository
+from callbridge.store.api_keys import hash_key as hash_key
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.errors import CallNotFound, DuplicateCall, RecordingNotFound
-from callbridge.store.models import (
-    ApiKeyRow,
-    CallEventRow,
-    CallRow,
-    DeliveryRow,
-    DeliveryStatus,
-    RecordingRow,
-)
+from callbridge.store.event_log import EventLog, OutboxListener, Written
+from callbridge.store.models import CallEventRow, CallRow, DeliveryRow, RecordingRow, UtcDateTime
 from callbridge.store.records import (
-    ApiKeyRecord,
     Callback,
     CallDetail,
     CallEnding,
     CallFilters,
     CallPage,
     CallRecord,
-    CreatedApiKey,
     Cursor,
+    EventFor,
+    EventWrite,
     NewCall,
     NewEvent,
     RecordedEvent,
     RecordingRecord,
 )
 from callbridge.store.rows import (
-    api_key_record,
     call_record,
+    call_record_of_columns,
     delivery_record,
     event_record,
     recording_record,
@@ -52,41 +45,74 @@ ORPHAN_STATUS = "completed"
 MAX_PAGE = 1000
 
 
-class OutboxListener(Protocol):
-    """Told after a transaction that wrote a delivery row has committed."""
-
-    def notify(self) -> None: ...
-
-
 class CallRepository:
+    """The hot writes (a call, its status changes and events with their webhooks) are Core
+    statements, each change one transaction."""
+
     def __init__(
         self, *, database: Database, clock: Clock, listener: OutboxListener | None = None
     ) -> None:
         self._db = database
         self._clock = clock
-        self._listener = listener
+        self._events = EventLog(clock=clock, listener=listener)
 
-    async def create_call(self, call: NewCall) -> CallRecord:
-        row = _new_call_row(call, created_at=self._clock.now())
-        try:
-            async with self._db.session() as session, session.begin():
-                session.add(row)
-        except IntegrityError as exc:
-            raise DuplicateCall(call.sid) from exc
-        return call_record(row)
+    async def create_call(self, call: NewCall, *, then: EventFor | None = None) -> CallRecord:
+        """Store a new call; with ``then``, its first event (and webhook) in the same
+        transaction."""
+        record = _new_call_record(call, created_at=self._clock.now())
+        written: Written | None = None
+        async with self._db.engine.begin() as connection:
+            try:
+                await connection.execute(
+                    insert(_CALLS).values(_call_values(record, last_event_seq=int(bool(then))))
+                )
+            except IntegrityError as exc:
+                raise DuplicateCall(call.sid) from exc
+            if then is not None:
+                written = await self._events.append(connection, record, 1, then(record))
+        self._events.announce(written)
+        return record
 
     async def update_status(
-        self, sid: str, status: str, *, at: datetime, ending: CallEnding | None = None
+        self,
+        sid: str,
+        status: str,
+        *,
+        at: datetime,
+        ending: CallEnding | None = None,
+        then: EventFor | None = None,
     ) -> CallRecord:
-        """Set ``status``; an answered status stamps ``answered_at``, an ``ending`` ends it."""
-        async with self._db.session() as session, session.begin():
-            row = await _call_row(session, sid)
-            row.status = status
-            if status in ANSWERED_STATUSES and row.answered_at is None:
-                row.answered_at = at
+        """Set ``status``; an answered status stamps ``answered_at``, an ``ending`` ends it.
+
+        With ``then``, the event it builds from the changed call (and its webhook) is
+        appended in the same transaction."""
+        values: dict[str, Any] = {"status": status}
+        if status in ANSWERED_STATUSES:
+            values["answered_at"] = func.coalesce(_CALLS.c.answered_at, literal(at, UtcDateTime()))
+        if then is not None:
+            values["last_event_seq"] = _CALLS.c.last_event_seq + 1
+        written: Written | None = None
+        async with self._db.engine.begin() as connection:
             if ending is not None:
-                _end(row, at=at, ending=ending)
-        return call_record(row)
+                found = (
+                    await connection.execute(
+                        select(_CALLS.c.answered_at).where(_CALLS.c.sid == sid)
+                    )
+                ).one_or_none()
+                if found is None:
+                    raise CallNotFound(sid)
+                answered = found.answered_at
+                if answered is None and status in ANSWERED_STATUSES:
+                    answered = at
+                values.update(_ending_values(at=at, answered_at=answered, ending=ending))
+            row = await _update_call(connection, sid, values)
+            record = call_record_of_columns(row._mapping)
+            if then is not None:
+                written = await self._events.append(
+                    connection, record, row.last_event_seq, then(record)
+                )
+        self._events.announce(written)
+        return record
 
     async def set_recording_url(self, sid: str, url: str) -> None:
         async with self._db.session() as session, session.begin():
@@ -116,37 +142,15 @@ class CallRepository:
         Both rows commit in one transaction: an event is never recorded without the
         webhook it owes, nor a webhook queued for an event that was rolled back.
         """
-        async with self._db.session() as session, session.begin():
-            seq = await _next_seq(session, call_sid)
-            session.add(
-                CallEventRow(
-                    call_sid=call_sid, seq=seq, name=event.name, at=event.at, data=dict(event.data)
-                )
+        write = EventWrite(event=event, params=params, callback=callback)
+        async with self._db.engine.begin() as connection:
+            row = await _update_call(
+                connection, call_sid, {"last_event_seq": _CALLS.c.last_event_seq + 1}
             )
-            delivery = None
-            if callback is not None:
-                delivery = self._delivery_row(call_sid, seq, params, callback)
-                session.add(delivery)
-            await session.flush()
-        if delivery is None:
-            return RecordedEvent(seq=seq, delivery_id=None)
-        if self._listener is not None:
-            self._listener.notify()
-        return RecordedEvent(seq=seq, delivery_id=delivery.id)
-
-    def _delivery_row(
-        self, call_sid: str, seq: int, params: Mapping[str, str], callback: Callback
-    ) -> DeliveryRow:
-        return DeliveryRow(
-            call_sid=call_sid,
-            seq=seq,
-            url=callback.url,
-            method=callback.method.upper(),
-            params=dict(params),
-            status=DeliveryStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=self._clock.now(),
-        )
+            record = call_record_of_columns(row._mapping)
+            written = await self._events.append(connection, record, row.last_event_seq, write)
+        self._events.announce(written)
+        return RecordedEvent(seq=written.seq, delivery_id=written.delivery_id)
 
     async def get_call(self, sid: str) -> CallDetail:
         async with self._db.session() as session:
@@ -206,92 +210,11 @@ class CallRepository:
         return tuple(call_record(r) for r in rows)
 
 
-class ApiKeyRepository:
-    def __init__(self, *, database: Database, clock: Clock) -> None:
-        self._db = database
-        self._clock = clock
-
-    async def create(
-        self,
-        *,
-        name: str,
-        scopes: Sequence[str] = (),
-        calls_per_second: float | None = None,
-        max_concurrent: int | None = None,
-    ) -> CreatedApiKey:
-        key = "cbk_" + secrets.token_urlsafe(32)
-        row = ApiKeyRow(
-            id="key_" + secrets.token_hex(8),
-            name=name,
-            key_hash=hash_key(key),
-            signing_secret="whsec_" + secrets.token_urlsafe(32),
-            scopes=list(scopes),
-            calls_per_second=calls_per_second,
-            max_concurrent=max_concurrent,
-            created_at=self._clock.now(),
-        )
-        async with self._db.session() as session, session.begin():
-            session.add(row)
-        return CreatedApiKey(record=api_key_record(row), key=key)
-
-    async def ensure(
-        self,
-        *,
-        key: str,
-        name: str,
-        scopes: Sequence[str] = ("call",),
-        calls_per_second: float | None = None,
-        max_concurrent: int | None = None,
-        signing_secret: str | None = None,
-    ) -> ApiKeyRecord:
-        """Create or update the configured ``key``, found by its hash: its id never changes,
-        nor its signing secret unless one is given.  Only the key's SHA-256 is stored."""
-        digest = hash_key(key)
-
-        async def upsert() -> ApiKeyRecord:
-            async with self._db.session() as session, session.begin():
-                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-                if row is None:
-                    row = ApiKeyRow(
-                        id="key_" + secrets.token_hex(8),
-                        key_hash=digest,
-                        signing_secret="whsec_" + secrets.token_urlsafe(32),
-                        created_at=self._clock.now(),
-                    )
-                    session.add(row)
-                row.name = name
-                row.scopes = list(scopes)
-                row.calls_per_second = calls_per_second
-                row.max_concurrent = max_concurrent
-                if signing_secret is not None:
-                    row.signing_secret = signing_secret
-            return api_key_record(row)
-
-        try:
-            return await upsert()
-        except IntegrityError:  # another process inserted the same key meanwhile: update it
-            return await upsert()
-
-    async def find_by_key(self, key: str) -> ApiKeyRecord | None:
-        digest = hash_key(key)
-        async with self._db.session() as session:
-            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None
-        return api_key_record(row)
-
-    async def get(self, key_id: str) -> ApiKeyRecord | None:
-        async with self._db.session() as session:
-            row = await session.get(ApiKeyRow, key_id)
-        return None if row is None else api_key_record(row)
+_CALLS = cast(Table, CallRow.__table__)
 
 
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _new_call_row(call: NewCall, *, created_at: datetime) -> CallRow:
-    return CallRow(
+def _new_call_record(call: NewCall, *, created_at: datetime) -> CallRecord:
+    return CallRecord(
         sid=call.sid,
         api_key_id=call.api_key_id,
         parent_sid=call.parent_sid,
@@ -303,13 +226,54 @@ def _new_call_row(call: NewCall, *, created_at: datetime) -> CallRow:
         method=call.method.upper(),
         status_callback=call.status_callback,
         status_callback_method=call.status_callback_method.upper(),
-        status_callback_events=list(call.status_callback_events),
+        status_callback_events=tuple(call.status_callback_events),
         secret_key=call.secret_key,
         optional=call.optional,
         created_at=created_at,
+        answered_at=None,
+        ended_at=None,
+        duration=None,
+        hangup_cause=None,
+        hangup_by=None,
+        sip_code=None,
+        recording_url=None,
         node=call.node,
-        last_event_seq=0,
     )
+
+
+def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
+    """The ``calls`` row of a new call, by column name."""
+    return {
+        "sid": call.sid,
+        "api_key_id": call.api_key_id,
+        "parent_sid": call.parent_sid,
+        "direction": call.direction,
+        "from": call.from_,
+        "to": call.to,
+        "status": call.status,
+        "url": call.url,
+        "method": call.method,
+        "status_callback": call.status_callback,
+        "status_callback_method": call.status_callback_method,
+        "status_callback_events": list(call.status_callback_events),
+        "secret_key": call.secret_key,
+        "optional": call.optional,
+        "created_at": call.created_at,
+        "node": call.node,
+        "last_event_seq": last_event_seq,
+    }
+
+
+async def _update_call(connection: AsyncConnection, sid: str, values: dict[str, Any]) -> Row[Any]:
+    """Update the call and return its row as the update left it."""
+    row = (
+        await connection.execute(
+            update(_CALLS).where(_CALLS.c.sid == sid).values(values).returning(*_CALLS.c)
+        )
+    ).one_or_none()
+    if row is None:
+        raise CallNotFound(sid)
+    return row
 
 
 async def _call_row(session: AsyncSession, sid: str) -> CallRow:
@@ -319,25 +283,23 @@ async def _call_row(session: AsyncSession, sid: str) -> CallRow:
     return row
 
 
-async def _next_seq(session: AsyncSession, call_sid: str) -> int:
-    """Bump the call's event counter; the write lock it takes orders concurrent writers."""
-    bumped = await session.execute(
-        update(CallRow)
-        .where(CallRow.sid == call_sid)
-        .values(last_event_seq=CallRow.last_event_seq + 1)
-        .returning(CallRow.last_event_seq)
-        .execution_options(synchronize_session=False)
-    )
-    seq = bumped.scalar_one_or_none()
-    if seq is None:
-        raise CallNotFound(call_sid)
-    return seq
+def _ending_values(
+    *, at: datetime, answered_at: datetime | None, ending: CallEnding
+) -> dict[str, Any]:
+    duration = 0 if answered_at is None else max(0, round((at - answered_at).total_seconds()))
+    return {
+        "ended_at": at,
+        "duration": duration,
+        "hangup_cause": ending.cause,
+        "hangup_by": ending.by,
+        "sip_code": ending.sip_code,
+    }
 
 
 def _end(row: CallRow, *, at: datetime, ending: CallEnding) -> None:
-    row.ended_at = at
-    answered = row.answered_at
-    row.duration = 0 if answered is None else max(0, round((at - answered).total_seconds()))
+    values = _ending_values(at=at, answered_at=row.answered_at, ending=ending)
+    row.ended_at = values["ended_at"]
+    row.duration = values["duration"]
     row.hangup_cause = ending.cause
     row.hangup_by = ending.by
     row.sip_code = ending.sip_code

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from callbridge.store.models import ApiKeyRow, CallEventRow, CallRow, DeliveryRow, RecordingRow
 from callbridge.store.records import (
     ApiKeyRecord,
@@ -37,6 +40,35 @@ def call_record(row: CallRow) -> CallRecord:
         sip_code=row.sip_code,
         recording_url=row.recording_url,
         node=row.node,
+    )
+
+
+def call_record_of_columns(columns: Mapping[Any, Any]) -> CallRecord:
+    """A call from a Core result row's mapping (the ``calls`` table's column names)."""
+    return CallRecord(
+        sid=columns["sid"],
+        api_key_id=columns["api_key_id"],
+        parent_sid=columns["parent_sid"],
+        direction=columns["direction"],
+        from_=columns["from"],
+        to=columns["to"],
+        status=columns["status"],
+        url=columns["url"],
+        method=columns["method"],
+        status_callback=columns["status_callback"],
+        status_callback_method=columns["status_callback_method"],
+        status_callback_events=tuple(columns["status_callback_events"]),
+        secret_key=columns["secret_key"],
+        optional=columns["optional"],
+        created_at=columns["created_at"],
+        answered_at=columns["answered_at"],
+        ended_at=columns["ended_at"],
+        duration=columns["duration"],
+        hangup_cause=columns["hangup_cause"],
+        hangup_by=columns["hangup_by"],
+        sip_code=columns["sip_code"],
+        recording_url=columns["recording_url"],
+        node=columns["node"],
     )
 
 

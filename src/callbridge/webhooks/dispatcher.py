@@ -9,6 +9,14 @@ retried on the :class:`Backoff` schedule until it is exhausted, then marked fail
 :meth:`WebhookDispatcher.notify` wakes the loop as soon as a delivery is committed, so
 there is no polling delay in the common case; the loop still polls every
 ``poll_interval`` as a fallback (rows written by another node, expired leases).
+
+The direct path: the call repository of this process inserts most rows already leased to
+this dispatcher (:meth:`WebhookDispatcher.direct_claim`) and hands them over once committed
+(:meth:`WebhookDispatcher.take`), so they are sent with no query at all. Each call's rows
+still go one at a time, in order: a row waits in memory while an earlier row of its call is
+being sent. When a row of a call must be retried, that call's later rows go back to the
+outbox (their leases dropped) and follow it there. Outcomes are written in batches: at
+once when nothing else is being sent, else after at most ``settle_delay``.
 """
 
 from __future__ import annotations
@@ -17,8 +25,10 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 import uuid
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,7 +38,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.models import DeliveryStatus
-from callbridge.store.outbox import OutboxItem, OutboxRepository, Outcome
+from callbridge.store.outbox import DirectClaim, OutboxItem, OutboxRepository, Outcome
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.request import WebhookRequest, build_request
 
@@ -61,6 +71,7 @@ class WebhookDispatcher:
         request_timeout: float = 10.0,
         max_in_flight: int = 64,
         drain_timeout: float = 5.0,
+        settle_delay: float = 0.05,
         rng: Callable[[], float] = random.random,
     ) -> None:
         if lease <= request_timeout:
@@ -75,11 +86,25 @@ class WebhookDispatcher:
         self._request_timeout = request_timeout
         self._max_in_flight = max_in_flight
         self._drain_timeout = drain_timeout
+        self._settle_delay = settle_delay
         self._rng = rng
         self._wake = asyncio.Event()
+        self._scan = True  # look for due rows at the next turn of the loop
+        self._next_scan = 0.0  # monotonic time of the next look in any case
         self._loop_task: asyncio.Task[None] | None = None
-        self._sends: dict[int, asyncio.Task[None]] = {}
+        self._sends: dict[int, asyncio.Task[Outcome]] = {}
         self._settled: list[Outcome] = []
+        self._settled_since: float | None = None  # monotonic time of the oldest unwritten
+        self._flush_now = False  # an outcome the outbox path waits for
+        self._release: list[int] = []  # rows handed over that go back to the outbox
+        # The direct path.
+        self._taking = False
+        self._sending: dict[str, int] = {}  # call sid -> the delivery being sent
+        # Rows waiting for their call's turn, each with the monotonic time after which its
+        # lease is too short to send it.
+        self._held: dict[str, deque[tuple[OutboxItem, float]]] = {}
+        self._ready: deque[str] = deque()  # calls whose next held row may go now
+        self._blocked: set[str] = set()  # calls with a row the outbox will resend
 
     @property
     def node_id(self) -> str:
@@ -96,10 +121,34 @@ class WebhookDispatcher:
 
     def notify(self) -> None:
         """A delivery was committed: look for due rows now."""
+        self._scan = True
         self._wake.set()
+
+    def direct_claim(self) -> DirectClaim | None:
+        """The lease for a row written now, or ``None`` while rows are not taken directly
+        (before our own old leases are dropped at start, and once closing)."""
+        if not self._taking:
+            return None
+        return DirectClaim(node=self._node, lease_until=self._clock.now() + self._lease)
+
+    def take(self, item: OutboxItem) -> None:
+        """A row committed leased to us (``direct_claim``): send it in its call's turn."""
+        sid = item.delivery.call_sid
+        if not self._taking or sid in self._blocked:
+            self._give_back([item])
+            return
+        held = self._held.get(sid)
+        if held is None:
+            held = self._held[sid] = deque()
+            if sid not in self._sending:
+                self._ready.append(sid)
+        usable = self._lease.total_seconds() - self._request_timeout
+        held.append((item, time.monotonic() + usable / 2))
+        self._start_ready()
 
     async def close(self) -> None:
         """Stop claiming, let in-flight sends finish (up to ``drain_timeout``), stop."""
+        self._taking = False
         task, self._loop_task = self._loop_task, None
         if task is not None:
             task.cancel()
@@ -108,6 +157,8 @@ class WebhookDispatcher:
         if self._sends:
             await asyncio.wait(list(self._sends.values()), timeout=self._drain_timeout)
         await self._cancel_sends()
+        self._held.clear()
+        self._ready.clear()
         with contextlib.suppress(SQLAlchemyError):
             await self._flush()
             await self._outbox.release(node=self._node)
@@ -120,16 +171,44 @@ class WebhookDispatcher:
         self._sends.clear()
 
     async def _run(self) -> None:
-        await self._outbox.release(node=self._node)  # leases left by our previous run
+        while True:  # leases left by our previous run: before any row is taken directly
+            try:
+                await self._outbox.release(node=self._node)
+                break
+            except SQLAlchemyError:
+                log.exception("webhook outbox access failed; retrying")
+                await asyncio.sleep(self._poll)
+        self._taking = True
         while True:
             self._wake.clear()
             try:
-                await self._flush()
-                timeout = await self._dispatch_due()
+                if self._flush_due():
+                    await self._flush()
+                if self._scan or time.monotonic() >= self._next_scan:
+                    self._scan = False
+                    timeout = await self._dispatch_due()
+                    self._next_scan = time.monotonic() + timeout
             except SQLAlchemyError:
                 log.exception("webhook outbox access failed; retrying")
-                timeout = self._poll
-            await self._sleep(timeout)
+                self._scan = True
+                self._next_scan = time.monotonic() + self._poll
+            await self._sleep(self._sleep_time())
+
+    def _flush_due(self) -> bool:
+        """Write outcomes now when the outbox path waits for them or nothing else is being
+        sent; else once the oldest has waited ``settle_delay`` (a batch)."""
+        if not self._settled and not self._release:
+            return False
+        if self._flush_now or not self._sends:
+            return True
+        since = self._settled_since
+        return since is None or time.monotonic() - since >= self._settle_delay
+
+    def _sleep_time(self) -> float:
+        until = self._next_scan
+        if self._settled_since is not None:
+            until = min(until, self._settled_since + self._settle_delay)
+        return max(0.0, until - time.monotonic())
 
     async def _sleep(self, timeout: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -137,14 +216,20 @@ class WebhookDispatcher:
                 await self._wake.wait()
 
     async def _flush(self) -> None:
-        """Write the outcomes of finished sends, all in one transaction."""
+        """Write the outcomes of finished sends and drop the leases of rows given back,
+        all in one transaction."""
         outcomes, self._settled = self._settled, []
-        if not outcomes:
+        release, self._release = self._release, []
+        since, self._settled_since = self._settled_since, None
+        self._flush_now = False
+        if not outcomes and not release:
             return
         try:
-            await self._outbox.settle(outcomes, node=self._node)
+            await self._outbox.settle(outcomes, node=self._node, release=release)
         except SQLAlchemyError:
             self._settled[:0] = outcomes
+            self._release[:0] = release
+            self._settled_since = since or time.monotonic()
             raise
 
     async def _dispatch_due(self) -> float:
@@ -153,7 +238,8 @@ class WebhookDispatcher:
         if capacity <= 0:
             return self._poll  # a finishing send wakes us
         now = self._clock.now()
-        items = await self._outbox.due(now=now, limit=capacity, exclude=self._sends)
+        held = [item.delivery.id for rows in self._held.values() for item, _ in rows]
+        items = await self._outbox.due(now=now, limit=capacity, exclude=[*self._sends, *held])
         if items and await self._claim_and_send(items, now=now):
             return self._poll  # each finishing send wakes us
         next_due = await self._outbox.next_due_at(now=self._clock.now())
@@ -171,22 +257,71 @@ class WebhookDispatcher:
         won = set(await self._outbox.claim(ids, node=self._node, now=now, lease_until=lease_until))
         for item in items:
             if item.delivery.id in won:
-                self._spawn(item)
+                self._spawn(item, direct=False)
         return len(won)
 
-    def _spawn(self, item: OutboxItem) -> None:
-        delivery_id = item.delivery.id
+    def _start_ready(self) -> None:
+        """Start the held rows whose call is free, while there is room."""
+        while self._taking and self._ready and len(self._sends) < self._max_in_flight:
+            sid = self._ready.popleft()
+            held = self._held.get(sid)
+            if not held or sid in self._sending:
+                continue
+            item, usable_until = held.popleft()
+            if not held:
+                del self._held[sid]
+            if time.monotonic() > usable_until:  # waited too long: the outbox path sends it
+                self._blocked.add(sid)
+                self._give_back([item, *(i for i, _ in self._held.pop(sid, ()))])
+                continue
+            self._spawn(item, direct=True)
+
+    def _spawn(self, item: OutboxItem, *, direct: bool) -> None:
+        delivery_id, sid = item.delivery.id, item.delivery.call_sid
         task = asyncio.create_task(self._deliver(item), name=f"webhook-{delivery_id}")
         self._sends[delivery_id] = task
-        task.add_done_callback(lambda t: self._send_done(delivery_id, t))
+        self._sending[sid] = delivery_id
+        task.add_done_callback(lambda t: self._send_done(item, t, direct=direct))
 
-    def _send_done(self, delivery_id: int, task: asyncio.Task[None]) -> None:
+    def _send_done(self, item: OutboxItem, task: asyncio.Task[Outcome], *, direct: bool) -> None:
+        delivery_id, sid = item.delivery.id, item.delivery.call_sid
         self._sends.pop(delivery_id, None)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("webhook %s: send task failed", delivery_id, exc_info=task.exception())
-        self._wake.set()  # record the outcome; the call's next row may be eligible now
+        if self._sending.get(sid) == delivery_id:
+            del self._sending[sid]
+        outcome: Outcome | None = None
+        if not task.cancelled():
+            if task.exception() is not None:
+                log.error("webhook %s: send task failed", delivery_id, exc_info=task.exception())
+            else:
+                outcome = task.result()
+                self._settled.append(outcome)
+                if self._settled_since is None:
+                    self._settled_since = time.monotonic()
+        retry = outcome is None or outcome.status is DeliveryStatus.PENDING
+        if retry:
+            # To be sent again from the outbox: the call's later rows wait for it there.
+            self._blocked.add(sid)
+            self._give_back(item for item, _ in self._held.pop(sid, ()))
+        elif not direct:
+            self._blocked.discard(sid)  # the outbox moved past the row it resent
+        if sid in self._held:
+            self._ready.append(sid)
+        if retry or not direct:
+            # The outbox path waits for this outcome: the call's next row becomes due, or
+            # the retry is scheduled.
+            self._flush_now = self._scan = True
+        self._start_ready()
+        self._wake.set()
 
-    async def _deliver(self, item: OutboxItem) -> None:
+    def _give_back(self, items: Iterable[OutboxItem]) -> None:
+        """Rows leased to us that the outbox path sends instead (their leases dropped)."""
+        ids = [item.delivery.id for item in items]
+        if ids:
+            self._release.extend(ids)
+            self._flush_now = self._scan = True
+            self._wake.set()
+
+    async def _deliver(self, item: OutboxItem) -> Outcome:
         request = build_request(
             item.delivery,
             optional=item.optional,
@@ -194,7 +329,7 @@ class WebhookDispatcher:
             timestamp=int(self._clock.now().timestamp()),
         )
         attempt = await self._send(request)
-        self._settled.append(self._outcome(item, attempt))
+        return self._outcome(item, attempt)
 
     async def _send(self, request: WebhookRequest) -> Attempt:
         try:

@@ -1,0 +1,153 @@
+"""Appending a call's event with the webhook it owes, inside the writer's transaction.
+
+The delivery row (the outbox, :mod:`callbridge.store.outbox`) commits with its event or
+not at all.  When this process's dispatcher takes rows directly (:class:`DirectOutbox`), a
+row whose call has no earlier row waiting for another sender is inserted already leased to
+it and, once committed, handed over in memory: it is sent without the dispatcher looking
+for it.  The lease is an ordinary one, so a row whose node died is sent again by whoever
+claims it once the lease has expired.  A call's writes are serialised by their writer (its
+``CallTracker``), so its rows are handed over in seq order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, cast, runtime_checkable
+
+from sqlalchemy import ColumnElement, Table, exists, insert, null, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from callbridge.store.clock import Clock
+from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
+from callbridge.store.outbox import DirectClaim, OutboxItem
+from callbridge.store.records import CallRecord, DeliveryRecord, EventWrite
+
+_EVENTS = cast(Table, CallEventRow.__table__)
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_API_KEYS = cast(Table, ApiKeyRow.__table__)
+
+
+class OutboxListener(Protocol):
+    """Told after a transaction that wrote a delivery row has committed."""
+
+    def notify(self) -> None: ...
+
+
+@runtime_checkable
+class DirectOutbox(OutboxListener, Protocol):
+    """A listener that also takes rows directly (the webhook dispatcher of this process):
+    while ``direct_claim`` grants a lease, a delivery row whose call has no earlier row
+    waiting for another sender is inserted leased to it and handed over with ``take``
+    once committed (``notify`` is for the rows it must look for)."""
+
+    def direct_claim(self) -> DirectClaim | None: ...
+
+    def take(self, item: OutboxItem) -> None: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """What appending one event wrote: its seq, its delivery row, the row to hand over."""
+
+    seq: int
+    delivery_id: int | None = None
+    item: OutboxItem | None = None
+
+
+class EventLog:
+    """Writes a call's events and delivery rows; tells the dispatcher after the commit."""
+
+    def __init__(self, *, clock: Clock, listener: OutboxListener | None = None) -> None:
+        self._clock = clock
+        self._listener = listener
+        self._direct = listener if isinstance(listener, DirectOutbox) else None
+
+    async def append(
+        self, connection: AsyncConnection, call: CallRecord, seq: int, write: EventWrite
+    ) -> Written:
+        """Insert the event row ``seq`` of ``call`` (its counter already bumped) and, with a
+        callback, its delivery row: leased to this process's dispatcher when it takes rows
+        directly and no earlier row of the call waits for another sender."""
+        event, callback = write.event, write.callback
+        await connection.execute(
+            insert(_EVENTS).values(
+                call_sid=call.sid, seq=seq, name=event.name, at=event.at, data=dict(event.data)
+            )
+        )
+        if callback is None:
+            return Written(seq=seq)
+        claim = self._direct.direct_claim() if self._direct is not None else None
+        secret: str | None = None
+        if claim is not None:
+            secret, waiting = (
+                await connection.execute(
+                    select(_signing_secret(call.api_key_id), _waiting_rows(call.sid, claim.node))
+                )
+            ).one()
+            if waiting:
+                claim = None
+        now = self._clock.now()
+        params = dict(write.params)
+        method = callback.method.upper()
+        delivery_id: int = (
+            await connection.execute(
+                insert(_DELIVERIES)
+                .values(
+                    call_sid=call.sid,
+                    seq=seq,
+                    url=callback.url,
+                    method=method,
+                    params=params,
+                    status=DeliveryStatus.PENDING.value,
+                    attempts=0,
+                    next_attempt_at=now,
+                    claimed_by=claim.node if claim else None,
+                    lease_until=claim.lease_until if claim else None,
+                )
+                .returning(_DELIVERIES.c.id)
+            )
+        ).scalar_one()
+        if claim is None:
+            return Written(seq=seq, delivery_id=delivery_id)
+        delivery = DeliveryRecord(
+            id=delivery_id,
+            call_sid=call.sid,
+            seq=seq,
+            url=callback.url,
+            method=method,
+            params=params,
+            status=DeliveryStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            last_error=None,
+            last_status_code=None,
+            delivered_at=None,
+        )
+        item = OutboxItem(delivery=delivery, optional=call.optional, signing_secret=secret)
+        return Written(seq=seq, delivery_id=delivery_id, item=item)
+
+    def announce(self, written: Written | None) -> None:
+        """After the commit: hand a leased row over, or tell that a row is waiting."""
+        if written is None or written.delivery_id is None:
+            return
+        if written.item is not None and self._direct is not None:
+            self._direct.take(written.item)
+        elif self._listener is not None:
+            self._listener.notify()
+
+
+def _signing_secret(api_key_id: str | None) -> ColumnElement[Any]:
+    if api_key_id is None:
+        return null()
+    return select(_API_KEYS.c.signing_secret).where(_API_KEYS.c.id == api_key_id).scalar_subquery()
+
+
+def _waiting_rows(call_sid: str, node: str) -> ColumnElement[bool]:
+    """Whether a row of the call is pending that ``node`` does not hold (a retry waiting,
+    a row written while no dispatcher took rows directly): later rows queue behind it."""
+    rows = _DELIVERIES.c
+    return exists().where(
+        rows.call_sid == call_sid,
+        rows.status == DeliveryStatus.PENDING.value,
+        or_(rows.claimed_by.is_(None), rows.claimed_by != node),
+    )
