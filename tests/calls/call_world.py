@@ -11,6 +11,9 @@ from callbridge.store.repository import CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from webhook_receiver import Receiver
 
+ENGINE_HOST = "127.0.0.1"
+ENGINE_PORT = 5073
+
 
 class Unlimited:
     """Admission that admits every call (the limiter has its own tests)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from call_world import CallWorld, Unlimited
+from call_world import ENGINE_HOST, ENGINE_PORT, CallWorld, Unlimited
 
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -27,8 +27,6 @@ from callbridge.webhooks.dispatcher import WebhookDispatcher
 from peers.conftest import baresip  # noqa: F401  (the fixture, shared with the peer tests)
 from webhook_receiver import Receiver
 
-ENGINE_HOST = "127.0.0.1"
-ENGINE_PORT = 5073
 FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
 NODE = "test-node"
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from call_world import CallWorld
+from call_world import ENGINE_HOST, ENGINE_PORT, CallWorld
 from callback_support import classify, finished, statuses, tone_start
-from conftest import ENGINE_HOST, ENGINE_PORT
 
 from callbridge.calls.callbacks_service import CallbridgeCallbacks
 from callbridge.calls.lines import Line

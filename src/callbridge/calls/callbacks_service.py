@@ -105,6 +105,9 @@ class CallbridgeCallbacks:
         )
 
     async def get_callback(self, callback_id: str, *, api_key_id: str | None) -> CallbackDetail:
+        # Whether it runs is read before the legs: read after, a callback that stored its
+        # outcome between the two reads would look ended without one.
+        running = callback_id in self._live
         leg_a = await self._own_call(callback_id, api_key_id)
         placed = placement_of(leg_a) if leg_a is not None else None
         if leg_a is None or placed is None:
@@ -112,7 +115,7 @@ class CallbridgeCallbacks:
         leg_b = await self._own_call(str(placed["leg_B"]), api_key_id)
         if leg_b is None:
             raise CallbackNotFound(callback_id)
-        return callback_detail(leg_a, leg_b, running=callback_id in self._live)
+        return callback_detail(leg_a, leg_b, running=running)
 
     async def _own_call(self, sid: str, api_key_id: str | None) -> CallDetail | None:
         try:
