@@ -23,7 +23,7 @@ from callbridge.media.plane import (
     RemoteMedia,
 )
 from callbridge.media.recorder import WavRecorder
-from callbridge.media.sources import dtmf_tones
+from callbridge.media.sources import SILENT_FRAME, dtmf_tones
 from callbridge.rtp.clock import MediaClock
 from callbridge.rtp.dtmf import DtmfSender
 from callbridge.rtp.packet import MalformedRtp, header_length, payload_end
@@ -85,6 +85,8 @@ class InProcessEndpoint:
         self._dtmf_lock = asyncio.Lock()
         self._recorder: WavRecorder | None = None
         self._closed = False
+        self._filling = False
+        self._silence_fill = clock.subscribe(self._fill_tick)
 
     @property
     def local_host(self) -> str:
@@ -149,6 +151,22 @@ class InProcessEndpoint:
         if self._playback is not None and not self._playback.done():
             self._playback.set_result(False)
         self._playback = None
+
+    def _fill_tick(self) -> None:
+        """Silence whenever the leg sends nothing else, once it has sent anything: the
+        stream goes on through pauses and waits for the application, so the peer's RTP
+        timeout does not end the call and its jitter buffer plays out what it holds (the
+        last DTMF end, say).  A talkspurt starts with each change (RFC 3551 §4.1)."""
+        busy = self._playback is not None or self._dtmf_sending is not None
+        if busy or self.bridge is not None or self._closed or self.session.packets_sent == 0:
+            self._filling = False
+            return
+        if self.session.remote is None:
+            return
+        if not self._filling:
+            self.session.begin_talkspurt()
+            self._filling = True
+        self.session.send_audio(SILENT_FRAME)
 
     # --- DTMF ---
 
@@ -233,6 +251,7 @@ class InProcessEndpoint:
         if self._closed:
             return
         self._closed = True
+        self._silence_fill.close()
         self.stop_playback()
         self.stop_dtmf()
         self.stop_recording()
