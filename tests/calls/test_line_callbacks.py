@@ -139,3 +139,15 @@ async def test_a_line_nobody_answers_ends_without_calling_the_client(
     assert (detail.status, detail.ended_by, detail.reason) == ("failed", "A", "no_answer")
     assert all(e["type"] != "CALL_INCOMING" for e in client.events)
     assert detail.leg_b.call.status == "canceled"
+
+
+async def test_a_line_whose_phones_are_all_offline_ends_as_offline(
+    world: CallWorld, callbacks: CallbridgeCallbacks, baresip: BaresipFactory
+) -> None:
+    client = await baresip("client", auto_answer=True)
+    line = Line(id="reg1332", name="Sales", users=("1001", "1002"))
+    placed = await callbacks.place_callback(callback_start(world, line, client))
+    detail = await finished(world, callbacks, placed)
+    assert (detail.status, detail.ended_by, detail.reason) == ("failed", "A", "offline")
+    assert detail.leg_a.call.status == "failed"
+    assert all(e["type"] != "CALL_INCOMING" for e in client.events)

@@ -433,6 +433,10 @@ def line_failure(line: Line, rung: Rung) -> Ended:
     }.get(rung.status, EndReason.FAILED)
     last = rung.ends[-1] if rung.ends else None
     detail = f"line {line.id}: {rung.status}"
+    if last is None and rung.unroutable:
+        offline = all(isinstance(error, UserOffline) for error in rung.unroutable)
+        reason = EndReason.OFFLINE if offline else reason
+        detail = f"line {line.id}: {rung.unroutable[-1]}"
     if last is None:
         return Ended(reason, Party.LOCAL, None, detail)
     return Ended(reason, Party.REMOTE, last.sip_code, detail)

@@ -62,6 +62,7 @@ class Rung:
     leg: CallLeg | None = None
     target: DialTarget | None = None
     ends: tuple[Ended, ...] = ()
+    unroutable: tuple[RoutingError, ...] = ()  # why targets could not be dialled at all
 
 
 class GroupRinger:
@@ -88,9 +89,9 @@ class GroupRinger:
         return rung
 
     async def ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
-        ringing = await self._originate_all(group)
+        ringing, unroutable = await self._originate_all(group)
         if not ringing:
-            return Rung(status="failed")
+            return Rung(status="failed", unroutable=unroutable)
         answer: Rung | None = None
         gave_up = False
         try:
@@ -103,8 +104,11 @@ class GroupRinger:
         ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
         return Rung(status="canceled" if gave_up else _group_status(ends), ends=ends)
 
-    async def _originate_all(self, group: DialGroup) -> dict[CallLeg, DialTarget]:
+    async def _originate_all(
+        self, group: DialGroup
+    ) -> tuple[dict[CallLeg, DialTarget], tuple[RoutingError, ...]]:
         ringing: dict[CallLeg, DialTarget] = {}
+        unroutable: list[RoutingError] = []
         for target in group.targets:
             try:
                 leg = await self._engine.originate(
@@ -115,11 +119,12 @@ class GroupRinger:
                 )
             except RoutingError as error:
                 log.info("target %s not routable: %s", target.address, error)
+                unroutable.append(error)
                 continue
             ringing[leg] = target
             if self._on_leg is not None:
                 await self._on_leg(leg, target)
-        return ringing
+        return ringing, tuple(unroutable)
 
 
 async def _first_answer(
