@@ -4,7 +4,6 @@ the live ones, answers questions about stored ones, and closes what a crash left
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.dialer import EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
 from callbridge.calls.errors import CallNotFound, CallNotLive
+from callbridge.calls.new_call import outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
@@ -36,7 +36,6 @@ from callbridge.store.records import (
     RecordingRecord,
 )
 from callbridge.store.repository import CallRepository
-from callbridge.webhooks.params import CallbackEvent
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +51,6 @@ class Admission(Protocol):
     """Admits a new call for an API key or raises ``CallLimitReached``."""
 
     def admit(self, api_key_id: str | None) -> Permit: ...
-
-
-def new_call_sid() -> str:
-    return "CA" + uuid.uuid4().hex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -197,24 +192,15 @@ class CallbridgeCalls:
     def _new_call(
         self, request: OutboundCallRequest, *, parent: CallRecord | None = None
     ) -> NewCall:
-        callback = request.status_callback
-        return NewCall(
-            sid=new_call_sid(),
-            direction="outbound",
-            from_=request.from_,
+        return outbound_call(
             to=request.to,
+            from_=request.from_,
             node=self._settings.node,
             api_key_id=request.api_key_id,
-            parent_sid=parent.sid if parent else None,
+            status_callback=request.status_callback,
+            parent=parent,
             url=request.url,
             method=request.method,
-            status_callback=callback.url if callback else None,
-            status_callback_method=callback.method if callback else "POST",
-            status_callback_events=tuple(e.value for e in callback.events)
-            if callback
-            else (CallbackEvent.COMPLETED.value,),
-            secret_key=callback.secret_key if callback else None,
-            optional=callback.optional if callback else None,
         )
 
     def _outbound_call(self, request: OutboundCallRequest, tracker: CallTracker) -> OutboundCall:
