@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy import inspect
+
 from callbridge.store.models import ApiKeyRow, CallEventRow, CallRow, DeliveryRow, RecordingRow
 from callbridge.store.records import (
     ApiKeyRecord,
@@ -14,33 +16,14 @@ from callbridge.store.records import (
     RecordingRecord,
 )
 
+# (attribute, column name) of every mapped column of ``calls``: the ORM spells ``from``
+# ``from_``.
+_CALL_COLUMNS = tuple((attr.key, attr.columns[0].name) for attr in inspect(CallRow).column_attrs)
+
 
 def call_record(row: CallRow) -> CallRecord:
-    return CallRecord(
-        sid=row.sid,
-        api_key_id=row.api_key_id,
-        parent_sid=row.parent_sid,
-        direction=row.direction,
-        from_=row.from_,
-        to=row.to,
-        status=row.status,
-        url=row.url,
-        method=row.method,
-        status_callback=row.status_callback,
-        status_callback_method=row.status_callback_method,
-        status_callback_events=tuple(row.status_callback_events),
-        secret_key=row.secret_key,
-        optional=row.optional,
-        created_at=row.created_at,
-        answered_at=row.answered_at,
-        ended_at=row.ended_at,
-        duration=row.duration,
-        hangup_cause=row.hangup_cause,
-        hangup_by=row.hangup_by,
-        sip_code=row.sip_code,
-        recording_url=row.recording_url,
-        node=row.node,
-    )
+    """A call from its ORM row."""
+    return call_record_of_columns({name: getattr(row, key) for key, name in _CALL_COLUMNS})
 
 
 def call_record_of_columns(columns: Mapping[Any, Any]) -> CallRecord:
