@@ -17,9 +17,11 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture
-async def database(db_url: str) -> AsyncIterator[Database]:
-    database = Database(url=db_url)
+@pytest.fixture(params=["sqlite-thread", "async-engine"])
+async def database(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """Both ways of running transactions: SQLite's own thread, and the async engine that a
+    PostgreSQL database uses."""
+    database = Database(url=db_url, sqlite_thread=request.param == "sqlite-thread")
     await database.migrate()
     yield database
     await database.close()

@@ -7,8 +7,9 @@ import hmac
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
@@ -41,9 +42,14 @@ class ApiKeyRepository:
             max_concurrent=max_concurrent,
             created_at=self._clock.now(),
         )
-        async with self._db.session() as session, session.begin():
-            session.add(row)
-        return CreatedApiKey(record=api_key_record(row), key=key)
+
+        def work(connection: Connection) -> ApiKeyRecord:
+            with Session(bind=connection) as session:
+                session.add(row)
+                session.flush()
+                return api_key_record(row)
+
+        return CreatedApiKey(record=await self._db.run(work), key=key)
 
     async def ensure(
         self,
@@ -59,9 +65,9 @@ class ApiKeyRepository:
         nor its signing secret unless one is given.  Only the key's SHA-256 is stored."""
         digest = hash_key(key)
 
-        async def upsert() -> ApiKeyRecord:
-            async with self._db.session() as session, session.begin():
-                row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+        def upsert(connection: Connection) -> ApiKeyRecord:
+            with Session(bind=connection) as session:
+                row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
                 if row is None:
                     row = ApiKeyRow(
                         id="key_" + secrets.token_hex(8),
@@ -76,25 +82,34 @@ class ApiKeyRepository:
                 row.max_concurrent = max_concurrent
                 if signing_secret is not None:
                     row.signing_secret = signing_secret
-            return api_key_record(row)
+                session.flush()
+                return api_key_record(row)
 
         try:
-            return await upsert()
+            return await self._db.run(upsert)
         except IntegrityError:  # another process inserted the same key meanwhile: update it
-            return await upsert()
+            return await self._db.run(upsert)
 
     async def find_by_key(self, key: str) -> ApiKeyRecord | None:
         digest = hash_key(key)
-        async with self._db.session() as session:
-            row = await session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
-        if row is None or not hmac.compare_digest(row.key_hash, digest):
-            return None
-        return api_key_record(row)
+
+        def work(connection: Connection) -> ApiKeyRecord | None:
+            with Session(bind=connection) as session:
+                row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
+                if row is None or not hmac.compare_digest(row.key_hash, digest):
+                    return None
+                return api_key_record(row)
+
+        return await self._db.run(work)
 
     async def get(self, key_id: str) -> ApiKeyRecord | None:
-        async with self._db.session() as session:
-            row = await session.get(ApiKeyRow, key_id)
-        return None if row is None else api_key_record(row)
+
+        def work(connection: Connection) -> ApiKeyRecord | None:
+            with Session(bind=connection) as session:
+                row = session.get(ApiKeyRow, key_id)
+                return None if row is None else api_key_record(row)
+
+        return await self._db.run(work)
 
 
 def hash_key(key: str) -> str:

@@ -1,22 +1,22 @@
-"""The async engine and session factory, and schema migration to the latest revision."""
+"""The database: its transactions (:mod:`.transactions`), its async engine and schema
+migration to the latest revision."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from callbridge.store.transactions import AsyncTransactions, SqliteThread, Transactions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
 
 
 def alembic_config(url: str) -> Config:
@@ -41,20 +41,29 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 def ensure_sqlite_directory(url: str) -> None:
     """Create the folder of a SQLite file (``sqlite+aiosqlite:///var/x.db``) if missing."""
     made = make_url(url)
-    if made.get_backend_name() == "sqlite" and made.database not in (None, "", ":memory:"):
+    if made.get_backend_name() == "sqlite" and _is_file(made.database):
         Path(made.database).parent.mkdir(parents=True, exist_ok=True)
 
 
 class Database:
-    """One database: an async engine plus the session factory every repository uses."""
+    """One database: the transactions every repository runs, and an async engine (for
+    migrations, and the transactions of a database other than SQLite).
 
-    def __init__(self, *, url: str, echo: bool = False) -> None:
+    ``sqlite_thread=False`` runs SQLite's transactions on the async engine too, as
+    PostgreSQL's run (the tests use it to cover that path)."""
+
+    def __init__(self, *, url: str, echo: bool = False, sqlite_thread: bool = True) -> None:
         self._url = url
         ensure_sqlite_directory(url)
         self._engine = create_async_engine(url, echo=echo)
-        if self._engine.dialect.name == "sqlite":
+        made = make_url(url)
+        self._transactions: Transactions
+        if made.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _on_sqlite_connect)
-        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        if made.get_backend_name() == "sqlite" and sqlite_thread and _is_file(made.database):
+            self._transactions = SqliteThread(url=made, on_connect=_on_sqlite_connect)
+        else:
+            self._transactions = AsyncTransactions(engine=self._engine)
 
     @property
     def url(self) -> str:
@@ -68,9 +77,10 @@ class Database:
     def dialect(self) -> str:
         return self._engine.dialect.name
 
-    def session(self) -> AsyncSession:
-        """A new session; use it as ``async with database.session() as s``."""
-        return self._sessions()
+    async def run(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction: committed when it returns, rolled back when it
+        raises (the exception is re-raised here)."""
+        return await self._transactions.run(work)
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` (Alembic, on this engine's connection)."""
@@ -83,4 +93,9 @@ class Database:
         command.upgrade(config, revision)
 
     async def close(self) -> None:
+        await self._transactions.close()
         await self._engine.dispose()
+
+
+def _is_file(database: str | None) -> TypeGuard[str]:
+    return database not in (None, "", ":memory:")

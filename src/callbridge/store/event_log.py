@@ -14,8 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import ColumnElement, Table, exists, insert, null, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, Connection, Table, exists, insert, null, or_, select
 
 from callbridge.store.clock import Clock
 from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
@@ -62,50 +61,59 @@ class EventLog:
         self._listener = listener
         self._direct = listener if isinstance(listener, DirectOutbox) else None
 
-    async def append(
-        self, connection: AsyncConnection, call: CallRecord, seq: int, write: EventWrite
+    def claim(self) -> DirectClaim | None:
+        """The lease a row written now would get (asked on the event loop, before the
+        transaction goes to the database's thread)."""
+        return self._direct.direct_claim() if self._direct is not None else None
+
+    def append(
+        self,
+        connection: Connection,
+        call: CallRecord,
+        seq: int,
+        write: EventWrite,
+        claim: DirectClaim | None,
     ) -> Written:
         """Insert the event row ``seq`` of ``call`` (its counter already bumped) and, with a
-        callback, its delivery row: leased to this process's dispatcher when it takes rows
-        directly and no earlier row of the call waits for another sender."""
+        callback, its delivery row: leased by ``claim`` (this process's dispatcher taking
+        rows directly) unless an earlier row of the call waits for another sender."""
         event, callback = write.event, write.callback
-        await connection.execute(
-            insert(_EVENTS).values(
-                call_sid=call.sid, seq=seq, name=event.name, at=event.at, data=dict(event.data)
-            )
+        connection.execute(
+            _INSERT_EVENT,
+            {
+                "call_sid": call.sid,
+                "seq": seq,
+                "name": event.name,
+                "at": event.at,
+                "data": dict(event.data),
+            },
         )
         if callback is None:
             return Written(seq=seq)
-        claim = self._direct.direct_claim() if self._direct is not None else None
         secret: str | None = None
         if claim is not None:
-            secret, waiting = (
-                await connection.execute(
-                    select(_signing_secret(call.api_key_id), _waiting_rows(call.sid, claim.node))
-                )
+            secret, waiting = connection.execute(
+                select(_signing_secret(call.api_key_id), _waiting_rows(call.sid, claim.node))
             ).one()
             if waiting:
                 claim = None
         now = self._clock.now()
         params = dict(write.params)
         method = callback.method.upper()
-        delivery_id: int = (
-            await connection.execute(
-                insert(_DELIVERIES)
-                .values(
-                    call_sid=call.sid,
-                    seq=seq,
-                    url=callback.url,
-                    method=method,
-                    params=params,
-                    status=DeliveryStatus.PENDING.value,
-                    attempts=0,
-                    next_attempt_at=now,
-                    claimed_by=claim.node if claim else None,
-                    lease_until=claim.lease_until if claim else None,
-                )
-                .returning(_DELIVERIES.c.id)
-            )
+        delivery_id: int = connection.execute(
+            _INSERT_DELIVERY,
+            {
+                "call_sid": call.sid,
+                "seq": seq,
+                "url": callback.url,
+                "method": method,
+                "params": params,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_by": claim.node if claim else None,
+                "lease_until": claim.lease_until if claim else None,
+            },
         ).scalar_one()
         if claim is None:
             return Written(seq=seq, delivery_id=delivery_id)
@@ -134,6 +142,10 @@ class EventLog:
             self._direct.take(written.item)
         elif self._listener is not None:
             self._listener.notify()
+
+
+_INSERT_EVENT = insert(_EVENTS)
+_INSERT_DELIVERY = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 
 
 def _signing_secret(api_key_id: str | None) -> ColumnElement[Any]:

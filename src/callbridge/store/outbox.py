@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
     CursorResult,
     Integer,
     Text,
@@ -30,7 +31,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import Session, aliased
 
 from callbridge.store.database import Database
 from callbridge.store.models import ApiKeyRow, CallRow, DeliveryRow, DeliveryStatus, UtcDateTime
@@ -94,19 +95,27 @@ class OutboxRepository:
         skip = list(exclude)
         if skip:
             query = query.where(DeliveryRow.id.not_in(skip))
-        async with self._db.session() as session:
-            rows = (await session.execute(query)).all()
-        return tuple(
-            OutboxItem(delivery=delivery_record(row), optional=optional, signing_secret=secret)
-            for row, optional, secret in rows
-        )
+
+        def work(connection: Connection) -> tuple[OutboxItem, ...]:
+            with Session(bind=connection) as session:
+                return tuple(
+                    OutboxItem(
+                        delivery=delivery_record(row), optional=optional, signing_secret=secret
+                    )
+                    for row, optional, secret in session.execute(query).all()
+                )
+
+        return await self._db.run(work)
 
     async def next_due_at(self, *, now: datetime) -> datetime | None:
         """When the earliest eligible row falls due (``None``: nothing is waiting)."""
         query = select(func.min(DeliveryRow.next_attempt_at)).where(_eligible(now))
-        async with self._db.session() as session:
-            value: datetime | None = await session.scalar(query)
-        return value
+
+        def work(connection: Connection) -> datetime | None:
+            value: datetime | None = connection.scalar(query)
+            return value
+
+        return await self._db.run(work)
 
     async def claim(
         self, ids: Iterable[int], *, node: str, now: datetime, lease_until: datetime
@@ -115,14 +124,17 @@ class OutboxRepository:
         wanted = list(ids)
         if not wanted:
             return ()
-        async with self._db.engine.begin() as connection:
-            result = await connection.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.id.in_(wanted), _pending_unleased(now))
-                .values(claimed_by=node, lease_until=lease_until)
-                .returning(DeliveryRow.id)
-            )
-            won = set(result.scalars())
+        query = (
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(wanted), _pending_unleased(now))
+            .values(claimed_by=node, lease_until=lease_until)
+            .returning(DeliveryRow.id)
+        )
+
+        def work(connection: Connection) -> set[int]:
+            return set(connection.execute(query).scalars())
+
+        won = await self._db.run(work)
         return tuple(i for i in wanted if i in won)
 
     async def settle(
@@ -138,13 +150,13 @@ class OutboxRepository:
         released = list(release)
         if not parameters and not released:
             return 0
-        recorded = 0
-        async with self._db.engine.begin() as connection:
+
+        def work(connection: Connection) -> int:
+            recorded = 0
             if parameters:
-                result = await connection.execute(_SETTLE, parameters)
-                recorded = _rowcount(result)
+                recorded = _rowcount(connection.execute(_SETTLE, parameters))
             if released:
-                await connection.execute(
+                connection.execute(
                     update(DeliveryRow)
                     .where(
                         DeliveryRow.id.in_(released),
@@ -153,7 +165,9 @@ class OutboxRepository:
                     )
                     .values(claimed_by=None, lease_until=None)
                 )
-        return recorded
+            return recorded
+
+        return await self._db.run(work)
 
     async def mark_delivered(
         self, delivery_id: int, *, node: str, at: datetime, status_code: int
@@ -196,14 +210,16 @@ class OutboxRepository:
 
     async def release(self, *, node: str) -> int:
         """Drop every lease ``node`` holds on pending rows (it restarted or is stopping)."""
-        async with self._db.session() as session, session.begin():
-            result = await session.execute(
-                update(DeliveryRow)
-                .where(DeliveryRow.claimed_by == node, DeliveryRow.status == _PENDING)
-                .values(claimed_by=None, lease_until=None)
-                .execution_options(synchronize_session=False)
-            )
-        return _rowcount(result)
+        query = (
+            update(DeliveryRow)
+            .where(DeliveryRow.claimed_by == node, DeliveryRow.status == _PENDING)
+            .values(claimed_by=None, lease_until=None)
+        )
+
+        def work(connection: Connection) -> int:
+            return _rowcount(connection.execute(query))
+
+        return await self._db.run(work)
 
 
 def _pending_unleased(now: datetime) -> ColumnElement[bool]:

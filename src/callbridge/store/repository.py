@@ -6,9 +6,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, and_, func, insert, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Table,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from callbridge.store.api_keys import ApiKeyRepository as ApiKeyRepository
 from callbridge.store.api_keys import hash_key as hash_key
@@ -46,8 +58,8 @@ MAX_PAGE = 1000
 
 
 class CallRepository:
-    """The hot writes (a call, its status changes and events with their webhooks) are Core
-    statements, each change one transaction."""
+    """Each change (a call, a status with its event and webhook) is one transaction of Core
+    statements, run by the database (:meth:`Database.run`)."""
 
     def __init__(
         self, *, database: Database, clock: Clock, listener: OutboxListener | None = None
@@ -60,17 +72,20 @@ class CallRepository:
         """Store a new call; with ``then``, its first event (and webhook) in the same
         transaction."""
         record = _new_call_record(call, created_at=self._clock.now())
-        written: Written | None = None
-        async with self._db.engine.begin() as connection:
+        claim = self._events.claim()
+
+        def work(connection: Connection) -> Written | None:
             try:
-                await connection.execute(
-                    insert(_CALLS).values(_call_values(record, last_event_seq=int(bool(then))))
+                connection.execute(
+                    _INSERT_CALL, _call_values(record, last_event_seq=int(bool(then)))
                 )
             except IntegrityError as exc:
                 raise DuplicateCall(call.sid) from exc
-            if then is not None:
-                written = await self._events.append(connection, record, 1, then(record))
-        self._events.announce(written)
+            if then is None:
+                return None
+            return self._events.append(connection, record, 1, then(record), claim)
+
+        self._events.announce(await self._db.run(work))
         return record
 
     async def update_status(
@@ -91,13 +106,12 @@ class CallRepository:
             values["answered_at"] = func.coalesce(_CALLS.c.answered_at, literal(at, UtcDateTime()))
         if then is not None:
             values["last_event_seq"] = _CALLS.c.last_event_seq + 1
-        written: Written | None = None
-        async with self._db.engine.begin() as connection:
+        claim = self._events.claim() if then is not None else None
+
+        def work(connection: Connection) -> tuple[CallRecord, Written | None]:
             if ending is not None:
-                found = (
-                    await connection.execute(
-                        select(_CALLS.c.answered_at).where(_CALLS.c.sid == sid)
-                    )
+                found = connection.execute(
+                    select(_CALLS.c.answered_at).where(_CALLS.c.sid == sid)
                 ).one_or_none()
                 if found is None:
                     raise CallNotFound(sid)
@@ -105,19 +119,24 @@ class CallRepository:
                 if answered is None and status in ANSWERED_STATUSES:
                     answered = at
                 values.update(_ending_values(at=at, answered_at=answered, ending=ending))
-            row = await _update_call(connection, sid, values)
+            row = _update_call(connection, sid, values)
             record = call_record_of_columns(row._mapping)
-            if then is not None:
-                written = await self._events.append(
-                    connection, record, row.last_event_seq, then(record)
-                )
+            if then is None:
+                return record, None
+            written = self._events.append(
+                connection, record, row.last_event_seq, then(record), claim
+            )
+            return record, written
+
+        record, written = await self._db.run(work)
         self._events.announce(written)
         return record
 
     async def set_recording_url(self, sid: str, url: str) -> None:
-        async with self._db.session() as session, session.begin():
-            row = await _call_row(session, sid)
-            row.recording_url = url
+        def work(connection: Connection) -> None:
+            _update_call(connection, sid, {"recording_url": url})
+
+        await self._db.run(work)
 
     async def add_recording(
         self, call_sid: str, *, path: str, duration: float | None
@@ -125,10 +144,15 @@ class CallRepository:
         row = RecordingRow(
             call_sid=call_sid, path=path, duration=duration, created_at=self._clock.now()
         )
-        async with self._db.session() as session, session.begin():
-            await _call_row(session, call_sid)
-            session.add(row)
-        return recording_record(row)
+
+        def work(connection: Connection) -> RecordingRecord:
+            with Session(bind=connection, expire_on_commit=False) as session:
+                _call_row(session, call_sid)
+                session.add(row)
+                session.flush()
+                return recording_record(row)
+
+        return await self._db.run(work)
 
     async def record_event_with_delivery(
         self,
@@ -143,40 +167,55 @@ class CallRepository:
         webhook it owes, nor a webhook queued for an event that was rolled back.
         """
         write = EventWrite(event=event, params=params, callback=callback)
-        async with self._db.engine.begin() as connection:
-            row = await _update_call(
+        claim = self._events.claim() if callback is not None else None
+
+        def work(connection: Connection) -> Written:
+            row = _update_call(
                 connection, call_sid, {"last_event_seq": _CALLS.c.last_event_seq + 1}
             )
             record = call_record_of_columns(row._mapping)
-            written = await self._events.append(connection, record, row.last_event_seq, write)
+            return self._events.append(connection, record, row.last_event_seq, write, claim)
+
+        written = await self._db.run(work)
         self._events.announce(written)
         return RecordedEvent(seq=written.seq, delivery_id=written.delivery_id)
 
     async def get_call(self, sid: str) -> CallDetail:
-        async with self._db.session() as session:
-            row = await _call_row(session, sid)
-            events = await session.scalars(
-                select(CallEventRow).where(CallEventRow.call_sid == sid).order_by(CallEventRow.seq)
-            )
-            deliveries = await session.scalars(
-                select(DeliveryRow).where(DeliveryRow.call_sid == sid).order_by(DeliveryRow.seq)
-            )
-            recordings = await session.scalars(
-                select(RecordingRow).where(RecordingRow.call_sid == sid).order_by(RecordingRow.id)
-            )
-            return CallDetail(
-                call=call_record(row),
-                events=tuple(event_record(e) for e in events),
-                deliveries=tuple(delivery_record(d) for d in deliveries),
-                recordings=tuple(recording_record(r) for r in recordings),
-            )
+        def work(connection: Connection) -> CallDetail:
+            with Session(bind=connection) as session:
+                row = _call_row(session, sid)
+                events = session.scalars(
+                    select(CallEventRow)
+                    .where(CallEventRow.call_sid == sid)
+                    .order_by(CallEventRow.seq)
+                )
+                deliveries = session.scalars(
+                    select(DeliveryRow).where(DeliveryRow.call_sid == sid).order_by(DeliveryRow.seq)
+                )
+                recordings = session.scalars(
+                    select(RecordingRow)
+                    .where(RecordingRow.call_sid == sid)
+                    .order_by(RecordingRow.id)
+                )
+                return CallDetail(
+                    call=call_record(row),
+                    events=tuple(event_record(e) for e in events),
+                    deliveries=tuple(delivery_record(d) for d in deliveries),
+                    recordings=tuple(recording_record(r) for r in recordings),
+                )
+
+        return await self._db.run(work)
 
     async def get_recording(self, recording_id: int) -> RecordingRecord:
-        async with self._db.session() as session:
-            row = await session.get(RecordingRow, recording_id)
-        if row is None:
+        def work(connection: Connection) -> RecordingRecord | None:
+            with Session(bind=connection) as session:
+                row = session.get(RecordingRow, recording_id)
+                return None if row is None else recording_record(row)
+
+        found = await self._db.run(work)
+        if found is None:
             raise RecordingNotFound(str(recording_id))
-        return recording_record(row)
+        return found
 
     async def list_calls(
         self, filters: CallFilters, *, limit: int = 50, after: Cursor | None = None
@@ -187,10 +226,14 @@ class CallRepository:
         if after is not None:
             query = query.where(_after(after))
         query = query.order_by(CallRow.created_at.desc(), CallRow.sid.desc()).limit(limit + 1)
-        async with self._db.session() as session:
-            rows = list(await session.scalars(query))
-        page = tuple(call_record(r) for r in rows[:limit])
-        more = len(rows) > limit
+
+        def work(connection: Connection) -> list[CallRecord]:
+            with Session(bind=connection) as session:
+                return [call_record(r) for r in session.scalars(query)]
+
+        records = await self._db.run(work)
+        page = tuple(records[:limit])
+        more = len(records) > limit
         cursor = Cursor(created_at=page[-1].created_at, sid=page[-1].sid) if more else None
         return CallPage(calls=page, next_cursor=cursor)
 
@@ -198,19 +241,25 @@ class CallRepository:
         """End every call ``node`` left live (it crashed); returns them, now ended."""
         now = self._clock.now()
         ending = CallEnding(cause=cause, by="local")
-        async with self._db.session() as session, session.begin():
-            rows = list(
-                await session.scalars(
-                    select(CallRow).where(CallRow.node == node, CallRow.ended_at.is_(None))
+
+        def work(connection: Connection) -> tuple[CallRecord, ...]:
+            with Session(bind=connection) as session:
+                rows = list(
+                    session.scalars(
+                        select(CallRow).where(CallRow.node == node, CallRow.ended_at.is_(None))
+                    )
                 )
-            )
-            for row in rows:
-                row.status = ORPHAN_STATUS
-                _end(row, at=now, ending=ending)
-        return tuple(call_record(r) for r in rows)
+                for row in rows:
+                    row.status = ORPHAN_STATUS
+                    _end(row, at=now, ending=ending)
+                session.flush()
+                return tuple(call_record(r) for r in rows)
+
+        return await self._db.run(work)
 
 
 _CALLS = cast(Table, CallRow.__table__)
+_INSERT_CALL = insert(_CALLS)
 
 
 def _new_call_record(call: NewCall, *, created_at: datetime) -> CallRecord:
@@ -264,20 +313,18 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
     }
 
 
-async def _update_call(connection: AsyncConnection, sid: str, values: dict[str, Any]) -> Row[Any]:
+def _update_call(connection: Connection, sid: str, values: dict[str, Any]) -> Row[Any]:
     """Update the call and return its row as the update left it."""
-    row = (
-        await connection.execute(
-            update(_CALLS).where(_CALLS.c.sid == sid).values(values).returning(*_CALLS.c)
-        )
+    row = connection.execute(
+        update(_CALLS).where(_CALLS.c.sid == sid).values(values).returning(*_CALLS.c)
     ).one_or_none()
     if row is None:
         raise CallNotFound(sid)
     return row
 
 
-async def _call_row(session: AsyncSession, sid: str) -> CallRow:
-    row = await session.get(CallRow, sid)
+def _call_row(session: Session, sid: str) -> CallRow:
+    row = session.get(CallRow, sid)
     if row is None:
         raise CallNotFound(sid)
     return row
