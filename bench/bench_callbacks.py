@@ -51,8 +51,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-import httpx
-
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.callback_state import CallbackDetail
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -60,6 +58,7 @@ from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.events import Answered, Ended, LegEvent
 from callbridge.engine.leg import CallLeg
+from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
 from callbridge.store.clock import SystemClock
@@ -572,7 +571,7 @@ async def callback_service(
     database = Database(url=f"sqlite+aiosqlite:///{workdir / 'calls.db'}")
     await database.migrate()
     clock = SystemClock()
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with HttpClient(timeout=5.0) as client:
         dispatcher = WebhookDispatcher(
             database=database, client=client, clock=clock, node_id=NODE, poll_interval=0.2
         )

@@ -19,13 +19,13 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from callbridge.httpclient.client import HttpClient
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.records import Callback, NewCall, NewEvent
@@ -87,7 +87,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     serving = asyncio.create_task(server.serve(sockets=[receiver.sock]))
     database = Database(url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}")
     await database.migrate()
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with HttpClient(timeout=5.0) as client:
         dispatcher = WebhookDispatcher(database=database, client=client, clock=SystemClock())
         calls = CallRepository(database=database, clock=SystemClock(), listener=dispatcher)
         dispatcher.start()

@@ -40,6 +40,21 @@ class Received:
         return dict(parse_qsl(self.query))
 
 
+async def serve_app(
+    app: Starlette, sock: socket.socket
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Serve ``app`` with uvicorn on the bound ``sock``; returns once it listens (stop it
+    with ``server.should_exit = True`` and await the task)."""
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    return server, task
+
+
 class Receiver:
     def __init__(self) -> None:
         self.requests: list[Received] = []
@@ -65,13 +80,7 @@ class Receiver:
         if self._sock.fileno() == -1:
             self._sock = self._bind(self.port)
         app = Starlette(routes=[Route("/{path:path}", self._handle, methods=["GET", "POST"])])
-        config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-        self._server = uvicorn.Server(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[self._sock]))
-        while not self._server.started:
-            if self._task.done():
-                self._task.result()
-            await asyncio.sleep(0.01)
+        self._server, self._task = await serve_app(app, self._sock)
 
     async def stop(self) -> None:
         if self._server is not None and self._task is not None:

@@ -7,7 +7,6 @@ import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from callbridge.api.app import create_http_app
@@ -22,6 +21,7 @@ from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
+from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
@@ -135,9 +135,7 @@ async def serve(config: CallbridgeConfig) -> None:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(database.close)
         stack.push_async_callback(engine.close)
-        http = await stack.enter_async_context(
-            httpx.AsyncClient(timeout=config.calls.webhook_timeout)
-        )
+        http = await stack.enter_async_context(HttpClient(timeout=config.calls.webhook_timeout))
         dispatcher = WebhookDispatcher(
             database=database,
             client=http,

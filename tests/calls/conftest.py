@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from call_world import ENGINE_HOST, ENGINE_PORT, CallWorld, Unlimited
 
@@ -16,6 +15,7 @@ from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
+from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
 from callbridge.sip.transaction import Timers
@@ -68,7 +68,7 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
     receiver = Receiver()
     await receiver.start()
     clock = SystemClock()
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with HttpClient(timeout=5.0) as client:
         dispatcher = WebhookDispatcher(
             database=database,
             client=client,
@@ -106,7 +106,7 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
 
 @pytest.fixture
 async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[CallbridgeCallbacks]:
-    async with httpx.AsyncClient(timeout=5.0) as client:
+    async with HttpClient(timeout=5.0) as client:
         service = CallbridgeCallbacks(
             engine=world.engine,
             repository=world.repository,

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from dispatch_support import CLOCK, FAST_BACKOFF, DispatcherFactory
 
+from callbridge.httpclient.client import HttpClient
 from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
@@ -37,14 +37,14 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=2.0) as client:
+async def client() -> AsyncIterator[HttpClient]:
+    async with HttpClient(timeout=2.0) as client:
         yield client
 
 
 @pytest.fixture
 async def make_dispatcher(
-    database: Database, client: httpx.AsyncClient
+    database: Database, client: HttpClient
 ) -> AsyncIterator[DispatcherFactory]:
     made: list[WebhookDispatcher] = []
 

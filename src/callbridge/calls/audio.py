@@ -7,10 +7,9 @@ import hashlib
 import os
 from pathlib import Path
 
-import httpx
-
 from callbridge.callflow.errors import FetchError
 from callbridge.calls.http_fetch import fetch_bounded
+from callbridge.httpclient.client import HttpClient
 from callbridge.media.plane import AudioSource
 from callbridge.media.sources import ToneSource, WavSource
 from callbridge.media.wavfile import BadWav
@@ -25,7 +24,7 @@ class HttpAudioLoader:
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         cache_dir: Path,
         timeout: float = 30.0,
         max_bytes: int = MAX_AUDIO_BYTES,

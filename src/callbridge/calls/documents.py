@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import httpx
-
 from callbridge.calls.http_fetch import fetch_bounded
+from callbridge.httpclient.client import HttpClient
 
 MAX_DOCUMENT_BYTES = 1_000_000  # matches the dialect's limit; more is refused unread
 
@@ -20,7 +19,7 @@ class HttpDocumentFetcher:
     def __init__(
         self,
         *,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         call_params: Callable[[], Mapping[str, str]],
         timeout: float = 10.0,
         max_bytes: int = MAX_DOCUMENT_BYTES,

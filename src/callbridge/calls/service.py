@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import httpx
-
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
 from callbridge.calls.audio import HttpAudioLoader
@@ -24,6 +22,7 @@ from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
+from callbridge.httpclient.client import HttpClient
 from callbridge.store import errors as store_errors
 from callbridge.store.clock import Clock
 from callbridge.store.records import (
@@ -91,7 +90,7 @@ class CallbridgeCalls:
         engine: Originator,
         repository: CallRepository,
         clock: Clock,
-        http: httpx.AsyncClient,
+        http: HttpClient,
         limiter: Admission,
         settings: CallServiceSettings,
     ) -> None:

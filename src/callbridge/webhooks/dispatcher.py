@@ -32,9 +32,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import httpx
 from sqlalchemy.exc import SQLAlchemyError
 
+from callbridge.httpclient.client import HttpClient, HttpFailure, HttpTimeout
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.models import DeliveryStatus
@@ -62,7 +62,7 @@ class WebhookDispatcher:
         self,
         *,
         database: Database,
-        client: httpx.AsyncClient,
+        client: HttpClient,
         clock: Clock,
         backoff: Backoff | None = None,
         node_id: str | None = None,
@@ -334,17 +334,13 @@ class WebhookDispatcher:
     async def _send(self, request: WebhookRequest) -> Attempt:
         try:
             async with asyncio.timeout(self._request_timeout):
-                response = await self._client.request(
-                    request.method,
-                    request.url,
-                    headers=list(request.headers),
-                    content=request.body or None,
+                code = await self._client.send(
+                    request.method, request.url, headers=request.headers, body=request.body
                 )
-        except TimeoutError:
+        except (TimeoutError, HttpTimeout):
             return Attempt(status_code=None, error="timed out")
-        except httpx.HTTPError as exc:
-            return Attempt(status_code=None, error=f"{type(exc).__name__}: {exc}")
-        code = response.status_code
+        except HttpFailure as exc:
+            return Attempt(status_code=None, error=str(exc))
         return Attempt(status_code=code, error=None if 200 <= code < 300 else f"status {code}")
 
     def _outcome(self, item: OutboxItem, attempt: Attempt) -> Outcome:

@@ -1,0 +1,1 @@
+"""Outgoing HTTP: webhooks, voice-application documents and audio downloads."""
