@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
-from sqlalchemy import ColumnElement, Connection, Table, exists, insert, null, or_, select
+from sqlalchemy import Connection, Select, Table, Text, bindparam, exists, insert, or_, select
 
 from callbridge.store.clock import Clock
 from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
@@ -93,7 +93,8 @@ class EventLog:
         secret: str | None = None
         if claim is not None:
             secret, waiting = connection.execute(
-                select(_signing_secret(call.api_key_id), _waiting_rows(call.sid, claim.node))
+                _SECRET_AND_WAITING,
+                {"b_key": call.api_key_id, "b_sid": call.sid, "b_node": claim.node},
             ).one()
             if waiting:
                 claim = None
@@ -148,18 +149,22 @@ _INSERT_EVENT = insert(_EVENTS)
 _INSERT_DELIVERY = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
 
 
-def _signing_secret(api_key_id: str | None) -> ColumnElement[Any]:
-    if api_key_id is None:
-        return null()
-    return select(_API_KEYS.c.signing_secret).where(_API_KEYS.c.id == api_key_id).scalar_subquery()
-
-
-def _waiting_rows(call_sid: str, node: str) -> ColumnElement[bool]:
-    """Whether a row of the call is pending that ``node`` does not hold (a retry waiting,
-    a row written while no dispatcher took rows directly): later rows queue behind it."""
+def _secret_and_waiting() -> Select[Any]:
+    """The signing secret of the call's key (``:b_key``), and whether a row of the call
+    (``:b_sid``) is pending that ``:b_node`` does not hold (a retry waiting, a row written
+    while no dispatcher took rows directly): later rows queue behind it."""
     rows = _DELIVERIES.c
-    return exists().where(
-        rows.call_sid == call_sid,
-        rows.status == DeliveryStatus.PENDING.value,
-        or_(rows.claimed_by.is_(None), rows.claimed_by != node),
+    secret = (
+        select(_API_KEYS.c.signing_secret)
+        .where(_API_KEYS.c.id == bindparam("b_key", type_=Text()))
+        .scalar_subquery()
     )
+    waiting = exists().where(
+        rows.call_sid == bindparam("b_sid", type_=Text()),
+        rows.status == DeliveryStatus.PENDING.value,
+        or_(rows.claimed_by.is_(None), rows.claimed_by != bindparam("b_node", type_=Text())),
+    )
+    return select(secret, waiting)
+
+
+_SECRET_AND_WAITING = _secret_and_waiting()

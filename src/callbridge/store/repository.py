@@ -4,31 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    Row,
-    Table,
-    and_,
-    func,
-    insert,
-    literal,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, Connection, Result, Row, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callbridge.store.api_keys import ApiKeyRepository as ApiKeyRepository
 from callbridge.store.api_keys import hash_key as hash_key
+from callbridge.store.call_statements import (
+    ANSWERED_AT,
+    BUMP_EVENT_SEQ,
+    INSERT_CALL,
+    by_sid,
+    ending_params,
+    status_update,
+)
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.errors import CallNotFound, DuplicateCall, RecordingNotFound
 from callbridge.store.event_log import EventLog, OutboxListener, Written
-from callbridge.store.models import CallEventRow, CallRow, DeliveryRow, RecordingRow, UtcDateTime
+from callbridge.store.models import CallEventRow, CallRow, DeliveryRow, RecordingRow
 from callbridge.store.records import (
     Callback,
     CallDetail,
@@ -77,7 +73,7 @@ class CallRepository:
         def work(connection: Connection) -> Written | None:
             try:
                 connection.execute(
-                    _INSERT_CALL, _call_values(record, last_event_seq=int(bool(then)))
+                    INSERT_CALL, _call_values(record, last_event_seq=int(bool(then)))
                 )
             except IntegrityError as exc:
                 raise DuplicateCall(call.sid) from exc
@@ -101,25 +97,21 @@ class CallRepository:
 
         With ``then``, the event it builds from the changed call (and its webhook) is
         appended in the same transaction."""
-        values: dict[str, Any] = {"status": status}
-        if status in ANSWERED_STATUSES:
-            values["answered_at"] = func.coalesce(_CALLS.c.answered_at, literal(at, UtcDateTime()))
-        if then is not None:
-            values["last_event_seq"] = _CALLS.c.last_event_seq + 1
+        answers = status in ANSWERED_STATUSES
+        statement = status_update(answers=answers, counts_event=then is not None, ends=bool(ending))
+        params: dict[str, Any] = {"b_sid": sid, "b_status": status, "b_at": at}
         claim = self._events.claim() if then is not None else None
 
         def work(connection: Connection) -> tuple[CallRecord, Written | None]:
             if ending is not None:
-                found = connection.execute(
-                    select(_CALLS.c.answered_at).where(_CALLS.c.sid == sid)
-                ).one_or_none()
+                found = connection.execute(ANSWERED_AT, {"b_sid": sid}).one_or_none()
                 if found is None:
                     raise CallNotFound(sid)
                 answered = found.answered_at
-                if answered is None and status in ANSWERED_STATUSES:
+                if answered is None and answers:
                     answered = at
-                values.update(_ending_values(at=at, answered_at=answered, ending=ending))
-            row = _update_call(connection, sid, values)
+                params.update(ending_params(at=at, answered_at=answered, ending=ending))
+            row = _returned(connection.execute(statement, params), sid)
             record = call_record_of_columns(row._mapping)
             if then is None:
                 return record, None
@@ -134,7 +126,7 @@ class CallRepository:
 
     async def set_recording_url(self, sid: str, url: str) -> None:
         def work(connection: Connection) -> None:
-            _update_call(connection, sid, {"recording_url": url})
+            _returned(connection.execute(by_sid({"recording_url": url}), {"b_sid": sid}), sid)
 
         await self._db.run(work)
 
@@ -170,9 +162,7 @@ class CallRepository:
         claim = self._events.claim() if callback is not None else None
 
         def work(connection: Connection) -> Written:
-            row = _update_call(
-                connection, call_sid, {"last_event_seq": _CALLS.c.last_event_seq + 1}
-            )
+            row = _returned(connection.execute(BUMP_EVENT_SEQ, {"b_sid": call_sid}), call_sid)
             record = call_record_of_columns(row._mapping)
             return self._events.append(connection, record, row.last_event_seq, write, claim)
 
@@ -258,10 +248,6 @@ class CallRepository:
         return await self._db.run(work)
 
 
-_CALLS = cast(Table, CallRow.__table__)
-_INSERT_CALL = insert(_CALLS)
-
-
 def _new_call_record(call: NewCall, *, created_at: datetime) -> CallRecord:
     return CallRecord(
         sid=call.sid,
@@ -313,11 +299,9 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
     }
 
 
-def _update_call(connection: Connection, sid: str, values: dict[str, Any]) -> Row[Any]:
-    """Update the call and return its row as the update left it."""
-    row = connection.execute(
-        update(_CALLS).where(_CALLS.c.sid == sid).values(values).returning(*_CALLS.c)
-    ).one_or_none()
+def _returned(result: Result[Any], sid: str) -> Row[Any]:
+    """The call's row as an ``UPDATE ... RETURNING`` left it."""
+    row = result.one_or_none()
     if row is None:
         raise CallNotFound(sid)
     return row
@@ -330,23 +314,10 @@ def _call_row(session: Session, sid: str) -> CallRow:
     return row
 
 
-def _ending_values(
-    *, at: datetime, answered_at: datetime | None, ending: CallEnding
-) -> dict[str, Any]:
-    duration = 0 if answered_at is None else max(0, round((at - answered_at).total_seconds()))
-    return {
-        "ended_at": at,
-        "duration": duration,
-        "hangup_cause": ending.cause,
-        "hangup_by": ending.by,
-        "sip_code": ending.sip_code,
-    }
-
-
 def _end(row: CallRow, *, at: datetime, ending: CallEnding) -> None:
-    values = _ending_values(at=at, answered_at=row.answered_at, ending=ending)
-    row.ended_at = values["ended_at"]
-    row.duration = values["duration"]
+    values = ending_params(at=at, answered_at=row.answered_at, ending=ending)
+    row.ended_at = at
+    row.duration = values["b_duration"]
     row.hangup_cause = ending.cause
     row.hangup_by = ending.by
     row.sip_code = ending.sip_code
