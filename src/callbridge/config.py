@@ -57,6 +57,8 @@ class SipSection(_Section):
 class HttpSection(_Section):
     listen: str = "127.0.0.1:8080"
     public_url: str | None = None  # base of RecordingURL; default http://<listen>
+    # A found API key is remembered this long (0: looked up on every request).
+    api_key_cache_seconds: float = Field(default=5.0, ge=0)
 
     @field_validator("public_url")
     @classmethod

@@ -27,6 +27,7 @@ from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
+from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 
@@ -170,7 +171,7 @@ async def serve(config: CallbridgeConfig) -> None:
         app = create_http_app(
             engine=engine,
             calls=calls,
-            api_keys=keys,
+            api_keys=CachedApiKeys(keys=keys, ttl=config.http.api_key_cache_seconds),
             callbacks=callbacks,
             lines=configured_lines(config),
             voices=tts,
