@@ -16,6 +16,7 @@ from callbridge.calls.request import Announcement, CallbackRequest, LegSpec, Sta
 from callbridge.webhooks.params import CallbackEvent
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
+from peers.phones import registered_phone
 
 pytestmark = pytest.mark.peers
 
@@ -30,11 +31,15 @@ TEXT = "You have a callback request, connecting with the client now."
 
 
 async def registered(baresip: BaresipFactory, user: str, tone_hz: float) -> Baresip:
-    phone = await baresip(
-        f"desk-{user}", user=user, registrar=REGISTRAR, password=PASSWORDS[user], tone_hz=tone_hz
+    """The desk phone of line user ``user``, registered to the engine, sending ``tone_hz``."""
+    return await registered_phone(
+        baresip,
+        user,
+        registrar=REGISTRAR,
+        password=PASSWORDS[user],
+        name=f"desk-{user}",
+        tone_hz=tone_hz,
     )
-    await phone.wait_event("REGISTER_OK", timeout=10)
-    return phone
 
 
 def callback_start(world: CallWorld, line: Line, client: Baresip) -> CallbackRequest:

@@ -16,6 +16,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine_setup import ENGINE_HOST, ENGINE_PORT, USERS
@@ -33,6 +34,7 @@ from callbridge.sip import registrar
 from callbridge.sip.sdp import origin_of
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
+from peers.phones import registered_phone
 
 pytestmark = pytest.mark.peers
 
@@ -61,14 +63,24 @@ def tone_frames(recording: Path | None, frequency: float) -> int:
 
 
 async def phone(
-    baresip: BaresipFactory, user: str, tone_hz: float, *, name: str | None = None
+    baresip: BaresipFactory,
+    user: str,
+    tone_hz: float = 440.0,
+    *,
+    name: str | None = None,
+    **options: Any,
 ) -> Baresip:
     """A baresip phone registered to the engine as ``user``, sending a ``tone_hz`` sine."""
-    peer = await baresip(
-        name or user, user=user, registrar=REGISTRAR, password=PASSWORDS[user], tone_hz=tone_hz
+    return await registered_phone(
+        baresip,
+        user,
+        registrar=REGISTRAR,
+        password=PASSWORDS[user],
+        name=name,
+        timeout=WAIT,
+        tone_hz=tone_hz,
+        **options,
     )
-    await peer.wait_event("REGISTER_OK", timeout=WAIT)
-    return peer
 
 
 async def two_phones(baresip: BaresipFactory) -> tuple[Baresip, Baresip]:
@@ -179,10 +191,9 @@ async def test_phone_registers_and_a_wrong_password_is_refused(
     # failures would stretch that to ~80 s, so it is off here (unit tests cover it).
     monkeypatch.setattr(registrar, "FAILURES_BEFORE_DELAY", 1000)
     good, bad = await asyncio.gather(
-        baresip("1001", registrar=REGISTRAR, password=PASSWORDS["1001"]),
+        phone(baresip, "1001"),
         baresip("1002", registrar=REGISTRAR, password="not-" + PASSWORDS["1002"]),
     )
-    await good.wait_event("REGISTER_OK", timeout=WAIT)
     refused = await bad.wait_event("REGISTER_FAIL", timeout=WAIT)
     assert "401" in refused.get("param", ""), refused
 
@@ -198,8 +209,7 @@ async def test_phone_registers_and_a_wrong_password_is_refused(
 async def test_too_brief_registration_interval_is_raised(
     engine: Engine, baresip: BaresipFactory
 ) -> None:
-    peer = await baresip("1001", registrar=REGISTRAR, password=PASSWORDS["1001"], regint=10)
-    await peer.wait_event("REGISTER_OK", timeout=WAIT)  # after 423 with Min-Expires
+    peer = await phone(baresip, "1001", regint=10)  # registered after 423 with Min-Expires
     assert not [e for e in peer.events if e["type"] == "REGISTER_FAIL"]
     [binding] = engine.registrar.lookup("1001")
     assert binding.expires_at - time.monotonic() > registrar.MIN_EXPIRES - 10
