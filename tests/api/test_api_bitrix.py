@@ -230,3 +230,126 @@ async def test_the_real_espeak_voices(tmp_path: Path) -> None:
     assert voices
     assert all(v.id and v.name for v in voices)
     assert "en-us" in {v.id for v in voices}
+
+
+def webhook(method: str, *, code: str = KEY, user_id: str = "1") -> str:
+    """An incoming webhook's URL, whose code is the API key."""
+    return f"/rest/{user_id}/{code}/{method}"
+
+
+async def test_a_webhook_starts_a_callback_with_its_code_as_the_key(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, keys: Keys
+) -> None:
+    anonymous(client)
+    by_json = await client.post(webhook("voximplant.callback.start"), json=SEED)
+    assert by_json.status_code == 200, by_json.text
+    assert by_json.json()["result"] == {"RESULT": True, "CALL_ID": f"CA{1:031d}a"}
+    by_query = await client.get(
+        webhook("voximplant.callback.start", code=OTHER_KEY, user_id="42"), params=SEED
+    )
+    assert by_query.status_code == 200, by_query.text
+    # The URL's code is the key: a key in a header or a field is not looked at.
+    by_header = await client.post(
+        webhook("voximplant.callback.start", code=OTHER_KEY),
+        json={**SEED, "auth": KEY},
+        headers={"apikey": KEY, "Authorization": f"Bearer {KEY}"},
+    )
+    assert by_header.status_code == 200, by_header.text
+    by_rest = await client.post(START, json={**SEED, "auth": KEY})
+    assert by_rest.status_code == 200, by_rest.text
+    owners = [p.api_key_id for p in fake_callbacks.placed]
+    assert owners == [keys.main.id, keys.other.id, keys.other.id, keys.main.id]
+    assert fake_callbacks.placed[0] == fake_callbacks.placed[3]  # the same callback either way
+
+
+@pytest.mark.parametrize("suffix", ["", ".json"])
+async def test_each_method_by_webhook_with_or_without_json(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, suffix: str
+) -> None:
+    anonymous(client)
+    start = await client.post(webhook("voximplant.callback.start" + suffix), json=SEED)
+    assert start.status_code == 200, start.text
+    lines = await client.get(webhook("voximplant.line.get" + suffix, code=OTHER_KEY))
+    assert lines.json()["result"] == {"reg1332": "Sales", "sip7": "Office PBX"}
+    voices = await client.post(webhook("voximplant.tts.voices.get" + suffix))
+    assert voices.json()["result"] == {
+        "ruinternalfemale": "Russian (female)",
+        "en-us": "English (America)",
+    }
+    assert len(fake_callbacks.placed) == 1
+
+
+async def test_a_webhook_with_a_wrong_code_is_401_whatever_else_is_sent(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    assert client.headers["apikey"] == KEY  # a good key in the header does not help
+    for response in (
+        await client.post(webhook("voximplant.callback.start", code="wrong"), json=SEED),
+        await client.get(webhook("voximplant.line.get.json", code=KEY + "x"), params={"auth": KEY}),
+        await client.post(webhook("voximplant.tts.voices.get", code="%20")),
+        await client.post(webhook("voximplant.callback.start", code="k" * 10_000), json=SEED),
+        await client.post(  # a bad key is told before a bad body
+            webhook("voximplant.callback.start", code="wrong"),
+            content=b"{nope",
+            headers={"content-type": JSON},
+        ),
+    ):
+        assert error_of(response) == (401, "NO_AUTH_FOUND", "the API key is not valid")
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert fake_callbacks.placed == []
+
+
+async def test_a_webhook_whose_key_lacks_the_call_scope_is_403(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    anonymous(client)
+    for method in ("voximplant.callback.start", "voximplant.line.get", "voximplant.tts.voices.get"):
+        response = await client.post(webhook(method, code=UNSCOPED_KEY), json=SEED)
+        assert error_of(response) == (
+            403,
+            "insufficient_scope",
+            "the API key does not have the 'call' scope",
+        )
+    assert fake_callbacks.placed == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        webhook("crm.lead.add"),
+        webhook("crm.lead.add.json"),
+        webhook("voximplant.callback.start.xml"),
+        webhook("crm.lead.add", code="wrong", user_id="x"),
+        "/rest/1/voximplant.line.get",
+        f"/rest/1/{KEY}/extra/voximplant.line.get",
+    ],
+)
+async def test_an_unknown_method_by_webhook_is_404_in_bitrix_shape(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    anonymous(client)
+    assert error_of(await client.post(path)) == (
+        404,
+        "ERROR_METHOD_NOT_FOUND",
+        "Method not found!",
+    )
+    assert error_of(await client.delete(webhook("voximplant.line.get")))[:2] == (
+        405,
+        "INVALID_REQUEST",
+    )
+
+
+@pytest.mark.parametrize("user_id", ["abc", "1a", "-1", "1.0", "%20", "\u0661"])
+async def test_a_webhook_whose_user_id_is_not_digits_is_401(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, user_id: str
+) -> None:
+    anonymous(client)
+    for method in ("voximplant.callback.start", "voximplant.line.get.json"):
+        response = await client.post(webhook(method, user_id=user_id), json=SEED)
+        assert error_of(response) == (
+            401,
+            "NO_AUTH_FOUND",
+            "the webhook's user id must be a number: /rest/<user_id>/<code>/<method>",
+        )
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert fake_callbacks.placed == []

@@ -1,7 +1,7 @@
 """API keys: the ``apikey`` header (as the seed sends it) or an ``apikey`` field of the query
 string or the form/JSON body, looked up by its hash.  Each API says where its clients put
 the key (:class:`KeySources`): the Bitrix24 REST API also takes ``Authorization: Bearer``
-and an ``auth`` field."""
+and an ``auth`` field, and its incoming-webhook URLs carry the key as a path segment."""
 
 from __future__ import annotations
 
@@ -22,11 +22,14 @@ BEARER = "bearer"
 
 @dataclass(frozen=True, kw_only=True)
 class KeySources:
-    """Where a request's API key may be: ``headers`` (their whole value), an
+    """Where a request's API key may be: ``path_params`` (a key in the URL is the
+    credential of the URL itself, so it comes first and a request whose route has one is
+    authenticated by it alone), ``headers`` (their whole value), an
     ``Authorization: Bearer <key>`` header when ``bearer``, then ``fields`` (query, then
     body), first found wins.  ``hint`` tells a client without a key where to send it;
     ``challenge`` is the ``WWW-Authenticate`` of a 401."""
 
+    path_params: tuple[str, ...] = ()
     headers: tuple[str, ...] = (API_KEY,)
     bearer: bool = False
     fields: tuple[str, ...] = (API_KEY,)
@@ -67,7 +70,7 @@ class Authenticator:
                 message=self._sources.hint,
                 headers=challenge,
             )
-        record = await self._keys.find_by_key(key) if len(key) <= MAX_KEY_CHARS else None
+        record = await self._keys.find_by_key(key) if 0 < len(key) <= MAX_KEY_CHARS else None
         if record is None:
             raise ApiError(
                 status=401,
@@ -85,6 +88,9 @@ class Authenticator:
 
 
 def _given_key(request: Request, fields: tuple[Fields, ...], sources: KeySources) -> str | None:
+    for name in sources.path_params:
+        if name in request.path_params:  # even blank: the URL names this key, no other
+            return str(request.path_params[name]).strip()
     for name in sources.headers:
         header = request.headers.get(name, "").strip()
         if header:

@@ -4,11 +4,13 @@
     /rest/voximplant.line.get           the lines the API key may use (id → name)
     /rest/voximplant.tts.voices.get     the text-to-speech voices (id → name)
 
-Fields come from the query string and a form or JSON body, names case-insensitive.  The
-API key is an ``Authorization: Bearer`` header, the ``apikey`` header or an ``auth`` field,
-and needs the ``call`` scope.  Replies and errors are in Bitrix24's shapes
-(:mod:`callbridge.dialects.bitrix_reply`, :mod:`callbridge.api.bitrix_errors`); a callback
-counts as one call against the key's limits.
+each also as an incoming webhook, ``/rest/<user_id>/<code>/<method>``.  Fields come from the
+query string and a form or JSON body, names case-insensitive.  The API key is an
+``Authorization: Bearer`` header, the ``apikey`` header or an ``auth`` field, or, in a
+webhook's URL, its ``code`` (then the only key looked at), and needs the ``call`` scope.
+Replies and errors are in Bitrix24's shapes (:mod:`callbridge.dialects.bitrix_reply`,
+:mod:`callbridge.api.bitrix_errors`); a callback counts as one call against the key's
+limits.
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ from callbridge.dialects.fields import Fields
 from callbridge.store.records import ApiKeyRecord
 
 AUTH_FIELD = "auth"
+WEBHOOK_USER = "user_id"
+WEBHOOK_CODE = "code"
+WEBHOOK_PREFIX = f"{REST_PREFIX}{{{WEBHOOK_USER}}}/{{{WEBHOOK_CODE}}}/"
 BITRIX_KEYS = KeySources(
+    path_params=(WEBHOOK_CODE,),
     headers=(API_KEY,),
     bearer=True,
     fields=(AUTH_FIELD,),
@@ -118,9 +124,37 @@ def bitrix_router(
 
 
 def serve_method(router: APIRouter, method: str, handler: Handler) -> None:
-    """``/rest/<method>`` and ``/rest/<method>.json``, by GET or POST."""
-    for path in (f"{REST_PREFIX}{method}", f"{REST_PREFIX}{method}.json"):
-        router.add_api_route(path, handler, methods=["GET", "POST"], name=f"{method}:{path}")
+    """``/rest/<method>`` and ``/rest/<method>.json``, by GET or POST, and the same as an
+    incoming webhook, ``/rest/<user_id>/<code>/<method>[.json]``."""
+    for prefix, serve in ((REST_PREFIX, handler), (WEBHOOK_PREFIX, webhook(handler))):
+        for path in (f"{prefix}{method}", f"{prefix}{method}.json"):
+            router.add_api_route(path, serve, methods=["GET", "POST"], name=f"{method}:{path}")
+
+
+def webhook(handler: Handler) -> Handler:
+    """``handler`` under an incoming webhook's URL, whose ``code`` is the API key
+    (:data:`BITRIX_KEYS` reads it first, so the handler authenticates by it alone).
+
+    A ``user_id`` that is not digits is a 401 ``NO_AUTH_FOUND``, not a 404: the reference
+    (seed-003) says nothing of webhooks, and the URL has a webhook's shape and names a
+    served method, so the method is found; what is wrong is the credential, which in
+    Bitrix24 is the user id and the code together, and a user id is always a number.
+    Answering ``ERROR_METHOD_NOT_FOUND`` would send the client looking for a fault in a
+    method name that is right.  The number itself is not checked further (keys here
+    belong to no Bitrix24 user)."""
+
+    async def serve(request: Request) -> JSONResponse:
+        user_id = str(request.path_params[WEBHOOK_USER])
+        if not (user_id.isascii() and user_id.isdigit()):
+            raise ApiError(
+                status=401,
+                error_id="api_key_invalid",
+                message="the webhook's user id must be a number: /rest/<user_id>/<code>/<method>",
+                headers={"WWW-Authenticate": BITRIX_KEYS.challenge},
+            )
+        return await handler(request)
+
+    return serve
 
 
 def reply(result: Any, *, started: float) -> JSONResponse:
