@@ -25,6 +25,7 @@ from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
+from callbridge.calls.callback_leg import LegRun
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
 from callbridge.calls.request import (
@@ -32,39 +33,28 @@ from callbridge.calls.request import (
     CallbackMode,
     CallbackRequest,
     LegName,
-    LegSpec,
     caller_id_user,
 )
 from callbridge.calls.ringer import GroupRinger, Rung
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import (
     Answered,
-    EarlyMedia,
     Ended,
     EndReason,
     LegEndedError,
-    LegState,
     Party,
-    Ringing,
 )
-from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
-from callbridge.media.plane import AudioSource, MediaPortsExhausted
-from callbridge.media.sources import ToneSource
+from callbridge.engine.tasks import TaskOwner
+from callbridge.media.plane import MediaPortsExhausted
 from callbridge.media.tts import TtsError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_FAILURE_TEXT = "Sorry, we could not connect your call. Goodbye."
 FAILURE_ANNOUNCEMENT_TIMEOUT = 30.0
-RINGBACK_HZ = (440.0, 480.0)  # North American ringback: 2 s on, 4 s off
-RINGBACK_CADENCE = (2.0, 4.0)
 NOT_DIALLED = "not dialled: the other leg did not connect"
 STOPPED = "stopped"
-
-
-def ringback() -> AudioSource:
-    return ToneSource(frequencies=RINGBACK_HZ, duration_s=None, cadence=RINGBACK_CADENCE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,51 +80,9 @@ class CallbackOutcome:
 class _Gone(Exception):
     """A leg ended, could not be dialled, or the callback was stopped before the bridge."""
 
-    def __init__(self, run: _LegRun) -> None:
+    def __init__(self, run: LegRun) -> None:
         super().__init__(f"leg {run.name.value} is gone")
         self.run = run
-
-
-class _LegRun:
-    """One leg of the callback: what to call, its bookkeeping, its SIP leg once dialled."""
-
-    def __init__(self, *, name: LegName, spec: LegSpec, tracker: CallTracker) -> None:
-        self.name = name
-        self.spec = spec
-        self.tracker = tracker
-        self.leg: CallLeg | None = None
-        self.failure: Ended | None = None  # why it could not be dialled
-        self.follower: asyncio.Task[None] | None = None
-        self.answer_stored = asyncio.Event()
-        self.ready = False
-        self.ringing_reported = False  # a line: the first target to ring reported it
-        self.watchers: list[asyncio.Task[None]] = []
-        self._ringback: asyncio.Task[bool] | None = None
-
-    @property
-    def answered(self) -> bool:
-        return self.leg is not None and self.leg.state is LegState.ANSWERED
-
-    @property
-    def ended(self) -> Ended | None:
-        return self.failure if self.leg is None else self.leg.ended
-
-    def live_leg(self) -> CallLeg:
-        assert self.leg is not None, f"leg {self.name.value} was not dialled"
-        return self.leg
-
-    async def wait_ended(self) -> Ended:
-        return await self.live_leg().wait_ended()
-
-    def start_ringback(self) -> None:
-        if self.leg is not None and self._ringback is None and self.answered:
-            self._ringback = asyncio.ensure_future(self.leg.play(ringback()))
-
-    async def stop_ringback(self) -> None:
-        task, self._ringback = self._ringback, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
 
 class TwoLegCallback:
@@ -155,8 +103,11 @@ class TwoLegCallback:
         self._request = request
         self._audio = audio
         self._failure = request.failure_announce or failure_announcement
-        self._a = _LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a)
-        self._b = _LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b)
+        # Every task of the callback (followers, ringback, progress watchers) is one of
+        # these; :meth:`run` closes it once both legs have ended.
+        self._tasks = TaskOwner(name=f"callback {leg_a.sid}")
+        self._a = LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks)
+        self._b = LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks)
         self._stopping = False
         self._stopped = asyncio.Event()
 
@@ -202,7 +153,7 @@ class TwoLegCallback:
             await self._unless_gone(self._ready(second), first, second)
         return await self._bridge()
 
-    async def _dial(self, run: _LegRun) -> None:
+    async def _dial(self, run: LegRun) -> None:
         if self._stopping:
             raise _Gone(run)
         spec = run.spec
@@ -225,18 +176,18 @@ class TwoLegCallback:
             await run.tracker.ended(run.failure)
             raise _Gone(run) from error
         run.leg = leg
-        run.follower = asyncio.ensure_future(self._follow(run))
+        self._start_following(run)
         if self._stopping:
             raise _Gone(run)
 
-    async def _ring_line(self, run: _LegRun, line: Line) -> None:
+    async def _ring_line(self, run: LegRun, line: Line) -> None:
         """Ring ``line`` by its rules; the leg is whoever answers.  ``_Gone`` when nobody
         does, the callback is stopped, or the other leg ends meanwhile."""
         ringer = GroupRinger(
             engine=self._engine,
             caller_id=caller_id_user(run.spec.from_),
             caller_name=run.spec.caller_name,
-            on_leg=lambda leg, _target: self._watch_progress(run, leg),
+            on_leg=lambda leg, _target: run.watch_progress(leg),
         )
         other = self._other(run)
         rung = await ringer.ring(line.groups(), give_up=lambda: self._line_gives_up(other))
@@ -246,23 +197,11 @@ class TwoLegCallback:
             await run.tracker.ended(run.failure)
             raise _Gone(other if other.ended is not None else run)
         run.leg = rung.leg
-        run.follower = asyncio.ensure_future(self._follow(run))
+        self._start_following(run)
         if self._stopping:
             raise _Gone(run)
 
-    async def _watch_progress(self, run: _LegRun, leg: CallLeg) -> None:
-        async def report_ringing() -> None:
-            async for event in leg.events():
-                if isinstance(event, Answered | Ended):
-                    return
-                if isinstance(event, Ringing | EarlyMedia) and not run.ringing_reported:
-                    run.ringing_reported = True
-                    await run.tracker.on_leg_event(event)
-                    return
-
-        run.watchers.append(asyncio.ensure_future(report_ringing()))
-
-    async def _line_gives_up(self, other: _LegRun) -> None:
+    async def _line_gives_up(self, other: LegRun) -> None:
         """Completes when the callback is stopped or ``other`` (if dialled) has ended."""
         waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._stopped.wait())]
         if other.leg is not None:
@@ -273,17 +212,23 @@ class TwoLegCallback:
             for wait in waits:
                 wait.cancel()
 
-    async def _follow(self, run: _LegRun) -> None:
-        """Store each leg event in order; ``answer_stored`` once its answer is stored."""
+    def _start_following(self, run: LegRun) -> None:
+        run.follower = self._tasks.spawn(self._follow(run), name=f"events {run.tracker.sid}")
+
+    async def _follow(self, run: LegRun) -> None:
+        """Store each leg event in order; ``answer_stored`` once its answer is stored.  A
+        failure is logged here and ends the follower, not the callback."""
         try:
             async for event in run.live_leg().events():
                 await run.tracker.on_leg_event(event)
                 if isinstance(event, Answered):
                     run.answer_stored.set()
+        except Exception:
+            log.exception("callback %s: events of leg %s not stored", self.sid, run.name)
         finally:
             run.answer_stored.set()  # nobody waits for ever on a follower that failed
 
-    async def _ready(self, run: _LegRun) -> None:
+    async def _ready(self, run: LegRun) -> None:
         """Wait until ``run`` has answered and heard its announcement; ``_Gone`` if it ends."""
         leg = run.live_leg()
         try:
@@ -302,7 +247,7 @@ class TwoLegCallback:
     async def _both_ready(self) -> None:
         """Simultaneous mode: each leg gets ready on its own; the first ready hears ringback."""
 
-        async def prepare(run: _LegRun, other: _LegRun) -> None:
+        async def prepare(run: LegRun, other: LegRun) -> None:
             await self._ready(run)
             if not other.ready:
                 run.start_ringback()
@@ -320,7 +265,7 @@ class TwoLegCallback:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    async def _unless_gone(self, work: Coroutine[Any, Any, None], *watched: _LegRun) -> None:
+    async def _unless_gone(self, work: Coroutine[Any, Any, None], *watched: LegRun) -> None:
         """Run ``work``; raise ``_Gone`` as soon as one of ``watched`` ends first."""
         task = asyncio.ensure_future(work)
         ends = {asyncio.ensure_future(run.wait_ended()): run for run in watched}
@@ -358,7 +303,7 @@ class TwoLegCallback:
             connected=True, leg=first.name, reason=reason, bridged_seconds=seconds
         )
 
-    async def _first_to_end(self) -> _LegRun:
+    async def _first_to_end(self) -> LegRun:
         ends = {asyncio.ensure_future(run.wait_ended()): run for run in self._runs()}
         try:
             done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
@@ -369,7 +314,7 @@ class TwoLegCallback:
 
     # --- failing and ending ---
 
-    async def _not_connected(self, gone: _LegRun) -> CallbackOutcome:
+    async def _not_connected(self, gone: LegRun) -> CallbackOutcome:
         other = self._b if gone is self._a else self._a
         await other.stop_ringback()
         ended = gone.ended
@@ -383,7 +328,7 @@ class TwoLegCallback:
                 log.info("callback %s: failure announcement cut short", self.sid)
         return CallbackOutcome(connected=False, leg=gone.name, reason=ended.reason.value)
 
-    async def _announce(self, run: _LegRun, announcement: Announcement) -> None:
+    async def _announce(self, run: LegRun, announcement: Announcement) -> None:
         """Speak or play ``announcement`` to the answered leg; a failure is noted, not fatal."""
         leg = run.live_leg()
         try:
@@ -398,29 +343,29 @@ class TwoLegCallback:
             await run.tracker.note("error", {"message": f"announcement not played: {error}"})
 
     async def _end_all(self) -> None:
-        """Every leg ended and its last event stored, whatever happened before."""
-        for run in self._runs():
-            await run.stop_ringback()
-        await asyncio.gather(*(self._end(run) for run in self._runs()))
-        for run in self._runs():
-            if run.follower is None:
-                continue
-            try:
-                await run.follower
-            except Exception:
-                log.exception("callback %s: events of leg %s not stored", self.sid, run.name)
+        """Every leg ended and its last event stored, whatever happened before; then no
+        task of the callback is left."""
+        try:
+            for run in self._runs():
+                await run.stop_ringback()
+            await asyncio.gather(*(self._end(run) for run in self._runs()))
+            for run in self._runs():
+                if run.follower is not None:
+                    await run.follower  # it logs its own failure
+        finally:
+            await self._tasks.close()
 
-    async def _end(self, run: _LegRun) -> None:
+    async def _end(self, run: LegRun) -> None:
         if run.leg is None:
             cause = STOPPED if self._stopping else NOT_DIALLED
             await run.tracker.ended(Ended(EndReason.CANCELLED, Party.LOCAL, None, cause))
         elif run.leg.ended is None:
             await run.leg.hangup(EndReason.HUNG_UP if run.answered else EndReason.CANCELLED)
 
-    def _runs(self) -> tuple[_LegRun, _LegRun]:
+    def _runs(self) -> tuple[LegRun, LegRun]:
         return self._a, self._b
 
-    def _other(self, run: _LegRun) -> _LegRun:
+    def _other(self, run: LegRun) -> LegRun:
         return self._b if run is self._a else self._a
 
 

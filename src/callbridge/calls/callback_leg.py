@@ -1,0 +1,94 @@
+"""LegRun: one leg of a two-leg callback — what to call, its bookkeeping, its SIP leg once
+dialled, and the ringback it hears while it waits for the other leg.
+
+Its tasks (event follower, ringback, progress watchers) belong to the callback's
+:class:`TaskOwner`, which cancels whatever is left of them when the callback ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from callbridge.calls.request import LegName, LegSpec
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.events import Answered, EarlyMedia, Ended, LegEndedError, LegState, Ringing
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.tasks import TaskOwner
+from callbridge.media.plane import AudioSource
+from callbridge.media.sources import ToneSource
+
+RINGBACK_HZ = (440.0, 480.0)  # North American ringback: 2 s on, 4 s off
+RINGBACK_CADENCE = (2.0, 4.0)
+
+
+def ringback() -> AudioSource:
+    return ToneSource(frequencies=RINGBACK_HZ, duration_s=None, cadence=RINGBACK_CADENCE)
+
+
+class LegRun:
+    """One leg of the callback: what to call, its bookkeeping, its SIP leg once dialled."""
+
+    def __init__(
+        self, *, name: LegName, spec: LegSpec, tracker: CallTracker, tasks: TaskOwner
+    ) -> None:
+        self.name = name
+        self.spec = spec
+        self.tracker = tracker
+        self.leg: CallLeg | None = None
+        self.failure: Ended | None = None  # why it could not be dialled
+        self.follower: asyncio.Task[None] | None = None
+        self.answer_stored = asyncio.Event()
+        self.ready = False
+        self.ringing_reported = False  # a line: the first target to ring reported it
+        self.watchers: list[asyncio.Task[None]] = []
+        self._tasks = tasks
+        self._ringback: asyncio.Task[None] | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.leg is not None and self.leg.state is LegState.ANSWERED
+
+    @property
+    def ended(self) -> Ended | None:
+        return self.failure if self.leg is None else self.leg.ended
+
+    def live_leg(self) -> CallLeg:
+        assert self.leg is not None, f"leg {self.name.value} was not dialled"
+        return self.leg
+
+    async def wait_ended(self) -> Ended:
+        return await self.live_leg().wait_ended()
+
+    def start_ringback(self) -> None:
+        if self.leg is not None and self._ringback is None and self.answered:
+            name = f"ringback {self.tracker.sid}"
+            self._ringback = self._tasks.spawn(_ring_back(self.leg), name=name)
+
+    async def watch_progress(self, leg: CallLeg) -> None:
+        """``leg``, one of a line's targets, was placed: watch it for ringing (awaited by
+        awaiting :attr:`watchers`)."""
+        name = f"progress {self.tracker.sid} {leg.id}"
+        self.watchers.append(self._tasks.spawn(self._report_ringing(leg), name=name))
+
+    async def _report_ringing(self, leg: CallLeg) -> None:
+        """The first of a line's targets to ring reports this leg ringing."""
+        async for event in leg.events():
+            if isinstance(event, Answered | Ended):
+                return
+            if isinstance(event, Ringing | EarlyMedia) and not self.ringing_reported:
+                self.ringing_reported = True
+                await self.tracker.on_leg_event(event)
+                return
+
+    async def stop_ringback(self) -> None:
+        task, self._ringback = self._ringback, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def _ring_back(leg: CallLeg) -> None:
+    """Ringback until stopped; the leg ending (even before it starts) is no failure."""
+    with contextlib.suppress(LegEndedError):
+        await leg.play(ringback())
