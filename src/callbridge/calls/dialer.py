@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from callbridge.callflow.digits import Digits, plan_send_digits
-from callbridge.callflow.ports import DialResult, DialStatus, LegPort
+from callbridge.callflow.ports import DialResult, LegPort
 from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.calls.ringer import GroupRinger, Originator
 from callbridge.engine.events import EndReason, LegEndedError, LegState
@@ -50,15 +50,14 @@ class EngineDialer:
             caller_id=dial.caller_id or self._caller_id,
             on_leg=self._track_child,
         )
-        status: DialStatus = "failed"
-        for group in dial.groups:
-            if self._caller.ended is not None:
-                return DialResult(status="canceled", duration=0.0, answered_target=None)
-            rung = await ringer.ring_group(group, give_up=self._caller.wait_ended)
-            if rung.leg is not None and rung.target is not None:
-                return await self._connect(rung.leg, rung.target, dial)
-            status = rung.status
-        return DialResult(status=status, duration=0.0, answered_target=None)
+        rung = await ringer.ring(
+            dial.groups,
+            give_up=self._caller.wait_ended,
+            still_wanted=lambda: self._caller.ended is None,
+        )
+        if rung.leg is not None and rung.target is not None:
+            return await self._connect(rung.leg, rung.target, dial)
+        return DialResult(status=rung.status, duration=0.0, answered_target=None)
 
     async def _connect(self, callee: CallLeg, target: DialTarget, dial: Dial) -> DialResult:
         try:

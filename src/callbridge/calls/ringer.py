@@ -51,6 +51,8 @@ class Originator(Protocol):
 OnLeg = Callable[[CallLeg, DialTarget], Awaitable[None]]
 # Completes when whoever waits for the ringing gives up (caller hung up, callback stopped).
 GiveUp = Callable[[], Awaitable[object]]
+# Asked before each group: False when nobody waits for the ringing any more.
+StillWanted = Callable[[], bool]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,16 +81,26 @@ class GroupRinger:
         self._caller_name = caller_name
         self._on_leg = on_leg
 
-    async def ring(self, groups: Sequence[DialGroup], *, give_up: GiveUp) -> Rung:
-        """Each group in turn until a target answers, every group failed, or ``give_up``."""
+    async def ring(
+        self,
+        groups: Sequence[DialGroup],
+        *,
+        give_up: GiveUp,
+        still_wanted: StillWanted | None = None,
+    ) -> Rung:
+        """Each group in turn until a target answers, every group failed, or ``give_up``
+        completes while one rings; ``canceled`` too, without ringing it, when a group's
+        turn comes and ``still_wanted`` (if given) says nobody waits any more."""
         rung = Rung(status="failed")
         for group in groups:
-            rung = await self.ring_group(group, give_up=give_up)
+            if still_wanted is not None and not still_wanted():
+                return Rung(status="canceled")
+            rung = await self._ring_group(group, give_up=give_up)
             if rung.status in ("completed", "canceled"):
                 return rung
         return rung
 
-    async def ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
+    async def _ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
         ringing, unroutable = await self._originate_all(group)
         if not ringing:
             return Rung(status="failed", unroutable=unroutable)
