@@ -1,8 +1,10 @@
-"""A migrated SQLite file per test, and a clock the test moves by hand."""
+"""A migrated database per test (a SQLite file, or a fresh PostgreSQL database), and a
+clock the test moves by hand."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from store_fakes import Notifications, StepClock
 
 from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository, CallRepository
+from postgres_server import fresh_database
 
 
 @pytest.fixture
@@ -17,14 +20,27 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'store.db'}"
 
 
-@pytest.fixture(params=["sqlite-thread", "async-engine"])
+@pytest.fixture(
+    params=[
+        "sqlite-thread",
+        "async-engine",
+        pytest.param("postgresql", marks=pytest.mark.postgresql),
+    ]
+)
 async def database(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    """Both ways of running transactions: SQLite's own thread, and the async engine that a
-    PostgreSQL database uses."""
-    database = Database(url=db_url, sqlite_thread=request.param == "sqlite-thread")
-    await database.migrate()
-    yield database
-    await database.close()
+    """Both ways of running transactions on SQLite (its own thread, and the async engine
+    that a PostgreSQL database uses), and PostgreSQL itself (an empty database of the
+    session's server).  A second ``Database`` on the same data opens ``database.url``."""
+    async with AsyncExitStack() as stack:
+        url = db_url
+        if request.param == "postgresql":
+            url = await stack.enter_async_context(
+                fresh_database(request.getfixturevalue("postgres"))
+            )
+        database = Database(url=url, sqlite_thread=request.param == "sqlite-thread")
+        stack.push_async_callback(database.close)
+        await database.migrate()
+        yield database
 
 
 @pytest.fixture

@@ -38,11 +38,9 @@ async def test_ensure_creates_then_updates_in_place(
     assert rows == [(hashlib.sha256(KEY.encode()).hexdigest(),)]
 
 
-async def test_ensure_is_idempotent_and_keeps_the_id_across_restarts(
-    db_url: str, database: Database
-) -> None:
+async def test_ensure_is_idempotent_and_keeps_the_id_across_restarts(database: Database) -> None:
     first = await ApiKeyRepository(database=database, clock=StepClock()).ensure(key=KEY, name="crm")
-    again = Database(url=db_url)
+    again = Database(url=database.url)
     try:
         second = await ApiKeyRepository(database=again, clock=StepClock()).ensure(
             key=KEY, name="crm"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
@@ -37,6 +38,8 @@ async def test_outbox_and_event_indexes(database: Database) -> None:
 
 
 async def test_sqlite_connections_use_wal_and_a_busy_timeout(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("SQLite's pragmas")
     async with database.engine.connect() as connection:
         mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
         timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()

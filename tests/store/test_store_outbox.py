@@ -7,7 +7,8 @@ from datetime import timedelta
 from store_fakes import StepClock
 
 from callbridge.store.database import Database
-from callbridge.store.outbox import OutboxRepository
+from callbridge.store.models import DeliveryStatus
+from callbridge.store.outbox import OutboxRepository, Outcome
 from callbridge.store.records import Callback, NewCall, NewEvent
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 
@@ -101,3 +102,42 @@ async def test_due_carries_the_signing_secret_of_the_calls_key(
     await calls.record_event_with_delivery("CAk", NewEvent(name="e", at=clock.now()), {}, HOOK)
     [item] = await OutboxRepository(database=database).due(now=clock.now(), limit=1)
     assert item.signing_secret == key.record.signing_secret
+
+
+async def test_settle_records_a_batch_only_on_rows_the_node_still_holds(
+    database: Database, calls: CallRepository, clock: StepClock
+) -> None:
+    [a], [b], [c], [d] = [await seed(calls, clock, f"CA{n}", 1) for n in "abcd"]
+    outbox = OutboxRepository(database=database)
+    now = clock.now()
+    lease_time = timedelta(seconds=30)
+    lease = now + lease_time
+    assert await outbox.claim([a, b, c, d], node="n1", now=now, lease_until=lease) == (a, b, c, d)
+    later = lease + timedelta(seconds=1)
+    assert await outbox.claim([c], node="n2", now=later, lease_until=later + lease_time) == (c,)
+    retry_at = later + timedelta(seconds=5)
+    outcomes = [
+        Outcome(delivery_id=a, status=DeliveryStatus.DELIVERED, at=later, status_code=200),
+        Outcome(
+            delivery_id=b,
+            status=DeliveryStatus.PENDING,
+            at=later,
+            status_code=503,
+            error="busy",
+            next_attempt_at=retry_at,
+        ),
+        Outcome(delivery_id=c, status=DeliveryStatus.DELIVERED, at=later, status_code=200),
+    ]
+    assert await outbox.settle(outcomes, node="n1", release=[d]) == 2
+    settled = {
+        sid: (await calls.get_call(sid)).deliveries[0] for sid in ("CAa", "CAb", "CAc", "CAd")
+    }
+    assert [(r.status, r.attempts, r.last_status_code) for r in settled.values()] == [
+        ("delivered", 1, 200),
+        ("pending", 1, 503),
+        ("pending", 0, None),  # n2's now
+        ("pending", 0, None),
+    ]
+    assert settled["CAa"].delivered_at == later
+    assert settled["CAb"].next_attempt_at == retry_at
+    assert [i.delivery.id for i in await outbox.due(now=later, limit=10)] == [d]

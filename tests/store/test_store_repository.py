@@ -1,4 +1,4 @@
-"""CallRepository and ApiKeyRepository round-trips on a real SQLite file."""
+"""CallRepository and ApiKeyRepository round-trips on a real database (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -114,10 +114,10 @@ async def test_a_failed_write_leaves_neither_event_nor_delivery(
 
 
 async def test_concurrent_writers_get_distinct_consecutive_seqs(
-    db_url: str, calls: CallRepository, clock: StepClock
+    database: Database, calls: CallRepository, clock: StepClock
 ) -> None:
     await calls.create_call(new_call("CA1"))
-    other_db = Database(url=db_url)  # a second engine: another process, in effect
+    other_db = Database(url=database.url)  # a second engine: another process, in effect
     other = CallRepository(database=other_db, clock=clock)
     try:
         results = await asyncio.gather(

@@ -154,7 +154,7 @@ class OutboxRepository:
         def work(connection: Connection) -> int:
             recorded = 0
             if parameters:
-                recorded = _rowcount(connection.execute(_SETTLE, parameters))
+                recorded = _execute_counted(connection, _SETTLE, parameters)
             if released:
                 connection.execute(
                     update(DeliveryRow)
@@ -241,6 +241,17 @@ def _eligible(now: datetime) -> ColumnElement[bool]:
 
 def _rowcount(result: Any) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
+
+
+def _execute_counted(
+    connection: Connection, statement: Any, parameters: list[dict[str, Any]]
+) -> int:
+    """Run ``statement`` once per parameter set; how many rows it changed in all.  One
+    executemany where the driver counts its rows (sqlite3), else one execution each
+    (asyncpg reports -1 for an executemany)."""
+    if connection.dialect.supports_sane_multi_rowcount:
+        return _rowcount(connection.execute(statement, parameters))
+    return sum(_rowcount(connection.execute(statement, one)) for one in parameters)
 
 
 # One statement for every outcome (executemany): the values a kind of outcome does not
