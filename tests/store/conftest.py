@@ -22,13 +22,13 @@ def db_url(tmp_path: Path) -> str:
 
 @pytest.fixture(
     params=[
-        "sqlite-thread",
+        "sqlite-on-loop",
         "async-engine",
         pytest.param("postgresql", marks=pytest.mark.postgresql),
     ]
 )
 async def database(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
-    """Both ways of running transactions on SQLite (its own thread, and the async engine
+    """Both ways of running transactions on SQLite (on the event loop, and the async engine
     that a PostgreSQL database uses), and PostgreSQL itself (an empty database of the
     session's server).  A second ``Database`` on the same data opens ``database.url``."""
     async with AsyncExitStack() as stack:
@@ -37,7 +37,7 @@ async def database(db_url: str, request: pytest.FixtureRequest) -> AsyncIterator
             url = await stack.enter_async_context(
                 fresh_database(request.getfixturevalue("postgres"))
             )
-        database = Database(url=url, sqlite_thread=request.param == "sqlite-thread")
+        database = Database(url=url, sqlite_on_loop=request.param == "sqlite-on-loop")
         stack.push_async_callback(database.close)
         await database.migrate()
         yield database

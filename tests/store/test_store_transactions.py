@@ -50,13 +50,19 @@ async def test_work_that_returns_commits_and_work_that_raises_rolls_back(
     assert await _names(database) == ["k1"]
 
 
-async def test_sqlite_work_runs_off_the_event_loop_on_one_thread(db_url: str) -> None:
+async def test_sqlite_work_runs_on_the_loop_on_one_connection(
+    db_url: str,
+) -> None:
     database = Database(url=db_url)
     await database.migrate()
+
+    def where(connection: Connection) -> tuple[int, int]:
+        return threading.get_ident(), id(connection.connection.dbapi_connection)
+
     try:
-        seen = {await database.run(lambda _connection: threading.get_ident()) for _ in range(5)}
+        seen = {await database.run(where) for _ in range(5)}
         assert len(seen) == 1
-        assert threading.get_ident() not in seen
+        assert next(iter(seen))[0] == threading.get_ident()
     finally:
         await database.close()
 

@@ -12,7 +12,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from callbridge.store.transactions import AsyncTransactions, SqliteThread, Transactions
+from callbridge.store.transactions import AsyncTransactions, SqliteOnLoop, Transactions
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -49,10 +49,10 @@ class Database:
     """One database: the transactions every repository runs, and an async engine (for
     migrations, and the transactions of a database other than SQLite).
 
-    ``sqlite_thread=False`` runs SQLite's transactions on the async engine too, as
+    ``sqlite_on_loop=False`` runs SQLite's transactions on the async engine too, as
     PostgreSQL's run (the tests use it to cover that path)."""
 
-    def __init__(self, *, url: str, echo: bool = False, sqlite_thread: bool = True) -> None:
+    def __init__(self, *, url: str, echo: bool = False, sqlite_on_loop: bool = True) -> None:
         self._url = url
         ensure_sqlite_directory(url)
         self._engine = create_async_engine(url, echo=echo)
@@ -60,8 +60,8 @@ class Database:
         self._transactions: Transactions
         if made.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _on_sqlite_connect)
-        if made.get_backend_name() == "sqlite" and sqlite_thread and _is_file(made.database):
-            self._transactions = SqliteThread(url=made, on_connect=_on_sqlite_connect)
+        if made.get_backend_name() == "sqlite" and sqlite_on_loop and _is_file(made.database):
+            self._transactions = SqliteOnLoop(url=made, on_connect=_on_sqlite_connect)
         else:
             self._transactions = AsyncTransactions(engine=self._engine)
 
