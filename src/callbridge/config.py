@@ -108,6 +108,9 @@ class CallsSection(_Section):
     # What an answered callback leg hears when the other leg cannot be connected (a
     # request's failure_announce overrides it); unset: the built-in sentence.
     callback_failure_text: str | None = Field(default=None, min_length=1, max_length=1000)
+    # New calls (every API) are refused with 503 while the event loop runs this many ms
+    # late (callbridge.calls.overload); 0 turns the guard off.
+    overload_lag_ms: float = Field(default=200.0, ge=0, le=60_000)
 
 
 class TrunkSection(_Section):

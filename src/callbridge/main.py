@@ -14,13 +14,15 @@ from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
+from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
-from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
+from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
+from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
@@ -109,6 +111,15 @@ async def _configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> 
     return limiter
 
 
+def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, tasks: TaskOwner) -> Admission:
+    """The per-key limits, behind the overload guard unless it is turned off."""
+    if config.calls.overload_lag_ms <= 0:
+        return limiter
+    lag = LoopLag()
+    tasks.spawn(lag.run(), name="loop-lag")
+    return OverloadGuard(inner=limiter, lag=lag, max_lag=config.calls.overload_lag_ms / 1000)
+
+
 def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
     return CallServiceSettings(
         node=config.calls.node,
@@ -147,12 +158,15 @@ async def serve(config: CallbridgeConfig) -> None:
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
         limiter = await _configured_keys(config, keys)
+        tasks = TaskOwner(name="server")
+        stack.push_async_callback(tasks.close)
+        admission = overload_guarded(config, limiter, tasks)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
             clock=clock,
             http=http,
-            limiter=limiter,
+            limiter=admission,
             settings=call_service_settings(config),
         )
         callbacks = CallbridgeCallbacks(
@@ -160,7 +174,7 @@ async def serve(config: CallbridgeConfig) -> None:
             repository=repository,
             clock=clock,
             audio=HttpAudioLoader(client=http, cache_dir=Path(config.calls.audio_cache_dir)),
-            limiter=limiter,
+            limiter=admission,
             settings=callback_settings(config),
         )
         dispatcher.start()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from callbridge.calls.errors import CallLimitReached, CallNotFound, CallNotLive
+from callbridge.calls.errors import CallLimitReached, CallNotFound, CallNotLive, ServerOverloaded
 from callbridge.calls.request import OutboundCallRequest
 from callbridge.store.records import (
     ApiKeyRecord,
@@ -91,7 +91,7 @@ class FakeCalls:
     live: set[str] = field(default_factory=set)
     hung_up: list[str] = field(default_factory=list)
     redirected: list[tuple[str, str, str]] = field(default_factory=list)
-    refuse: CallLimitReached | None = None
+    refuse: CallLimitReached | ServerOverloaded | None = None
 
     def add(self, record: CallRecord, *, live: bool = False) -> CallRecord:
         self.records[record.sid] = record

@@ -9,7 +9,7 @@ from datetime import timedelta
 from api_fakes import T0, call_record
 
 from callbridge.calls.callback_state import CallbackDetail, PlacedCallback
-from callbridge.calls.errors import CallbackNotFound, CallLimitReached
+from callbridge.calls.errors import CallbackNotFound, CallLimitReached, ServerOverloaded
 from callbridge.calls.request import CallbackRequest
 from callbridge.store.records import CallDetail, CallRecord
 
@@ -24,7 +24,7 @@ class FakeCallbacks:
 
     placed: list[CallbackRequest] = field(default_factory=list)
     details: dict[str, tuple[str | None, CallbackDetail]] = field(default_factory=dict)
-    refuse: CallLimitReached | None = None
+    refuse: CallLimitReached | ServerOverloaded | None = None
 
     async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
         if self.refuse is not None:

@@ -11,7 +11,7 @@ from api_fakes import KEY, MAX_BODY, OTHER_KEY, UNSCOPED_KEY, Keys, form
 from bitrix_fakes import SALES, FakeVoices
 from callback_fakes import FakeCallbacks
 
-from callbridge.calls.errors import CallLimitReached
+from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.calls.request import (
     Announcement,
     CallbackMode,
@@ -192,6 +192,10 @@ async def test_bad_bodies_and_the_limits(
     limited = await client.post(START, json=SEED)
     assert error_of(limited) == (429, "QUERY_LIMIT_EXCEEDED", "too many calls")
     assert limited.headers["retry-after"] == "2"
+    fake_callbacks.refuse = ServerOverloaded("the server is overloaded", retry_after=1.0)
+    overloaded = await client.post(START, json=SEED)
+    assert error_of(overloaded) == (503, "OVERLOAD_LIMIT", "the server is overloaded")
+    assert overloaded.headers["retry-after"] == "1"
 
 
 async def test_unknown_methods_are_404_in_bitrix_shape_and_other_apis_keep_theirs(

@@ -13,7 +13,7 @@ from api_fakes import KEY, OTHER_KEY, T0, Keys, call_record
 from callback_fakes import FakeCallbacks, detail_of
 
 from callbridge.calls.callback_state import CallbackDetail
-from callbridge.calls.errors import CallLimitReached
+from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.calls.request import (
     Announcement,
     CallbackMode,
@@ -152,6 +152,17 @@ async def test_limit_reached_is_429_with_retry_after(
     assert response.status_code == 429
     assert response.headers["retry-after"] == "1"
     assert error_of(response)["id"] == "call_limit_reached"
+
+
+async def test_an_overloaded_server_is_503_with_retry_after(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    fake_callbacks.refuse = ServerOverloaded("the server is overloaded", retry_after=1.0)
+    response = await client.post(URL, json=SEED)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    assert error_of(response)["id"] == "server_overloaded"
+    assert fake_callbacks.placed == []
 
 
 def a_detail(callback_id: str, *, api_key_id: str) -> CallbackDetail:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from api_fakes import FakeCalls, Keys, form
 
-from callbridge.calls.errors import CallLimitReached
+from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
 from callbridge.webhooks.params import CallbackEvent
 
@@ -243,6 +243,18 @@ async def test_other_media_types_are_415(client: httpx.AsyncClient) -> None:
     response = await place(client, content=b"to=1002", headers={"content-type": "text/plain"})
     assert response.status_code == 415
     assert error_of(response)["id"] == "unsupported_media_type"
+
+
+async def test_an_overloaded_server_is_503_with_retry_after(
+    client: httpx.AsyncClient, fake_calls: FakeCalls
+) -> None:
+    fake_calls.refuse = ServerOverloaded("the server is overloaded", retry_after=1.0)
+    response = await place(client, data={"from": "1001", "to": "1002"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "1"
+    error = error_of(response)
+    assert (error["id"], error["message"]) == ("server_overloaded", "the server is overloaded")
+    assert fake_calls.placed == []
 
 
 async def test_limit_reached_is_429_with_retry_after(

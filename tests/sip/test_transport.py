@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from callbridge.sip.message import MAX_MESSAGE_SIZE, Peer, parse_message
-from callbridge.sip.transport import FramingError, SipTransport, next_frame
+from callbridge.sip.transport import UDP_RECEIVE_BUFFER, FramingError, SipTransport, next_frame
 
 HOST = "127.0.0.1"
 
@@ -127,3 +129,19 @@ async def test_udp_and_tcp_share_the_port_and_outbound_tcp_is_reused() -> None:
     finally:
         await alice.close()
         await bob.close()
+
+
+async def test_the_udp_socket_asks_for_a_large_receive_buffer() -> None:
+    transport = SipTransport(on_message=lambda data, peer: None)
+    await transport.start(HOST, 0)
+    try:
+        sock = transport._udp.get_extra_info("socket")  # type: ignore[union-attr]
+        size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    finally:
+        await transport.close()
+    # Linux doubles the request (for its bookkeeping), capped at net.core.rmem_max.
+    assert size == 2 * min(UDP_RECEIVE_BUFFER, _rmem_max())
+
+
+def _rmem_max() -> int:
+    return int(Path("/proc/sys/net/core/rmem_max").read_text())

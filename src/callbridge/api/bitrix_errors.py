@@ -7,6 +7,7 @@
 400 INVALID_REQUEST         the body is not a form or a JSON object (also 413 and 415)
 404 ERROR_METHOD_NOT_FOUND  no such method
 429 QUERY_LIMIT_EXCEEDED    the key's call limits, with Retry-After
+503 OVERLOAD_LIMIT          the server refuses new calls for now, with Retry-After
 500 INTERNAL_SERVER_ERROR   anything else
 """
 
@@ -19,7 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from callbridge.api.errors import ApiError, retry_after_header
-from callbridge.calls.errors import CallLimitReached
+from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.dialects.bitrix_reply import (
     ERROR_ARGUMENT,
     ERROR_CORE,
@@ -28,6 +29,7 @@ from callbridge.dialects.bitrix_reply import (
     INTERNAL_SERVER_ERROR,
     INVALID_REQUEST,
     NO_AUTH_FOUND,
+    OVERLOAD_LIMIT,
     QUERY_LIMIT_EXCEEDED,
     error_body,
     fields_description,
@@ -60,6 +62,9 @@ def bitrix_error_of(exc: Exception) -> JSONResponse:
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return bitrix_error(429, QUERY_LIMIT_EXCEEDED, str(exc), headers=headers)
+    if isinstance(exc, ServerOverloaded):
+        headers = {"Retry-After": retry_after_header(exc.retry_after)}
+        return bitrix_error(503, OVERLOAD_LIMIT, str(exc), headers=headers)
     if isinstance(exc, RequestValidationError):
         return bitrix_error(400, ERROR_ARGUMENT, "the request is invalid")
     if isinstance(exc, StarletteHTTPException):

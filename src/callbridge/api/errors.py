@@ -18,7 +18,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callbridge.calls.errors import CallbackNotFound, CallLimitReached, CallNotFound, CallNotLive
+from callbridge.calls.errors import (
+    CallbackNotFound,
+    CallLimitReached,
+    CallNotFound,
+    CallNotLive,
+    ServerOverloaded,
+)
 from callbridge.dialects.errors import InvalidRequest
 
 _HTTP_IDS = {404: "not_found", 405: "method_not_allowed"}
@@ -76,6 +82,9 @@ def error_of(exc: Exception) -> JSONResponse:
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return error_response(429, "call_limit_reached", str(exc), headers=headers)
+    if isinstance(exc, ServerOverloaded):
+        headers = {"Retry-After": retry_after_header(exc.retry_after)}
+        return error_response(503, "server_overloaded", str(exc), headers=headers)
     if isinstance(exc, RequestValidationError):
         fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
         return error_response(400, "invalid_request", "the request is invalid", fields=fields)
@@ -104,6 +113,7 @@ def install_error_handlers(
         CallbackNotFound,
         CallNotLive,
         CallLimitReached,
+        ServerOverloaded,
         RequestValidationError,
         StarletteHTTPException,
         Exception,

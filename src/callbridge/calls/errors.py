@@ -21,6 +21,15 @@ class CallLimitReached(CallServiceError):
         self.retry_after = retry_after
 
 
+class ServerOverloaded(CallServiceError):
+    """The server refuses new calls for now (it could not serve them); retry after
+    ``retry_after`` s."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class CallNotLive(CallServiceError):
     """A hang-up or redirect was asked of a call that has already ended."""
 

@@ -47,7 +47,8 @@ class Permit(Protocol):
 
 
 class Admission(Protocol):
-    """Admits a new call for an API key or raises ``CallLimitReached``."""
+    """Admits a new call for an API key or raises ``CallLimitReached`` (a limit of the key)
+    or ``ServerOverloaded``."""
 
     def admit(self, api_key_id: str | None) -> Permit: ...
 

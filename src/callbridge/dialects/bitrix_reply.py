@@ -30,6 +30,7 @@ ERROR_CORE = "ERROR_CORE"  # FROM_LINE names no line of the key ("Could not find
 INVALID_REQUEST = "INVALID_REQUEST"  # the body is not a form or JSON object, or too large
 ERROR_METHOD_NOT_FOUND = "ERROR_METHOD_NOT_FOUND"
 QUERY_LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"  # the key's call limits
+OVERLOAD_LIMIT = "OVERLOAD_LIMIT"  # the server refuses new calls for now
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 
 

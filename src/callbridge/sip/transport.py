@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,11 @@ OnMessage = Callable[[bytes, Peer], None]
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t\r]*$", re.I | re.M)
 _PORT_ATTEMPTS = 8
 _PEER_CACHE = 4096
+# The UDP socket's receive buffer: what arrives while the event loop is busy waits here,
+# and what does not fit is dropped by the kernel (the sender retransmits after T1, or a
+# 200 OK is lost for good).  Linux caps the request at net.core.rmem_max (often 208 KiB;
+# raise it on a busy server).
+UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 class FramingError(Exception):
@@ -150,6 +156,7 @@ class SipTransport:
             udp, _ = await loop.create_datagram_endpoint(
                 lambda: _Datagrams(self), local_addr=(host, port)
             )
+            _grow_receive_buffer(udp)
             bound = udp.get_extra_info("sockname")[1]
             try:
                 self._server = await loop.create_server(
@@ -219,6 +226,16 @@ class SipTransport:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+
+def _grow_receive_buffer(udp: asyncio.DatagramTransport) -> None:
+    sock = udp.get_extra_info("socket")
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
+    except OSError as exc:
+        log.warning("could not set the SIP socket's receive buffer: %s", exc)
+    size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    log.debug("SIP UDP receive buffer: %d bytes", size)
 
 
 __all__ = ["FramingError", "OnMessage", "SipTransport", "next_frame"]
