@@ -92,9 +92,11 @@ def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
     return engine
 
 
-async def _configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> CallLimiter:
-    """Store the configured API keys (hashed) and give each its limits."""
+async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> CallLimiter:
+    """Store the configured API keys (hashed) and give each its limits; revoke the stored
+    keys that are no longer configured."""
     limiter = CallLimiter()
+    configured: list[str] = []
     for key in config.api_keys:
         record = await keys.ensure(
             key=key.key,
@@ -108,6 +110,10 @@ async def _configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> 
             record.id,
             KeyLimits(calls_per_second=key.calls_per_second, max_concurrent=key.max_concurrent),
         )
+        configured.append(record.id)
+    revoked = await keys.revoke_all_except(configured)
+    if revoked:
+        log.warning("API keys no longer configured, revoked: %s", ", ".join(revoked))
     return limiter
 
 
@@ -157,7 +163,7 @@ async def serve(config: CallbridgeConfig) -> None:
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
-        limiter = await _configured_keys(config, keys)
+        limiter = await configured_keys(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
         admission = overload_guarded(config, limiter, tasks)

@@ -11,6 +11,7 @@ from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository
 
 KEY = "cbk_configured_0123456789abcdef"
+OTHER = "cbk_other_key_0123456789abcdef"
 
 
 async def test_ensure_creates_then_updates_in_place(
@@ -65,3 +66,17 @@ async def test_distinct_keys_get_distinct_ids(keys: ApiKeyRepository) -> None:
     )
     assert one.id != two.id
     assert await keys.find_by_key(KEY + "-2") == two
+
+
+async def test_keys_not_kept_are_revoked_until_ensured_again(keys: ApiKeyRepository) -> None:
+    kept = await keys.ensure(key=KEY, name="crm")
+    dropped = await keys.ensure(key=OTHER, name="dialer")
+    assert await keys.revoke_all_except([kept.id]) == ("dialer",)
+    assert await keys.revoke_all_except([kept.id]) == ()  # revoked once
+    assert await keys.find_by_key(OTHER) is None
+    assert await keys.find_by_key(KEY) == kept
+    restored = await keys.ensure(key=OTHER, name="dialer")
+    assert restored == dropped  # the same id and secret: its calls are its own again
+    assert await keys.find_by_key(OTHER) == restored
+    assert await keys.revoke_all_except([]) == ("crm", "dialer")
+    assert await keys.find_by_key(KEY) is None

@@ -6,10 +6,14 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
+from store_fakes import StepClock
 
+from callbridge.store.api_keys import hash_key
 from callbridge.store.database import Database
 from callbridge.store.models import Base
+from callbridge.store.repository import ApiKeyRepository
 
+OLD_KEY = "key-from-before-0002-0123456789"
 TABLES = {"api_keys", "calls", "call_events", "deliveries", "recordings", "alembic_version"}
 
 
@@ -24,7 +28,7 @@ async def test_migrate_creates_the_schema_the_models_describe(database: Database
         assert set(await connection.run_sync(lambda c: inspect(c).get_table_names())) == TABLES
         assert await connection.run_sync(_schema_diff) == []
         version = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-        assert version.scalar_one() == "0001"
+        assert version.scalar_one() == "0002"
 
 
 async def test_outbox_and_event_indexes(database: Database) -> None:
@@ -44,3 +48,22 @@ async def test_sqlite_connections_use_wal_and_a_busy_timeout(database: Database)
         mode = (await connection.exec_driver_sql("PRAGMA journal_mode")).scalar_one()
         timeout = (await connection.exec_driver_sql("PRAGMA busy_timeout")).scalar_one()
     assert (mode, timeout) == ("wal", 5000)
+
+
+async def test_a_key_stored_before_0002_still_works_after_the_upgrade(db_url: str) -> None:
+    database = Database(url=db_url)
+    try:
+        await database.migrate("0001")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO api_keys (id, name, key_hash, signing_secret, scopes, created_at)"
+                f" VALUES ('key_1', 'crm', '{hash_key(OLD_KEY)}', 's', '[]',"
+                " '2026-01-01 00:00:00.000000')"
+            )
+        await database.migrate()
+        keys = ApiKeyRepository(database=database, clock=StepClock())
+        found = await keys.find_by_key(OLD_KEY)
+        assert found is not None
+        assert found.id == "key_1"
+    finally:
+        await database.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,7 +62,8 @@ class ApiKeyRepository:
         signing_secret: str | None = None,
     ) -> ApiKeyRecord:
         """Create or update the configured ``key``, found by its hash: its id never changes,
-        nor its signing secret unless one is given.  Only the key's SHA-256 is stored."""
+        nor its signing secret unless one is given; a revoked key is restored.  Only the
+        key's SHA-256 is stored."""
         digest = hash_key(key)
 
         def upsert(connection: Connection) -> ApiKeyRecord:
@@ -82,6 +83,7 @@ class ApiKeyRepository:
                 row.max_concurrent = max_concurrent
                 if signing_secret is not None:
                     row.signing_secret = signing_secret
+                row.revoked_at = None
                 session.flush()
                 return api_key_record(row)
 
@@ -98,7 +100,24 @@ class ApiKeyRepository:
                 row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
                 if row is None or not hmac.compare_digest(row.key_hash, digest):
                     return None
+                if row.revoked_at is not None:
+                    return None
                 return api_key_record(row)
+
+        return await self._db.run(work)
+
+    async def revoke_all_except(self, kept: Collection[str]) -> tuple[str, ...]:
+        """Revoke every key whose id is not in ``kept`` (the configured ones): they no
+        longer authenticate.  The names of the keys revoked now."""
+        query = (
+            update(ApiKeyRow)
+            .where(ApiKeyRow.id.not_in(list(kept)), ApiKeyRow.revoked_at.is_(None))
+            .values(revoked_at=self._clock.now())
+            .returning(ApiKeyRow.name)
+        )
+
+        def work(connection: Connection) -> tuple[str, ...]:
+            return tuple(sorted(connection.execute(query).scalars()))
 
         return await self._db.run(work)
 

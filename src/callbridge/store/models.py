@@ -70,6 +70,8 @@ class ApiKeyRow(Base):
     calls_per_second: Mapped[float | None] = mapped_column(Float)
     max_concurrent: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Set when the key left the configuration: it no longer authenticates.
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class CallRow(Base):
