@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
+
 from callbridge.calls.service import CallbridgeCalls
 from callbridge.engine.engine import Engine
 from callbridge.store.repository import CallRepository
@@ -13,6 +15,12 @@ from webhook_receiver import Receiver
 
 ENGINE_HOST = "127.0.0.1"
 ENGINE_PORT = 5073
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+# The test runs on SQLite and again on a fresh PostgreSQL database (the multi-node store).
+BOTH_DATABASES = pytest.mark.parametrize(
+    "database", [SQLITE, pytest.param(POSTGRESQL, marks=pytest.mark.postgresql)], indirect=True
+)
 
 
 class Unlimited:

@@ -1,13 +1,15 @@
-"""The call service end to end: a real engine on loopback, SQLite, the webhook dispatcher
-and a real HTTP server in the test serving documents and receiving callbacks."""
+"""The call service end to end: a real engine on loopback, SQLite (or PostgreSQL), the
+webhook dispatcher and a real HTTP server in the test serving documents and receiving
+callbacks."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import pytest
-from call_world import ENGINE_HOST, ENGINE_PORT, CallWorld, Unlimited
+from call_world import ENGINE_HOST, ENGINE_PORT, POSTGRESQL, SQLITE, CallWorld, Unlimited
 
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -25,6 +27,7 @@ from callbridge.store.repository import CallRepository
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from peers.conftest import baresip  # noqa: F401  (the fixture, shared with the peer tests)
+from postgres_server import fresh_database
 from webhook_receiver import Receiver
 
 FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
@@ -56,11 +59,18 @@ async def engine(tts_cache: Path) -> AsyncIterator[Engine]:
 
 
 @pytest.fixture
-async def database(tmp_path: Path) -> AsyncIterator[Database]:
-    db = Database(url=f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}")
-    await db.migrate()
-    yield db
-    await db.close()
+async def database(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Database]:
+    """SQLite; PostgreSQL too for the tests marked with ``call_world.BOTH_DATABASES``."""
+    async with AsyncExitStack() as stack:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'calls.db'}"
+        if getattr(request, "param", SQLITE) == POSTGRESQL:
+            url = await stack.enter_async_context(
+                fresh_database(request.getfixturevalue("postgres"))
+            )
+        db = Database(url=url)
+        stack.push_async_callback(db.close)
+        await db.migrate()
+        yield db
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from call_world import CallWorld
+from call_world import BOTH_DATABASES, CallWorld
 from callback_support import classify, finished, statuses, tone_start
 
 from callbridge.calls.callbacks_service import CallbridgeCallbacks
@@ -54,6 +54,7 @@ def callback(world: CallWorld, a: Baresip, b: Baresip, **changes: object) -> Cal
     return CallbackRequest(**values)  # type: ignore[arg-type]
 
 
+@BOTH_DATABASES
 async def test_sequential_callback_announces_to_a_then_bridges_b(
     world: CallWorld, callbacks: CallbridgeCallbacks, baresip: BaresipFactory
 ) -> None:

@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from call_world import CallWorld
+from call_world import BOTH_DATABASES, CallWorld
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
@@ -77,6 +77,7 @@ async def completed(world: CallWorld, sid: str, *, path: str = "/status") -> dic
     )
 
 
+@BOTH_DATABASES
 async def test_pin_call_sends_digits_then_speaks_with_ordered_callbacks(
     world: CallWorld, baresip: BaresipFactory
 ) -> None:
@@ -164,6 +165,7 @@ async def test_gather_posts_the_digits_typed_by_the_peer(
     assert gathered[0].form["CallSid"] == call.sid
 
 
+@BOTH_DATABASES
 async def test_dial_group_rings_three_and_cancels_the_losers(
     world: CallWorld, baresip: BaresipFactory
 ) -> None:
@@ -214,6 +216,7 @@ async def test_sequential_groups_ring_the_next_after_the_ring_time(
     await completed(world, call.sid)
 
 
+@BOTH_DATABASES
 async def test_callbacks_survive_a_receiver_outage_in_order(
     world: CallWorld, baresip: BaresipFactory
 ) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
+from postgres_server import fresh_database
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -23,7 +24,7 @@ API_KEY = "restart-test-key-0123456789"
 SIP_PORT = 5075
 
 
-def write_config(directory: Path, http_port: int) -> Path:
+def write_config(directory: Path, http_port: int, database_url: str) -> Path:
     path = directory / "callbridge.toml"
     path.write_text(
         f"""
@@ -37,7 +38,7 @@ rtp_port_end = 44199
 tts_cache_dir = "{directory / "tts"}"
 recordings_dir = "{directory / "recordings"}"
 [database]
-url = "sqlite+aiosqlite:///{directory / "callbridge.db"}"
+url = "{database_url}"
 [calls]
 node = "restart-test"
 audio_cache_dir = "{directory / "audio"}"
@@ -107,13 +108,24 @@ async def receiver() -> AsyncIterator[Receiver]:
     await receiver.stop()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """The server's database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'callbridge.db'}"
+        return
+    async with fresh_database(request.getfixturevalue("postgres")) as url:
+        yield url
+
+
 async def test_a_killed_server_closes_the_call_and_sends_completed_after_restart(
-    tmp_path: Path, receiver: Receiver, baresip: BaresipFactory
+    tmp_path: Path, receiver: Receiver, baresip: BaresipFactory, database_url: str
 ) -> None:
     phone = await baresip("customer")
     receiver.documents["/app"] = '<Response><Pause length="120"/></Response>'
     http_port = free_tcp_port()
-    server = Server(write_config(tmp_path, http_port), http_port, tmp_path / "server.log")
+    config = write_config(tmp_path, http_port, database_url)
+    server = Server(config, http_port, tmp_path / "server.log")
     await server.start()
     try:
         async with httpx.AsyncClient(base_url=server.url, headers={"apikey": API_KEY}) as api:
