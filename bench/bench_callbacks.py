@@ -52,6 +52,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callback_state import CallbackDetail
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
@@ -580,7 +581,10 @@ async def callback_service(
             engine=engine,
             repository=repository,
             clock=clock,
-            audio=HttpAudioLoader(client=client, cache_dir=workdir / "audio"),
+            audio=HttpAudioLoader(
+                client=client,
+                cache=AudioCache(directory=workdir / "audio", ttl=300.0, max_bytes=1 << 26),
+            ),
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
         )

@@ -1,7 +1,8 @@
 """A real HTTP receiver for webhook tests: uvicorn serving Starlette on 127.0.0.1.
 
 It records every request with the status it answered.  A path listed in ``documents``
-answers that body as XML (the voice-application documents of call tests). Its port is reserved at
+answers that body as XML (the voice-application documents of call tests), one in ``files``
+its bytes (audio). Its port is reserved at
 construction (bound, not listening: connections are refused) so a test can start it
 late, stop it and start it again on the same URL.
 """
@@ -61,6 +62,7 @@ class Receiver:
         self.status = 200
         self.delay = 0.0  # seconds before answering
         self.documents: dict[str, str | Callable[[Received], str]] = {}
+        self.files: dict[str, bytes] = {}  # served as they are (audio for <Play>)
         self._sock = self._bind(0)
         self.port: int = self._sock.getsockname()[1]
         self._server: uvicorn.Server | None = None
@@ -111,6 +113,9 @@ class Receiver:
         )
         if self.delay:
             await asyncio.sleep(self.delay)
+        file = self.files.get(request.url.path)
+        if file is not None and status < 300:
+            return Response(file, media_type="application/octet-stream")
         document = self.documents.get(request.url.path)
         if document is not None and status < 300:
             body_text = document if isinstance(document, str) else document(self.requests[-1])

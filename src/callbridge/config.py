@@ -104,6 +104,10 @@ class CallsSection(_Section):
     # Every node of a cluster needs its own, stable name.
     node: str = Field(default_factory=socket.gethostname, min_length=1, max_length=100)
     audio_cache_dir: str = "var/audio-cache"
+    # A <Play> URL is fetched again once its decoded copy is this old (a copy that cannot
+    # be refreshed still plays); the copies together stay under audio_cache_mb.
+    audio_cache_seconds: float = Field(default=300.0, ge=0)
+    audio_cache_mb: float = Field(default=256.0, gt=0)
     webhook_timeout: float = Field(default=10.0, gt=0, le=120)
     # What an answered callback leg hears when the other leg cannot be connected (a
     # request's failure_announce overrides it); unset: the built-in sentence.

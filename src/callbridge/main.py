@@ -11,6 +11,7 @@ import uvicorn
 
 from callbridge.api.app import create_http_app
 from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
@@ -126,12 +127,19 @@ def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, tasks: Task
     return OverloadGuard(inner=limiter, lag=lag, max_lag=config.calls.overload_lag_ms / 1000)
 
 
+def audio_cache(config: CallbridgeConfig) -> AudioCache:
+    return AudioCache(
+        directory=Path(config.calls.audio_cache_dir),
+        ttl=config.calls.audio_cache_seconds,
+        max_bytes=int(config.calls.audio_cache_mb * 1024 * 1024),
+    )
+
+
 def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
     return CallServiceSettings(
         node=config.calls.node,
         public_url=config.http.base_url,
         recordings_dir=Path(config.media.recordings_dir),
-        audio_cache_dir=Path(config.calls.audio_cache_dir),
         translate=parse_voice_xml,
     )
 
@@ -167,11 +175,13 @@ async def serve(config: CallbridgeConfig) -> None:
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
         admission = overload_guarded(config, limiter, tasks)
+        audio = HttpAudioLoader(client=http, cache=audio_cache(config))
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
             clock=clock,
             http=http,
+            audio=audio,
             limiter=admission,
             settings=call_service_settings(config),
         )
@@ -179,7 +189,7 @@ async def serve(config: CallbridgeConfig) -> None:
             engine=engine,
             repository=repository,
             clock=clock,
-            audio=HttpAudioLoader(client=http, cache_dir=Path(config.calls.audio_cache_dir)),
+            audio=audio,
             limiter=admission,
             settings=callback_settings(config),
         )

@@ -12,6 +12,7 @@ import pytest
 from call_world import ENGINE_HOST, ENGINE_PORT, POSTGRESQL, SQLITE, CallWorld, Unlimited
 
 from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
@@ -32,6 +33,10 @@ from webhook_receiver import Receiver
 
 FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
 NODE = "test-node"
+
+
+def test_audio_cache(directory: Path) -> AudioCache:
+    return AudioCache(directory=directory, ttl=300.0, max_bytes=64 * 1024 * 1024)
 
 
 @pytest.fixture(scope="session")
@@ -74,6 +79,15 @@ async def database(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncItera
 
 
 @pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real HTTP server in the test (documents, files, callbacks), on its own."""
+    receiver = Receiver()
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
 async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIterator[CallWorld]:
     receiver = Receiver()
     await receiver.start()
@@ -95,12 +109,12 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
             repository=repository,
             clock=clock,
             http=client,
+            audio=HttpAudioLoader(client=client, cache=test_audio_cache(tmp_path / "audio")),
             limiter=Unlimited(),
             settings=CallServiceSettings(
                 node=NODE,
                 public_url="http://127.0.0.1:8080",
                 recordings_dir=tmp_path / "recordings",
-                audio_cache_dir=tmp_path / "audio",
                 translate=parse_voice_xml,
             ),
         )
@@ -121,7 +135,9 @@ async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[Callbridg
             engine=world.engine,
             repository=world.repository,
             clock=SystemClock(),
-            audio=HttpAudioLoader(client=client, cache_dir=tmp_path / "callback-audio"),
+            audio=HttpAudioLoader(
+                client=client, cache=test_audio_cache(tmp_path / "callback-audio")
+            ),
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
         )

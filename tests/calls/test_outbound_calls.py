@@ -4,12 +4,15 @@ the voice application and the status callbacks live on a real HTTP server in the
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 from call_world import BOTH_DATABASES, CallWorld
 
-from audio_analysis import read_wav_mono, rms
+from audio_analysis import dominant_frequency, read_wav_mono, rms
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
 from callbridge.webhooks.params import CallbackEvent
 from peers.baresip import Baresip
@@ -120,6 +123,32 @@ async def test_pin_call_sends_digits_then_speaks_with_ordered_callbacks(
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     assert detail.call.status == "completed"
     assert [e.name for e in detail.events] == ["initiated", "ringing", "answered", "completed"]
+
+
+async def test_play_of_an_mp3_is_heard_by_the_phone(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    phone = await baresip("customer")
+    rate = 44100
+    t = np.arange(2 * rate) / rate
+    mp3 = io.BytesIO()
+    soundfile.write(mp3, 0.5 * np.sin(2 * np.pi * 440 * t), rate, format="MP3")
+    world.receiver.files["/hold.mp3"] = mp3.getvalue()
+    world.receiver.documents["/app"] = (
+        f"<Response><Play>{world.receiver.url('/hold.mp3')}</Play><Hangup/></Response>"
+    )
+    call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/app")))
+    await answer_when_rung(phone)
+    await phone.wait_event("CALL_CLOSED", timeout=30)
+    await completed(world, call.sid)
+    assert phone.recorded_wav is not None
+    _, heard = read_wav_mono(phone.recorded_wav)
+    loud = [
+        heard[i : i + 160] for i in range(0, len(heard) - 160, 160) if rms(heard[i : i + 160]) > 300
+    ]
+    assert len(loud) > 75, "the phone heard less than 1.5 s of the 2 s prompt"
+    at_440 = [f for f in loud if dominant_frequency(f) == pytest.approx(440, abs=25)]
+    assert len(at_440) > 0.9 * len(loud)
 
 
 async def test_click_to_call_bridges_from_and_to(world: CallWorld, baresip: BaresipFactory) -> None:

@@ -1,21 +1,24 @@
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 from audio_analysis import dominant_frequency, goertzel_power, rms
+from callbridge.media.audiofile import BadAudio, decode_for_telephony
 from callbridge.media.plane import FRAME_BYTES, AudioSource
 from callbridge.media.sources import (
+    AudioFileSource,
     SequenceSource,
     SilenceSource,
     ToneSource,
-    WavSource,
     dtmf_tones,
 )
-from callbridge.media.wavfile import BadWav, wav_header
+from callbridge.media.wavfile import wav_header
 
 
 def _drain(source: AudioSource, limit: int = 10_000) -> list[bytes]:
@@ -76,11 +79,13 @@ def _sox(tmp_path: Path, name: str, *args: str) -> Path:
         ("-r", "48000", "-c", "1", "-e", "floating-point", "-b", "32"),
         ("-r", "8000", "-c", "1", "-b", "32"),
         ("-r", "6000", "-c", "1", "-b", "16"),
+        ("-r", "8000", "-c", "1", "-e", "mu-law"),
+        ("-r", "8000", "-c", "1", "-e", "a-law"),
     ],
 )
-def test_wav_source_converts_anything_to_8k_mono(tmp_path: Path, fmt: tuple[str, ...]) -> None:
+def test_a_wav_of_any_kind_becomes_8k_mono(tmp_path: Path, fmt: tuple[str, ...]) -> None:
     path = _sox(tmp_path, "in.wav", *fmt)
-    frames = _drain(WavSource(path))
+    frames = _drain(AudioFileSource(path))
     assert len(frames) == 25
     pcm = b"".join(frames)
     assert dominant_frequency(pcm) == pytest.approx(1000, abs=10)
@@ -93,16 +98,56 @@ def test_resampling_removes_content_above_4k(tmp_path: Path) -> None:
         ["sox", "-n", "-r", "44100", "-b", "16", str(path), "synth", "0.5", "sine", "6000"],
         check=True,
     )
-    pcm = b"".join(_drain(WavSource(path)))
+    pcm = b"".join(_drain(AudioFileSource(path)))
     assert rms(pcm) < 200  # 6 kHz would alias to 2 kHz at full level without the low-pass
 
 
-def test_not_a_wav(tmp_path: Path) -> None:
+def _tone_file(path: Path, fmt: str, *, rate: int = 44100, channels: int = 2) -> Path:
+    """0.5 s of a 1 kHz tone at half scale, written by libsndfile in ``fmt``."""
+    t = np.arange(rate // 2) / rate
+    tone = 0.5 * np.sin(2 * np.pi * 1000 * t)
+    soundfile.write(path, np.repeat(tone[:, None], channels, axis=1), rate, format=fmt)
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "rate"), [("MP3", 44100), ("OGG", 48000), ("FLAC", 16000)])
+def test_compressed_formats_become_8k_mono(tmp_path: Path, fmt: str, rate: int) -> None:
+    path = _tone_file(tmp_path / f"tone.{fmt.lower()}", fmt, rate=rate)
+    pcm = b"".join(_drain(AudioFileSource(path)))
+    assert len(pcm) // FRAME_BYTES == pytest.approx(25, abs=2)  # encoder padding
+    assert dominant_frequency(pcm) == pytest.approx(1000, abs=10)
+    middle = pcm[5 * FRAME_BYTES : -5 * FRAME_BYTES]
+    assert rms(middle) > 0.5 * 32767 / np.sqrt(2) * 0.8
+
+
+def test_bytes_in_memory_decode_like_a_file(tmp_path: Path) -> None:
+    path = _tone_file(tmp_path / "tone.mp3", "MP3")
+    from_memory = decode_for_telephony(io.BytesIO(path.read_bytes()), name="tone.mp3")
+    assert from_memory == decode_for_telephony(path)
+
+
+def test_audio_longer_than_allowed_is_refused(tmp_path: Path) -> None:
+    path = _sox(tmp_path, "long.wav", "-r", "8000", "-c", "1", "-b", "16")
+    assert len(decode_for_telephony(path, max_seconds=0.5)) == 8000  # 0.5 s: allowed
+    with pytest.raises(BadAudio, match=r"more than 0\.4 s"):
+        decode_for_telephony(path, max_seconds=0.4)
+    mp3 = _tone_file(tmp_path / "long.mp3", "MP3")
+    with pytest.raises(BadAudio):
+        decode_for_telephony(mp3, max_seconds=0.2)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"hello",
+        b"<?xml version='1.0'?><Response/>",
+        wav_header(rate=8000, data_bytes=0)[:36],
+        b"RIFF\xff\xff\xff\x7fWAVEfmt " + bytes(200),
+        bytes(4096),
+    ],
+)
+def test_what_is_not_audio_is_refused(tmp_path: Path, body: bytes) -> None:
     bad = tmp_path / "bad.wav"
-    bad.write_bytes(b"hello")
-    with pytest.raises(BadWav):
-        WavSource(bad)
-    truncated = tmp_path / "nodata.wav"
-    truncated.write_bytes(wav_header(rate=8000, data_bytes=0)[:36])
-    with pytest.raises(BadWav):
-        WavSource(truncated)
+    bad.write_bytes(body)
+    with pytest.raises(BadAudio, match=r"^bad\.wav: "):
+        AudioFileSource(bad)

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
-from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.dialer import EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
 from callbridge.calls.errors import CallNotFound, CallNotLive
@@ -58,7 +58,6 @@ class CallServiceSettings:
     node: str
     public_url: str
     recordings_dir: Path
-    audio_cache_dir: Path
     translate: Translate
     runner_limits: RunnerLimits = field(default_factory=RunnerLimits)
 
@@ -92,6 +91,7 @@ class CallbridgeCalls:
         repository: CallRepository,
         clock: Clock,
         http: HttpClient,
+        audio: AudioLoader,
         limiter: Admission,
         settings: CallServiceSettings,
     ) -> None:
@@ -99,9 +99,9 @@ class CallbridgeCalls:
         self._repository = repository
         self._clock = clock
         self._http = http
+        self._audio = audio
         self._limiter = limiter
         self._settings = settings
-        self._audio = HttpAudioLoader(client=http, cache_dir=settings.audio_cache_dir)
         self._live: dict[str, OutboundCall] = {}
         self._tasks = TaskOwner(name="calls")
 

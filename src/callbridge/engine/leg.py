@@ -26,7 +26,7 @@ from callbridge.engine.events import (
 from callbridge.engine.ports import SpeechSynthesizer
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import AudioSource, MediaEndpoint
-from callbridge.media.sources import WavSource
+from callbridge.media.sources import AudioFileSource
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ class CallLeg:
 
     async def say(self, text: str, voice: str | None = None) -> bool:
         path = await self._tts.synthesize(text, voice or DEFAULT_VOICE)
-        return await self.play(WavSource(path))
+        return await self.play(AudioFileSource(path))
 
     async def send_dtmf(self, digits: str) -> None:
         self._require_media_flowing()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from callbridge.media.audiofile import decode_for_telephony
 from callbridge.media.plane import (
     FRAME_BYTES,
     FRAME_SAMPLES,
@@ -15,8 +16,6 @@ from callbridge.media.plane import (
     SAMPLE_RATE,
     AudioSource,
 )
-from callbridge.media.resample import resample
-from callbridge.media.wavfile import read_wav, to_pcm16
 
 SILENT_FRAME = bytes(FRAME_BYTES)
 _TAU = 2 * math.pi
@@ -102,17 +101,13 @@ class PcmSource:
         return frame if len(frame) == FRAME_BYTES else frame.ljust(FRAME_BYTES, b"\0")
 
 
-class WavSource(PcmSource):
-    """A WAV file of any rate/width/channels, converted to 8 kHz mono 16-bit on open.
-
-    Conversion: channels averaged, then :func:`callbridge.media.resample.resample`
-    (windowed-sinc low-pass + linear interpolation).  The file is read when constructed;
-    raises :class:`callbridge.media.wavfile.BadWav` or ``OSError``.
-    """
+class AudioFileSource(PcmSource):
+    """An audio file of any format, rate, width and channel count
+    (:func:`callbridge.media.audiofile.decode_for_telephony`), decoded when constructed;
+    raises :class:`callbridge.media.audiofile.BadAudio` or ``OSError``."""
 
     def __init__(self, path: Path) -> None:
-        audio = read_wav(Path(path))
-        super().__init__(pcm=to_pcm16(resample(audio.samples, rate=audio.rate)))
+        super().__init__(pcm=decode_for_telephony(Path(path)))
 
 
 class SequenceSource:

@@ -2,7 +2,7 @@
 
 espeak-ng runs as a subprocess without a shell; the text is passed as one argument after
 ``--`` so it can never be read as an option.  Its 22.05 kHz output is converted with
-:func:`callbridge.media.resample.resample` and stored as ``<sha256(voice, text)>.wav``
+:func:`callbridge.media.audiofile.decode_for_telephony` and stored as ``<sha256(voice, text)>.wav``
 (written to a temporary name and renamed into place, so concurrent requests are safe).
 """
 
@@ -15,9 +15,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from callbridge.media.audiofile import BadAudio, decode_for_telephony
 from callbridge.media.plane import SAMPLE_RATE
-from callbridge.media.resample import resample
-from callbridge.media.wavfile import BadWav, read_wav, to_pcm16, write_wav
+from callbridge.media.wavfile import write_wav
 
 
 class TtsError(Exception):
@@ -114,10 +114,9 @@ class Tts:
 
 def _convert(raw: Path, target: Path) -> None:
     try:
-        audio = read_wav(raw)
-    except BadWav as exc:
+        pcm = decode_for_telephony(raw)
+    except BadAudio as exc:
         raise TtsError(f"espeak-ng wrote an unreadable WAV: {exc}") from exc
-    pcm = to_pcm16(resample(audio.samples, rate=audio.rate, target=SAMPLE_RATE))
     partial = target.with_suffix(f".{os.getpid()}.{id(pcm)}.part")
     write_wav(partial, pcm, rate=SAMPLE_RATE)
     partial.replace(target)
