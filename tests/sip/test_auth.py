@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiosipua import SipResponse
 from aiosipua.auth import SipDigestAuth, answer_challenge
 
-from callbridge.sip.auth import NONCE_LIFETIME, AuthOutcome, DigestAuthenticator
+from callbridge.sip.auth import NONCE_LIFETIME, PRUNE_ABOVE, AuthOutcome, DigestAuthenticator
 
 
 class FakeClock:
@@ -74,3 +74,65 @@ def test_same_secret_accepts_nonce_across_instances() -> None:
     assert (
         second.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.OK
     )
+
+
+def _answer_with_count(
+    auth: DigestAuthenticator, nonce: str, nc: int | None, *, password: str = "secret"
+) -> str:
+    """An answer to ``nonce`` with nonce count ``nc`` (``None``: without qop, RFC 2069)."""
+    params = {"username": "1001", "realm": "callbridge", "nonce": nonce, "uri": "sip:callbridge"}
+    if nc is not None:
+        params |= {"qop": "auth", "nc": f"{nc:08x}", "cnonce": "c0ffee"}
+    params["response"] = auth.expected_response(params, method="REGISTER", password=password)
+    return "Digest " + ", ".join(
+        f"{k}={v}" if k in ("qop", "nc") else f'{k}="{v}"' for k, v in params.items()
+    )
+
+
+def _outcome(auth: DigestAuthenticator, header: str) -> AuthOutcome:
+    return auth.verify(header, method="REGISTER", password_for=_passwords).outcome
+
+
+def test_a_replayed_answer_is_refused_and_a_higher_count_accepted() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    answer = _answer(auth, "1001", "secret")
+    assert _outcome(auth, answer) is AuthOutcome.OK
+    assert _outcome(auth, answer) is AuthOutcome.REJECTED  # the same answer again
+    nonce = auth.new_nonce()
+    assert _outcome(auth, _answer_with_count(auth, nonce, 1)) is AuthOutcome.OK
+    assert _outcome(auth, _answer_with_count(auth, nonce, 3)) is AuthOutcome.OK
+    assert _outcome(auth, _answer_with_count(auth, nonce, 2)) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, nonce, 3)) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, nonce, 4)) is AuthOutcome.OK
+
+
+def test_an_answer_without_qop_uses_its_nonce_up() -> None:
+    clock = FakeClock()  # the same second for every nonce
+    auth = DigestAuthenticator(realm="callbridge", clock=clock)
+    assert auth.new_nonce() != auth.new_nonce()
+    nonce = auth.new_nonce()
+    assert _outcome(auth, _answer_with_count(auth, nonce, None)) is AuthOutcome.OK
+    assert _outcome(auth, _answer_with_count(auth, nonce, None)) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, auth.new_nonce(), None)) is AuthOutcome.OK
+
+
+def test_a_wrong_answer_does_not_use_up_a_count() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    nonce = auth.new_nonce()
+    forged = _answer_with_count(auth, nonce, 5, password="guess")
+    assert _outcome(auth, forged) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, nonce, 1)) is AuthOutcome.OK
+
+
+def test_counts_of_expired_nonces_are_forgotten() -> None:
+    clock = FakeClock()
+    auth = DigestAuthenticator(realm="callbridge", clock=clock)
+    old = auth.new_nonce()
+    assert _outcome(auth, _answer_with_count(auth, old, 1)) is AuthOutcome.OK
+    clock.now += NONCE_LIFETIME + 1
+    for _ in range(PRUNE_ABOVE):
+        assert _outcome(auth, _answer_with_count(auth, auth.new_nonce(), 1)) is AuthOutcome.OK
+        clock.now += 0.001
+    assert old not in auth._counts
+    assert len(auth._counts) <= PRUNE_ABOVE
+    assert _outcome(auth, _answer_with_count(auth, old, 1)) is AuthOutcome.STALE
