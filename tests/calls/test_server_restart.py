@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -143,7 +144,9 @@ async def test_a_killed_server_closes_the_call_and_sends_completed_after_restart
                 lambda: any(r.form.get("CallStatus") == "completed" for r in receiver.accepted),
                 timeout=20,
             )
-            detail = (await api.get(f"/api/v2/calls/{sid}")).json()
+            # The phone still had the call (it has no RTP timeout): the new run hangs it up.
+            await phone.wait_event("CALL_CLOSED", timeout=15)
+            detail = await api_detail_with(api, sid, event="dialog_ended")
     finally:
         await server.stop()
     # At least once: a send the crash kept us from recording is sent again after the
@@ -154,3 +157,16 @@ async def test_a_killed_server_closes_the_call_and_sends_completed_after_restart
     assert list(firsts.values()) == ["initiated", "ringing", "answered", "completed"]
     assert detail["status"] == "completed"
     assert "restarted" in detail["hangupCause"]
+    [ended] = [e for e in detail["events"] if e["name"] == "dialog_ended"]
+    assert ended["data"] == {"sip_code": 200, "after": "restart"}
+
+
+async def api_detail_with(api: httpx.AsyncClient, sid: str, *, event: str) -> dict[str, Any]:
+    """The call as the API shows it, once ``event`` is among its events (or after 5 s)."""
+    detail: dict[str, Any] = {}
+    for _ in range(100):
+        detail = (await api.get(f"/api/v2/calls/{sid}")).json()
+        if any(e["name"] == event for e in detail["events"]):
+            break
+        await asyncio.sleep(0.05)
+    return detail

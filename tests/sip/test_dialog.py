@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from aiosipua import SipRequest, SipResponse
 
-from callbridge.sip.dialog import Dialog, LocalContact
+from callbridge.sip.dialog import Dialog, DialogSnapshot, LocalContact
 from callbridge.sip.message import Peer
 
 LOCAL = LocalContact(host="127.0.0.1", port=5071, transport="udp")
@@ -69,3 +72,43 @@ def test_uas_dialog_keeps_record_route_order_and_checks_cseq() -> None:
     stale = SipRequest(method="INFO", uri="sip:x")
     stale.add_header("CSeq", "1 INFO")
     assert not dialog.accepts_remote_cseq(stale)
+
+
+def _lines(request: SipRequest) -> list[bytes]:
+    """The request's lines but Via (its branch is new for each request)."""
+    return [line for line in bytes(request).split(b"\r\n") if not line.startswith(b"Via:")]
+
+
+def test_a_snapshot_through_json_builds_the_same_in_dialog_requests() -> None:
+    response = _ok(["<sip:127.0.40.2:5062;lr>", "<sip:127.0.40.1:5061;lr>"])
+    dialog = Dialog.as_uac(request=_invite(), response=response, local=LOCAL)
+    stored = json.loads(json.dumps(dialog.snapshot().to_json()))
+    again = DialogSnapshot.from_json(stored).dialog(local=LOCAL)
+    assert again.next_hop() == dialog.next_hop()
+    original, rebuilt = dialog.create_request("BYE", cseq=9), again.create_request("BYE", cseq=9)
+    assert _lines(rebuilt) == _lines(original)
+    assert b'From: "Shop" <sip:100@127.0.0.1>;tag=ours' in _lines(rebuilt)
+    assert b"Route: <sip:127.0.40.1:5061;lr>" in _lines(rebuilt)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"call_id": 5},
+        {"transport": "sctp"},
+        {"route_set": "<sip:proxy;lr>"},
+        {"route_set": [1]},
+        {"local_seq": "2"},
+        {"local_seq": True},
+        {"local_seq": 2**31},
+        {"local_display": 3},
+    ],
+)
+def test_a_snapshot_that_to_json_cannot_have_written_is_refused(change: dict[str, object]) -> None:
+    good = Dialog.as_uac(request=_invite(), response=_ok([]), local=LOCAL).snapshot().to_json()
+    with pytest.raises(ValueError, match="dialog snapshot"):
+        DialogSnapshot.from_json({**good, **change})
+    missing = dict(good)
+    del missing["remote_tag"]
+    with pytest.raises(ValueError, match="not a dialog snapshot"):
+        DialogSnapshot.from_json(missing)

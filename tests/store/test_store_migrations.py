@@ -28,7 +28,7 @@ async def test_migrate_creates_the_schema_the_models_describe(database: Database
         assert set(await connection.run_sync(lambda c: inspect(c).get_table_names())) == TABLES
         assert await connection.run_sync(_schema_diff) == []
         version = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-        assert version.scalar_one() == "0002"
+        assert version.scalar_one() == "0003"
 
 
 async def test_outbox_and_event_indexes(database: Database) -> None:

@@ -162,11 +162,36 @@ async def test_close_orphaned_calls_ends_only_this_nodes_live_calls(
         "done", "completed", at=clock.now(), ending=CallEnding(cause="hung_up", by="remote")
     )
     closed = await calls.close_orphaned_calls("node-a", "node_restart")
-    assert [(c.sid, c.status, c.hangup_cause) for c in closed] == [
+    assert [(o.call.sid, o.call.status, o.call.hangup_cause) for o in closed] == [
         ("live", "completed", "node_restart")
     ]
     assert await calls.close_orphaned_calls("node-a", "node_restart") == ()
     assert (await calls.get_call("elsewhere")).call.ended_at is None
+
+
+DIALOG = {"call_id": "abc@host", "local_seq": 1, "route_set": ["<sip:proxy;lr>"]}
+
+
+async def test_an_answered_calls_dialog_is_kept_until_it_ends(
+    calls: CallRepository, clock: StepClock, database: Database
+) -> None:
+    for sid in ("live", "ended"):
+        await calls.create_call(new_call(sid))
+        await calls.update_status(sid, "in-progress", at=clock.now(), sip_dialog=DIALOG)
+    await calls.update_status(
+        "ended", "completed", at=clock.now(), ending=CallEnding(cause="hung_up", by="remote")
+    )
+    async with database.engine.connect() as connection:
+        stored = dict(
+            (await connection.exec_driver_sql("SELECT sid, sip_dialog FROM calls")).all()
+        )
+    assert stored["ended"] is None
+    [orphan] = await calls.close_orphaned_calls("node-a", "node_restart")
+    assert orphan.call.sid == "live"
+    assert orphan.sip_dialog == DIALOG
+    async with database.engine.connect() as connection:
+        left = (await connection.exec_driver_sql("SELECT sip_dialog FROM calls")).scalars().all()
+    assert left == [None, None]
 
 
 async def test_recordings(calls: CallRepository) -> None:

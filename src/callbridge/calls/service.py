@@ -4,10 +4,10 @@ the live ones, answers questions about stored ones, and closes what a crash left
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
@@ -20,6 +20,7 @@ from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.tracker import CallTracker
+from callbridge.engine.events import DialogSnapshot
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.client import HttpClient
@@ -44,6 +45,13 @@ API_VERSION = "v2"
 
 class Permit(Protocol):
     def release(self) -> None: ...
+
+
+class CallEngine(Originator, Protocol):
+    """The engine as the call service uses it: it places calls, and ends the dialogs a
+    previous run left up."""
+
+    async def end_stale_dialog(self, snapshot: DialogSnapshot) -> int: ...
 
 
 class Admission(Protocol):
@@ -87,7 +95,7 @@ class CallbridgeCalls:
     def __init__(
         self,
         *,
-        engine: Originator,
+        engine: CallEngine,
         repository: CallRepository,
         clock: Clock,
         http: HttpClient,
@@ -111,11 +119,26 @@ class CallbridgeCalls:
         """Close the calls this node left live when it stopped (crash or kill): each gets its
         completed event, so a restart loses no callback."""
         orphans = await self._repository.close_orphaned_calls(self._settings.node, RESTART_CAUSE)
-        for call in orphans:
-            tracker = CallTracker(repository=self._repository, clock=self._clock, call=call)
+        for orphan in orphans:
+            tracker = CallTracker(repository=self._repository, clock=self._clock, call=orphan.call)
             await tracker.completed_after_restart()
+            if orphan.sip_dialog is not None:
+                self._tasks.spawn(
+                    self._end_stale_dialog(tracker, orphan.sip_dialog),
+                    name=f"bye {orphan.call.sid}",
+                )
         if orphans:
             log.warning("closed %d call(s) left open by a previous run", len(orphans))
+
+    async def _end_stale_dialog(self, tracker: CallTracker, stored: Mapping[str, Any]) -> None:
+        """BYE the far end of a call the previous run left up, and note it on the call."""
+        try:
+            snapshot = DialogSnapshot.from_json(stored)
+        except ValueError as exc:
+            log.error("call %s: its stored SIP dialog is unusable: %s", tracker.sid, exc)
+            return
+        status = await self._engine.end_stale_dialog(snapshot)
+        await tracker.note("dialog_ended", {"sip_code": status, "after": "restart"})
 
     async def close(self) -> None:
         for call in list(self._live.values()):

@@ -89,7 +89,10 @@ class CallTracker:
             await self._change("ringing", CallbackEvent.RINGING, "ringing", {})
         elif isinstance(event, Answered) and not self._answered:
             self._answered = True
-            await self._change("in-progress", CallbackEvent.ANSWERED, "answered", {})
+            dialog = event.dialog.to_json() if event.dialog is not None else None
+            await self._change(
+                "in-progress", CallbackEvent.ANSWERED, "answered", {}, sip_dialog=dialog
+            )
         elif isinstance(event, Ended):
             await self.ended(event)
 
@@ -131,6 +134,7 @@ class CallTracker:
         data: Mapping[str, Any],
         *,
         ending: CallEnding | None = None,
+        sip_dialog: Mapping[str, Any] | None = None,
     ) -> None:
         """The new status with its event and callback, in one transaction."""
         async with self._lock:
@@ -140,6 +144,7 @@ class CallTracker:
                 status,
                 at=at,
                 ending=ending,
+                sip_dialog=sip_dialog,
                 then=lambda call: status_event(call, kind, name, data, at),
             )
 

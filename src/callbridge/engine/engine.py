@@ -19,12 +19,13 @@ from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
 from callbridge.engine.routing import Router, Trunk
+from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
 from callbridge.engine.uas import InboundCall
 from callbridge.media.plane import MediaPlane, MediaPortsExhausted
 from callbridge.sip.auth import AuthOutcome, DigestAuthenticator
-from callbridge.sip.dialog import LocalContact
+from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.message import Peer, build_response
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError, build_answer
@@ -137,6 +138,10 @@ class Engine:
 
     def send_raw(self, message: SipRequest | SipResponse, peer: Peer) -> None:
         self._transport.send(bytes(message), peer)
+
+    async def end_stale_dialog(self, snapshot: DialogSnapshot) -> int:
+        """BYE a dialog a previous run left up (:mod:`callbridge.engine.stale_dialog`)."""
+        return await end_stale_dialog(self, snapshot)
 
     def register_dialog(self, key: tuple[str, str, str], handler: DialogHandler) -> None:
         self._dialogs[key] = handler

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from callbridge.sip.dialog import DialogSnapshot as DialogSnapshot  # part of Answered
+
 
 class LegState(Enum):
     INITIAL = "initial"
@@ -78,7 +80,10 @@ class EarlyMedia:
 
 @dataclass(frozen=True)
 class Answered:
-    pass
+    """The leg is answered; ``dialog`` is its confirmed dialog, for a later run of the
+    server to end if this one dies first (``None``: not known)."""
+
+    dialog: DialogSnapshot | None = None
 
 
 @dataclass(frozen=True)

@@ -245,7 +245,7 @@ class OutboundCall(DialogSession):
         self.leg.sip_call_id = attempt.call_id
         self.leg.media.set_remote(remote)
         self._confirm(dialog)
-        self.leg.advance(Answered())
+        self.leg.advance(Answered(dialog=dialog.snapshot()))
         self._stop_ringing(EndReason.CANCELLED)
 
     def on_retransmitted_2xx(self, response: SipResponse, peer: Peer) -> None:

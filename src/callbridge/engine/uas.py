@@ -106,7 +106,7 @@ class InboundCall(DialogSession):
         if self._cancel_watch is not None:  # a CANCEL can no longer apply (§9.2)
             self._cancel_watch.cancel()
             self._cancel_watch = None  # its CancelledError's traceback refers back to us
-        self.leg.advance(Answered())
+        self.leg.advance(Answered(dialog=self._early.snapshot()))
         self.leg.tasks.spawn(self._retransmit_2xx(response), name=f"2xx {self.leg.id}")
 
     async def _retransmit_2xx(self, response: SipResponse) -> None:

@@ -6,7 +6,9 @@ where to send them; it does no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aiosipua import SipRequest, SipResponse
 from aiosipua.headers import parse_address, parse_uri
@@ -74,6 +76,21 @@ class Dialog:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.call_id, self.local_tag, self.remote_tag)
+
+    def snapshot(self) -> DialogSnapshot:
+        """The dialog as a value another process can end it with (:class:`DialogSnapshot`)."""
+        return DialogSnapshot(
+            call_id=self.call_id,
+            local_tag=self.local_tag,
+            remote_tag=self.remote_tag,
+            local_uri=self.local_uri,
+            remote_uri=self.remote_uri,
+            remote_target=self.remote_target,
+            route_set=tuple(self.route_set),
+            local_seq=self.local_seq,
+            local_display=self.local_display,
+            transport=self.local.transport,
+        )
 
     @classmethod
     def as_uac(cls, *, request: SipRequest, response: SipResponse, local: LocalContact) -> Dialog:
@@ -162,3 +179,81 @@ class Dialog:
             return cseq.seq == self.remote_seq and request.method == "CANCEL"
         self.remote_seq = cseq.seq
         return True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DialogSnapshot:
+    """What identifies a dialog and routes a request in it (§12.2.1.1), without the local
+    contact: stored when a call is answered, so that a later run of the server can send it
+    a BYE from wherever it listens then.  ``local_seq`` is the last CSeq number used."""
+
+    call_id: str
+    local_tag: str
+    remote_tag: str
+    local_uri: str
+    remote_uri: str
+    remote_target: str
+    route_set: tuple[str, ...]
+    local_seq: int
+    local_display: str | None
+    transport: str
+
+    def dialog(self, *, local: LocalContact) -> Dialog:
+        return Dialog(
+            call_id=self.call_id,
+            local_tag=self.local_tag,
+            remote_tag=self.remote_tag,
+            local_uri=self.local_uri,
+            remote_uri=self.remote_uri,
+            remote_target=self.remote_target,
+            local=local,
+            route_set=list(self.route_set),
+            local_seq=self.local_seq,
+            local_display=self.local_display,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "local_tag": self.local_tag,
+            "remote_tag": self.remote_tag,
+            "local_uri": self.local_uri,
+            "remote_uri": self.remote_uri,
+            "remote_target": self.remote_target,
+            "route_set": list(self.route_set),
+            "local_seq": self.local_seq,
+            "local_display": self.local_display,
+            "transport": self.transport,
+        }
+
+    @classmethod
+    def from_json(cls, value: Mapping[str, Any]) -> DialogSnapshot:
+        """Raises ``ValueError`` for what :meth:`to_json` cannot have written."""
+        try:
+            texts = {name: value[name] for name in _SNAPSHOT_TEXTS}
+            routes, seq, display = value["route_set"], value["local_seq"], value["local_display"]
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not a dialog snapshot: {exc}") from exc
+        if not all(isinstance(v, str) for v in texts.values()) or texts["transport"] not in (
+            "udp",
+            "tcp",
+        ):
+            raise ValueError("a dialog snapshot's names must be strings, its transport udp/tcp")
+        if not isinstance(routes, list) or not all(isinstance(r, str) for r in routes):
+            raise ValueError("a dialog snapshot's route set must be a list of strings")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < 2**31:
+            raise ValueError("a dialog snapshot's CSeq must be a number below 2**31")
+        if display is not None and not isinstance(display, str):
+            raise ValueError("a dialog snapshot's display name must be a string")
+        return cls(**texts, route_set=tuple(routes), local_seq=seq, local_display=display)
+
+
+_SNAPSHOT_TEXTS = (
+    "call_id",
+    "local_tag",
+    "remote_tag",
+    "local_uri",
+    "remote_uri",
+    "remote_target",
+    "transport",
+)

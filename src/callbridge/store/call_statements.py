@@ -12,7 +12,19 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, Text, Update, bindparam, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    Table,
+    Text,
+    Update,
+    bindparam,
+    func,
+    insert,
+    null,
+    select,
+    update,
+)
 
 from callbridge.store.models import CallRow, UtcDateTime
 from callbridge.store.records import CallEnding
@@ -28,18 +40,24 @@ def by_sid(values: dict[str, Any]) -> Update:
 
 
 @cache
-def status_update(*, answers: bool, counts_event: bool, ends: bool) -> Update:
+def status_update(
+    *, answers: bool, counts_event: bool, ends: bool, sets_dialog: bool = False
+) -> Update:
     """``UPDATE calls SET status ...  WHERE sid = :b_sid RETURNING *``.
 
     ``answers`` stamps ``answered_at`` (``:b_at``) unless already set; ``counts_event``
-    bumps ``last_event_seq``; ``ends`` sets the ending columns (:func:`ending_params`)."""
+    bumps ``last_event_seq``; ``sets_dialog`` stores ``sip_dialog`` (``:b_sip_dialog``);
+    ``ends`` sets the ending columns (:func:`ending_params`) and clears the dialog."""
     values: dict[str, Any] = {"status": bindparam("b_status", type_=Text())}
     if answers:
         at = bindparam("b_at", type_=UtcDateTime())
         values["answered_at"] = func.coalesce(CALLS.c.answered_at, at)
     if counts_event:
         values["last_event_seq"] = CALLS.c.last_event_seq + 1
+    if sets_dialog:
+        values["sip_dialog"] = bindparam("b_sip_dialog", type_=JSON())
     if ends:
+        values["sip_dialog"] = null()
         values["ended_at"] = bindparam("b_ended_at", type_=UtcDateTime())
         values["duration"] = bindparam("b_duration", type_=Integer())
         values["hangup_cause"] = bindparam("b_hangup_cause", type_=Text())

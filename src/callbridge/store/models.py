@@ -106,6 +106,9 @@ class CallRow(Base):
     sip_code: Mapped[int | None]
     recording_url: Mapped[str | None] = mapped_column(Text)
     node: Mapped[str] = mapped_column(String(64))
+    # The answered leg's SIP dialog (callbridge.sip.dialog.DialogSnapshot as JSON) while the
+    # call is live: a restart after a crash sends it a BYE.  Cleared when the call ends.
+    sip_dialog: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     # The seq of the latest event; bumped with UPDATE ... RETURNING so concurrent
     # writers of one call's events serialise on the call row.
     last_event_seq: Mapped[int] = mapped_column(Integer, default=0)

@@ -59,6 +59,15 @@ class CallRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class OrphanedCall:
+    """A call a previous run of its node left live, now ended in the store; ``sip_dialog``
+    is what was stored of its answered leg's SIP dialog (to be sent a BYE), if anything."""
+
+    call: CallRecord
+    sip_dialog: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class CallEnding:
     """How a call ended; given to ``update_status`` with the final status."""
 

@@ -37,6 +37,7 @@ from callbridge.store.records import (
     EventWrite,
     NewCall,
     NewEvent,
+    OrphanedCall,
     RecordedEvent,
     RecordingRecord,
 )
@@ -91,15 +92,24 @@ class CallRepository:
         *,
         at: datetime,
         ending: CallEnding | None = None,
+        sip_dialog: Mapping[str, Any] | None = None,
         then: EventFor | None = None,
     ) -> CallRecord:
-        """Set ``status``; an answered status stamps ``answered_at``, an ``ending`` ends it.
+        """Set ``status``; an answered status stamps ``answered_at``, an ``ending`` ends it
+        (and forgets its SIP dialog); a ``sip_dialog`` is stored with the change.
 
         With ``then``, the event it builds from the changed call (and its webhook) is
         appended in the same transaction."""
         answers = status in ANSWERED_STATUSES
-        statement = status_update(answers=answers, counts_event=then is not None, ends=bool(ending))
+        statement = status_update(
+            answers=answers,
+            counts_event=then is not None,
+            ends=bool(ending),
+            sets_dialog=sip_dialog is not None and not ending,
+        )
         params: dict[str, Any] = {"b_sid": sid, "b_status": status, "b_at": at}
+        if sip_dialog is not None:
+            params["b_sip_dialog"] = dict(sip_dialog)
         claim = self._events.claim() if then is not None else None
 
         def work(connection: Connection) -> tuple[CallRecord, Written | None]:
@@ -227,23 +237,28 @@ class CallRepository:
         cursor = Cursor(created_at=page[-1].created_at, sid=page[-1].sid) if more else None
         return CallPage(calls=page, next_cursor=cursor)
 
-    async def close_orphaned_calls(self, node: str, cause: str) -> tuple[CallRecord, ...]:
-        """End every call ``node`` left live (it crashed); returns them, now ended."""
+    async def close_orphaned_calls(self, node: str, cause: str) -> tuple[OrphanedCall, ...]:
+        """End every call ``node`` left live (it crashed); returns them, now ended, with the
+        SIP dialog each had stored."""
         now = self._clock.now()
         ending = CallEnding(cause=cause, by="local")
 
-        def work(connection: Connection) -> tuple[CallRecord, ...]:
+        def work(connection: Connection) -> tuple[OrphanedCall, ...]:
             with Session(bind=connection) as session:
                 rows = list(
                     session.scalars(
                         select(CallRow).where(CallRow.node == node, CallRow.ended_at.is_(None))
                     )
                 )
+                dialogs = [row.sip_dialog for row in rows]
                 for row in rows:
                     row.status = ORPHAN_STATUS
                     _end(row, at=now, ending=ending)
                 session.flush()
-                return tuple(call_record(r) for r in rows)
+                return tuple(
+                    OrphanedCall(call=call_record(row), sip_dialog=dialog)
+                    for row, dialog in zip(rows, dialogs, strict=True)
+                )
 
         return await self._db.run(work)
 
@@ -321,6 +336,7 @@ def _end(row: CallRow, *, at: datetime, ending: CallEnding) -> None:
     row.hangup_cause = ending.cause
     row.hangup_by = ending.by
     row.sip_code = ending.sip_code
+    row.sip_dialog = None
 
 
 def _filter_clauses(filters: CallFilters) -> list[ColumnElement[bool]]:
