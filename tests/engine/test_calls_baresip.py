@@ -28,7 +28,7 @@ from callbridge.engine.indialog import DialogSession
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import UserOffline
-from callbridge.media.inprocess import InProcessMediaPlane
+from callbridge.media.inprocess import InProcessEndpoint, InProcessMediaPlane
 from callbridge.media.sources import ToneSource
 from callbridge.sip import registrar
 from callbridge.sip.sdp import origin_of
@@ -232,6 +232,30 @@ async def test_engine_rings_a_phone_and_plays_a_tone(
     assert Ringing() in leg.history
     assert tone_frames(a.recorded_wav, 1000.0) > MIN_TONE_FRAMES, "the phone heard no tone"
     assert tone_frames(tmp_path / "from-phone.wav", 440.0) > MIN_TONE_FRAMES, "nor the engine"
+
+
+async def test_a_phone_holding_the_call_is_sent_no_media_until_it_resumes(
+    engine: Engine, baresip: BaresipFactory
+) -> None:
+    a = await phone(baresip, "1001", 440.0)
+    leg = await answered(engine, a)
+    assert isinstance(leg.media, InProcessEndpoint)
+    session = leg.media.session
+    playing = asyncio.ensure_future(leg.play(ToneSource(frequencies=(1000,), duration_s=30)))
+    try:
+        await eventually(lambda: session.packets_sent > 10, "the engine sends the tone")
+        await a.command("hold")  # a re-INVITE with a=sendonly
+        await eventually(lambda: session.remote is not None and not session.remote.receives, "hold")
+        held_at = session.packets_sent
+        await asyncio.sleep(0.5)
+        assert session.packets_sent == held_at, "RTP went on to a phone that holds the call"
+        await a.command("resume")
+        await eventually(lambda: session.packets_sent > held_at + 10, "media after the resume")
+    finally:
+        playing.cancel()
+        await asyncio.gather(playing, return_exceptions=True)
+    await leg.hangup()
+    await closed(a)
 
 
 async def test_offline_extension(

@@ -134,3 +134,29 @@ async def test_packets_before_set_remote_are_dropped(pump: PacketPump) -> None:
     session.close()
     own.close()
     peer.close()
+
+
+async def test_nothing_is_sent_to_a_peer_on_hold_and_sending_resumes_with_a_marker(
+    pair: tuple[RtpSession, RtpSession],
+) -> None:
+    a, b = pair
+    got: list[bytes] = []
+    b.audio_sink = got.append
+    a.send_audio(FRAME)
+    await _until(lambda: len(got) == 1)
+    held = RemoteMedia("127.0.0.1", b.local_port, PCMU, 101, receives=False)
+    a.set_remote(held)
+    for _ in range(5):
+        a.send_audio(FRAME)
+    a.sendto(b"relayed", ("127.0.0.1", b.local_port))  # what a bridge relays is held back too
+    sent_while_held = a.packets_sent
+    a.set_remote(RemoteMedia("127.0.0.1", b.local_port, PCMU, 101))
+    a.send_audio(FRAME)
+    await _until(lambda: len(got) == 2)
+    await asyncio.sleep(0.05)
+    assert len(got) == 2
+    assert sent_while_held == 1
+    first, resumed = parse_header(got[0]), parse_header(got[1])
+    assert resumed.marker
+    assert (resumed.sequence - first.sequence) & 0xFFFF == 1  # no gap: nothing was sent
+    assert (resumed.timestamp - first.timestamp) & 0xFFFFFFFF >= 6 * 160  # time went on

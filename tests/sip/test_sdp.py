@@ -88,6 +88,49 @@ def test_answer_mirrors_direction_and_keeps_dynamic_pt() -> None:
     assert b"a=recvonly" in answer
 
 
+def _offer(*extra: str, address: str = "203.0.113.1", session: tuple[str, ...] = ()) -> bytes:
+    return sdp(
+        "v=0",
+        "o=- 1 1 IN IP4 h",
+        "s=-",
+        f"c=IN IP4 {address}",
+        "t=0 0",
+        *session,
+        "m=audio 7000 RTP/AVP 0",
+        *extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("offer", "answered", "receives"),
+    [
+        (_offer(), "sendrecv", True),
+        (_offer("a=sendrecv"), "sendrecv", True),
+        (_offer("a=recvonly"), "sendonly", True),
+        (_offer("a=sendonly"), "recvonly", False),  # the peer holds the call
+        (_offer("a=inactive"), "inactive", False),
+        (_offer(session=("a=sendonly",)), "recvonly", False),  # session level (RFC 3264 §5.1)
+        (_offer("a=sendrecv", session=("a=inactive",)), "sendrecv", True),  # the stream's wins
+        (_offer(address="0.0.0.0"), "sendrecv", False),  # RFC 2543 hold (RFC 3264 §8.4)
+    ],
+)
+def test_a_held_offer_is_answered_in_kind_and_gets_no_media(
+    offer: bytes, answered: str, receives: bool
+) -> None:
+    answer, remote = build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU])
+    assert f"a={answered}".encode() in answer.splitlines()
+    assert remote.receives is receives
+
+
+@pytest.mark.parametrize(
+    ("direction", "receives"),
+    [("sendrecv", True), ("recvonly", True), ("sendonly", False), ("inactive", False)],
+)
+def test_an_answer_that_takes_no_media_is_not_sent_any(direction: str, receives: bool) -> None:
+    answer = _offer(f"a={direction}")
+    assert parse_answer(answer, [PCMU]).receives is receives
+
+
 @pytest.mark.parametrize(
     "offer",
     [

@@ -34,12 +34,14 @@ TELEPHONE_EVENT_PT = 101
 
 @dataclass(frozen=True)
 class RemoteMedia:
-    """Where a leg's peer wants RTP, and what it agreed to (from its SDP)."""
+    """Where a leg's peer wants RTP, and what it agreed to (from its SDP).  ``receives`` is
+    false while the peer wants none (it holds the call, RFC 3264 §8.4): nothing is sent."""
 
     host: str
     port: int
     codec: Codec
     dtmf_payload_type: int | None
+    receives: bool = True
 
 
 class AudioSource(Protocol):

@@ -68,6 +68,7 @@ class RtpSession:
         self._dtmf_pt = -1
         self._audio_pt = PCMU.payload_type
         self._encode = encoder_for(PCMU)
+        self._sending = True
         pump.add(sock, self.datagram_received)
 
     @property
@@ -96,7 +97,11 @@ class RtpSession:
     # --- configuration ---
 
     def set_remote(self, remote: RemoteMedia) -> None:
-        """Send to ``remote`` with its codec; the next received packet may latch (RFC 4961)."""
+        """Send to ``remote`` with its codec; the next received packet may latch (RFC 4961).
+        Nothing is sent while it does not receive (hold); sending again starts a talkspurt."""
+        if remote.receives and not self._sending:
+            self.begin_talkspurt()
+        self._sending = remote.receives
         self.remote = remote
         self.remote_addr = (remote.host, remote.port)
         self._latch_after = self.packets_received
@@ -150,7 +155,7 @@ class RtpSession:
 
     def _send(self, payload_type: int, payload: bytes, timestamp: int) -> None:
         addr = self.remote_addr
-        if addr is None or self._pump is None:
+        if addr is None or self._pump is None or not self._sending:
             return
         packet = build_packet(
             payload_type=payload_type,
@@ -166,7 +171,10 @@ class RtpSession:
         self.sendto(packet, addr)
 
     def sendto(self, packet: bytes | bytearray, addr: Address) -> None:
-        """Send straight on the non-blocking socket; a full buffer drops the packet."""
+        """Send straight on the non-blocking socket; a full buffer drops the packet.  The
+        relay sends here too, so a held peer gets nothing relayed either."""
+        if not self._sending:
+            return
         self.packets_sent += 1
         try:
             self.sock.sendto(packet, addr)

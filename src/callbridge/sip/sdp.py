@@ -25,7 +25,13 @@ from callbridge.media.plane import TELEPHONE_EVENT_PT, Codec, RemoteMedia
 TELEPHONE_EVENT = "telephone-event"
 DTMF_EVENTS = "0-16"
 PTIME = "20"
-_ANSWER_DIRECTION = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+_DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+_ANSWER_DIRECTION = {
+    "sendrecv": "sendrecv",
+    "sendonly": "recvonly",
+    "recvonly": "sendonly",
+    "inactive": "inactive",
+}
 
 
 class SdpNegotiationError(ValueError):
@@ -63,13 +69,18 @@ def build_answer(
     if codec is None:
         raise SdpNegotiationError("no common audio codec")
     dtmf, events = _telephone_event(audio)
-    direction = _ANSWER_DIRECTION.get(audio.direction, "sendrecv")
-    media = _audio(port, [codec], dtmf, events or DTMF_EVENTS, direction)
+    offered = _direction(sdp, audio)
+    media = _audio(port, [codec], dtmf, events or DTMF_EVENTS, _ANSWER_DIRECTION[offered])
     if session_id is None:
         session_id = secrets.randbelow(2**31)
     answer = _session(host, session_id, version, media)
+    remote_host = _host(sdp, audio)
     return answer, RemoteMedia(
-        host=_host(sdp, audio), port=audio.port, codec=codec, dtmf_payload_type=dtmf
+        host=remote_host,
+        port=audio.port,
+        codec=codec,
+        dtmf_payload_type=dtmf,
+        receives=_receives(offered, remote_host),
     )
 
 
@@ -86,8 +97,13 @@ def parse_answer(answer: bytes, offered: Sequence[Codec]) -> RemoteMedia:
     if chosen is None:
         raise SdpNegotiationError("the answer has none of the offered codecs")
     dtmf, _ = _telephone_event(audio)
+    remote_host = _host(sdp, audio)
     return RemoteMedia(
-        host=_host(sdp, audio), port=audio.port, codec=chosen, dtmf_payload_type=dtmf
+        host=remote_host,
+        port=audio.port,
+        codec=chosen,
+        dtmf_payload_type=dtmf,
+        receives=_receives(_direction(sdp, audio), remote_host),
     )
 
 
@@ -121,6 +137,21 @@ def _usable_audio(sdp: SdpMessage) -> MediaDescription:
         if media.media == "audio" and media.port > 0 and "RTP/AVP" in media.proto.upper():
             return media
     raise SdpNegotiationError("no audio stream")
+
+
+def _direction(sdp: SdpMessage, audio: MediaDescription) -> str:
+    """RFC 3264 §5.1: the stream's direction attribute, else the session's, else sendrecv."""
+    for attributes in (audio.attributes, sdp.attributes):
+        for direction in _DIRECTIONS:
+            if direction in attributes:
+                return direction
+    return "sendrecv"
+
+
+def _receives(direction: str, host: str) -> bool:
+    """Whether the peer wants our media: not when its side only sends or is inactive
+    (RFC 3264 §6.1), nor when its address is 0.0.0.0 (RFC 2543 hold, §8.4)."""
+    return direction in ("sendrecv", "recvonly") and host != "0.0.0.0"
 
 
 def _host(sdp: SdpMessage, audio: MediaDescription) -> str:
