@@ -39,7 +39,6 @@ from callbridge.dialects.fields import (
     check_address,
     check_http_url,
     check_length,
-    check_method,
 )
 from callbridge.dialects.json_object import (
     JsonDocument,
@@ -50,13 +49,12 @@ from callbridge.dialects.json_object import (
 )
 from callbridge.dialects.outbound_call import (
     DEFAULT_RING_TIMEOUT,
-    MAX_OPTIONAL,
-    MAX_SECRET_KEY,
     check_caller_name,
     check_ring_timeout,
     parse_events,
 )
-from callbridge.webhooks.params import DEFAULT_EVENTS, CallbackEvent
+from callbridge.dialects.status_callback import CallbackFieldNames, read_status_callback
+from callbridge.webhooks.params import CallbackEvent
 
 MAX_ANNOUNCE_CHARS = 1000
 MAX_HEADERS = 16
@@ -108,7 +106,6 @@ _LEG = {
     "optional": "optional",
 }
 _ANNOUNCE = {"text": "text", "voice": "voice", "url": "url"}
-_CALLBACK_OPTIONS = ("status_callback_event", "status_callback_method", "secret_key", "optional")
 
 
 def read_callback_document(body: bytes) -> JsonDocument:
@@ -246,24 +243,21 @@ def _announcement(reader: ObjectReader, name: str, *, voice: str | None) -> Anno
     return None if url is None else Announcement(url=url)
 
 
+_CALLBACK_FIELDS = CallbackFieldNames(
+    url="status_callback",
+    events="status_callback_event",
+    method="status_callback_method",
+    secret_key="secret_key",
+    optional="optional",
+)
+
+
 def _status_callback(reader: ObjectReader) -> StatusCallback | None:
-    url = reader.checked("status_callback", check_http_url)
-    method = reader.checked("status_callback_method", check_method) or "POST"
-    events = _events(reader)
-    secret_key = reader.checked("secret_key", check_length(MAX_SECRET_KEY))
-    optional = reader.checked("optional", check_length(MAX_OPTIONAL))
-    if reader.raw("status_callback") is None:
-        for name in _CALLBACK_OPTIONS:
-            if reader.raw(name) is not None:
-                reader.fail(name, "needs status_callback, the URL the events are sent to")
-    if url is None:
-        return None
-    return StatusCallback(
-        url=url,
-        method=method,
-        events=events or DEFAULT_EVENTS,
-        secret_key=secret_key,
-        optional=optional,
+    return read_status_callback(
+        reader,
+        _CALLBACK_FIELDS,
+        events=_events(reader),
+        events_given=reader.given("status_callback_event"),
     )
 
 

@@ -85,6 +85,10 @@ class ObjectReader:
     def fail(self, name: str, message: str) -> None:
         self.errors.setdefault(self.label(name), message)
 
+    def given(self, name: str) -> bool:
+        """Whether the member is there (``null`` and blank strings are not)."""
+        return self.raw(name) is not None
+
     def raw(self, name: str) -> Any:
         """The member as JSON gave it; ``null`` and blank strings are ``None``."""
         value = self._values.get(name)

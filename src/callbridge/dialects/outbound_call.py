@@ -27,17 +27,16 @@ from callbridge.dialects.fields import (
     check_length,
     check_method,
 )
+from callbridge.dialects.status_callback import CallbackFieldNames, read_status_callback
 from callbridge.store.errors import InvalidCursor
 from callbridge.store.records import CallFilters, Cursor
-from callbridge.webhooks.params import DEFAULT_EVENTS, CallbackEvent
+from callbridge.webhooks.params import CallbackEvent
 
 DEFAULT_RING_TIMEOUT = 60.0
 MIN_RING_TIMEOUT = 5.0
 MAX_RING_TIMEOUT = 600.0
 MAX_SEND_DIGITS = 128
 MAX_CALLER_NAME = 64
-MAX_SECRET_KEY = 200
-MAX_OPTIONAL = 1024
 DEFAULT_PAGE = 50
 MAX_PAGE = 1000
 
@@ -63,7 +62,6 @@ CALL_STATUSES = frozenset(
     }
 )
 DIRECTIONS = frozenset({"inbound", "outbound"})
-_CALLBACK_OPTIONS = ("statusCallbackEvent", "statusCallbackMethod", "secretKey", "optional")
 _EVENT_ALIASES = ("statusCallbackEvents",)
 
 
@@ -185,25 +183,21 @@ def _from_required(reader: FieldReader) -> str:
     )
 
 
+_CALLBACK_FIELDS = CallbackFieldNames(
+    url="statusCallback",
+    events="statusCallbackEvent",
+    method="statusCallbackMethod",
+    secret_key="secretKey",
+    optional="optional",
+)
+
+
 def _status_callback(reader: FieldReader) -> StatusCallback | None:
-    url = reader.checked("statusCallback", check_http_url)
-    method = reader.checked("statusCallbackMethod", check_method) or "POST"
-    events = _events(reader)
-    secret_key = reader.checked("secretKey", check_length(MAX_SECRET_KEY))
-    optional = reader.checked("optional", check_length(MAX_OPTIONAL))
-    if not reader.given("statusCallback"):
-        for name in _CALLBACK_OPTIONS:
-            aliases = _EVENT_ALIASES if name == "statusCallbackEvent" else ()
-            if reader.given(name, *aliases):
-                reader.fail(name, "needs statusCallback, the URL the events are sent to")
-    if url is None:
-        return None
-    return StatusCallback(
-        url=url,
-        method=method,
-        events=events or DEFAULT_EVENTS,
-        secret_key=secret_key,
-        optional=optional,
+    return read_status_callback(
+        reader,
+        _CALLBACK_FIELDS,
+        events=_events(reader),
+        events_given=reader.given("statusCallbackEvent", *_EVENT_ALIASES),
     )
 
 
