@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
-from engine_setup import TRUNK_HOST, TRUNK_PORT
+from engine_setup import ENGINE_HOST, ENGINE_PORT, TRUNK_HOST, TRUNK_PORT
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import Answered, EndReason, LegEndedError, Party, Ringing, Trying
 from callbridge.engine.routing import Trunk
 from callbridge.media.sources import ToneSource
-from sipp_peer import SippPeer
+from peers.sipp import SippRun
 
 pytestmark = [
     pytest.mark.peers,
@@ -26,6 +27,11 @@ pytestmark = [
 ]
 
 NUMBER = "15550100"
+
+
+def trunk_peer(scenario: str, tmp_path: Path, **options: Any) -> SippRun:
+    """SIPp as the engine's carrier (the default trunk's address), running ``scenario``."""
+    return SippRun(scenario, workdir=tmp_path, host=TRUNK_HOST, port=TRUNK_PORT, **options)
 
 
 def tone_frames(path: Path, frequency: float) -> int:
@@ -42,14 +48,14 @@ def tone_frames(path: Path, frequency: float) -> int:
 
 
 async def test_answered_call_carries_audio_both_ways(engine: Engine, tmp_path: Path) -> None:
-    async with SippPeer("uas", workdir=tmp_path, extra=("-rtp_echo",)) as peer:
+    async with trunk_peer("uas", tmp_path, rtp_echo=True) as peer:
         leg = await engine.originate(NUMBER, caller_id="100", caller_name="Shop")
         await leg.wait_answered()
         leg.record(tmp_path / "echo.wav")
         assert await leg.play(ToneSource(frequencies=(1000,), duration_s=1.0))
         leg.stop_recording()
         ended = await leg.hangup()
-        result = await peer.result()
+        result = await peer.wait()
     assert ended.by is Party.LOCAL
     assert [type(e) for e in leg.history] == [Trying, Ringing, Answered, type(ended)]
     assert (result.successful, result.failed) == (1, 0), result.errors
@@ -58,39 +64,39 @@ async def test_answered_call_carries_audio_both_ways(engine: Engine, tmp_path: P
 
 @pytest.mark.parametrize(
     ("scenario", "reason", "code"),
-    [("uas_busy.xml", EndReason.BUSY, 486), ("uas_decline.xml", EndReason.DECLINED, 603)],
+    [("uas_busy", EndReason.BUSY, 486), ("uas_decline", EndReason.DECLINED, 603)],
 )
 async def test_rejected_call_ends_with_cause_and_is_acked(
     engine: Engine, tmp_path: Path, scenario: str, reason: EndReason, code: int
 ) -> None:
-    async with SippPeer(scenario, workdir=tmp_path) as peer:
+    async with trunk_peer(scenario, tmp_path) as peer:
         leg = await engine.originate(NUMBER)
         with pytest.raises(LegEndedError):
             await leg.wait_answered()
-        result = await peer.result()
+        result = await peer.wait()
     ended = await leg.wait_ended()
     assert (ended.reason, ended.sip_code, ended.by) == (reason, code, Party.REMOTE)
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 
 async def test_no_answer_is_cancelled_at_the_ring_timeout(engine: Engine, tmp_path: Path) -> None:
-    async with SippPeer("uas_ring_cancel.xml", workdir=tmp_path) as peer:
+    async with trunk_peer("uas_ring_cancel", tmp_path) as peer:
         leg = await engine.originate(NUMBER, ring_timeout=1.0)
         ended = await leg.wait_ended()
-        result = await peer.result()
+        result = await peer.wait()
     assert (ended.reason, ended.by) == (EndReason.NO_ANSWER, Party.LOCAL)
     assert Ringing() in leg.history
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 
 async def test_caller_gives_up_while_it_rings(engine: Engine, tmp_path: Path) -> None:
-    async with SippPeer("uas_ring_cancel.xml", workdir=tmp_path) as peer:
+    async with trunk_peer("uas_ring_cancel", tmp_path) as peer:
         leg = await engine.originate(NUMBER)
         async for event in leg.events():
             if isinstance(event, Ringing):
                 break
         ended = await leg.hangup()
-        result = await peer.result()
+        result = await peer.wait()
     assert (ended.reason, ended.by) == (EndReason.CANCELLED, Party.LOCAL)
     assert (result.successful, result.failed) == (1, 0), result.errors
 
@@ -98,20 +104,20 @@ async def test_caller_gives_up_while_it_rings(engine: Engine, tmp_path: Path) ->
 async def test_200_after_cancel_is_acked_then_ended_with_bye(
     engine: Engine, tmp_path: Path
 ) -> None:
-    async with SippPeer("uas_answer_after_cancel.xml", workdir=tmp_path) as peer:
+    async with trunk_peer("uas_answer_after_cancel", tmp_path) as peer:
         leg = await engine.originate(NUMBER, ring_timeout=0.5)
         ended = await leg.wait_ended()
-        result = await peer.result()
+        result = await peer.wait()
     assert ended.reason is EndReason.NO_ANSWER
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 
 async def test_callee_hangs_up(engine: Engine, tmp_path: Path) -> None:
-    async with SippPeer("uas_answer_then_bye.xml", workdir=tmp_path) as peer:
+    async with trunk_peer("uas_answer_then_bye", tmp_path) as peer:
         leg = await engine.originate(NUMBER)
         await leg.wait_answered()
         ended = await leg.wait_ended()
-        result = await peer.result()
+        result = await peer.wait()
     assert (ended.reason, ended.by) == (EndReason.HUNG_UP, Party.REMOTE)
     assert (result.successful, result.failed) == (1, 0), result.errors
 
@@ -123,11 +129,11 @@ async def test_unreachable_destination_times_out(engine: Engine) -> None:
 
 
 async def test_tcp_call(engine: Engine, tmp_path: Path) -> None:
-    async with SippPeer("uas", workdir=tmp_path, extra=("-t", "t1")) as peer:
+    async with trunk_peer("uas", tmp_path, transport="t1") as peer:
         leg = await engine.originate(f"sip:service@{TRUNK_HOST}:{TRUNK_PORT};transport=tcp")
         await leg.wait_answered()
         await leg.hangup()
-        result = await peer.result()
+        result = await peer.wait()
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 
@@ -144,15 +150,15 @@ def trunks() -> tuple[Trunk, ...]:
     )
 
 
-@pytest.mark.parametrize("scenario", ["uas_auth_401.xml", "uas_auth_407.xml"])
+@pytest.mark.parametrize("scenario", ["uas_auth_401", "uas_auth_407"])
 async def test_challenge_is_answered_once(engine: Engine, tmp_path: Path, scenario: str) -> None:
     # Only the 401 scenario can verify the digest (SIPp's verifyauth reads Authorization only).
-    extra = ("-set", "user", "alice", "-set", "password", "s3cret") if "401" in scenario else ()
-    async with SippPeer(scenario, workdir=tmp_path, extra=extra) as peer:
+    credentials = {"user": "alice", "password": "s3cret"} if "401" in scenario else {}
+    async with trunk_peer(scenario, tmp_path, variables=credentials) as peer:
         leg = await engine.originate(NUMBER)
         await leg.wait_answered()
         await leg.hangup()
-        result = await peer.result()
+        result = await peer.wait()
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 
@@ -170,10 +176,17 @@ class AnswerAndPlay:
 async def test_inbound_calls_from_stock_uac(engine: Engine, tmp_path: Path) -> None:
     handler = AnswerAndPlay()
     engine.set_incoming_handler(handler)
-    async with SippPeer(
-        "uac", workdir=tmp_path, calls=3, remote="127.0.0.1:5071", extra=("-s", "2000", "-d", "500")
-    ) as peer:
-        result = await peer.result()
+    uac = SippRun(
+        "uac",
+        workdir=tmp_path,
+        host=TRUNK_HOST,
+        target=f"{ENGINE_HOST}:{ENGINE_PORT}",
+        calls=3,
+        service="2000",
+        pause_ms=500,
+    )
+    async with uac:
+        result = await uac.wait()
     assert (result.successful, result.failed) == (3, 0), result.errors
     assert [c.dialled for c in handler.calls] == ["2000"] * 3
     for call in handler.calls:
