@@ -27,7 +27,7 @@ from callbridge.store.database import Database
 from callbridge.store.repository import CallRepository
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.dispatcher import WebhookDispatcher
-from peers.conftest import baresip  # noqa: F401  (the fixture, shared with the peer tests)
+from peers.conftest import baresip, sipp_uas  # noqa: F401  (fixtures shared with the peer tests)
 from postgres_server import fresh_database
 from webhook_receiver import Receiver
 

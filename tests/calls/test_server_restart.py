@@ -4,9 +4,6 @@ the call is closed with a cause and no status callback is lost."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ import pytest
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from postgres_server import fresh_database
+from server_process import Server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -50,55 +48,6 @@ name = "test"
 """
     )
     return path
-
-
-class Server:
-    """``callbridge serve`` as a child process."""
-
-    def __init__(self, config: Path, http_port: int, log: Path) -> None:
-        self._config, self._log = config, log
-        self.url = f"http://127.0.0.1:{http_port}"
-        self.process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        with self._log.open("ab") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "callbridge.cli",
-                "serve",
-                "--config",
-                str(self._config),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    if (await client.get(f"{self.url}/health")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if self.process.returncode is not None:
-                    break
-                await asyncio.sleep(0.05)
-        raise RuntimeError(f"server did not start: {self._log.read_text()[-3000:]}")
-
-    async def kill(self) -> None:
-        """SIGKILL: no clean shutdown, no BYE, no flushing — a crash."""
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGKILL)
-        await self.process.wait()
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10)
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
