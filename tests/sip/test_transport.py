@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from callbridge.sip.message import MAX_MESSAGE_SIZE, Peer, parse_message
-from callbridge.sip.transport import UDP_RECEIVE_BUFFER, FramingError, SipTransport, next_frame
+from callbridge.sip.transport import FramingError, SipTransport, next_frame
+from callbridge.sip.udp import READ_BATCH, RECEIVE_BUFFER
 
 HOST = "127.0.0.1"
 
@@ -135,13 +136,40 @@ async def test_the_udp_socket_asks_for_a_large_receive_buffer() -> None:
     transport = SipTransport(on_message=lambda data, peer: None)
     await transport.start(HOST, 0)
     try:
-        sock = transport._udp.get_extra_info("socket")  # type: ignore[union-attr]
-        size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+        assert transport._udp is not None
+        size = transport._udp.sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
     finally:
         await transport.close()
     # Linux doubles the request (for its bookkeeping), capped at net.core.rmem_max.
-    assert size == 2 * min(UDP_RECEIVE_BUFFER, _rmem_max())
+    assert size == 2 * min(RECEIVE_BUFFER, _rmem_max())
 
 
 def _rmem_max() -> int:
     return int(Path("/proc/sys/net/core/rmem_max").read_text())
+
+
+async def test_datagrams_that_queued_while_the_loop_was_busy_are_read_in_batches() -> None:
+    loop = asyncio.get_running_loop()
+    got: list[bytes] = []
+    first_read: asyncio.Future[int] = loop.create_future()
+
+    def on_message(data: bytes, peer: Peer) -> None:
+        got.append(data)
+        if len(got) == 1:  # runs once the read that delivered this one is over
+            loop.call_soon(lambda: first_read.set_result(len(got)))
+
+    transport = SipTransport(on_message=on_message)
+    await transport.start(HOST, 0)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for n in range(3 * READ_BATCH):  # queued before the loop looks at the socket
+            sender.sendto(b"OPTIONS %d" % n, (HOST, transport.local_port))
+        assert await asyncio.wait_for(first_read, 5) == READ_BATCH
+        for _ in range(100):
+            if len(got) == 3 * READ_BATCH:
+                break
+            await asyncio.sleep(0.01)
+        assert got == [b"OPTIONS %d" % n for n in range(3 * READ_BATCH)]
+    finally:
+        sender.close()
+        await transport.close()

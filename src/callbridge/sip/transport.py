@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import socket
 from collections.abc import Callable
 from typing import Any
 
 from callbridge.sip.message import MAX_MESSAGE_SIZE, Peer
+from callbridge.sip.udp import UdpEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,6 @@ OnMessage = Callable[[bytes, Peer], None]
 _CONTENT_LENGTH = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*(\S*)[ \t\r]*$", re.I | re.M)
 _PORT_ATTEMPTS = 8
 _PEER_CACHE = 4096
-# The UDP socket's receive buffer: what arrives while the event loop is busy waits here,
-# and what does not fit is dropped by the kernel (the sender retransmits after T1, or a
-# 200 OK is lost for good).  Linux caps the request at net.core.rmem_max (often 208 KiB;
-# raise it on a busy server).
-UDP_RECEIVE_BUFFER = 4 * 1024 * 1024
 
 
 class FramingError(Exception):
@@ -109,24 +104,22 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-class _Datagrams(asyncio.DatagramProtocol):
-    def __init__(self, owner: SipTransport) -> None:
-        self._owner = owner
-        # Peers are immutable: one per source address rather than one per datagram (they
-        # live on in transactions for 64*T1).  Bounded by starting afresh when full.
+class _Peers:
+    """One immutable :class:`Peer` per UDP source address rather than one per datagram
+    (they live on in transactions for 64*T1); bounded by starting afresh when full."""
+
+    def __init__(self) -> None:
         self._peers: dict[tuple[str | Any, int], Peer] = {}
 
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        peer = self._peers.get(addr)
+    def of(self, address: tuple[Any, ...]) -> Peer:
+        key = (address[0], address[1])
+        peer = self._peers.get(key)
         if peer is None:
             if len(self._peers) >= _PEER_CACHE:
                 self._peers.clear()
-            peer = Peer(transport="udp", host=str(addr[0]), port=int(addr[1]))
-            self._peers[addr] = peer
-        self._owner._deliver(data, peer)
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("UDP error: %s", exc)
+            peer = Peer(transport="udp", host=str(address[0]), port=int(address[1]))
+            self._peers[key] = peer
+        return peer
 
 
 class SipTransport:
@@ -134,7 +127,7 @@ class SipTransport:
 
     def __init__(self, *, on_message: OnMessage) -> None:
         self._on_message = on_message
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: UdpEndpoint | None = None
         self._server: asyncio.Server | None = None
         self._connections: dict[tuple[str, int], _Connection] = {}
         self._connecting: set[asyncio.Task[None]] = set()
@@ -152,28 +145,28 @@ class SipTransport:
     async def start(self, host: str, port: int) -> None:
         """Bind UDP, then TCP on the same port (retrying ephemeral ports that TCP lacks)."""
         loop = asyncio.get_running_loop()
+        peers = _Peers()
         for attempt in range(_PORT_ATTEMPTS):
-            udp, _ = await loop.create_datagram_endpoint(
-                lambda: _Datagrams(self), local_addr=(host, port)
+            udp = UdpEndpoint.bind(
+                host, port, on_datagram=lambda data, address: self._deliver(data, peers.of(address))
             )
-            _grow_receive_buffer(udp)
-            bound = udp.get_extra_info("sockname")[1]
             try:
                 self._server = await loop.create_server(
-                    lambda: _Connection(owner=self, key=None), host, bound
+                    lambda: _Connection(owner=self, key=None), host, udp.port
                 )
             except OSError:
                 udp.close()
                 if port != 0 or attempt == _PORT_ATTEMPTS - 1:
                     raise
                 continue
-            self._udp, self._host, self._port = udp, host, bound
+            udp.start()
+            self._udp, self._host, self._port = udp, host, udp.port
             return
 
     def send(self, data: bytes, peer: Peer) -> None:
         """Fire and forget; errors are logged (the transaction layer times out instead)."""
         if peer.transport == "udp":
-            if self._udp is not None and not self._udp.is_closing():
+            if self._udp is not None and not self._udp.closed:
                 self._udp.sendto(data, (peer.host, peer.port))
             return
         key = (peer.host, peer.port)
@@ -226,16 +219,6 @@ class SipTransport:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
-
-
-def _grow_receive_buffer(udp: asyncio.DatagramTransport) -> None:
-    sock = udp.get_extra_info("socket")
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_RECEIVE_BUFFER)
-    except OSError as exc:
-        log.warning("could not set the SIP socket's receive buffer: %s", exc)
-    size = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
-    log.debug("SIP UDP receive buffer: %d bytes", size)
 
 
 __all__ = ["FramingError", "OnMessage", "SipTransport", "next_frame"]
