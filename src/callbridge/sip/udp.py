@@ -5,7 +5,10 @@ loop that also runs media for many calls is long, so SIP messages waited in the 
 with 80 bridged calls, 714 KB of them queued (seconds of SIP) while the loop was never more
 than 0.2 s late, INVITEs were retransmitted past T1 and their 200 OKs answered too late.
 Here each readiness of the socket reads up to :data:`READ_BATCH` datagrams, as the RTP
-pump (:mod:`callbridge.rtp.pump`) does for media.
+pump (:mod:`callbridge.rtp.pump`) does for media: 16 times asyncio's rate, while a backlog
+holds the loop for at most 16 messages' work (some ms) before other callbacks run.  64 fixed
+the callbacks as well, but the outbound-call bench's latency at 80 calls/s looked worse with
+it (noisy figures on a shared VM).
 
 Sending is straight to the non-blocking socket; a full send buffer drops the datagram,
 which the transaction layer's retransmissions make good (§17.1.1.2, §17.1.2.2).
@@ -21,7 +24,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-READ_BATCH = 64
+READ_BATCH = 16
 MAX_DATAGRAM = 65535
 # What arrives while the event loop is busy waits here, and what does not fit is dropped
 # by the kernel (the sender retransmits after T1, or a 200 OK is lost for good).  Linux
