@@ -7,7 +7,7 @@ where to send them; it does no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiosipua import SipRequest, SipResponse
@@ -213,18 +213,7 @@ class DialogSnapshot:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "call_id": self.call_id,
-            "local_tag": self.local_tag,
-            "remote_tag": self.remote_tag,
-            "local_uri": self.local_uri,
-            "remote_uri": self.remote_uri,
-            "remote_target": self.remote_target,
-            "route_set": list(self.route_set),
-            "local_seq": self.local_seq,
-            "local_display": self.local_display,
-            "transport": self.transport,
-        }
+        return {**asdict(self), "route_set": list(self.route_set)}
 
     @classmethod
     def from_json(cls, value: Mapping[str, Any]) -> DialogSnapshot:
