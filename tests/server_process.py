@@ -1,5 +1,6 @@
-"""``callbridge serve`` as a child process of a test: started on its configuration file,
-ready once ``/health`` answers; stopped cleanly, or killed like a crash."""
+"""``callbridge serve`` as a child process of a test: its configuration file
+(:func:`write_config`), started on it and ready once ``/health`` answers; stopped cleanly,
+or killed like a crash."""
 
 from __future__ import annotations
 
@@ -10,6 +11,46 @@ import sys
 from pathlib import Path
 
 import httpx
+
+
+def write_config(
+    directory: Path,
+    *,
+    sip_port: int,
+    http_port: int,
+    rtp_ports: tuple[int, int],
+    node: str,
+    api_key: str,
+    database_url: str | None = None,
+    more: str = "",
+) -> Path:
+    """A configuration whose files all live in ``directory`` (SQLite there too, unless
+    ``database_url``); ``more`` is TOML appended (trunks, users, lines)."""
+    database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
+    path = directory / "callbridge.toml"
+    path.write_text(
+        f"""
+[sip]
+listen = "127.0.0.1:{sip_port}"
+[http]
+listen = "127.0.0.1:{http_port}"
+[media]
+rtp_port_start = {rtp_ports[0]}
+rtp_port_end = {rtp_ports[1]}
+tts_cache_dir = "{directory / "tts"}"
+recordings_dir = "{directory / "recordings"}"
+[database]
+url = "{database_url}"
+[calls]
+node = "{node}"
+audio_cache_dir = "{directory / "audio"}"
+webhook_timeout = 2.0
+[[api_keys]]
+key = "{api_key}"
+name = "test"
+{more}"""
+    )
+    return path
 
 
 class Server:

@@ -20,7 +20,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import UasMode
-from server_process import Server
+from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
 
@@ -32,24 +32,9 @@ LINE_NUMBER = "74950000000"
 TEXT = "You have a callback request, connecting with the client now."
 
 
-def write_config(directory: Path, *, http_port: int, carrier: str) -> Path:
-    path = directory / "callbridge.toml"
-    path.write_text(
-        f"""
-[sip]
-listen = "127.0.0.1:{SIP_PORT}"
-[http]
-listen = "127.0.0.1:{http_port}"
-[media]
-rtp_port_start = 44400
-rtp_port_end = 44599
-tts_cache_dir = "{directory / "tts"}"
-recordings_dir = "{directory / "recordings"}"
-[database]
-url = "sqlite+aiosqlite:///{directory / "callbridge.db"}"
-[calls]
-node = "bitrix-e2e"
-audio_cache_dir = "{directory / "audio"}"
+def line_and_carrier(carrier: str) -> str:
+    """The default trunk at ``carrier``, desk phone 1001 and the line reg1332 that rings it."""
+    return f"""
 [[trunks]]
 name = "carrier"
 uri = "sip:{carrier}"
@@ -62,12 +47,7 @@ id = "reg1332"
 name = "Sales"
 users = ["1001"]
 number = "{LINE_NUMBER}"
-[[api_keys]]
-key = "{KEY}"
-name = "bitrix"
 """
-    )
-    return path
 
 
 async def callback_when(
@@ -88,11 +68,16 @@ async def test_the_seed_request_rings_the_line_speaks_then_bridges_the_client(
 ) -> None:
     carrier = await sipp_uas(UasMode.ANSWER)  # and echoes the RTP it receives
     http_port = free_tcp_port()
-    server = Server(
-        write_config(tmp_path, http_port=http_port, carrier=carrier.address),
-        http_port,
-        tmp_path / "server.log",
+    config = write_config(
+        tmp_path,
+        sip_port=SIP_PORT,
+        http_port=http_port,
+        rtp_ports=(44400, 44599),
+        node="bitrix-e2e",
+        api_key=KEY,
+        more=line_and_carrier(carrier.address),
     )
+    server = Server(config, http_port, tmp_path / "server.log")
     await server.start()
     try:
         desk = await registered_phone(

@@ -14,40 +14,13 @@ import pytest
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from postgres_server import fresh_database
-from server_process import Server
+from server_process import Server, write_config
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
 
 API_KEY = "restart-test-key-0123456789"
 SIP_PORT = 5075
-
-
-def write_config(directory: Path, http_port: int, database_url: str) -> Path:
-    path = directory / "callbridge.toml"
-    path.write_text(
-        f"""
-[sip]
-listen = "127.0.0.1:{SIP_PORT}"
-[http]
-listen = "127.0.0.1:{http_port}"
-[media]
-rtp_port_start = 44000
-rtp_port_end = 44199
-tts_cache_dir = "{directory / "tts"}"
-recordings_dir = "{directory / "recordings"}"
-[database]
-url = "{database_url}"
-[calls]
-node = "restart-test"
-audio_cache_dir = "{directory / "audio"}"
-webhook_timeout = 2.0
-[[api_keys]]
-key = "{API_KEY}"
-name = "test"
-"""
-    )
-    return path
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
@@ -66,7 +39,15 @@ async def test_a_killed_server_closes_the_call_and_sends_completed_after_restart
     phone = await baresip("customer")
     receiver.documents["/app"] = '<Response><Pause length="120"/></Response>'
     http_port = free_tcp_port()
-    config = write_config(tmp_path, http_port, database_url)
+    config = write_config(
+        tmp_path,
+        sip_port=SIP_PORT,
+        http_port=http_port,
+        rtp_ports=(44000, 44199),
+        node="restart-test",
+        api_key=API_KEY,
+        database_url=database_url,
+    )
     server = Server(config, http_port, tmp_path / "server.log")
     await server.start()
     try:
