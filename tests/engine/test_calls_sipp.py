@@ -119,6 +119,7 @@ async def test_callee_hangs_up(engine: Engine, tmp_path: Path) -> None:
         ended = await leg.wait_ended()
         result = await peer.wait()
     assert (ended.reason, ended.by) == (EndReason.HUNG_UP, Party.REMOTE)
+    assert leg.media.packets_sent > 10  # silence from the answer on, though nothing played
     assert (result.successful, result.failed) == (1, 0), result.errors
 
 

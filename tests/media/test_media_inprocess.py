@@ -92,6 +92,20 @@ async def test_the_stream_goes_on_with_silence_once_a_leg_has_sent(
     assert rms(samples) < 10
 
 
+async def test_an_answered_leg_streams_silence_before_anything_is_played(
+    plane: InProcessMediaPlane,
+) -> None:
+    """An application that starts with a pause (or waits for its webhook) still keeps the
+    peer's RTP timeout and NAT binding alive from the answer on."""
+    a, b = await plane.allocate(), await plane.allocate()
+    connect(a, b)
+    a.keep_alive()  # what the leg does when it is answered
+    await until(lambda: b.packets_received >= 5)
+    assert a.packets_sent >= 5
+    await asyncio.sleep(0.1)
+    assert b.packets_sent == 0  # b was never answered nor played anything
+
+
 async def test_dtmf_digits_arrive_exactly_once(plane: InProcessMediaPlane) -> None:
     a, b = await plane.allocate(), await plane.allocate()
     connect(a, b)

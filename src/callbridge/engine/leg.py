@@ -113,6 +113,7 @@ class CallLeg:
         self.history.append(event)
         if isinstance(event, Answered):
             self._answered.set_result(None)
+            self.media.keep_alive()
         if isinstance(event, Ended):
             self._finish(event)
         for callback in list(self._subscribers):

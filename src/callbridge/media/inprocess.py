@@ -86,6 +86,7 @@ class InProcessEndpoint:
         self._recorder: WavRecorder | None = None
         self._closed = False
         self._filling = False
+        self._kept_alive = False
         self._silence_fill = clock.subscribe(self._fill_tick)
 
     @property
@@ -152,13 +153,19 @@ class InProcessEndpoint:
             self._playback.set_result(False)
         self._playback = None
 
+    def keep_alive(self) -> None:
+        self._kept_alive = True
+
     def _fill_tick(self) -> None:
-        """Silence whenever the leg sends nothing else, once it has sent anything: the
-        stream goes on through pauses and waits for the application, so the peer's RTP
-        timeout does not end the call and its jitter buffer plays out what it holds (the
-        last DTMF end, say).  A talkspurt starts with each change (RFC 3551 §4.1)."""
+        """Silence whenever the leg sends nothing else, once it is answered (or has sent
+        anything, early media): the stream goes on through pauses and waits for the
+        application, so the peer's RTP timeout does not end the call, a NAT keeps its
+        binding, and the peer's jitter buffer plays out what it holds (the last DTMF end,
+        say).  Before that nothing is sent: no early media is faked.  A talkspurt starts
+        with each change (RFC 3551 §4.1)."""
         busy = self._playback is not None or self._dtmf_sending is not None
-        if busy or self.bridge is not None or self._closed or self.session.packets_sent == 0:
+        started = self._kept_alive or self.session.packets_sent > 0
+        if busy or self.bridge is not None or self._closed or not started:
             self._filling = False
             return
         if self.session.remote is None:

@@ -65,6 +65,11 @@ class MediaEndpoint(Protocol):
         """Start sending to (and accepting from) the peer; may be called again on re-INVITE."""
         ...
 
+    def keep_alive(self) -> None:
+        """The call is answered: from now on the stream never pauses (silence fills what
+        nothing else sends), so the peer's RTP timeout and NAT bindings see it live."""
+        ...
+
     async def play(self, source: AudioSource) -> bool:
         """Send the source paced by the media clock; True when it ran to its end,
         False when stopped by :meth:`stop_playback` or a bridge.  Cancel-safe."""
