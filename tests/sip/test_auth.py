@@ -136,3 +136,21 @@ def test_counts_of_expired_nonces_are_forgotten() -> None:
     assert old not in auth._counts
     assert len(auth._counts) <= PRUNE_ABOVE
     assert _outcome(auth, _answer_with_count(auth, old, 1)) is AuthOutcome.STALE
+
+
+def test_many_live_nonces_are_pruned_only_when_their_number_doubles() -> None:
+    clock = FakeClock()
+    auth = DigestAuthenticator(realm="callbridge", clock=clock)
+    passes = 0
+    forget = auth._forget_expired
+
+    def counted() -> None:
+        nonlocal passes
+        passes += 1
+        forget()
+
+    auth._forget_expired = counted  # type: ignore[method-assign]
+    for _ in range(3 * PRUNE_ABOVE):  # all alive: nothing expires
+        assert _outcome(auth, _answer_with_count(auth, auth.new_nonce(), 1)) is AuthOutcome.OK
+    assert len(auth._counts) == 3 * PRUNE_ABOVE
+    assert passes == 2  # at PRUNE_ABOVE and at 2 * PRUNE_ABOVE, not at every answer

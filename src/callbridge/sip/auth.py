@@ -60,6 +60,7 @@ class DigestAuthenticator:
         self._secret = secret or secrets.token_bytes(32)
         self._clock = clock
         self._counts: dict[str, tuple[float, int]] = {}  # nonce -> (issued, highest nc)
+        self._prune_at = PRUNE_ABOVE
 
     def _nonce_mac(self, stamp: str) -> str:
         return hmac.new(self._secret, stamp.encode(), hashlib.sha256).hexdigest()[:32]
@@ -96,14 +97,17 @@ class DigestAuthenticator:
         _, last = self._counts.get(nonce, (issued, 0))
         if count <= last:
             return False
-        if len(self._counts) >= PRUNE_ABOVE:
+        if len(self._counts) >= self._prune_at:
             self._forget_expired()
         self._counts[nonce] = (issued, count)
         return True
 
     def _forget_expired(self) -> None:
+        """Drop the counts of stale nonces; the next pass comes when as many again are
+        remembered (not at every answer while more than PRUNE_ABOVE are alive)."""
         oldest = self._clock() - NONCE_LIFETIME
         self._counts = {n: entry for n, entry in self._counts.items() if entry[0] >= oldest}
+        self._prune_at = max(PRUNE_ABOVE, 2 * len(self._counts))
 
     def verify(
         self,
