@@ -4,6 +4,7 @@ A statement object that is executed again and again is compiled once and found i
 compiled cache by a memoised key; building ``update(...).where(...).values(...)`` anew for
 each change cost more CPU than SQLite took to run it (profile of the outbound-call bench).
 Bind names carry a ``b_`` prefix: an UPDATE reserves the bare column names for its SET.
+They run as :class:`PreparedStatement`: on SQLite, on its driver directly.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ from sqlalchemy import (
 )
 
 from callbridge.store.models import CallRow, UtcDateTime
+from callbridge.store.prepared import PreparedStatement
 from callbridge.store.records import CallEnding
 
 CALLS = cast(Table, CallRow.__table__)
-INSERT_CALL = insert(CALLS)
-ANSWERED_AT = select(CALLS.c.answered_at).where(CALLS.c.sid == bindparam("b_sid"))
+INSERT_CALL = PreparedStatement(insert(CALLS))
+ANSWERED_AT = PreparedStatement(
+    select(CALLS.c.answered_at).where(CALLS.c.sid == bindparam("b_sid"))
+)
 
 
 def by_sid(values: dict[str, Any]) -> Update:
@@ -42,7 +46,7 @@ def by_sid(values: dict[str, Any]) -> Update:
 @cache
 def status_update(
     *, answers: bool, counts_event: bool, ends: bool, sets_dialog: bool = False
-) -> Update:
+) -> PreparedStatement:
     """``UPDATE calls SET status ...  WHERE sid = :b_sid RETURNING *``.
 
     ``answers`` stamps ``answered_at`` (``:b_at``) unless already set; ``counts_event``
@@ -63,10 +67,10 @@ def status_update(
         values["hangup_cause"] = bindparam("b_hangup_cause", type_=Text())
         values["hangup_by"] = bindparam("b_hangup_by", type_=Text())
         values["sip_code"] = bindparam("b_sip_code", type_=Integer())
-    return by_sid(values)
+    return PreparedStatement(by_sid(values))
 
 
-BUMP_EVENT_SEQ = by_sid({"last_event_seq": CALLS.c.last_event_seq + 1})
+BUMP_EVENT_SEQ = PreparedStatement(by_sid({"last_event_seq": CALLS.c.last_event_seq + 1}))
 
 
 def ending_params(

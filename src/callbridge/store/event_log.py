@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Select, Table, Text, bindparam, exists, inser
 from callbridge.store.clock import Clock
 from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
 from callbridge.store.outbox import DirectClaim, OutboxItem
+from callbridge.store.prepared import PreparedStatement
 from callbridge.store.records import CallRecord, DeliveryRecord, EventWrite
 
 _EVENTS = cast(Table, CallEventRow.__table__)
@@ -78,8 +79,8 @@ class EventLog:
         callback, its delivery row: leased by ``claim`` (this process's dispatcher taking
         rows directly) unless an earlier row of the call waits for another sender."""
         event, callback = write.event, write.callback
-        connection.execute(
-            _INSERT_EVENT,
+        _INSERT_EVENT.execute(
+            connection,
             {
                 "call_sid": call.sid,
                 "seq": seq,
@@ -92,17 +93,16 @@ class EventLog:
             return Written(seq=seq)
         secret: str | None = None
         if claim is not None:
-            secret, waiting = connection.execute(
-                _SECRET_AND_WAITING,
-                {"b_key": call.api_key_id, "b_sid": call.sid, "b_node": claim.node},
+            secret, waiting = _SECRET_AND_WAITING.execute(
+                connection, {"b_key": call.api_key_id, "b_sid": call.sid, "b_node": claim.node}
             ).one()
             if waiting:
                 claim = None
         now = self._clock.now()
         params = dict(write.params)
         method = callback.method.upper()
-        delivery_id: int = connection.execute(
-            _INSERT_DELIVERY,
+        (delivery_id,) = _INSERT_DELIVERY.execute(
+            connection,
             {
                 "call_sid": call.sid,
                 "seq": seq,
@@ -115,7 +115,7 @@ class EventLog:
                 "claimed_by": claim.node if claim else None,
                 "lease_until": claim.lease_until if claim else None,
             },
-        ).scalar_one()
+        ).one()
         if claim is None:
             return Written(seq=seq, delivery_id=delivery_id)
         delivery = DeliveryRecord(
@@ -145,8 +145,8 @@ class EventLog:
             self._listener.notify()
 
 
-_INSERT_EVENT = insert(_EVENTS)
-_INSERT_DELIVERY = insert(_DELIVERIES).returning(_DELIVERIES.c.id)
+_INSERT_EVENT = PreparedStatement(insert(_EVENTS))
+_INSERT_DELIVERY = PreparedStatement(insert(_DELIVERIES).returning(_DELIVERIES.c.id))
 
 
 def _secret_and_waiting() -> Select[Any]:
@@ -167,4 +167,4 @@ def _secret_and_waiting() -> Select[Any]:
     return select(secret, waiting)
 
 
-_SECRET_AND_WAITING = _secret_and_waiting()
+_SECRET_AND_WAITING = PreparedStatement(_secret_and_waiting())

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, aliased
 
 from callbridge.store.database import Database
 from callbridge.store.models import ApiKeyRow, CallRow, DeliveryRow, DeliveryStatus, UtcDateTime
+from callbridge.store.prepared import PreparedStatement
 from callbridge.store.records import DeliveryRecord
 from callbridge.store.rows import delivery_record
 
@@ -154,7 +155,7 @@ class OutboxRepository:
         def work(connection: Connection) -> int:
             recorded = 0
             if parameters:
-                recorded = _execute_counted(connection, _SETTLE, parameters)
+                recorded = _SETTLE.execute_many(connection, parameters)
             if released:
                 connection.execute(
                     update(DeliveryRow)
@@ -243,20 +244,9 @@ def _rowcount(result: Any) -> int:
     return result.rowcount if isinstance(result, CursorResult) else 0
 
 
-def _execute_counted(
-    connection: Connection, statement: Any, parameters: list[dict[str, Any]]
-) -> int:
-    """Run ``statement`` once per parameter set; how many rows it changed in all.  One
-    executemany where the driver counts its rows (sqlite3), else one execution each
-    (asyncpg reports -1 for an executemany)."""
-    if connection.dialect.supports_sane_multi_rowcount:
-        return _rowcount(connection.execute(statement, parameters))
-    return sum(_rowcount(connection.execute(statement, one)) for one in parameters)
-
-
 # One statement for every outcome (executemany): the values a kind of outcome does not
 # set keep what the row has.
-_SETTLE = (
+_SETTLE = PreparedStatement(
     update(DeliveryRow)
     .where(
         DeliveryRow.id == bindparam("b_id"),

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Result, Row, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from callbridge.store.database import Database
 from callbridge.store.errors import CallNotFound, DuplicateCall, RecordingNotFound
 from callbridge.store.event_log import EventLog, OutboxListener, Written
 from callbridge.store.models import CallEventRow, CallRow, DeliveryRow, RecordingRow
+from callbridge.store.prepared import PreparedStatement
 from callbridge.store.records import (
     Callback,
     CallDetail,
@@ -73,8 +74,8 @@ class CallRepository:
 
         def work(connection: Connection) -> Written | None:
             try:
-                connection.execute(
-                    INSERT_CALL, _call_values(record, last_event_seq=int(bool(then)))
+                INSERT_CALL.execute(
+                    connection, _call_values(record, last_event_seq=int(bool(then)))
                 )
             except IntegrityError as exc:
                 raise DuplicateCall(call.sid) from exc
@@ -114,19 +115,19 @@ class CallRepository:
 
         def work(connection: Connection) -> tuple[CallRecord, Written | None]:
             if ending is not None:
-                found = connection.execute(ANSWERED_AT, {"b_sid": sid}).one_or_none()
+                found = ANSWERED_AT.execute(connection, {"b_sid": sid}).one_or_none()
                 if found is None:
                     raise CallNotFound(sid)
-                answered = found.answered_at
+                (answered,) = found
                 if answered is None and answers:
                     answered = at
                 params.update(ending_params(at=at, answered_at=answered, ending=ending))
-            row = _returned(connection.execute(statement, params), sid)
-            record = call_record_of_columns(row._mapping)
+            row = _returned(statement, connection, params, sid)
+            record = call_record_of_columns(row)
             if then is None:
                 return record, None
             written = self._events.append(
-                connection, record, row.last_event_seq, then(record), claim
+                connection, record, row["last_event_seq"], then(record), claim
             )
             return record, written
 
@@ -136,7 +137,8 @@ class CallRepository:
 
     async def set_recording_url(self, sid: str, url: str) -> None:
         def work(connection: Connection) -> None:
-            _returned(connection.execute(by_sid({"recording_url": url}), {"b_sid": sid}), sid)
+            if connection.execute(by_sid({"recording_url": url}), {"b_sid": sid}).first() is None:
+                raise CallNotFound(sid)
 
         await self._db.run(work)
 
@@ -172,9 +174,9 @@ class CallRepository:
         claim = self._events.claim() if callback is not None else None
 
         def work(connection: Connection) -> Written:
-            row = _returned(connection.execute(BUMP_EVENT_SEQ, {"b_sid": call_sid}), call_sid)
-            record = call_record_of_columns(row._mapping)
-            return self._events.append(connection, record, row.last_event_seq, write, claim)
+            row = _returned(BUMP_EVENT_SEQ, connection, {"b_sid": call_sid}, call_sid)
+            record = call_record_of_columns(row)
+            return self._events.append(connection, record, row["last_event_seq"], write, claim)
 
         written = await self._db.run(work)
         self._events.announce(written)
@@ -314,12 +316,14 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
     }
 
 
-def _returned(result: Result[Any], sid: str) -> Row[Any]:
-    """The call's row as an ``UPDATE ... RETURNING`` left it."""
-    row = result.one_or_none()
+def _returned(
+    update: PreparedStatement, connection: Connection, params: Mapping[str, Any], sid: str
+) -> dict[str, Any]:
+    """The call's row as the ``UPDATE ... RETURNING *`` left it, by column name."""
+    row = update.execute(connection, params).one_or_none()
     if row is None:
         raise CallNotFound(sid)
-    return row
+    return dict(zip(update.columns, row, strict=True))
 
 
 def _call_row(session: Session, sid: str) -> CallRow:
