@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
@@ -128,3 +128,20 @@ async def test_a_statement_needing_python_side_defaults_is_refused(database: Dat
 
     with pytest.raises(NotPreparable, match="defaults"):
         await database.run(work)
+
+
+async def test_sqlite_keeps_timestamps_as_sqlalchemys_datetime_text(database: Database) -> None:
+    if database.dialect != "sqlite":
+        pytest.skip("PostgreSQL stores timestamptz")
+    later = datetime(2026, 12, 1, 11, 30, 5, 42, tzinfo=timezone(timedelta(hours=1)))
+
+    def work(connection: Connection) -> list[tuple[Any, ...]]:
+        INSERT_CALL.execute(connection, call_values("CA1"))
+        connection.execute(insert(CALLS), call_values("CA2", created_at=later))
+        text = "SELECT created_at FROM calls ORDER BY sid"
+        return [tuple(row) for row in connection.exec_driver_sql(text)]
+
+    assert await database.run(work) == [
+        ("2026-12-01 10:00:00.000000",),
+        ("2026-12-01 10:30:05.000042",),
+    ]
