@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -211,7 +212,18 @@ async def serve(config: CallbridgeConfig) -> None:
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        freeze_startup_objects()
         await server.serve()
+
+
+def freeze_startup_objects() -> None:
+    """Move every object alive once the server is built (modules, the app, the engine)
+    out of the garbage collector's reach: they live as long as the process.  Each full
+    collection otherwise walked them all again, and stopped the event loop for up to
+    89 ms at 60 calls/s (three in 25 s), the slowest API answers and callbacks of the
+    outbound bench.  Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def run(config: CallbridgeConfig) -> None:
