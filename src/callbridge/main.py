@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from callbridge.api.app import create_http_app
 from callbridge.calls.audio import HttpAudioLoader
@@ -227,4 +227,8 @@ def freeze_startup_objects() -> None:
 
 
 def run(config: CallbridgeConfig) -> None:
-    asyncio.run(serve(config))
+    """Serve on uvloop's event loop (libuv) rather than asyncio's own: in the outbound
+    bench at 50 calls/s the server took 9 % less CPU (53.7 against 59.3 % of a core over
+    three interleaved runs) and answered faster.  The tests run the same code on asyncio's
+    loop, and the real-server tests on this one."""
+    uvloop.run(serve(config))
