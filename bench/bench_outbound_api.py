@@ -232,6 +232,19 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each child of ``pid`` (the server's HTTP worker)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return {}
+    found: dict[int, float] = {}
+    for child in map(int, children):
+        with contextlib.suppress(OSError):
+            found[child] = process_cpu_seconds(child)
+    return found
+
+
 def machine_cpu() -> tuple[int, int]:
     """(busy, total) jiffies of all CPUs."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -244,6 +257,7 @@ class CpuWindow:
     server_pid: int
     started: float = 0.0
     server_cpu: float = 0.0
+    children_cpu: dict[int, float] = field(default_factory=dict)
     machine: tuple[int, int] = (0, 0)
     load_before: str = ""
     result: dict[str, str] = field(default_factory=dict)
@@ -252,15 +266,21 @@ class CpuWindow:
         self.load_before = Path("/proc/loadavg").read_text().split()[0]
         self.started = time.monotonic()
         self.server_cpu = process_cpu_seconds(self.server_pid)
+        self.children_cpu = children_cpu_seconds(self.server_pid)
         self.machine = machine_cpu()
 
     def end(self) -> None:
         elapsed = time.monotonic() - self.started
         server = process_cpu_seconds(self.server_pid) - self.server_cpu
+        children = sum(
+            seconds - self.children_cpu.get(pid, 0.0)
+            for pid, seconds in children_cpu_seconds(self.server_pid).items()
+        )
         busy, total = machine_cpu()
         machine = (busy - self.machine[0]) / max(1, total - self.machine[1])
         self.result = {
             "server process CPU": f"{100 * server / elapsed:.0f} % of one core",
+            "its HTTP worker process CPU": f"{100 * children / elapsed:.0f} % of one core",
             "machine CPU busy": f"{100 * machine:.0f} % of {os.cpu_count()} cores",
             "load average (1 min) before / after": (
                 f"{self.load_before} / {Path('/proc/loadavg').read_text().split()[0]}"

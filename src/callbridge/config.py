@@ -109,6 +109,9 @@ class CallsSection(_Section):
     audio_cache_seconds: float = Field(default=300.0, ge=0)
     audio_cache_mb: float = Field(default=256.0, gt=0)
     webhook_timeout: float = Field(default=10.0, gt=0, le=120)
+    # Outgoing HTTP (webhooks, voice documents, <Play> audio) is made by a child process,
+    # on another core (callbridge.httpclient.process); false: by the server's own process.
+    http_worker: bool = True
     # What an answered callback leg hears when the other leg cannot be connected (a
     # request's failure_announce overrides it); unset: the built-in sentence.
     callback_failure_text: str | None = Field(default=None, min_length=1, max_length=1000)

@@ -26,6 +26,7 @@ from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
@@ -162,7 +163,8 @@ async def serve(config: CallbridgeConfig) -> None:
     async with AsyncExitStack() as stack:
         stack.push_async_callback(database.close)
         stack.push_async_callback(engine.close)
-        http = await stack.enter_async_context(HttpClient(timeout=config.calls.webhook_timeout))
+        http = http_client(config)
+        stack.push_async_callback(http.close)
         dispatcher = WebhookDispatcher(
             database=database,
             client=http,
@@ -214,6 +216,13 @@ async def serve(config: CallbridgeConfig) -> None:
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         freeze_startup_objects()
         await server.serve()
+
+
+def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
+    timeout = config.calls.webhook_timeout
+    if config.calls.http_worker:
+        return ProcessHttpClient(timeout=timeout)
+    return HttpClient(timeout=timeout)
 
 
 def freeze_startup_objects() -> None:

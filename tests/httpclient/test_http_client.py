@@ -1,4 +1,5 @@
-"""HttpClient against a real HTTP server (uvicorn) on loopback."""
+"""HttpClient, and ProcessHttpClient (the same requests made by a worker process),
+against a real HTTP server (uvicorn) on loopback."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from starlette.routing import Route
 from callbridge.callflow.errors import FetchError
 from callbridge.calls.http_fetch import check_url, fetch_bounded
 from callbridge.httpclient.client import BodyTooLarge, HttpClient, HttpFailure, HttpTimeout
+from callbridge.httpclient.port import HttpRequests
+from callbridge.httpclient.process import ProcessHttpClient
 from webhook_receiver import serve_app
 
 LIMIT = 1000
@@ -75,56 +78,61 @@ async def base() -> AsyncIterator[str]:
     sock.close()
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[HttpClient]:
-    async with HttpClient(timeout=5.0) as client:
-        yield client
+@pytest.fixture(params=["in-process", "worker-process"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[HttpRequests]:
+    made = (
+        HttpClient(timeout=5.0) if request.param == "in-process" else ProcessHttpClient(timeout=5.0)
+    )
+    async with made:
+        yield made
 
 
 async def test_send_posts_the_body_and_headers_as_given_and_answers_the_status(
-    base: str, client: HttpClient
+    base: str, client: HttpRequests
 ) -> None:
     headers = [("Content-Type", "application/x-www-form-urlencoded"), ("X-Sig", "abc")]
     assert await client.send("POST", f"{base}/echo", headers=headers, body=b"a=1") == 200
     assert await client.send("POST", f"{base}/failing", headers=headers, body=b"a=1") == 503
 
 
-async def test_send_does_not_follow_redirects(base: str, client: HttpClient) -> None:
+async def test_send_does_not_follow_redirects(base: str, client: HttpRequests) -> None:
     assert await client.send("GET", f"{base}/redirect", headers=(), body=b"") == 302
 
 
-async def test_fetch_sends_params_in_the_query_or_as_a_form(base: str, client: HttpClient) -> None:
+async def test_fetch_sends_params_in_the_query_or_as_a_form(
+    base: str, client: HttpRequests
+) -> None:
     got = await client.fetch("GET", f"{base}/echo?a=1", params={"b": "2"}, max_bytes=LIMIT)
     assert got == b"GET a=1&b=2  None"
     got = await client.fetch("POST", f"{base}/echo", form={"Digits": "12#"}, max_bytes=LIMIT)
     assert got == b"POST  Digits=12%23 None"
 
 
-async def test_fetch_follows_redirects(base: str, client: HttpClient) -> None:
+async def test_fetch_follows_redirects(base: str, client: HttpRequests) -> None:
     assert await client.fetch("GET", f"{base}/redirect", max_bytes=LIMIT) == b"GET moved=1  None"
 
 
 @pytest.mark.parametrize("path", ["/big", "/stream"])
 async def test_fetch_refuses_a_body_over_the_limit(
-    base: str, client: HttpClient, path: str
+    base: str, client: HttpRequests, path: str
 ) -> None:
     with pytest.raises(BodyTooLarge, match="limit"):
         await client.fetch("GET", f"{base}{path}", max_bytes=LIMIT)
 
 
-async def test_fetch_refuses_a_non_2xx_answer(base: str, client: HttpClient) -> None:
+async def test_fetch_refuses_a_non_2xx_answer(base: str, client: HttpRequests) -> None:
     with pytest.raises(HttpFailure, match="answered 503"):
         await client.fetch("GET", f"{base}/failing", max_bytes=LIMIT)
 
 
-async def test_a_slow_server_times_out(base: str, client: HttpClient) -> None:
+async def test_a_slow_server_times_out(base: str, client: HttpRequests) -> None:
     with pytest.raises(HttpTimeout, match="timed out"):
         await client.fetch("GET", f"{base}/slow", max_bytes=LIMIT, timeout=0.2)
     with pytest.raises(HttpTimeout):
         await client.send("POST", f"{base}/slow", headers=(), body=b"", timeout=0.2)
 
 
-async def test_a_refused_connection_is_a_failure(client: HttpClient) -> None:
+async def test_a_refused_connection_is_a_failure(client: HttpRequests) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
         url = f"http://127.0.0.1:{sock.getsockname()[1]}/x"
@@ -135,7 +143,7 @@ async def test_a_refused_connection_is_a_failure(client: HttpClient) -> None:
 
 
 async def test_fetch_bounded_words_every_failure_as_a_fetch_error(
-    base: str, client: HttpClient
+    base: str, client: HttpRequests
 ) -> None:
     with pytest.raises(FetchError, match="answered 503"):
         await fetch_bounded(client, f"{base}/failing", max_bytes=LIMIT, timeout=1.0)

@@ -15,7 +15,7 @@ from pathlib import Path
 from callbridge.callflow.errors import FetchError
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.http_fetch import fetch_bounded
-from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.port import HttpRequests
 from callbridge.media.audiofile import MAX_SECONDS, BadAudio, decode_for_telephony
 from callbridge.media.plane import AudioSource
 from callbridge.media.sources import AudioFileSource, ToneSource
@@ -29,7 +29,7 @@ class HttpAudioLoader:
     def __init__(
         self,
         *,
-        client: HttpClient,
+        client: HttpRequests,
         cache: AudioCache,
         timeout: float = 30.0,
         max_bytes: int = MAX_AUDIO_BYTES,

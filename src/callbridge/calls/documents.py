@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from callbridge.calls.http_fetch import fetch_bounded
-from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.port import HttpRequests
 
 MAX_DOCUMENT_BYTES = 1_000_000  # matches the dialect's limit; more is refused unread
 
@@ -19,7 +19,7 @@ class HttpDocumentFetcher:
     def __init__(
         self,
         *,
-        client: HttpClient,
+        client: HttpRequests,
         call_params: Callable[[], Mapping[str, str]],
         timeout: float = 10.0,
         max_bytes: int = MAX_DOCUMENT_BYTES,

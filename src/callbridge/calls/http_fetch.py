@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from callbridge.callflow.errors import FetchError
-from callbridge.httpclient.client import HttpClient, HttpFailure
+from callbridge.httpclient.client import HttpFailure
+from callbridge.httpclient.port import HttpRequests
 
 ALLOWED_SCHEMES = ("http", "https")
 
@@ -24,7 +25,7 @@ def check_url(url: str) -> None:
 
 
 async def fetch_bounded(
-    client: HttpClient,
+    client: HttpRequests,
     url: str,
     *,
     method: str = "GET",

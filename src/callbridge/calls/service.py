@@ -23,7 +23,7 @@ from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import DialogSnapshot
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
-from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.port import HttpRequests
 from callbridge.store import errors as store_errors
 from callbridge.store.clock import Clock
 from callbridge.store.records import (
@@ -98,7 +98,7 @@ class CallbridgeCalls:
         engine: CallEngine,
         repository: CallRepository,
         clock: Clock,
-        http: HttpClient,
+        http: HttpRequests,
         audio: AudioLoader,
         limiter: Admission,
         settings: CallServiceSettings,

@@ -34,7 +34,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbridge.httpclient.client import HttpClient, HttpFailure, HttpTimeout
+from callbridge.httpclient.client import HttpFailure, HttpTimeout
+from callbridge.httpclient.port import HttpRequests
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.models import DeliveryStatus
@@ -62,7 +63,7 @@ class WebhookDispatcher:
         self,
         *,
         database: Database,
-        client: HttpClient,
+        client: HttpRequests,
         clock: Clock,
         backoff: Backoff | None = None,
         node_id: str | None = None,
