@@ -3,7 +3,7 @@
 Runs the real server (``python -m callbridge.cli serve``) as a child process with a fresh
 SQLite database, one API key and a default trunk pointing at a SIPp UAS sink
 (``sipp -sn uas``, answering).  Places ``--rate`` calls per second for ``--duration``
-seconds with ``POST /api/v2/calls`` (httpx); each call's voice application (served by a
+seconds with ``POST /api/v2/calls`` (aiohttp); each call's voice application (served by a
 receiver child process) is ``<Response><Hangup/></Response>``, so the server hangs up
 as soon as the call is answered, and every call subscribes to
 ``initiated ringing answered completed`` at the same receiver.
@@ -47,6 +47,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import aiohttp
 import httpx
 
 API_KEY = "bench-outbound-api-key-0123456789"
@@ -301,38 +302,41 @@ class Placed:
     error: str | None = None
 
 
-async def place(client: httpx.AsyncClient, placed: Placed, receiver: str) -> None:
+async def place(client: aiohttp.ClientSession, placed: Placed, receiver: str) -> None:
+    form = {
+        "to": placed.number,
+        "from": "15550100",
+        "url": f"{receiver}/app",
+        "statusCallback": f"{receiver}/status",
+        "statusCallbackEvent": " ".join(EVENTS),
+    }
     try:
-        response = await client.post(
-            "/api/v2/calls",
-            data={
-                "to": placed.number,
-                "from": "15550100",
-                "url": f"{receiver}/app",
-                "statusCallback": f"{receiver}/status",
-                "statusCallbackEvent": " ".join(EVENTS),
-            },
-        )
-    except httpx.HTTPError as exc:
+        async with client.post("/api/v2/calls", data=form) as response:
+            body = await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
         placed.error = f"{type(exc).__name__}: {exc}"
         return
     placed.answered = time.time()
-    placed.status = response.status_code
-    if response.status_code == 201:
-        placed.sid = response.json()["CallSid"]
+    placed.status = response.status
+    if response.status == 201:
+        placed.sid = json.loads(body)["CallSid"]
     else:
-        placed.error = f"{response.status_code} {response.text[:200]}"
+        placed.error = f"{response.status} {body[:200].decode(errors='replace')}"
 
 
 async def generate(
     api: str, receiver: str, rate: float, duration: float, *, first: int = NUMBER_BASE
 ) -> list[Placed]:
+    """The load, through aiohttp: it took about half the CPU httpx took for the same
+    requests, CPU that the server on the same two cores then lacked."""
     count = round(rate * duration)
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     calls: list[Placed] = []
     tasks: list[asyncio.Task[None]] = []
-    async with httpx.AsyncClient(
-        base_url=api, headers={"apikey": API_KEY}, limits=limits, timeout=30.0
+    async with aiohttp.ClientSession(
+        base_url=api,
+        headers={"apikey": API_KEY},
+        connector=aiohttp.TCPConnector(limit=200),
+        timeout=aiohttp.ClientTimeout(total=30.0),
     ) as client:
         start = time.monotonic()
         for n in range(count):
