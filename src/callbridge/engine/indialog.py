@@ -119,6 +119,7 @@ class DialogSession:
         self._release()
         tx = self.stack.send_request(request, dialog.next_hop())
         try:
-            await asyncio.wait_for(asyncio.shield(tx.final), 64 * self.stack.timers.t1)
+            async with asyncio.timeout(64 * self.stack.timers.t1):
+                await asyncio.shield(tx.final)
         except TimeoutError:
             log.info("BYE for %s got no final answer", dialog.call_id)

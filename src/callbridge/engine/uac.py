@@ -103,8 +103,9 @@ class OutboundCall(DialogSession):
             self.leg.advance(self._failure())
 
     async def _ring_timer(self) -> None:
-        try:
-            await asyncio.wait_for(self._decided.wait(), self._ring_timeout)
+        try:  # asyncio.timeout rather than wait_for: no task made for the wait (3.11)
+            async with asyncio.timeout(self._ring_timeout):
+                await self._decided.wait()
         except TimeoutError:
             self._stop_ringing(EndReason.NO_ANSWER)
 
