@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from callbridge.config import load_config
-from callbridge.main import configured_keys
+from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.process import ProcessHttpClient
+from callbridge.main import configured_keys, http_client
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository
@@ -45,3 +47,11 @@ async def test_a_key_removed_from_the_configuration_stops_working_at_start(
         assert dialer.name == "dialer"
     finally:
         await database.close()
+
+
+def test_outgoing_http_goes_to_the_worker_process_unless_configured_off(tmp_path: Path) -> None:
+    toml = tmp_path / "callbridge.toml"
+    toml.write_text("[calls]\nwebhook_timeout = 3.0\n")
+    assert isinstance(http_client(load_config(toml)), ProcessHttpClient)
+    toml.write_text("[calls]\nhttp_worker = false\n")
+    assert isinstance(http_client(load_config(toml)), HttpClient)
