@@ -76,17 +76,26 @@ class OutboundCall:
         self._recording: Path | None = None
         self._hangup_requested = False
         self._answer_stored = asyncio.Event()
+        self._dialled = asyncio.Event()
 
     @property
     def sid(self) -> str:
         return self._tracker.sid
 
+    async def dialled(self) -> None:
+        """Returns once the call's INVITE is on the wire, or it failed to go out."""
+        await self._dialled.wait()
+
     async def run(self) -> None:
         try:
-            leg = await self._originate()
+            leg: CallLeg | None = await self._originate()
         except (RoutingError, MediaPortsExhausted) as error:
-            reason = EndReason.OFFLINE if isinstance(error, UserOffline) else EndReason.FAILED
-            await self._tracker.ended(Ended(reason, Party.LOCAL, None, str(error)))
+            leg, failure = None, error
+        finally:
+            self._dialled.set()
+        if leg is None:
+            reason = EndReason.OFFLINE if isinstance(failure, UserOffline) else EndReason.FAILED
+            await self._tracker.ended(Ended(reason, Party.LOCAL, None, str(failure)))
             return
         self._leg = leg
         async with asyncio.TaskGroup() as group:

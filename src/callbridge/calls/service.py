@@ -159,6 +159,9 @@ class CallbridgeCalls:
         call = self._outbound_call(request, tracker)
         self._live[tracker.sid] = call
         self._tasks.spawn(self._run(call, permit.release), name=f"call {tracker.sid}")
+        # Answer once the INVITE is out: the call's task sends it in its first step, and
+        # a reply written first would put the INVITE behind every other ready callback.
+        await call.dialled()
         return tracker.call
 
     async def get_call(self, sid: str, *, api_key_id: str | None) -> CallDetail:

@@ -56,6 +56,7 @@ class _Attempt:
     done: bool = False
     dialog: Dialog | None = None
     ack: SipRequest | None = None
+    request: SipRequest | None = None  # the INVITE sent last
 
 
 class OutboundCall(DialogSession):
@@ -88,16 +89,28 @@ class OutboundCall(DialogSession):
         )
 
     def start(self) -> None:
+        """Send every destination's INVITE now, then follow them in the leg's task.
+
+        Sent before any task runs: under load each turn of the event loop waits behind
+        everything that is ready, and an API call's latency is counted to its INVITE."""
         self.leg.sip_call_id = self._attempts[0].call_id if self._attempts else None
+        self.leg.advance(Trying())
+        for attempt in self._attempts:
+            try:
+                self._send_invite(attempt, cseq=1, auth=None)
+            except Exception:
+                log.exception("INVITE to %s failed", attempt.destination.label)
+                attempt.final_status, attempt.done = 500, True
         self.leg.tasks.spawn(self._run(), name=f"uac {self.leg.id}")
 
     # --- the whole outbound attempt ---
 
     async def _run(self) -> None:
-        self.leg.advance(Trying())
+        self._check_decided()  # every INVITE may have failed to go out
         async with asyncio.TaskGroup() as group:
             for attempt in self._attempts:
-                group.create_task(self._attempt(attempt))
+                if not attempt.done:
+                    group.create_task(self._attempt(attempt))
             group.create_task(self._ring_timer())
         if self._winner is None:
             self.leg.advance(self._failure())
@@ -149,11 +162,17 @@ class OutboundCall(DialogSession):
             attempt.done = True
             self._check_decided()
 
+    def _send_invite(self, attempt: _Attempt, *, cseq: int, auth: tuple[str, str] | None) -> None:
+        attempt.request = self._invite(attempt, cseq=cseq, auth=auth)
+        attempt.tx = self.stack.send_request(attempt.request, attempt.destination.peer)
+
     async def _invite_until_final(self, attempt: _Attempt) -> None:
+        """Follow the INVITE :meth:`start` sent until its final answer (and once more
+        after a challenge)."""
         cseq, auth = 1, None
         while True:
-            request = self._invite(attempt, cseq=cseq, auth=auth)
-            attempt.tx = self.stack.send_request(request, attempt.destination.peer)
+            request = attempt.request
+            assert request is not None, "start() sent the first INVITE"
             response = await self._await_final(attempt)
             status = response.status_code
             if status < 300:
@@ -168,6 +187,7 @@ class OutboundCall(DialogSession):
                 )
                 if auth is not None:
                     cseq += 1
+                    self._send_invite(attempt, cseq=cseq, auth=auth)
                     continue
             return
 
