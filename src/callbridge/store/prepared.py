@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, StatementError
@@ -29,6 +29,7 @@ from sqlalchemy.sql.expression import SelectBase
 
 Processor = Callable[[Any], Any] | None
 Statement = SelectBase | UpdateBase
+T = TypeVar("T")
 
 
 class NotPreparable(Exception):
@@ -83,15 +84,13 @@ class PreparedStatement:
             return Returned(rows=rows, rowcount=result.rowcount)
         compiled = self._compile(connection.dialect, params)
         values = _bound(compiled, params)
-        cursor = _cursor(connection)
-        try:
+
+        def run(cursor: Any) -> Returned:
             cursor.execute(compiled.sql, values)
             rows = [_read(compiled.readers, row) for row in cursor.fetchall()]
             return Returned(rows=rows, rowcount=cursor.rowcount)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(exc, compiled, values, connection.dialect) from exc
-        finally:
-            cursor.close()
+
+        return _on_cursor(connection, compiled, values, run)
 
     def execute_many(self, connection: Connection, params: Sequence[Mapping[str, Any]]) -> int:
         """Run once per parameter set (no rows returned); the rows changed in all (one
@@ -102,14 +101,12 @@ class PreparedStatement:
             return sum(self.execute(connection, one).rowcount for one in params)
         compiled = self._compile(connection.dialect, params[0])
         values = [_bound(compiled, one) for one in params]
-        cursor = _cursor(connection)
-        try:
+
+        def run(cursor: Any) -> int:
             cursor.executemany(compiled.sql, values)
             return int(cursor.rowcount)
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise _wrapped(exc, compiled, values, connection.dialect) from exc
-        finally:
-            cursor.close()
+
+        return _on_cursor(connection, compiled, values, run)
 
     def _compile(self, dialect: Dialect, params: Mapping[str, Any]) -> _Compiled:
         keys = tuple(params)
@@ -120,15 +117,21 @@ class PreparedStatement:
         return compiled
 
 
-def _cursor(connection: Connection) -> Any:
+def _on_cursor(
+    connection: Connection, compiled: _Compiled, values: Any, run: Callable[[Any], T]
+) -> T:
+    """``run`` on a DBAPI cursor of the connection (inside its transaction); the DBAPI's
+    errors come out as Core would have raised them (``IntegrityError`` and so on)."""
     dbapi_connection = connection.connection.dbapi_connection
     assert dbapi_connection is not None, "the connection was closed"
-    return dbapi_connection.cursor()
-
-
-def _wrapped(exc: Exception, compiled: _Compiled, values: Any, dialect: Dialect) -> Exception:
-    """The DBAPI's error as Core would have raised it (``IntegrityError`` and so on)."""
-    return DBAPIError.instance(compiled.sql, values, exc, dialect.loaded_dbapi.Error)
+    cursor = dbapi_connection.cursor()
+    error = connection.dialect.loaded_dbapi.Error
+    try:
+        return run(cursor)
+    except error as exc:
+        raise DBAPIError.instance(compiled.sql, values, exc, error) from exc
+    finally:
+        cursor.close()
 
 
 def _compile(statement: Statement, keys: Sequence[str], dialect: Dialect) -> _Compiled:
