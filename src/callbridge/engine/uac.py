@@ -59,6 +59,13 @@ class _Attempt:
     request: SipRequest | None = None  # the INVITE sent last
 
 
+def _failed(attempt: _Attempt) -> None:
+    """An INVITE that broke on our side (logged): a 500 of its own, and done."""
+    log.exception("INVITE to %s failed", attempt.destination.label)
+    attempt.final_status = attempt.final_status or 500
+    attempt.done = True
+
+
 class OutboundCall(DialogSession):
     def __init__(
         self,
@@ -99,8 +106,7 @@ class OutboundCall(DialogSession):
             try:
                 self._send_invite(attempt, cseq=1, auth=None)
             except Exception:
-                log.exception("INVITE to %s failed", attempt.destination.label)
-                attempt.final_status, attempt.done = 500, True
+                _failed(attempt)
         self.leg.tasks.spawn(self._run(), name=f"uac {self.leg.id}")
 
     # --- the whole outbound attempt ---
@@ -156,8 +162,7 @@ class OutboundCall(DialogSession):
         try:
             await self._invite_until_final(attempt)
         except Exception:
-            log.exception("INVITE to %s failed", attempt.destination.label)
-            attempt.final_status = attempt.final_status or 500
+            _failed(attempt)
         finally:
             attempt.done = True
             self._check_decided()
