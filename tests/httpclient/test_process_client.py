@@ -62,6 +62,17 @@ async def test_requests_run_at_once_in_one_worker(base: str) -> None:
         assert client.worker_pid is not None
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling classes")
+async def test_the_worker_runs_in_the_batch_class_so_it_never_preempts_the_server(
+    base: str,
+) -> None:
+    async with ProcessHttpClient(timeout=5.0) as client:
+        assert await client.fetch("GET", f"{base}/ok", max_bytes=100) == b"ok"
+        assert client.worker_pid is not None
+        assert os.sched_getscheduler(client.worker_pid) == os.SCHED_BATCH
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+
+
 async def test_a_request_with_a_worker_that_dies_fails_and_a_new_worker_takes_the_next(
     base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
