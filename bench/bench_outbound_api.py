@@ -19,13 +19,22 @@ Measured, all on one machine's wall clock (``time.time()``):
 - callback latency: the moment the receiver had read a status callback minus the event's
   ``at`` as ``GET /api/v2/calls/{sid}`` shows it, per event;
 - failures (non-201 answers, calls not completed, callbacks missing) and the CPU load
-  (the server's, its HTTP worker's, the machine's).
+  (the server's, its HTTP worker's, the machine's), and how often the server was
+  preempted.
+
+The peers (this load generator, SIPp and the receiver) stand for the customer's
+application and the carrier, which in a deployment run on other machines.  Here they
+share the server's two cores, and each of their wake-ups could preempt the server's
+loop: 160-190 times a second at 100 calls/s.  So by default they run in Linux's
+``SCHED_BATCH`` class, which does not preempt on wake-up (about 30-45 a second).  They
+still take their CPU from the same two cores.  ``--peers-normal`` runs them as normal
+processes.
 
 Goals (the issue): originate p50 < 5 ms and p99 < 25 ms at 100 calls/s; callback p99
 < 50 ms on loopback.
 
     .venv/bin/python bench/bench_outbound_api.py [--rate 100] [--duration 10]
-        [--cprofile server.prof] [--keep]
+        [--peers-normal] [--cprofile server.prof] [--keep]
 """
 
 from __future__ import annotations
@@ -250,11 +259,32 @@ def children_cpu_seconds(pid: int) -> dict[int, float]:
     return found
 
 
-def machine_cpu() -> tuple[int, int]:
-    """(busy, total) jiffies of all CPUs."""
+def preemptions(pid: int) -> int:
+    """How often the process's main thread was preempted (involuntary context switches)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
+
+
+def peer_command(args: argparse.Namespace, command: list[str]) -> list[str]:
+    """``command`` run in the ``SCHED_BATCH`` class (unless ``--peers-normal``)."""
+    return command if args.peers_normal else ["chrt", "--batch", "0", *command]
+
+
+def become_batch_peer(args: argparse.Namespace) -> None:
+    """This process (the load generator) in the ``SCHED_BATCH`` class, once the server
+    (which must not inherit it) has started."""
+    if not args.peers_normal:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
+def machine_cpu() -> tuple[int, int, int]:
+    """(busy, stolen, total) jiffies of all CPUs; stolen: the time the hypervisor ran
+    something else while this machine had work."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    return sum(values) - idle, values[7], sum(values)
 
 
 @dataclass
@@ -263,7 +293,8 @@ class CpuWindow:
     started: float = 0.0
     server_cpu: float = 0.0
     children_cpu: dict[int, float] = field(default_factory=dict)
-    machine: tuple[int, int] = (0, 0)
+    machine: tuple[int, int, int] = (0, 0, 0)
+    preempted: int = 0
     load_before: str = ""
     result: dict[str, str] = field(default_factory=dict)
 
@@ -273,6 +304,7 @@ class CpuWindow:
         self.server_cpu = process_cpu_seconds(self.server_pid)
         self.children_cpu = children_cpu_seconds(self.server_pid)
         self.machine = machine_cpu()
+        self.preempted = preemptions(self.server_pid)
 
     def end(self) -> None:
         elapsed = time.monotonic() - self.started
@@ -281,12 +313,16 @@ class CpuWindow:
             seconds - self.children_cpu.get(pid, 0.0)
             for pid, seconds in children_cpu_seconds(self.server_pid).items()
         )
-        busy, total = machine_cpu()
-        machine = (busy - self.machine[0]) / max(1, total - self.machine[1])
+        preempted = preemptions(self.server_pid) - self.preempted
+        busy, stolen, total = machine_cpu()
+        total = max(1, total - self.machine[2])
+        machine, steal = (busy - self.machine[0]) / total, (stolen - self.machine[1]) / total
         self.result = {
             "server process CPU": f"{100 * server / elapsed:.0f} % of one core",
             "its HTTP worker process CPU": f"{100 * children / elapsed:.0f} % of one core",
+            "server preempted": f"{preempted / elapsed:.0f} times a second (involuntary switches)",
             "machine CPU busy": f"{100 * machine:.0f} % of {os.cpu_count()} cores",
+            "of which stolen by the host": f"{100 * steal:.1f} %",
             "load average (1 min) before / after": (
                 f"{self.load_before} / {Path('/proc/loadavg').read_text().split()[0]}"
             ),
@@ -492,6 +528,7 @@ def report(
         f"Outbound call API at {args.rate:g} calls/s for {args.duration:g} s: "
         f"{len(calls)} requests in {elapsed:.1f} s, SIPp UAS sink at {SIPP_HOST}:{SIPP_PORT}"
     )
+    print(f"Peers (load, SIPp, receiver) in the {'normal' if args.peers_normal else 'batch'} class")
     print()
     print(header("Originate latency (INVITE at the SIPp sink, by its -trace_msg timestamp)"))
     print(row("from the call's acceptance", from_accept, originate_goals(from_accept)))
@@ -532,7 +569,8 @@ async def bench(args: argparse.Namespace, workdir: Path, children: Children) -> 
     api = f"http://{SERVER_HOST}:{http_port}"
 
     receiver_process = children.start(
-        [sys.executable, __file__, "--receiver", str(receiver_port)], stdout=subprocess.PIPE
+        peer_command(args, [sys.executable, __file__, "--receiver", str(receiver_port)]),
+        stdout=subprocess.PIPE,
     )
     assert receiver_process.stdout is not None
     if receiver_process.stdout.readline().strip() != b"ready":
@@ -541,11 +579,14 @@ async def bench(args: argparse.Namespace, workdir: Path, children: Children) -> 
     sipp_log = workdir / "sipp-messages.log"
     sipp_out = (workdir / "sipp.out").open("wb")
     sipp = children.start(
-        [
-            *("sipp", "-sn", "uas", "-i", SIPP_HOST, "-p", str(SIPP_PORT), "-nostdin"),
-            *("-cp", "0", "-trace_msg", "-message_file", str(sipp_log)),
-            *("-max_recv_loops", "10000"),
-        ],
+        peer_command(
+            args,
+            [
+                *("sipp", "-sn", "uas", "-i", SIPP_HOST, "-p", str(SIPP_PORT), "-nostdin"),
+                *("-cp", "0", "-trace_msg", "-message_file", str(sipp_log)),
+                *("-max_recv_loops", "10000"),
+            ],
+        ),
         cwd=workdir,
         stdin=subprocess.DEVNULL,
         stdout=sipp_out,
@@ -570,6 +611,7 @@ async def bench(args: argparse.Namespace, workdir: Path, children: Children) -> 
             env=env,
         )
     await asyncio.to_thread(wait_ready, f"{api}/health", server, server_log)
+    become_batch_peer(args)
     await asyncio.sleep(0.3)
     if sipp.poll() is not None:
         raise RuntimeError(f"sipp exited: {(workdir / 'sipp.out').read_text()[-2000:]}")
@@ -607,6 +649,11 @@ def main() -> None:
         help="run the server under cProfile, its stats written to FILE when it stops",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument(
+        "--peers-normal",
+        action="store_true",
+        help="run the load generator, SIPp and the receiver in the normal scheduling class",
+    )
     parser.add_argument("--receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receiver is not None:
