@@ -128,7 +128,7 @@ def yield_to_server() -> None:
         try:
             os.sched_setscheduler(0, batch, os.sched_param(0))
         except OSError as exc:
-            logging.getLogger(__name__).warning("SCHED_BATCH refused: %s", exc)
+            log.warning("SCHED_BATCH refused: %s", exc)
 
 
 def main(argv: list[str] | None = None) -> None:
