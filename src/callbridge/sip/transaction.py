@@ -76,7 +76,7 @@ class TransactionLayer:
         self._pending_servers = 0
         # Timer callbacks use no context variables: one shared context instead of a copy
         # per timer (tens of thousands of timers are pending on a busy server).
-        self._context = contextvars.copy_context()
+        self.timer_context = contextvars.copy_context()
 
     @property
     def server_count(self) -> int:
@@ -99,10 +99,6 @@ class TransactionLayer:
         self._clients[key] = tx
         tx.start()
         return tx
-
-    @property
-    def timer_context(self) -> contextvars.Context:
-        return self._context
 
     def transmit(self, data: bytes, peer: Peer) -> None:
         try:
