@@ -11,6 +11,7 @@ claims it once the lease has expired.  A call's writes are serialised by their w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast, runtime_checkable
 
@@ -20,7 +21,7 @@ from callbridge.store.clock import Clock
 from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
 from callbridge.store.outbox import DirectClaim, OutboxItem
 from callbridge.store.prepared import PreparedStatement
-from callbridge.store.records import CallRecord, DeliveryRecord, EventWrite
+from callbridge.store.records import Callback, CallRecord, DeliveryRecord, EventWrite
 
 _EVENTS = cast(Table, CallEventRow.__table__)
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
@@ -91,22 +92,31 @@ class EventLog:
         )
         if callback is None:
             return Written(seq=seq)
-        secret: str | None = None
-        if claim is not None:
-            secret, waiting = _SECRET_AND_WAITING.execute(
-                connection, {"b_key": call.api_key_id, "b_sid": call.sid, "b_node": claim.node}
-            ).one()
-            if waiting:
-                claim = None
+        secret, claim = _secret_and_claim(connection, call, claim)
+        delivery = self._insert_delivery(connection, call.sid, seq, callback, write.params, claim)
+        if claim is None:
+            return Written(seq=seq, delivery_id=delivery.id)
+        item = OutboxItem(delivery=delivery, optional=call.optional, signing_secret=secret)
+        return Written(seq=seq, delivery_id=delivery.id, item=item)
+
+    def _insert_delivery(
+        self,
+        connection: Connection,
+        sid: str,
+        seq: int,
+        callback: Callback,
+        params: Mapping[str, str],
+        claim: DirectClaim | None,
+    ) -> DeliveryRecord:
+        """Insert the delivery row of event ``seq`` (leased by ``claim`` if any)."""
         now = self._clock.now()
-        params = dict(write.params)
-        method = callback.method.upper()
+        params, url, method = dict(params), callback.url, callback.method.upper()
         (delivery_id,) = _INSERT_DELIVERY.execute(
             connection,
             {
-                "call_sid": call.sid,
+                "call_sid": sid,
                 "seq": seq,
-                "url": callback.url,
+                "url": url,
                 "method": method,
                 "params": params,
                 "status": DeliveryStatus.PENDING.value,
@@ -116,13 +126,11 @@ class EventLog:
                 "lease_until": claim.lease_until if claim else None,
             },
         ).one()
-        if claim is None:
-            return Written(seq=seq, delivery_id=delivery_id)
-        delivery = DeliveryRecord(
+        return DeliveryRecord(
             id=delivery_id,
-            call_sid=call.sid,
+            call_sid=sid,
             seq=seq,
-            url=callback.url,
+            url=url,
             method=method,
             params=params,
             status=DeliveryStatus.PENDING.value,
@@ -132,8 +140,6 @@ class EventLog:
             last_status_code=None,
             delivered_at=None,
         )
-        item = OutboxItem(delivery=delivery, optional=call.optional, signing_secret=secret)
-        return Written(seq=seq, delivery_id=delivery_id, item=item)
 
     def announce(self, written: Written | None) -> None:
         """After the commit: hand a leased row over, or tell that a row is waiting."""
@@ -143,6 +149,19 @@ class EventLog:
             self._direct.take(written.item)
         elif self._listener is not None:
             self._listener.notify()
+
+
+def _secret_and_claim(
+    connection: Connection, call: CallRecord, claim: DirectClaim | None
+) -> tuple[str | None, DirectClaim | None]:
+    """With a lease offered: the signing secret of the call's key, and the lease to insert
+    the row with (none when an earlier row of the call waits for another sender)."""
+    if claim is None:
+        return None, None
+    secret, waiting = _SECRET_AND_WAITING.execute(
+        connection, {"b_key": call.api_key_id, "b_sid": call.sid, "b_node": claim.node}
+    ).one()
+    return secret, None if waiting else claim
 
 
 _INSERT_EVENT = PreparedStatement(insert(_EVENTS))
