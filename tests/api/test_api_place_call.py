@@ -182,13 +182,6 @@ BAD_FIELDS: list[tuple[dict[str, object], str, str]] = [
         "GET or POST",
     ),
     (
-        {"from": "1001", "to": "1002", "statusCallbackEvent": "ringing"},
-        "statusCallbackEvent",
-        "needs statusCallback",
-    ),
-    ({"from": "1001", "to": "1002", "secretKey": "s"}, "secretKey", "needs statusCallback"),
-    ({"from": "1001", "to": "1002", "optional": "t=1"}, "optional", "needs statusCallback"),
-    (
         {"from": "1001", "to": "1002", "statusCallback": EVENTS, "secretKey": "k" * 201},
         "secretKey",
         "at most 200",

@@ -32,7 +32,7 @@ def call(**fields: str | list[str]) -> OutboundCallRequest:
         for name, value in fields.items()
         for v in (value if isinstance(value, list) else [value])
     ]
-    return parse_outbound_call(Fields.of(pairs), api_key_id="key_1")
+    return parse_outbound_call(Fields.of(pairs), api_key_id="key_1").value
 
 
 def refused(**fields: str | list[str]) -> dict[str, str]:

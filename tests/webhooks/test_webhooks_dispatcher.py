@@ -73,6 +73,7 @@ async def test_events_arrive_in_order_once_with_seed_params_and_signature(
         "CallStatus": "initiated",
         "Direction": "Outbound",
         "CallSid": "CA0",
+        "callSid": "CA0",
         "CallbackSource": "call-progress-event",
         "apikey": "s3cr3t",
     }

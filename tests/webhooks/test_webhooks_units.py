@@ -135,8 +135,10 @@ def test_seed_params_on_completed_with_recording_and_secret() -> None:
         "CallStatus": "completed",
         "Direction": "Outbound",
         "CallSid": "CA1",
+        "callSid": "CA1",
         "CallbackSource": "call-progress-event",
         "CallDuration": "42",
+        "CallDurartion": "42",
         "RecordingURL": "https://r/1.wav",
         "apikey": "k",
     }

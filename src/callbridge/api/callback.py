@@ -16,6 +16,7 @@ from callbridge.api.auth import Authenticator
 from callbridge.api.body import FORM, JSON, MAX_BODY_BYTES, query_fields, read_body
 from callbridge.api.errors import ApiError
 from callbridge.calls.ports import CallbackService
+from callbridge.dialects.accepted import warnings_json
 from callbridge.dialects.callback_request import parse_callback, read_callback_document
 from callbridge.dialects.callback_resource import (
     CALLBACK_PREFIX,
@@ -43,9 +44,13 @@ def callback_router(
                 await auth.authenticate(request, query)
             raise
         key = await auth.authenticate(request, query, document.scalar_fields())
-        placed = await callbacks.place_callback(parse_callback(document, api_key_id=key.id))
+        asked = parse_callback(document, api_key_id=key.id)
+        placed = await callbacks.place_callback(asked.value)
         headers = {"Location": callback_link(placed.id)}
-        return JSONResponse(placed_callback_json(placed), status_code=201, headers=headers)
+        reply = placed_callback_json(placed)
+        if asked.warnings:
+            reply["warnings"] = warnings_json(asked.warnings)
+        return JSONResponse(reply, status_code=201, headers=headers)
 
     @router.get("/{callback_id}")
     async def get_callback(callback_id: str, request: Request) -> JSONResponse:

@@ -2,12 +2,15 @@
 fetch their recordings.
 
     POST /api/v2/calls                  place a call (form or JSON)        201
+    POST /didforsaleapi/index.php/api/V2/CallTermination/   the same, at the seed's path
     GET  /api/v2/calls                  list: status, direction, from, to, parent, limit, cursor
     GET  /api/v2/calls/{sid}            one call with its legs, recordings, events, webhooks
     POST /api/v2/calls/{sid}            Status=completed hangs up; Url (+ Method) redirects
     GET  /api/v2/recordings/{id}.wav    a recording's WAV file
 
-Every request carries an API key; a key sees only its own calls.
+Every request carries an API key; a key sees only its own calls.  The seed sends a call's
+``from``, ``to`` and ``url`` "in the post headers": they are read from HTTP headers of those
+names too, a body field winning over its header.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from callbridge.api.body import MAX_BODY_BYTES, decode_fields, query_fields, rea
 from callbridge.api.errors import ApiError
 from callbridge.calls.errors import CallNotFound
 from callbridge.calls.ports import CallService
+from callbridge.dialects.accepted import warnings_json
 from callbridge.dialects.call_resource import (
     API_PREFIX,
     call_detail_json,
@@ -42,12 +46,15 @@ from callbridge.store.records import ApiKeyRecord, CallFilters
 
 MAX_CHILDREN = 100
 WAV = "audio/wav"
+SEED_PATH = "/didforsaleapi/index.php/api/V2/CallTermination"
+HEADER_FIELDS = ("from", "to", "url")
 
 
 def calls_router(
     *, calls: CallService, auth: Authenticator, max_body_bytes: int = MAX_BODY_BYTES
 ) -> APIRouter:
-    router = APIRouter(prefix=API_PREFIX)
+    """The routes under ``/api/v2``, and the seed's own path of placing a call."""
+    router = APIRouter()
 
     async def key_and_body(request: Request) -> tuple[ApiKeyRecord, Fields]:
         body = await read_body(request, limit=max_body_bytes)
@@ -60,14 +67,20 @@ def calls_router(
             raise
         return await auth.authenticate(request, query, fields), fields
 
-    @router.post("/calls", status_code=201)
     async def place_call(request: Request) -> JSONResponse:
-        key, fields = await key_and_body(request)
-        record = await calls.place_call(parse_outbound_call(fields, api_key_id=key.id))
+        key, body_fields = await key_and_body(request)
+        asked = parse_outbound_call(with_header_fields(body_fields, request), api_key_id=key.id)
+        record = await calls.place_call(asked.value)
+        reply = call_json(record)
+        if asked.warnings:
+            reply["warnings"] = warnings_json(asked.warnings)
         link = call_link(record.sid)
-        return JSONResponse(call_json(record), status_code=201, headers={"Location": link})
+        return JSONResponse(reply, status_code=201, headers={"Location": link})
 
-    @router.get("/calls")
+    for path in (f"{API_PREFIX}/calls", SEED_PATH, f"{SEED_PATH}/"):
+        router.add_api_route(path, place_call, methods=["POST"], status_code=201)
+
+    @router.get(f"{API_PREFIX}/calls")
     async def list_calls(request: Request) -> JSONResponse:
         query = query_fields(request)
         key = await auth.authenticate(request, query)
@@ -75,7 +88,7 @@ def calls_router(
         page = await calls.list_calls(asked.filters, cursor=asked.cursor, limit=asked.limit)
         return JSONResponse(call_page_json(page, filters=asked.filters, limit=asked.limit))
 
-    @router.get("/calls/{sid}")
+    @router.get(f"{API_PREFIX}/calls/{{sid}}")
     async def get_call(sid: str, request: Request) -> JSONResponse:
         key = await auth.authenticate(request, query_fields(request))
         detail = await calls.get_call(sid, api_key_id=key.id)
@@ -84,7 +97,7 @@ def calls_router(
         )
         return JSONResponse(call_detail_json(detail, children=reversed(children.calls)))
 
-    @router.post("/calls/{sid}")
+    @router.post(f"{API_PREFIX}/calls/{{sid}}")
     async def update_call(sid: str, request: Request) -> JSONResponse:
         key, fields = await key_and_body(request)
         update = parse_call_update(fields)
@@ -94,7 +107,7 @@ def calls_router(
             record = await calls.hang_up(sid, api_key_id=key.id)
         return JSONResponse(call_json(record))
 
-    @router.get("/recordings/{recording_id}.wav")
+    @router.get(f"{API_PREFIX}/recordings/{{recording_id}}.wav")
     async def get_recording(recording_id: str, request: Request) -> FileResponse:
         key = await auth.authenticate(request, query_fields(request))
         missing = ApiError(
@@ -111,3 +124,17 @@ def calls_router(
         return FileResponse(path, media_type=WAV)
 
     return router
+
+
+def with_header_fields(fields: Fields, request: Request) -> Fields:
+    """``fields`` with the seed's header fields (``from``, ``to``, ``url``) added where the
+    body has none of that name."""
+    extra = [
+        (name, request.headers[name])
+        for name in HEADER_FIELDS
+        if request.headers.get(name, "").strip() and not any(v.strip() for v in fields.get(name))
+    ]
+    if not extra:
+        return fields
+    pairs = [(name, value) for name, values in fields.values.items() for value in values]
+    return Fields.of([*pairs, *extra])

@@ -17,7 +17,8 @@ callback dials first.
 
 Names are case-insensitive and ``_`` / ``-`` in them are ignored, so ``leg_A``, ``legA``
 and ``statusCallback`` (the outbound API's spelling) are accepted too.  Unknown names are
-refused, every refused field is named in one :class:`InvalidRequest` (``leg_B.timeout``).
+accepted with a warning (``leg_B.colour``), as in every API; every refused field is named
+in one :class:`InvalidRequest` (``leg_B.timeout``).
 Pure: no I/O.
 """
 
@@ -34,6 +35,7 @@ from callbridge.calls.request import (
     LegSpec,
     StatusCallback,
 )
+from callbridge.dialects.accepted import Accepted, accepted
 from callbridge.dialects.errors import InvalidRequest
 from callbridge.dialects.fields import (
     check_address,
@@ -113,8 +115,9 @@ def read_callback_document(body: bytes) -> JsonDocument:
     return read_json_object(body, expected='an object: {"leg_A": {...}, "leg_B": {...}}')
 
 
-def parse_callback(document: JsonDocument, *, api_key_id: str | None) -> CallbackRequest:
-    """The callback a ``POST /voice/call/callback`` asks for; raises ``InvalidRequest``."""
+def parse_callback(document: JsonDocument, *, api_key_id: str | None) -> Accepted[CallbackRequest]:
+    """The callback a ``POST /voice/call/callback`` asks for, with its warnings; raises
+    ``InvalidRequest``."""
     reader = ObjectReader(document.pairs, names=_TOP)
     leg_a = _leg(reader, "leg_A")
     leg_b = _leg(reader, "leg_B")
@@ -126,7 +129,7 @@ def parse_callback(document: JsonDocument, *, api_key_id: str | None) -> Callbac
     reader.raise_if_failed("the callback request has invalid fields")
     if leg_a is None or leg_b is None:  # pragma: no cover - a missing leg failed above
         raise InvalidRequest("the callback request has invalid fields")
-    return CallbackRequest(
+    request = CallbackRequest(
         api_key_id=api_key_id,
         leg_a=leg_a,
         leg_b=leg_b,
@@ -134,6 +137,7 @@ def parse_callback(document: JsonDocument, *, api_key_id: str | None) -> Callbac
         first=first or LegName.A,
         failure_announce=failure,
     )
+    return accepted(request, reader.warnings)
 
 
 def _leg(top: ObjectReader, name: str) -> LegSpec | None:

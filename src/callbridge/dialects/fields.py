@@ -108,6 +108,7 @@ class FieldReader:
     def __init__(self, fields: Fields) -> None:
         self._fields = fields
         self.errors: dict[str, str] = {}
+        self.warnings: dict[str, str] = {}
 
     def given(self, *names: str) -> bool:
         return any(v.strip() for v in self._fields.get(*names))
@@ -148,6 +149,13 @@ class FieldReader:
 
     def fail(self, label: str, message: str) -> None:
         self.errors.setdefault(label, message)
+
+    def warn(self, label: str, message: str) -> None:
+        self.warnings.setdefault(label, message)
+
+    def names(self) -> tuple[str, ...]:
+        """The (lower-cased) names given."""
+        return tuple(self._fields.values)
 
     def raise_if_failed(self, message: str) -> None:
         if self.errors:

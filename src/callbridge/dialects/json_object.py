@@ -3,7 +3,8 @@ are found by folded name, checked one by one with every refusal collected.
 
 A member name is folded (lower case, ``_`` and ``-`` dropped) and looked up in the
 object's table of accepted names, so ``leg_A``, ``legA`` and ``LEG-A`` are one field;
-unknown and repeated names are refused.  Refusals are labelled with the documented name
+repeated names are refused, unknown ones collected as warnings (the request goes on
+without them).  Refusals are labelled with the documented name
 and its path (``leg_B.timeout``).  Pure: no I/O.
 """
 
@@ -15,11 +16,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from callbridge.dialects.accepted import warn_unknown
 from callbridge.dialects.errors import InvalidRequest
 from callbridge.dialects.fields import Fields
 
 T = TypeVar("T")
-HIDDEN_NAMES = frozenset({"apikey"})
 
 
 class JsonPairs(list[tuple[str, Any]]):
@@ -54,7 +55,8 @@ def fold(name: str) -> str:
 
 
 class ObjectReader:
-    """Reads one JSON object's members; nested readers share the refusals of their parent.
+    """Reads one JSON object's members; nested readers share the refusals and warnings of
+    their parent.
 
     ``names`` maps each accepted folded name to the documented one."""
 
@@ -65,25 +67,31 @@ class ObjectReader:
         names: Mapping[str, str],
         prefix: str = "",
         errors: dict[str, str] | None = None,
+        warnings: dict[str, str] | None = None,
     ) -> None:
         self.errors: dict[str, str] = {} if errors is None else errors
+        self.warnings: dict[str, str] = {} if warnings is None else warnings
         self._prefix = prefix
         self._values: dict[str, Any] = {}
+        unknown: list[str] = []
         for raw, value in pairs:
             name = names.get(fold(raw))
             if name is None:
-                known = ", ".join(sorted(set(names.values()) - HIDDEN_NAMES))
-                self.fail(raw[:64], f"is not a field here (known: {known})")
+                unknown.append(raw)
             elif name in self._values:
                 self.fail(name, "give it once")
             else:
                 self._values[name] = value
+        warn_unknown(self.warnings, unknown, (), prefix=prefix)
 
     def label(self, name: str) -> str:
         return self._prefix + name
 
     def fail(self, name: str, message: str) -> None:
         self.errors.setdefault(self.label(name), message)
+
+    def warn(self, name: str, message: str) -> None:
+        self.warnings.setdefault(self.label(name), message)
 
     def given(self, name: str) -> bool:
         """Whether the member is there (``null`` and blank strings are not)."""
@@ -136,7 +144,13 @@ class ObjectReader:
         if not isinstance(value, JsonPairs):
             self.fail(name, "must be a JSON object")
             return None
-        return ObjectReader(value, names=names, prefix=f"{self.label(name)}.", errors=self.errors)
+        return ObjectReader(
+            value,
+            names=names,
+            prefix=f"{self.label(name)}.",
+            errors=self.errors,
+            warnings=self.warnings,
+        )
 
     def raise_if_failed(self, message: str) -> None:
         if self.errors:

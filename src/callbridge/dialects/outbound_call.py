@@ -3,10 +3,11 @@
 ``POST /api/v2/calls`` takes ``from``, ``to``, ``url``, ``Method``, ``sendDigits``,
 ``statusCallback``, ``statusCallbackEvent``, ``statusCallbackMethod``, ``secretKey`` and
 ``optional`` (the seed's names), plus ``timeout``, ``record`` and ``callerName``.  Names are
-case-insensitive; blank values count as absent.  ``POST /api/v2/calls/{sid}`` takes
-``Status=completed`` (hang up) or ``Url`` and ``Method`` (redirect), and ``GET /api/v2/calls``
-its filters and paging.  Every refused field is named in one :class:`InvalidRequest`.
-Pure: no I/O.
+case-insensitive; blank values count as absent; unknown names, and options that have no
+effect as given, are accepted with a warning (:mod:`callbridge.dialects.accepted`).
+``POST /api/v2/calls/{sid}`` takes ``Status=completed`` (hang up) or ``Url`` and
+``Method`` (redirect), and ``GET /api/v2/calls`` its filters and paging.  Every refused
+field is named in one :class:`InvalidRequest`.  Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
+from callbridge.dialects.accepted import Accepted, accepted, warn_unknown
 from callbridge.dialects.errors import InvalidRequest
 from callbridge.dialects.fields import (
     FieldReader,
@@ -63,6 +65,26 @@ CALL_STATUSES = frozenset(
 )
 DIRECTIONS = frozenset({"inbound", "outbound"})
 _EVENT_ALIASES = ("statusCallbackEvents",)
+# Every name POST /api/v2/calls reads (lower case), the API key's field included.
+KNOWN_FIELDS = frozenset(
+    {
+        "to",
+        "from",
+        "url",
+        "method",
+        "senddigits",
+        "timeout",
+        "record",
+        "callername",
+        "statuscallback",
+        "statuscallbackevent",
+        "statuscallbackevents",
+        "statuscallbackmethod",
+        "secretkey",
+        "optional",
+        "apikey",
+    }
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,8 +110,9 @@ class CallQuery:
     limit: int
 
 
-def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> OutboundCallRequest:
-    """The call a ``POST /api/v2/calls`` asks for; raises ``InvalidRequest``."""
+def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> Accepted[OutboundCallRequest]:
+    """The call a ``POST /api/v2/calls`` asks for, with its warnings; raises
+    ``InvalidRequest``."""
     reader = FieldReader(fields)
     to = reader.checked("to", check_address, required="is required: the number to dial")
     url = reader.checked("url", check_http_url)
@@ -103,7 +126,8 @@ def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> OutboundCa
     reader.raise_if_failed("the call request has invalid fields")
     if to is None or from_ is None:  # pragma: no cover - a missing one failed above
         raise InvalidRequest("the call request has invalid fields")
-    return OutboundCallRequest(
+    warn_unknown(reader.warnings, reader.names(), KNOWN_FIELDS)
+    request = OutboundCallRequest(
         api_key_id=api_key_id,
         to=to,
         from_=from_,
@@ -115,6 +139,7 @@ def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> OutboundCa
         ring_timeout=DEFAULT_RING_TIMEOUT if timeout is None else timeout,
         record=bool(record),
     )
+    return accepted(request, reader.warnings)
 
 
 def parse_call_update(fields: Fields) -> CallUpdate:

@@ -4,8 +4,8 @@ members in the callback API's JSON (seed-000: ``status_callback``, ...).
 
 Each dialect reads its own encoding through a :class:`CallbackFieldReader` and names its
 fields (:class:`CallbackFieldNames`); the events it parses itself (a repeated form field,
-or a JSON string or list).  An option given without the URL is refused rather than ignored:
-the events would go nowhere.
+or a JSON string or list).  An option given without the URL has no effect (the events
+would go nowhere): the request is accepted with a warning that says so.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class CallbackFieldReader(Protocol):
 
     def fail(self, name: str, message: str, /) -> None: ...
 
+    def warn(self, name: str, message: str, /) -> None: ...
+
 
 @dataclass(frozen=True, kw_only=True)
 class CallbackFieldNames:
@@ -48,7 +50,8 @@ def read_status_callback(
     events: tuple[CallbackEvent, ...] | None,
     events_given: bool,
 ) -> StatusCallback | None:
-    """The request's status callback, or ``None`` without a URL (refusals go to ``reader``)."""
+    """The request's status callback, or ``None`` without a URL (refusals and warnings go
+    to ``reader``)."""
     url = reader.checked(names.url, check_http_url)
     method = reader.checked(names.method, check_method) or "POST"
     secret_key = reader.checked(names.secret_key, check_length(MAX_SECRET_KEY))
@@ -61,7 +64,7 @@ def read_status_callback(
             names.optional: reader.given(names.optional),
         }
         for name in (name for name, given in options.items() if given):
-            reader.fail(name, f"needs {names.url}, the URL the events are sent to")
+            reader.warn(name, f"had no effect: it needs {names.url}, the URL events are sent to")
     if url is None:
         return None
     return StatusCallback(

@@ -2,7 +2,9 @@
 
 ``Called``, ``ParentCallSid``, ``CallStatus``, ``Direction``, ``CallSid`` and
 ``CallbackSource=call-progress-event`` on every event; ``CallDuration`` and (if the call
-was recorded) ``RecordingURL`` on ``completed``; ``apikey=<secretKey>`` when the call was
+was recorded) ``RecordingURL`` on ``completed``.  The seed's table spells two of them
+``callSid`` and ``CallDurartion`` (sic): both spellings are sent, so a receiver written
+against either reads its own; ``apikey=<secretKey>`` when the call was
 created with a secret key. ``ParentCallSid`` is the A leg's sid: for an A leg, its own.
 """
 
@@ -42,10 +44,11 @@ def status_callback_params(call: CallRecord, event: CallbackEvent) -> dict[str, 
         "CallStatus": event.value,
         "Direction": call.direction.capitalize(),
         "CallSid": call.sid,
+        "callSid": call.sid,
         "CallbackSource": CALLBACK_SOURCE,
     }
     if event is CallbackEvent.COMPLETED:
-        params["CallDuration"] = str(call.duration or 0)
+        params["CallDuration"] = params["CallDurartion"] = str(call.duration or 0)
         if call.recording_url:
             params["RecordingURL"] = call.recording_url
     if call.secret_key:
