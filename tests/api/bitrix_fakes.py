@@ -12,7 +12,7 @@ SALES = Line(id="reg1332", name="Sales", users=("1001", "1002"), number="+155501
 OTHERS_ONLY = Line(id="sip7", name="Office PBX", users=("1003",), api_keys=("other",))
 LINES = (SALES, OTHERS_ONLY)
 VOICES = (
-    Voice(id="ruinternalfemale", name="Russian_(female)", language="ru"),
+    Voice(id="ru", name="Russian", language="ru"),
     Voice(id="en-us", name="English_(America)", language="en-us"),
 )
 

@@ -156,7 +156,14 @@ def test_reply_shapes() -> None:
     }
     assert lines_result((SALES, PRIVATE)) == {"reg1332": "Sales", "sip7": "Office"}
     espeak = (Voice(id="en-us", name="English_(America)", language="en-us"),)
-    assert voices_result(espeak) == {"en-us": "English (America)"}
+    assert voices_result(espeak) == {
+        "caenglishfemale": "Canadian English (female)",
+        "usenglishfemale": "American English (female)",
+        "usenglishmale": "American English (male)",
+        "internalfemale": "English (female)",
+        "internalmale": "English (male)",
+        "en-us": "English (America)",
+    }
     assert error_body("ERROR_CORE", "Could not find line x") == {
         "error": "ERROR_CORE",
         "error_description": "Could not find line x",
@@ -171,5 +178,8 @@ def test_reply_shapes() -> None:
 def test_a_bitrix24_voice_id_names_the_espeak_voice_of_its_language() -> None:
     assert check_voice("ruinternalfemale", {"ru": "Russian"}) == "ru+f3"
     assert check_voice("USEnglishMale", {"en-us": "English (America)"}) == "en-us+m3"
+    assert check_voice("deinternalfemale", {"de": "German"}) == "de+f3"
+    assert check_voice("EURGermanMale", {"de": "German"}) == "de+m3"
+    assert check_voice("hkchinesefemale", {"yue": "Chinese Cantonese"}) == "yue+f3"
     with pytest.raises(ValueError, match="not a known voice"):
         check_voice("ruinternalfemale", {"en-us": "English (America)"})

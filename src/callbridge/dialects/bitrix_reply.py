@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from callbridge.calls.lines import Line
+from callbridge.dialects.bitrix_voices import bitrix_voices_offered
 
 # Error codes.
 NO_AUTH_FOUND = "NO_AUTH_FOUND"  # no API key, or an unknown one
@@ -83,8 +84,10 @@ def lines_result(lines: Iterable[Line]) -> dict[str, str]:
 
 
 def voices_result(voices: Iterable[NamedVoice]) -> dict[str, str]:
-    """``voximplant.tts.voices.get``: voice id → name (espeak-ng's ``_`` read as spaces)."""
-    return {voice.id: voice.name.replace("_", " ").strip() for voice in voices}
+    """``voximplant.tts.voices.get``: voice id → name, Bitrix24's ids first (those whose
+    language espeak-ng has), then espeak-ng's own (its ``_`` read as spaces)."""
+    espeak = {voice.id: voice.name.replace("_", " ").strip() for voice in voices}
+    return {**bitrix_voices_offered(espeak), **espeak}
 
 
 def fields_description(message: str, fields: Mapping[str, str]) -> str:

@@ -23,6 +23,7 @@ from callbridge.calls.request import (
     LegName,
     LegSpec,
 )
+from callbridge.dialects.bitrix_voices import bitrix_voice
 from callbridge.dialects.errors import InvalidRequest
 from callbridge.dialects.fields import FieldReader, Fields, check_address, check_length
 from callbridge.dialects.outbound_call import DEFAULT_RING_TIMEOUT
@@ -123,38 +124,12 @@ def check_phone(value: str) -> str:
     return number
 
 
-# Bitrix24's own voice ids (as in its examples, e.g. ``ruinternalfemale``) → the espeak-ng
-# voice of that language, with a female or male variant, so requests written for Bitrix24
-# work unchanged when that language is installed.
-BITRIX_VOICES = {
-    "ruinternalfemale": "ru+f3",
-    "ruinternalmale": "ru+m3",
-    "usenglishfemale": "en-us+f3",
-    "usenglishmale": "en-us+m3",
-    "ukenglishfemale": "en-gb+f3",
-    "ukenglishmale": "en-gb+m3",
-    "deutschfemale": "de+f3",
-    "deutschmale": "de+m3",
-    "frenchfemale": "fr-fr+f3",
-    "frenchmale": "fr-fr+m3",
-    "spanishfemale": "es+f3",
-    "spanishmale": "es+m3",
-    "italianfemale": "it+f3",
-    "italianmale": "it+m3",
-    "brportuguesefemale": "pt-br+f3",
-    "polishfemale": "pl+f3",
-    "turkishfemale": "tr+f3",
-    "ukrainianfemale": "uk+f3",
-    "dutchfemale": "nl+f3",
-}
-
-
 def check_voice(value: str, voices: Mapping[str, str]) -> str:
     """The voice id ``value`` names (ids compare case-insensitively; a Bitrix24 voice id
     names the espeak-ng voice of its language)."""
     by_folded = {voice_id.lower(): voice_id for voice_id in voices}
-    alias = BITRIX_VOICES.get(value.lower())
-    if alias is not None and alias.split("+", 1)[0] in voices:
+    alias = bitrix_voice(value, voices)
+    if alias is not None:
         return alias
     found = by_folded.get(value.lower())
     if found is None:
