@@ -30,6 +30,14 @@ from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
+from callbridge.startup import (
+    StartupError,
+    bind_failed,
+    bind_http_socket,
+    database_failed,
+    next_steps,
+    startup_warnings,
+)
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.key_cache import CachedApiKeys
@@ -153,14 +161,51 @@ def callback_settings(config: CallbridgeConfig) -> CallbackSettings:
     return CallbackSettings(node=config.calls.node, failure_announcement=Announcement(text=text))
 
 
+async def open_database(config: CallbridgeConfig) -> Database:
+    """The database, migrated to this version's schema; raises :class:`StartupError`
+    (one line, no password) when it cannot be opened or migrated."""
+    url = config.database.url
+    try:
+        database = Database(url=url)
+    except Exception as exc:  # a bad URL or a missing driver, whatever SQLAlchemy raises
+        raise database_failed(url, exc) from exc
+    try:
+        await database.migrate()
+    except Exception as exc:  # unreachable, refused, wrong password: all said in one line
+        await database.close()
+        raise database_failed(url, exc) from exc
+    return database
+
+
+async def start_engine(config: CallbridgeConfig, engine: Engine) -> None:
+    try:
+        await engine.start()
+    except OSError as exc:
+        raise bind_failed("SIP", config.sip.listen, exc) from exc
+
+
 async def serve(config: CallbridgeConfig) -> None:
     clock = SystemClock()
-    database = Database(url=config.database.url)
-    await database.migrate()
+    for warning in startup_warnings(config):
+        log.warning("%s", warning)
+    host, port = config.http.host_port
+    http_socket = bind_http_socket(host, port)
+    try:
+        database = await open_database(config)
+    except StartupError:
+        http_socket.close()
+        raise
     tts = build_tts(config)
     engine = build_engine(config, tts)
-    await engine.start()
+    try:
+        await start_engine(config, engine)
+    except StartupError:
+        http_socket.close()
+        await engine.close()
+        await database.close()
+        raise
     async with AsyncExitStack() as stack:
+        stack.callback(http_socket.close)
         stack.push_async_callback(database.close)
         stack.push_async_callback(engine.close)
         http = http_client(config)
@@ -209,13 +254,14 @@ async def serve(config: CallbridgeConfig) -> None:
             lines=configured_lines(config),
             voices=tts,
         )
-        host, port = config.http.host_port
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
+        for step in next_steps(config):
+            log.info("%s", step)
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         freeze_startup_objects()
-        await server.serve()
+        await server.serve(sockets=[http_socket])
 
 
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
