@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import AsyncExitStack
@@ -40,6 +41,7 @@ from callbridge.startup import (
 )
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
+from callbridge.store.idempotency import IdempotencyStore
 from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
@@ -223,6 +225,8 @@ async def serve(config: CallbridgeConfig) -> None:
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
         admission = overload_guarded(config, limiter, tasks)
+        idempotency = IdempotencyStore(database=database, clock=clock)
+        tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))
         calls = CallbridgeCalls(
             engine=engine,
@@ -253,6 +257,7 @@ async def serve(config: CallbridgeConfig) -> None:
             callbacks=callbacks,
             lines=configured_lines(config),
             voices=tts,
+            idempotency=idempotency,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
@@ -262,6 +267,19 @@ async def serve(config: CallbridgeConfig) -> None:
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
         freeze_startup_objects()
         await server.serve(sockets=[http_socket])
+
+
+async def prune_idempotency_keys(store: IdempotencyStore) -> None:
+    """Delete the kept replies of idempotent requests once they are a day old, hourly."""
+    while True:
+        try:
+            pruned = await store.prune()
+        except Exception:  # the database may be briefly away: try again next hour
+            log.exception("could not prune idempotency keys")
+        else:
+            if pruned:
+                log.info("pruned %d idempotency keys older than a day", pruned)
+        await asyncio.sleep(3600)
 
 
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:

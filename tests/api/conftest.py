@@ -15,6 +15,7 @@ from callback_fakes import FakeCallbacks
 from callbridge.api.app import create_http_app
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
+from callbridge.store.idempotency import IdempotencyStore
 from callbridge.store.repository import ApiKeyRepository
 
 
@@ -66,6 +67,7 @@ async def client(
         voices=fake_voices,
         api_keys=ApiKeyRepository(database=database, clock=SystemClock()),
         max_body_bytes=MAX_BODY,
+        idempotency=IdempotencyStore(database=database, clock=SystemClock()),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(

@@ -15,6 +15,7 @@ from callbridge.api.body import MAX_BODY_BYTES
 from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
+from callbridge.api.idempotency import IdempotencyClaims
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 
@@ -35,11 +36,14 @@ def create_http_app(
     lines: Sequence[Line] = (),
     voices: VoiceCatalog | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    idempotency: IdempotencyClaims | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
     ``/rest/voximplant.callback.start`` are not served); ``lines`` the configured lines and
-    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``)."""
+    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); ``idempotency``
+    keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
+    not honoured)."""
     app = FastAPI(title="Callbridge", version="0.1.0")
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
@@ -48,10 +52,22 @@ def create_http_app(
         return {"status": "ok", "legs": len(engine.legs)}
 
     authenticator = Authenticator(keys=api_keys)
-    app.include_router(calls_router(calls=calls, auth=authenticator, max_body_bytes=max_body_bytes))
+    app.include_router(
+        calls_router(
+            calls=calls,
+            auth=authenticator,
+            max_body_bytes=max_body_bytes,
+            idempotency=idempotency,
+        )
+    )
     if callbacks is not None:
         app.include_router(
-            callback_router(callbacks=callbacks, auth=authenticator, max_body_bytes=max_body_bytes)
+            callback_router(
+                callbacks=callbacks,
+                auth=authenticator,
+                max_body_bytes=max_body_bytes,
+                idempotency=idempotency,
+            )
         )
     app.include_router(
         bitrix_router(

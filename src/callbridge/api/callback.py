@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from callbridge.api.auth import Authenticator
 from callbridge.api.body import FORM, JSON, MAX_BODY_BYTES, query_fields, read_body
 from callbridge.api.errors import ApiError
+from callbridge.api.idempotency import IdempotencyClaims, run_once
 from callbridge.calls.ports import CallbackService
 from callbridge.dialects.accepted import warnings_json
 from callbridge.dialects.callback_request import parse_callback, read_callback_document
@@ -29,7 +30,11 @@ from callbridge.dialects.json_object import JsonDocument
 
 
 def callback_router(
-    *, callbacks: CallbackService, auth: Authenticator, max_body_bytes: int = MAX_BODY_BYTES
+    *,
+    callbacks: CallbackService,
+    auth: Authenticator,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    idempotency: IdempotencyClaims | None = None,
 ) -> APIRouter:
     router = APIRouter(prefix=CALLBACK_PREFIX)
 
@@ -45,12 +50,23 @@ def callback_router(
             raise
         key = await auth.authenticate(request, query, document.scalar_fields())
         asked = parse_callback(document, api_key_id=key.id)
-        placed = await callbacks.place_callback(asked.value)
-        headers = {"Location": callback_link(placed.id)}
-        reply = placed_callback_json(placed)
-        if asked.warnings:
-            reply["warnings"] = warnings_json(asked.warnings)
-        return JSONResponse(reply, status_code=201, headers=headers)
+
+        async def place() -> JSONResponse:
+            placed = await callbacks.place_callback(asked.value)
+            headers = {"Location": callback_link(placed.id)}
+            reply = placed_callback_json(placed)
+            if asked.warnings:
+                reply["warnings"] = warnings_json(asked.warnings)
+            return JSONResponse(reply, status_code=201, headers=headers)
+
+        return await run_once(
+            request,
+            claims=idempotency,
+            api_key_id=key.id,
+            operation="place_callback",
+            asked=document.pairs,
+            run=place,
+        )
 
     @router.get("/{callback_id}")
     async def get_callback(callback_id: str, request: Request) -> JSONResponse:

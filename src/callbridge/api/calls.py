@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from callbridge.api.auth import Authenticator
 from callbridge.api.body import MAX_BODY_BYTES, decode_fields, query_fields, read_body
 from callbridge.api.errors import ApiError
+from callbridge.api.idempotency import IdempotencyClaims, run_once
 from callbridge.calls.errors import CallNotFound
 from callbridge.calls.ports import CallService
 from callbridge.dialects.accepted import warnings_json
@@ -51,7 +52,11 @@ HEADER_FIELDS = ("from", "to", "url")
 
 
 def calls_router(
-    *, calls: CallService, auth: Authenticator, max_body_bytes: int = MAX_BODY_BYTES
+    *,
+    calls: CallService,
+    auth: Authenticator,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    idempotency: IdempotencyClaims | None = None,
 ) -> APIRouter:
     """The routes under ``/api/v2``, and the seed's own path of placing a call."""
     router = APIRouter()
@@ -69,13 +74,25 @@ def calls_router(
 
     async def place_call(request: Request) -> JSONResponse:
         key, body_fields = await key_and_body(request)
-        asked = parse_outbound_call(with_header_fields(body_fields, request), api_key_id=key.id)
-        record = await calls.place_call(asked.value)
-        reply = call_json(record)
-        if asked.warnings:
-            reply["warnings"] = warnings_json(asked.warnings)
-        link = call_link(record.sid)
-        return JSONResponse(reply, status_code=201, headers={"Location": link})
+        fields = with_header_fields(body_fields, request)
+        asked = parse_outbound_call(fields, api_key_id=key.id)
+
+        async def place() -> JSONResponse:
+            record = await calls.place_call(asked.value)
+            reply = call_json(record)
+            if asked.warnings:
+                reply["warnings"] = warnings_json(asked.warnings)
+            link = call_link(record.sid)
+            return JSONResponse(reply, status_code=201, headers={"Location": link})
+
+        return await run_once(
+            request,
+            claims=idempotency,
+            api_key_id=key.id,
+            operation="place_call",
+            asked=sorted(fields.values.items()),
+            run=place,
+        )
 
     for path in (f"{API_PREFIX}/calls", SEED_PATH, f"{SEED_PATH}/"):
         router.add_api_route(path, place_call, methods=["POST"], status_code=201)

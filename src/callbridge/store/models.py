@@ -187,3 +187,19 @@ class RecordingRow(Base):
     path: Mapped[str] = mapped_column(Text)
     duration: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class IdempotencyRow(Base):
+    """The first reply to a request with an ``Idempotency-Key`` (kept 24 hours); a claim
+    while ``status_code`` is null."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index("ix_idempotency_keys_created_at", "created_at"),)
+
+    api_key_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status_code: Mapped[int | None]
+    body: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    headers: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
