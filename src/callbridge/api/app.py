@@ -16,6 +16,7 @@ from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
 from callbridge.api.idempotency import IdempotencyClaims
+from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 
@@ -52,6 +53,7 @@ def create_http_app(
         return {"status": "ok", "legs": len(engine.legs)}
 
     authenticator = Authenticator(keys=api_keys)
+    app.include_router(ui_router())
     app.include_router(
         calls_router(
             calls=calls,
