@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 import aiohttp
+from yarl import URL
 
 from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.guarded_connector import guarded_connector, refusal_of
@@ -102,11 +103,12 @@ class HttpClient:
     ) -> int:
         """Send the request as given (redirects are not followed); the answer's status.
 
-        Its body is read and dropped, so the connection goes back to the pool."""
+        Its body is read and dropped, so the connection goes back to the pool.  ``url`` is
+        sent exactly as given: it must be percent-encoded already (a signature covers it)."""
         try:
             async with self._pool().request(
                 method,
-                url,
+                URL(url, encoded=True),
                 headers=list(headers),
                 data=body or None,
                 allow_redirects=False,
