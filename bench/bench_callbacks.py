@@ -59,6 +59,7 @@ from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.events import Answered, Ended, LegEvent
 from callbridge.engine.leg import CallLeg
+from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
@@ -170,6 +171,8 @@ UAS_B = f"""<?xml version="1.0" encoding="ISO-8859-1" ?>
   <recv response="200" crlf="true"/>
 </scenario>
 """
+
+LOOPBACK_ALLOWED = AddressPolicy.from_entries(allow=("127.0.0.0/8",))  # its receivers
 
 
 # --- the pcap ---
@@ -572,7 +575,7 @@ async def callback_service(
     database = Database(url=f"sqlite+aiosqlite:///{workdir / 'calls.db'}")
     await database.migrate()
     clock = SystemClock()
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         dispatcher = WebhookDispatcher(
             database=database, client=client, clock=clock, node_id=NODE, poll_interval=0.2
         )

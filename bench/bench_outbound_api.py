@@ -189,6 +189,8 @@ url = "sqlite+aiosqlite:///{workdir / "callbridge.db"}"
 node = "bench"
 audio_cache_dir = "{workdir / "audio"}"
 webhook_timeout = 5.0
+[http_client]
+allow_networks = ["127.0.0.0/8"]
 [[trunks]]
 name = "sink"
 uri = "sip:{SIPP_HOST}:{SIPP_PORT}"

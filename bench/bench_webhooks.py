@@ -25,12 +25,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
+from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.records import Callback, NewCall, NewEvent
 from callbridge.store.repository import CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
+
+LOOPBACK_ALLOWED = AddressPolicy.from_entries(allow=("127.0.0.0/8",))  # its receivers
 
 
 class Receiver:
@@ -87,7 +90,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
     serving = asyncio.create_task(server.serve(sockets=[receiver.sock]))
     database = Database(url=f"sqlite+aiosqlite:///{workdir / 'bench.db'}")
     await database.migrate()
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         dispatcher = WebhookDispatcher(database=database, client=client, clock=SystemClock())
         calls = CallRepository(database=database, clock=SystemClock(), listener=dispatcher)
         dispatcher.start()

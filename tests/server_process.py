@@ -22,10 +22,12 @@ def write_config(
     node: str,
     api_key: str,
     database_url: str | None = None,
+    allow_networks: tuple[str, ...] = ("127.0.0.0/8",),
     more: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
-    ``database_url``); ``more`` is TOML appended (trunks, users, lines)."""
+    ``database_url``); ``more`` is TOML appended (trunks, users, lines).  The tests'
+    receivers are on loopback, which the server refuses unless ``allow_networks`` holds it."""
     database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
     path = directory / "callbridge.toml"
     path.write_text(
@@ -45,6 +47,8 @@ url = "{database_url}"
 node = "{node}"
 audio_cache_dir = "{directory / "audio"}"
 webhook_timeout = 2.0
+[http_client]
+allow_networks = {list(allow_networks)!r}
 [[api_keys]]
 key = "{api_key}"
 name = "test"

@@ -22,6 +22,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from callbridge.httpclient.address_policy import AddressPolicy
+
+# The default deny rules with loopback allowed, for the receivers of the tests (a server's
+# own default refuses loopback: see callbridge.httpclient.address_policy).
+LOOPBACK_ALLOWED = AddressPolicy.from_entries(allow=("127.0.0.0/8", "::1/128"))
+
 
 @dataclass(frozen=True, kw_only=True)
 class Received:

@@ -10,7 +10,17 @@ import socket
 import tomllib
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
 class ConfigError(Exception):
@@ -118,6 +128,24 @@ class CallsSection(_Section):
     # New calls (every API) are refused with 503 while the event loop runs this many ms
     # late (callbridge.calls.overload); 0 turns the guard off.
     overload_lag_ms: float = Field(default=200.0, ge=0, le=60_000)
+
+
+class HttpClientSection(_Section):
+    """Where outgoing HTTP (customers' URLs: documents, audio, status callbacks) may go
+    (callbridge.httpclient.address_policy): an address in ``deny_networks`` is refused
+    unless ``allow_networks`` holds it.  ``"self"`` is the server's own addresses."""
+
+    deny_networks: tuple[str, ...] = DEFAULT_DENY_NETWORKS
+    allow_networks: tuple[str, ...] = ()
+
+    @field_validator("deny_networks", "allow_networks")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        for entry in value:
+            if entry == SELF and info.field_name == "deny_networks":
+                continue
+            parse_network(entry)
+        return value
 
 
 class TrunkSection(_Section):
@@ -252,6 +280,7 @@ class CallbridgeConfig(_Section):
     media: MediaSection = MediaSection()
     database: DatabaseSection = DatabaseSection()
     calls: CallsSection = CallsSection()
+    http_client: HttpClientSection = HttpClientSection()
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()

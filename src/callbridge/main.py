@@ -26,7 +26,9 @@ from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
 from callbridge.engine.tasks import TaskOwner
+from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
+from callbridge.httpclient.own_addresses import own_addresses
 from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
@@ -282,11 +284,24 @@ async def prune_idempotency_keys(store: IdempotencyStore) -> None:
         await asyncio.sleep(3600)
 
 
+def address_policy(config: CallbridgeConfig) -> AddressPolicy:
+    """[http_client]'s networks, ``"self"`` standing for this host's addresses and the ones
+    it is configured with."""
+    configured = [config.sip.host_port[0], config.http.host_port[0]]
+    configured += [config.sip.advertised_address or ""]
+    return AddressPolicy.from_entries(
+        deny=config.http_client.deny_networks,
+        allow=config.http_client.allow_networks,
+        own_addresses=own_addresses(configured),
+    )
+
+
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
     timeout = config.calls.webhook_timeout
+    policy = address_policy(config)
     if config.calls.http_worker:
-        return ProcessHttpClient(timeout=timeout)
-    return HttpClient(timeout=timeout)
+        return ProcessHttpClient(policy=policy, timeout=timeout)
+    return HttpClient(policy=policy, timeout=timeout)
 
 
 def freeze_startup_objects() -> None:

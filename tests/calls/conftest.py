@@ -29,7 +29,7 @@ from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from peers.conftest import baresip, sipp_uas  # noqa: F401  (fixtures shared with the peer tests)
 from postgres_server import fresh_database
-from webhook_receiver import Receiver
+from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
 NODE = "test-node"
@@ -92,7 +92,7 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
     receiver = Receiver()
     await receiver.start()
     clock = SystemClock()
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         dispatcher = WebhookDispatcher(
             database=database,
             client=client,
@@ -130,7 +130,7 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
 
 @pytest.fixture
 async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[CallbridgeCallbacks]:
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         service = CallbridgeCallbacks(
             engine=world.engine,
             repository=world.repository,

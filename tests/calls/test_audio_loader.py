@@ -18,7 +18,7 @@ from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.plane import FRAME_BYTES, SAMPLE_RATE, AudioSource
-from webhook_receiver import Receiver
+from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 TTL = 300.0
 
@@ -53,7 +53,7 @@ def clock() -> Clock:
 @pytest.fixture
 async def loader(tmp_path: Path, clock: Clock) -> AsyncIterator[HttpAudioLoader]:
     cache = AudioCache(directory=tmp_path / "audio", ttl=TTL, max_bytes=1 << 20, clock=clock)
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         yield HttpAudioLoader(client=client, cache=cache)
 
 

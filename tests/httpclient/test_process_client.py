@@ -26,7 +26,7 @@ from callbridge.httpclient.frames import (
     reply_exception,
 )
 from callbridge.httpclient.process import ProcessHttpClient
-from webhook_receiver import serve_app
+from webhook_receiver import LOOPBACK_ALLOWED, serve_app
 
 SILENT_WORKER = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]
 EXITING_WORKER = [sys.executable, "-c", "raise SystemExit(3)"]
@@ -54,7 +54,7 @@ async def base() -> AsyncIterator[str]:
 
 
 async def test_requests_run_at_once_in_one_worker(base: str) -> None:
-    async with ProcessHttpClient(timeout=5.0) as client:
+    async with ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         statuses = await asyncio.gather(
             *(client.send("POST", f"{base}/ok", headers=(), body=b"x") for _ in range(50))
         )
@@ -66,7 +66,7 @@ async def test_requests_run_at_once_in_one_worker(base: str) -> None:
 async def test_the_worker_runs_in_the_batch_class_so_it_never_preempts_the_server(
     base: str,
 ) -> None:
-    async with ProcessHttpClient(timeout=5.0) as client:
+    async with ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         assert await client.fetch("GET", f"{base}/ok", max_bytes=100) == b"ok"
         assert client.worker_pid is not None
         assert os.sched_getscheduler(client.worker_pid) == os.SCHED_BATCH
@@ -77,7 +77,7 @@ async def test_a_request_with_a_worker_that_dies_fails_and_a_new_worker_takes_th
     base: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(process, "RESPAWN_INTERVAL", 0.0)
-    async with ProcessHttpClient(timeout=5.0) as client:
+    async with ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         assert await client.fetch("GET", f"{base}/ok", max_bytes=100) == b"ok"
         first = client.worker_pid
         assert first is not None
@@ -91,13 +91,17 @@ async def test_a_request_with_a_worker_that_dies_fails_and_a_new_worker_takes_th
 
 
 async def test_a_worker_that_never_answers_does_not_hold_the_caller() -> None:
-    async with ProcessHttpClient(timeout=0.2, command=SILENT_WORKER, grace=0.2) as client:
-        with pytest.raises(HttpTimeout, match="did not answer"):
+    async with ProcessHttpClient(
+        policy=LOOPBACK_ALLOWED, timeout=0.2, command=SILENT_WORKER, grace=0.2
+    ) as client:
+        with pytest.raises(HttpTimeout, match="no answer"):
             await client.send("POST", "http://127.0.0.1:9/x", headers=(), body=b"")
 
 
 async def test_a_worker_that_cannot_start_fails_requests_without_respawning_in_a_loop() -> None:
-    async with ProcessHttpClient(timeout=1.0, command=EXITING_WORKER) as client:
+    async with ProcessHttpClient(
+        policy=LOOPBACK_ALLOWED, timeout=1.0, command=EXITING_WORKER
+    ) as client:
         with pytest.raises(HttpFailure, match=r"worker exited \(code 3\)"):
             await client.send("POST", "http://127.0.0.1:9/x", headers=(), body=b"")
         with pytest.raises(HttpFailure, match="restarting"):
@@ -105,7 +109,7 @@ async def test_a_worker_that_cannot_start_fails_requests_without_respawning_in_a
 
 
 async def test_close_stops_the_worker(base: str) -> None:
-    client = ProcessHttpClient(timeout=5.0)
+    client = ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0)
     assert await client.send("GET", f"{base}/ok", headers=(), body=b"") == 200
     pid = client.worker_pid
     assert pid is not None

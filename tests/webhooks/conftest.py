@@ -13,7 +13,7 @@ from callbridge.httpclient.client import HttpClient
 from callbridge.store.database import Database
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
-from webhook_receiver import Receiver
+from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 
 @pytest.fixture
@@ -38,7 +38,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def client() -> AsyncIterator[HttpClient]:
-    async with HttpClient(timeout=2.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=2.0) as client:
         yield client
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import pytest
 from dispatch_support import CLOCK, DispatcherFactory
 from webhook_flow import emit, full_call, new_call
 
+from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.outbox import OutboxRepository
@@ -18,7 +21,7 @@ from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.signing import SIGNATURE_HEADER, verify
-from webhook_receiver import Received, Receiver
+from webhook_receiver import LOOPBACK_ALLOWED, Received, Receiver
 
 STATUSES = ["initiated", "ringing", "answered", "completed"]
 
@@ -127,6 +130,49 @@ async def test_get_puts_params_and_optional_in_the_query(
         secret=key.record.signing_secret,
         now=time.time(),
     )
+
+
+@pytest.mark.parametrize("worker", [False, True], ids=["in-process", "worker-process"])
+@pytest.mark.parametrize("method", ["GET", "POST"])
+async def test_the_signature_covers_the_bytes_received_when_the_url_needs_encoding(
+    calls: CallRepository,
+    receiver: Receiver,
+    make_dispatcher: DispatcherFactory,
+    keys: ApiKeyRepository,
+    method: str,
+    worker: bool,
+) -> None:
+    """Issue 15 item 5: the server signed the unencoded query and the client sent it
+    encoded (``é``, a space) or re-encoded (``%41`` became ``A``)."""
+    await receiver.start()
+    key = await keys.create(name="acme")
+    async with contextlib.AsyncExitStack() as stack:
+        overrides = {}
+        if worker:
+            client = ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0)
+            overrides["client"] = await stack.enter_async_context(client)
+        make_dispatcher(**overrides).start()
+        await new_call(
+            calls,
+            "CAenc",
+            callback_url=receiver.url("/events?x=%41&n=é"),
+            method=method,
+            api_key_id=key.record.id,
+            optional="b=é x",
+        )
+        await emit(calls, "CAenc", CallbackEvent.RINGING)
+        await receiver.wait_for(lambda: len(receiver.requests) == 1)
+    [request] = receiver.requests
+    assert request.query.startswith("x=%41&n=%C3%A9&b=%C3%A9%20x")  # as it came on the wire
+    verify(
+        header=request.headers[SIGNATURE_HEADER.lower()],
+        payload=request.query.encode("latin-1") if method == "GET" else request.body,
+        secret=key.record.signing_secret,
+        now=time.time(),
+    )
+    params = request.query_params if method == "GET" else {**request.query_params, **request.form}
+    assert (params["x"], params["n"], params["b"]) == ("A", "é", "é x")
+    assert params["CallStatus"] == "ringing"
 
 
 async def test_post_appends_optional_to_the_url(

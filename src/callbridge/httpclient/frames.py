@@ -20,7 +20,7 @@ import marshal
 import struct
 from typing import Any
 
-from callbridge.httpclient.client import BodyTooLarge, HttpFailure, HttpTimeout
+from callbridge.httpclient.client import AddressBlocked, BodyTooLarge, HttpFailure, HttpTimeout
 
 LENGTH = struct.Struct(">I")
 # The largest frame either end accepts: an audio file's body (50 MB) and then some.
@@ -30,6 +30,7 @@ FAILURES: dict[str, type[HttpFailure]] = {
     "failure": HttpFailure,
     "timeout": HttpTimeout,
     "too_large": BodyTooLarge,
+    "blocked": AddressBlocked,
 }
 Frame = tuple[Any, ...]
 

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, cast
 
-from callbridge.httpclient.client import HttpFailure, HttpTimeout
+from callbridge.httpclient.address_policy import AddressPolicy
+from callbridge.httpclient.client import NO_ANSWER, HttpFailure, HttpTimeout
 from callbridge.httpclient.frames import OK, Frame, FrameError, FrameReader, encode, reply_exception
 
 log = logging.getLogger(__name__)
@@ -65,17 +66,20 @@ class ProcessHttpClient:
     def __init__(
         self,
         *,
+        policy: AddressPolicy,
         timeout: float = 10.0,
         connections: int = 200,
         command: Sequence[str] | None = None,
         grace: float = GRACE,
     ) -> None:
-        """``command`` runs the worker (tests give another program); ``grace`` is how long
-        past a request's timeout its answer is waited for."""
+        """``policy`` says which addresses the worker may connect to; ``command`` runs the
+        worker (tests give another program); ``grace`` is how long past a request's timeout
+        its answer is waited for."""
         self._timeout = timeout
         self._grace = grace
         self._command = list(command or (sys.executable, "-m", "callbridge.httpclient.worker"))
         self._command += ["--timeout", str(timeout), "--connections", str(connections)]
+        self._command += ["--policy", policy.to_json()]
         self._transport: asyncio.SubprocessTransport | None = None
         self._channel: _Channel | None = None
         self._starting = asyncio.Lock()
@@ -177,7 +181,8 @@ class ProcessHttpClient:
             async with asyncio.timeout(limit):
                 reply = await future
         except TimeoutError as exc:
-            raise HttpTimeout(f"the HTTP worker did not answer {request[2]}") from exc
+            log.warning("the HTTP worker did not answer %s %s in time", request[1], request[2])
+            raise HttpTimeout(NO_ANSWER) from exc
         finally:
             self._pending.pop(request_id, None)
         _, kind, value = reply

@@ -1,6 +1,7 @@
 """The HTTP worker process: the server's outgoing requests, made on the other core.
 
-``python -m callbridge.httpclient.worker --timeout 10 --connections 200`` reads request
+``python -m callbridge.httpclient.worker --timeout 10 --connections 200 --policy JSON``
+(the :class:`AddressPolicy` its connections keep to) reads request
 frames (:mod:`.frames`) on its standard input, makes each request at once on one pooled
 :class:`HttpClient` and writes its reply frame on its standard output, in the order the
 answers come.  It exits when its standard input closes (the server stopped or died),
@@ -19,6 +20,7 @@ from typing import Any
 
 import uvloop
 
+from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient, HttpFailure
 from callbridge.httpclient.frames import OK, Frame, FrameError, FrameReader, encode, failure_reply
 
@@ -103,10 +105,10 @@ class _Stopped(Exception):
     pass
 
 
-async def serve(*, timeout: float, connections: int) -> None:
+async def serve(*, policy: AddressPolicy, timeout: float, connections: int) -> None:
     loop = asyncio.get_running_loop()
     replies, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
-    async with HttpClient(timeout=timeout, connections=connections) as client:
+    async with HttpClient(policy=policy, timeout=timeout, connections=connections) as client:
         worker = Worker(client=client, replies=replies)
         try:
             await worker.run(sys.stdin.buffer)
@@ -135,10 +137,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="callbridge.httpclient.worker")
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--policy", type=AddressPolicy.from_json, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     yield_to_server()
-    uvloop.run(serve(timeout=args.timeout, connections=args.connections))
+    uvloop.run(serve(policy=args.policy, timeout=args.timeout, connections=args.connections))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbridge.httpclient.client import HttpFailure, HttpTimeout
+from callbridge.httpclient.client import NO_ANSWER, HttpFailure, HttpTimeout
 from callbridge.httpclient.port import HttpRequests
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
@@ -338,8 +338,8 @@ class WebhookDispatcher:
                 code = await self._client.send(
                     request.method, request.url, headers=request.headers, body=request.body
                 )
-        except (TimeoutError, HttpTimeout):
-            return Attempt(status_code=None, error="timed out")
+        except (TimeoutError, HttpTimeout):  # as a refused connection: no port-scan oracle
+            return Attempt(status_code=None, error=NO_ANSWER)
         except HttpFailure as exc:
             return Attempt(status_code=None, error=str(exc))
         return Attempt(status_code=code, error=None if 200 <= code < 300 else f"status {code}")
