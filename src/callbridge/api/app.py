@@ -16,6 +16,7 @@ from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
 from callbridge.api.idempotency import IdempotencyClaims
+from callbridge.api.openapi import install_docs
 from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
@@ -45,7 +46,8 @@ def create_http_app(
     ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); ``idempotency``
     keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
     not honoured)."""
-    app = FastAPI(title="Callbridge", version="0.1.0")
+    app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
+    install_docs(app)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
     @app.get("/health")
