@@ -118,6 +118,10 @@ class CallsSection(_Section):
     # New calls (every API) are refused with 503 while the event loop runs this many ms
     # late (callbridge.calls.overload); 0 turns the guard off.
     overload_lag_ms: float = Field(default=200.0, ge=0, le=60_000)
+    # Documents a call's application may fetch (<Redirect>, actions), in all and per
+    # minute; past either the call ends as failed (callbridge.callflow.runner).
+    max_document_fetches: int = Field(default=500, ge=1, le=1_000_000)
+    max_document_fetches_per_minute: int = Field(default=30, ge=1, le=10_000)
 
 
 class TrunkSection(_Section):

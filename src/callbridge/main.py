@@ -11,6 +11,7 @@ import uvicorn
 import uvloop
 
 from callbridge.api.app import create_http_app
+from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -143,6 +144,10 @@ def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
         public_url=config.http.base_url,
         recordings_dir=Path(config.media.recordings_dir),
         translate=parse_voice_xml,
+        runner_limits=RunnerLimits(
+            max_documents=config.calls.max_document_fetches,
+            max_documents_per_minute=config.calls.max_document_fetches_per_minute,
+        ),
     )
 
 

@@ -297,10 +297,21 @@ async def test_a_hostile_document_ends_the_call_with_an_announced_error(
     world.receiver.documents["/app"] = document
     call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/app")))
     await phone.wait_event("CALL_CLOSED", timeout=30)
-    await completed(world, call.sid)
+    last = await completed(world, call.sid)
     names = await event_names(world, call.sid, until="error")
     assert "error" in names, names
     assert speech_frames(phone.recorded_wav) > 25, "the error was not announced"
+    # Not a normal hang-up (issue 15 item 9): the completed event and callback say failed.
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("failed", "500")
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    [ended] = [event for event in detail.events if event.name == "completed"]
+    assert (ended.data["reason"], ended.data["by"], ended.data["outcome"]) == (
+        "failed",
+        "local",
+        "failed",
+    )
+    assert ended.data["cause"].startswith("application error: ")
+    assert detail.call.hangup_cause == ended.data["cause"]
 
 
 async def test_an_unreachable_application_url_ends_the_call_with_an_error(
@@ -327,6 +338,7 @@ async def test_a_busy_destination_completes_with_its_cause(
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     assert detail.call.status == "busy"
     assert detail.call.sip_code == 486
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("busy", "486")
     assert not world.receiver.on("/app"), "the application was fetched for an unanswered call"
 
 
@@ -382,5 +394,6 @@ async def test_a_live_call_is_redirected_then_hung_up_through_the_service(
     await phone.wait_event("CALL_CLOSED", timeout=10)
     last = await completed(world, call.sid)
     assert last["CallStatus"] == "completed"
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("completed", "200")
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     assert detail.call.hangup_by == "local"
