@@ -200,8 +200,11 @@ def test_call_guards_have_defaults_and_refuse_nonsense(tmp_path: Path) -> None:
     path = tmp_path / "calls.toml"
     path.write_text("[calls]\n")
     calls = load_config(path).calls
+    assert (calls.drain_seconds, calls.max_duration) == (30.0, 14_400.0)
     assert (calls.max_document_fetches, calls.max_document_fetches_per_minute) == (500, 30)
     for line in (
+        "drain_seconds = -1",
+        "max_duration = 0",
         "max_document_fetches = 0",
         "max_document_fetches_per_minute = 0",
     ):

@@ -17,6 +17,7 @@ from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
@@ -184,6 +185,8 @@ async def serve(config: CallbridgeConfig) -> None:
         stack.push_async_callback(tasks.close)
         admission = overload_guarded(config, limiter, tasks)
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))
+        live = LiveCalls(max_duration=config.calls.max_duration)
+        stack.push_async_callback(live.close)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -192,6 +195,7 @@ async def serve(config: CallbridgeConfig) -> None:
             audio=audio,
             limiter=admission,
             settings=call_service_settings(config),
+            live=live,
         )
         callbacks = CallbridgeCallbacks(
             engine=engine,
@@ -200,6 +204,7 @@ async def serve(config: CallbridgeConfig) -> None:
             audio=audio,
             limiter=admission,
             settings=callback_settings(config),
+            live=live,
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)

@@ -23,6 +23,7 @@ from callbridge.calls.errors import (
     CallLimitReached,
     CallNotFound,
     CallNotLive,
+    CallNotRedirectable,
     ServerOverloaded,
 )
 from callbridge.dialects.errors import InvalidRequest
@@ -79,6 +80,9 @@ def error_of(exc: Exception) -> JSONResponse:
         return error_response(404, "callback_not_found", f"no callback {exc.callback_id}")
     if isinstance(exc, CallNotLive):
         return error_response(409, "call_not_live", f"call {exc.sid} is not in progress")
+    if isinstance(exc, CallNotRedirectable):
+        message = f"call {exc.sid} runs no application to redirect (hang it up instead)"
+        return error_response(409, "call_not_redirectable", message)
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return error_response(429, "call_limit_reached", str(exc), headers=headers)
@@ -112,6 +116,7 @@ def install_error_handlers(
         CallNotFound,
         CallbackNotFound,
         CallNotLive,
+        CallNotRedirectable,
         CallLimitReached,
         ServerOverloaded,
         RequestValidationError,

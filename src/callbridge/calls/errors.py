@@ -38,6 +38,15 @@ class CallNotLive(CallServiceError):
         self.sid = sid
 
 
+class CallNotRedirectable(CallServiceError):
+    """A redirect was asked of a live call that runs no application (a ``<Dial>`` leg, a
+    leg of a two-leg callback)."""
+
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"call {sid!r} runs no application to redirect")
+        self.sid = sid
+
+
 class CallbackNotFound(CallServiceError):
     """No two-leg callback has this id (or it is another API key's)."""
 
