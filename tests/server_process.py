@@ -22,10 +22,12 @@ def write_config(
     node: str,
     api_key: str,
     database_url: str | None = None,
+    calls: str = "",
     more: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
-    ``database_url``); ``more`` is TOML appended (trunks, users, lines)."""
+    ``database_url``); ``calls`` is more of the ``[calls]`` section (TOML lines), ``more``
+    is TOML appended (trunks, users, lines)."""
     database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
     path = directory / "callbridge.toml"
     path.write_text(
@@ -45,6 +47,7 @@ url = "{database_url}"
 node = "{node}"
 audio_cache_dir = "{directory / "audio"}"
 webhook_timeout = 2.0
+{calls}
 [[api_keys]]
 key = "{api_key}"
 name = "test"
@@ -91,6 +94,15 @@ class Server:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGKILL)
         await self.process.wait()
+
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    async def wait_exit(self, timeout: float) -> int:
+        """The server's exit status once it has exited (``TimeoutError`` after ``timeout``)."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
 
     async def stop(self) -> None:
         if self.process is not None and self.process.returncode is None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
+from collections.abc import Generator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
@@ -15,6 +19,7 @@ from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
@@ -41,6 +46,7 @@ from callbridge.webhooks.dispatcher import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 _CODECS = {"PCMU": PCMU, "PCMA": PCMA}
+WEBHOOK_FLUSH_MARGIN = 5.0  # a shutdown sends owed callbacks for webhook_timeout + this
 
 
 def engine_settings(config: CallbridgeConfig) -> EngineSettings:
@@ -183,7 +189,7 @@ async def serve(config: CallbridgeConfig) -> None:
         limiter = await configured_keys(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
-        admission = overload_guarded(config, limiter, tasks)
+        gate = DrainGate(inner=overload_guarded(config, limiter, tasks))  # refuses at shutdown
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))
         live = LiveCalls(max_duration=config.calls.max_duration)
         stack.push_async_callback(live.close)
@@ -193,7 +199,7 @@ async def serve(config: CallbridgeConfig) -> None:
             clock=clock,
             http=http,
             audio=audio,
-            limiter=admission,
+            limiter=gate,
             settings=call_service_settings(config),
             live=live,
         )
@@ -202,7 +208,7 @@ async def serve(config: CallbridgeConfig) -> None:
             repository=repository,
             clock=clock,
             audio=audio,
-            limiter=admission,
+            limiter=gate,
             settings=callback_settings(config),
             live=live,
         )
@@ -223,9 +229,73 @@ async def serve(config: CallbridgeConfig) -> None:
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        server = ApiServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
         freeze_startup_objects()
-        await server.serve()
+        with ShutdownSignals() as signals:
+            http_task = asyncio.create_task(server.serve(), name="http")
+            await signals.wait_or(http_task)
+            if signals.stop.is_set():
+                await drain(
+                    gate=gate,
+                    engine=engine,
+                    calls=live,
+                    seconds=config.calls.drain_seconds,
+                    hurry=signals.hurry,
+                )
+                flush = config.calls.webhook_timeout + WEBHOOK_FLUSH_MARGIN
+                if not await dispatcher.flush(timeout=flush):
+                    log.warning("shutting down: callbacks left in the outbox for the next start")
+            server.should_exit = True
+            await http_task
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn's server without its own signal handling: :class:`ShutdownSignals` owns
+    SIGTERM and SIGINT.  uvicorn's re-raised the signal once it had stopped, which killed
+    the process (status 143) before any call was ended: no BYE, no completed callback."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None]:
+        yield
+
+
+class ShutdownSignals:
+    """SIGTERM and SIGINT while serving: the first sets :attr:`stop` (drain the calls, then
+    exit 0), the second :attr:`hurry` (end the live calls now rather than after
+    ``[calls] drain_seconds``)."""
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.hurry = asyncio.Event()
+
+    def __enter__(self) -> ShutdownSignals:
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.add_signal_handler(sig, self._received, sig)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self.SIGNALS:
+            loop.remove_signal_handler(sig)
+
+    def _received(self, sig: signal.Signals) -> None:
+        if self.stop.is_set():
+            log.warning("%s again: ending the live calls now", sig.name)
+            self.hurry.set()
+            return
+        log.warning("%s: shutting down", sig.name)
+        self.stop.set()
+
+    async def wait_or(self, task: asyncio.Task[None]) -> None:
+        """Until a signal comes or ``task`` ends (the HTTP server could not start)."""
+        stop = asyncio.ensure_future(self.stop.wait())
+        try:
+            await asyncio.wait({stop, task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
 
 
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:

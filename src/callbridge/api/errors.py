@@ -24,6 +24,7 @@ from callbridge.calls.errors import (
     CallNotFound,
     CallNotLive,
     CallNotRedirectable,
+    ServerDraining,
     ServerOverloaded,
 )
 from callbridge.dialects.errors import InvalidRequest
@@ -88,7 +89,8 @@ def error_of(exc: Exception) -> JSONResponse:
         return error_response(429, "call_limit_reached", str(exc), headers=headers)
     if isinstance(exc, ServerOverloaded):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
-        return error_response(503, "server_overloaded", str(exc), headers=headers)
+        error_id = "server_draining" if isinstance(exc, ServerDraining) else "server_overloaded"
+        return error_response(503, error_id, str(exc), headers=headers)
     if isinstance(exc, RequestValidationError):
         fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
         return error_response(400, "invalid_request", "the request is invalid", fields=fields)

@@ -30,6 +30,10 @@ class ServerOverloaded(CallServiceError):
         self.retry_after = retry_after
 
 
+class ServerDraining(ServerOverloaded):
+    """The server is shutting down: it refuses new calls while its live calls finish."""
+
+
 class CallNotLive(CallServiceError):
     """A hang-up or redirect was asked of a call that has already ended."""
 
