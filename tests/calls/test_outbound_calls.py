@@ -314,6 +314,24 @@ async def test_a_hostile_document_ends_the_call_with_an_announced_error(
     assert detail.call.hangup_cause == ended.data["cause"]
 
 
+async def test_a_document_redirecting_to_itself_is_ended_by_the_fetch_limit(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    """Issue 15 item 11: it fetched 5 documents a second until 10 000 verbs (17 min)."""
+    phone = await baresip("customer", auto_answer=True)
+    world.receiver.documents["/spin"] = (
+        '<Response><Pause length="0.2"/><Redirect>/spin</Redirect></Response>'
+    )
+    call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/spin")))
+    await phone.wait_event("CALL_CLOSED", timeout=30)
+    last = await completed(world, call.sid)
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("failed", "500")
+    assert len(world.receiver.on("/spin")) == 30
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    cause = "application error: more than 30 documents fetched within a minute"
+    assert detail.call.hangup_cause == cause
+
+
 async def test_an_unreachable_application_url_ends_the_call_with_an_error(
     world: CallWorld, baresip: BaresipFactory
 ) -> None:
