@@ -99,7 +99,9 @@ def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
     )
     engine = Engine(settings=engine_settings(config), media=plane, tts=tts)
-    engine.set_incoming_handler(ExtensionDialer(engine=engine))
+    engine.set_incoming_handler(
+        ExtensionDialer(engine=engine, max_duration=config.calls.max_duration)
+    )
     return engine
 
 
