@@ -10,6 +10,7 @@ from call_world import Unlimited
 
 from callbridge.calls.drain import SHUTDOWN_CAUSE, DrainGate, drain
 from callbridge.calls.errors import ServerDraining
+from callbridge.engine.events import Ended, EndReason, Party
 
 
 class FakeCalls:
@@ -25,22 +26,32 @@ class FakeCalls:
         self.count = 0
 
 
+class FakeLeg:
+    def __init__(self) -> None:
+        self.ended: Ended | None = None
+
+    async def hangup(
+        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None, detail: str = ""
+    ) -> Ended:
+        self.ended = Ended(reason, Party.LOCAL, sip_code, detail)
+        return self.ended
+
+
 class FakeEngine:
     def __init__(self, legs: int) -> None:
-        self.legs = legs
+        self.legs = {str(n): FakeLeg() for n in range(legs)}
         self.refusing: float | None = None
-        self.hung_up: list[str] = []
 
     def refuse_new_calls(self, *, retry_after: float) -> None:
         self.refusing = retry_after
 
     @property
-    def live_legs(self) -> int:
-        return self.legs
+    def hung_up(self) -> list[str]:
+        return sorted({leg.ended.detail for leg in self.legs.values() if leg.ended is not None})
 
-    async def hang_up_all(self, detail: str) -> None:
-        self.hung_up.append(detail)
-        self.legs = 0
+    def end_all(self) -> None:
+        for leg in self.legs.values():
+            leg.ended = Ended(EndReason.HUNG_UP, Party.REMOTE)
 
 
 def test_the_gate_admits_until_closed_then_refuses_with_retry_after() -> None:
@@ -57,14 +68,15 @@ async def test_calls_that_end_within_the_drain_are_not_hung_up() -> None:
 
     async def the_call_ends() -> None:
         await asyncio.sleep(0.2)
-        calls.count, engine.legs = 0, 0
+        calls.count = 0
+        engine.end_all()
 
     ending = asyncio.create_task(the_call_ends())
     await drain(gate=gate, engine=engine, calls=calls, seconds=5.0)
     await ending
     assert gate.closed
     assert engine.refusing == 5.0
-    assert (calls.hung_up, engine.hung_up) == ([], [])
+    assert (calls.hung_up, engine.hung_up) == ([], [""])  # ended by the far end
 
 
 async def test_what_is_live_after_the_drain_is_hung_up() -> None:

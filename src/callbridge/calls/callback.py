@@ -117,10 +117,6 @@ class TwoLegCallback:
         """The callback's id: its A leg's CallSid (every status callback's ParentCallSid)."""
         return self._a.tracker.sid
 
-    @property
-    def leg_b_sid(self) -> str:
-        return self._b.tracker.sid
-
     async def run(self) -> CallbackOutcome:
         try:
             try:

@@ -75,12 +75,15 @@ class CallbridgeCallbacks:
         self._settings = settings
         self._live: dict[str, TwoLegCallback] = {}
         self.live = live if live is not None else LiveCalls()
+        self._owns_live = live is None
         self._tasks = TaskOwner(name="callbacks")
 
     async def close(self) -> None:
         for callback in list(self._live.values()):
             await callback.hang_up()
         await self._tasks.close()
+        if self._owns_live:
+            await self.live.close()
 
     async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
         permit = self._limiter.admit(request.api_key_id)
@@ -106,7 +109,8 @@ class CallbridgeCallbacks:
         self._live[leg_a.sid] = flow
         self.live.add(leg_a.sid, flow)
         self.live.add(leg_b.sid, flow)
-        self._tasks.spawn(self._run(flow, permit.release), name=f"callback {leg_a.sid}")
+        run = self._run(flow, leg_b.sid, permit.release)
+        self._tasks.spawn(run, name=f"callback {leg_a.sid}")
         return PlacedCallback(
             id=leg_a.sid, mode=request.mode, first=request.first, leg_a=leg_a, leg_b=leg_b
         )
@@ -133,14 +137,14 @@ class CallbridgeCallbacks:
             return None
         return detail
 
-    async def _run(self, flow: TwoLegCallback, release: Callable[[], None]) -> None:
+    async def _run(self, flow: TwoLegCallback, leg_b_sid: str, release: Callable[[], None]) -> None:
         try:
             outcome = await flow.run()
             log.info("callback %s ended: %s", flow.sid, outcome)
         finally:
             self._live.pop(flow.sid, None)
             self.live.remove(flow.sid)
-            self.live.remove(flow.leg_b_sid)
+            self.live.remove(leg_b_sid)
             release()
 
     def _tracker(self, call: CallRecord) -> CallTracker:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sized
+from collections.abc import Coroutine, Mapping, Sized
 from typing import Any, Protocol
 
 from callbridge.calls.errors import ServerDraining
 from callbridge.calls.service import Admission, Permit
+from callbridge.engine.events import Ended, EndReason
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +55,33 @@ class LiveCallRegistry(Sized, Protocol):
     async def hang_up_all(self, detail: str) -> None: ...
 
 
+class Leg(Protocol):
+    @property
+    def ended(self) -> Ended | None: ...
+
+    async def hangup(
+        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None, detail: str = ""
+    ) -> Ended: ...
+
+
 class CallEngineDrain(Protocol):
-    """The engine as a shutdown needs it: it refuses new INVITEs (503 with Retry-After),
-    counts its live legs (calls between phones included) and hangs them up."""
+    """The engine as a shutdown needs it: it refuses new INVITEs (503 with Retry-After)
+    and has its legs (calls between phones included)."""
 
     def refuse_new_calls(self, *, retry_after: float) -> None: ...
 
     @property
-    def live_legs(self) -> int: ...
+    def legs(self) -> Mapping[str, Leg]: ...
 
-    async def hang_up_all(self, detail: str) -> None: ...
+
+def live_legs(engine: CallEngineDrain) -> list[Leg]:
+    return [leg for leg in engine.legs.values() if leg.ended is None]
+
+
+async def hang_up_legs(engine: CallEngineDrain, detail: str) -> None:
+    """BYE (or CANCEL, or reject) every live leg of the engine."""
+    legs = live_legs(engine)
+    await asyncio.gather(*(leg.hangup(detail=detail) for leg in legs), return_exceptions=True)
 
 
 async def drain(
@@ -80,15 +98,15 @@ async def drain(
     retry_after = max(seconds, 1.0)
     gate.close(retry_after=retry_after)
     engine.refuse_new_calls(retry_after=retry_after)
-    live = len(calls) + engine.live_legs
+    live = len(calls) + len(live_legs(engine))
     log.warning("shutting down: %d live call(s) and leg(s) get %g s to finish", live, seconds)
     if not await _until_idle(calls, engine, seconds, hurry):
-        left = len(calls) + engine.live_legs
+        left = len(calls) + len(live_legs(engine))
         log.warning("shutting down: hanging up %d call(s) and leg(s) still live", left)
         # The APIs' calls first (each ends as its service knows how: a callback ends both
         # legs), then whatever legs are left (calls between phones).
         await _bounded(calls.hang_up_all(SHUTDOWN_CAUSE))
-        await _bounded(engine.hang_up_all(SHUTDOWN_CAUSE))
+        await _bounded(hang_up_legs(engine, SHUTDOWN_CAUSE))
         if not await _until_idle(calls, engine, HANGUP_WAIT, None):
             log.error("shutting down: %d call(s) did not end", len(calls))
     log.info("shutting down: no call is live")
@@ -108,7 +126,7 @@ async def _until_idle(
     """True once no call nor leg is live; False after ``seconds`` or once hurried."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
-    while len(calls) or engine.live_legs:
+    while len(calls) or live_legs(engine):
         if loop.time() >= deadline or (hurry is not None and hurry.is_set()):
             return False
         await asyncio.sleep(POLL_INTERVAL)

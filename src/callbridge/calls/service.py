@@ -116,6 +116,7 @@ class CallbridgeCalls:
         self._settings = settings
         self._live: dict[str, OutboundCall] = {}
         self.live = live if live is not None else LiveCalls()
+        self._owns_live = live is None
         self._tasks = TaskOwner(name="calls")
 
     # --- lifecycle ---
@@ -149,6 +150,8 @@ class CallbridgeCalls:
         for call in list(self._live.values()):
             await call.hang_up()
         await self._tasks.close()
+        if self._owns_live:
+            await self.live.close()
 
     # --- CallService ---
 

@@ -113,18 +113,8 @@ class Engine:
         await self._transport.start(self.settings.host, self.settings.port)
 
     def refuse_new_calls(self, *, retry_after: float) -> None:
-        """From now on a new INVITE gets 503 with Retry-After (the server shuts down);
-        requests of live dialogs are served as before."""
+        """A new INVITE gets 503 with Retry-After from now on (shutting down)."""
         self._refuse_retry_after = retry_after
-
-    @property
-    def live_legs(self) -> int:
-        return sum(1 for leg in self.legs.values() if leg.ended is None)
-
-    async def hang_up_all(self, detail: str) -> None:
-        """BYE (or CANCEL, or reject) every live leg, with ``detail`` as its cause."""
-        live = [leg for leg in self.legs.values() if leg.ended is None]
-        await asyncio.gather(*(leg.hangup(detail=detail) for leg in live), return_exceptions=True)
 
     async def close(self) -> None:
         for leg in list(self.legs.values()):
