@@ -5,6 +5,7 @@ or killed like a crash."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -23,11 +24,13 @@ def write_config(
     api_key: str,
     database_url: str | None = None,
     allow_networks: tuple[str, ...] = ("127.0.0.0/8",),
+    calls: str = "",
     more: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
-    ``database_url``); ``more`` is TOML appended (trunks, users, lines).  The tests'
-    receivers are on loopback, which the server refuses unless ``allow_networks`` holds it."""
+    ``database_url``); ``calls`` is more of the ``[calls]`` section (TOML lines), ``more``
+    is TOML appended (trunks, users, lines).  The tests' receivers are on loopback, which
+    the server refuses unless ``allow_networks`` holds it."""
     database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
     path = directory / "callbridge.toml"
     path.write_text(
@@ -47,6 +50,7 @@ url = "{database_url}"
 node = "{node}"
 audio_cache_dir = "{directory / "audio"}"
 webhook_timeout = 2.0
+{calls}
 [http_client]
 allow_networks = {list(allow_networks)!r}
 [[api_keys]]
@@ -96,9 +100,24 @@ class Server:
         os.kill(self.process.pid, signal.SIGKILL)
         await self.process.wait()
 
+    def signal(self, sig: signal.Signals) -> None:
+        assert self.process is not None
+        self.process.send_signal(sig)
+
+    async def wait_exit(self, timeout: float) -> int:
+        """The server's exit status once it has exited (``TimeoutError`` after ``timeout``)."""
+        assert self.process is not None
+        return await asyncio.wait_for(self.process.wait(), timeout)
+
     async def stop(self) -> None:
+        """SIGTERM twice: the second ends the live calls at once instead of after
+        ``drain_seconds``."""
         if self.process is not None and self.process.returncode is None:
             self.process.terminate()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.process.wait(), 0.5)
+            if self.process.returncode is None:
+                self.process.terminate()
             try:
                 await asyncio.wait_for(self.process.wait(), 10)
             except TimeoutError:

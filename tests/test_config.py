@@ -194,3 +194,20 @@ def test_a_line_dialling_numbers_needs_a_default_trunk(tmp_path: Path) -> None:
         load_config(path)
     path.write_text(f'{USERS}[[lines]]\nid = "l1"\nnumbers = ["sip:desk@pbx.example.com"]\n')
     assert load_config(path).lines[0].numbers == ("sip:desk@pbx.example.com",)
+
+
+def test_call_guards_have_defaults_and_refuse_nonsense(tmp_path: Path) -> None:
+    path = tmp_path / "calls.toml"
+    path.write_text("[calls]\n")
+    calls = load_config(path).calls
+    assert (calls.drain_seconds, calls.max_duration) == (30.0, 14_400.0)
+    assert (calls.max_document_fetches, calls.max_document_fetches_per_minute) == (500, 30)
+    for line in (
+        "drain_seconds = -1",
+        "max_duration = 0",
+        "max_document_fetches = 0",
+        "max_document_fetches_per_minute = 0",
+    ):
+        path.write_text(f"[calls]\n{line}\n")
+        with pytest.raises(ConfigError, match=line.split()[0]):
+            load_config(path)

@@ -128,6 +128,15 @@ class CallsSection(_Section):
     # New calls (every API) are refused with 503 while the event loop runs this many ms
     # late (callbridge.calls.overload); 0 turns the guard off.
     overload_lag_ms: float = Field(default=200.0, ge=0, le=60_000)
+    # On SIGTERM/SIGINT new calls are refused (SIP 503, HTTP 503 + Retry-After) and live
+    # calls may go on this long; then every one is hung up (callbridge.calls.live).
+    drain_seconds: float = Field(default=30.0, ge=0, le=86_400)
+    # Any call the API lists is ended (with this cause) once it has lasted this long.
+    max_duration: float = Field(default=14_400.0, gt=0, le=7 * 86_400)
+    # Documents a call's application may fetch (<Redirect>, actions), in all and per
+    # minute; past either the call ends as failed (callbridge.callflow.runner).
+    max_document_fetches: int = Field(default=500, ge=1, le=1_000_000)
+    max_document_fetches_per_minute: int = Field(default=30, ge=1, le=10_000)
 
 
 class HttpClientSection(_Section):

@@ -12,11 +12,14 @@ import uvicorn
 import uvloop
 
 from callbridge.api.app import create_http_app
+from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
@@ -33,6 +36,7 @@ from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
+from callbridge.shutdown import ApiServer, ShutdownSignals
 from callbridge.startup import (
     StartupError,
     bind_failed,
@@ -51,6 +55,7 @@ from callbridge.webhooks.dispatcher import WebhookDispatcher
 log = logging.getLogger(__name__)
 
 _CODECS = {"PCMU": PCMU, "PCMA": PCMA}
+WEBHOOK_FLUSH_MARGIN = 5.0  # a shutdown sends owed callbacks for webhook_timeout + this
 
 
 def engine_settings(config: CallbridgeConfig) -> EngineSettings:
@@ -103,7 +108,9 @@ def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
     )
     engine = Engine(settings=engine_settings(config), media=plane, tts=tts)
-    engine.set_incoming_handler(ExtensionDialer(engine=engine))
+    engine.set_incoming_handler(
+        ExtensionDialer(engine=engine, max_duration=config.calls.max_duration)
+    )
     return engine
 
 
@@ -155,6 +162,10 @@ def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
         public_url=config.http.base_url,
         recordings_dir=Path(config.media.recordings_dir),
         translate=parse_voice_xml,
+        runner_limits=RunnerLimits(
+            max_documents=config.calls.max_document_fetches,
+            max_documents_per_minute=config.calls.max_document_fetches_per_minute,
+        ),
     )
 
 
@@ -226,26 +237,30 @@ async def serve(config: CallbridgeConfig) -> None:
         limiter = await configured_keys(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
-        admission = overload_guarded(config, limiter, tasks)
+        gate = DrainGate(inner=overload_guarded(config, limiter, tasks))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))
+        live = LiveCalls(max_duration=config.calls.max_duration)
+        stack.push_async_callback(live.close)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
             clock=clock,
             http=http,
             audio=audio,
-            limiter=admission,
+            limiter=gate,
             settings=call_service_settings(config),
+            live=live,
         )
         callbacks = CallbridgeCallbacks(
             engine=engine,
             repository=repository,
             clock=clock,
             audio=audio,
-            limiter=admission,
+            limiter=gate,
             settings=callback_settings(config),
+            live=live,
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)
@@ -266,9 +281,25 @@ async def serve(config: CallbridgeConfig) -> None:
         )
         for step in next_steps(config):
             log.info("%s", step)
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        server = ApiServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
         freeze_startup_objects()
-        await server.serve(sockets=[http_socket])
+        with ShutdownSignals() as signals:
+            http_task = asyncio.create_task(server.serve(sockets=[http_socket]), name="http")
+            await signals.wait_or(http_task)
+            if signals.stop.is_set():
+                await drain(
+                    gate=gate,
+                    engine=engine,
+                    calls=live,
+                    seconds=config.calls.drain_seconds,
+                    hurry=signals.hurry,
+                )
+                flush = config.calls.webhook_timeout + WEBHOOK_FLUSH_MARGIN
+                if not await dispatcher.flush(timeout=flush):
+                    log.warning("shutting down: callbacks left in the outbox for the next start")
+            server.should_exit = True
+            await http_task
+
 
 
 async def prune_idempotency_keys(store: IdempotencyStore) -> None:

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from api_fakes import FakeCalls, Keys, form
 
-from callbridge.calls.errors import CallLimitReached, ServerOverloaded
+from callbridge.calls.errors import CallLimitReached, ServerDraining, ServerOverloaded
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
 from callbridge.webhooks.params import CallbackEvent
 
@@ -248,6 +248,16 @@ async def test_an_overloaded_server_is_503_with_retry_after(
     error = error_of(response)
     assert (error["id"], error["message"]) == ("server_overloaded", "the server is overloaded")
     assert fake_calls.placed == []
+
+
+async def test_a_draining_server_is_503_with_retry_after(
+    client: httpx.AsyncClient, fake_calls: FakeCalls
+) -> None:
+    fake_calls.refuse = ServerDraining("shutting down", retry_after=30.0)
+    response = await place(client, data={"from": "1001", "to": "1002"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert error_of(response)["id"] == "server_draining"
 
 
 async def test_limit_reached_is_429_with_retry_after(

@@ -80,10 +80,10 @@ class FakeLeg:
         self.state = LegState.ANSWERED
 
     async def hangup(
-        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None
+        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None, detail: str = ""
     ) -> Ended:
         await self._called("hangup", reason, sip_code, live=False)
-        self._end(Ended(reason, Party.LOCAL, sip_code))
+        self._end(Ended(reason, Party.LOCAL, sip_code, detail))
         assert self._ended is not None
         return self._ended
 

@@ -41,6 +41,7 @@ from callbridge.engine.events import EndReason, LegState
 BASE = "https://app.example/ivr.xml"
 ANNOUNCED = ("say", ERROR_ANNOUNCEMENT, None)
 HUNG_UP = ("hangup", EndReason.HUNG_UP, None)
+FAILED_HANGUP = ("hangup", EndReason.FAILED, None)
 
 
 def program(*verbs: Verb) -> Program:
@@ -70,7 +71,12 @@ class Harness:
             translate=self.app.translate,
             limits=self.limits,
             sleep=FakeSleep(self.leg.calls, block=self.block_sleep),
+            clock=self.clock,
         )
+
+    def clock(self) -> float:
+        """Time passes only by the runner's sleeps."""
+        return sum(call[1] for call in self.leg.calls if call[0] == "sleep")
 
     async def run(self, *verbs: Verb) -> Outcome:
         return await self.runner().run(program(*verbs))
@@ -272,7 +278,11 @@ async def test_fetch_error_announces_and_hangs_up() -> None:
     outcome = await h.run(Gather(action="https://app.example/gone"), Say(text="no"))
     assert isinstance(outcome, Failed)
     assert "https://app.example/gone" in outcome.error
-    assert h.leg.calls[-2:] == [ANNOUNCED, HUNG_UP]
+    assert h.leg.calls[-2:] == [ANNOUNCED, FAILED_HANGUP]
+    # The leg's end says what broke (issue 15 item 9), not a normal hang-up.
+    assert h.leg.ended is not None
+    assert h.leg.ended.reason is EndReason.FAILED
+    assert h.leg.ended.detail == f"application error: {outcome.error}"
 
 
 async def test_invalid_document_fails_the_same_way() -> None:
@@ -282,14 +292,14 @@ async def test_invalid_document_fails_the_same_way() -> None:
     outcome = await h.run(Redirect(url=target))
     assert isinstance(outcome, Failed)
     assert "unknown verb <Foo>" in outcome.error
-    assert h.leg.calls == [ANNOUNCED, HUNG_UP]
+    assert h.leg.calls == [ANNOUNCED, FAILED_HANGUP]
 
 
 async def test_unreachable_play_url_fails() -> None:
     h = Harness()
     outcome = await h.run(Play(url="https://cdn.example/missing.wav"))
     assert isinstance(outcome, Failed)
-    assert h.leg.calls == [ANNOUNCED, HUNG_UP]
+    assert h.leg.calls == [ANNOUNCED, FAILED_HANGUP]
 
 
 async def test_a_slow_fetch_times_out() -> None:
@@ -321,7 +331,7 @@ async def test_redirect_loop_is_stopped() -> None:
     assert isinstance(outcome, Failed)
     assert "without any media" in outcome.error
     assert len(h.app.requests) == RunnerLimits().max_idle_documents
-    assert h.leg.calls == [ANNOUNCED, HUNG_UP]
+    assert h.leg.calls == [ANNOUNCED, FAILED_HANGUP]
 
 
 async def test_documents_that_play_something_reset_the_loop_guard() -> None:
@@ -331,6 +341,30 @@ async def test_documents_that_play_something_reset_the_loop_guard() -> None:
     outcome = await h.run(Redirect(url=loop_url))
     assert isinstance(outcome, Failed)
     assert "more than 50 verbs" in outcome.error
+
+
+async def test_a_fast_redirect_loop_is_ended_by_the_fetch_rate_limit() -> None:
+    """Issue 15 item 11: <Pause length="0.2"/><Redirect> to itself fetched 5 documents a
+    second until 10 000 verbs (17 minutes); now at most 30 fetches within a minute."""
+    loop_url = "https://app.example/spin.xml"
+    h = Harness()
+    h.app.documents[loop_url] = program(Pause(length=0.2), Redirect(url=loop_url))
+    outcome = await h.run(Redirect(url=loop_url))
+    assert isinstance(outcome, Failed)
+    assert outcome.error == "more than 30 documents fetched within a minute"
+    assert len(h.app.requests) == RunnerLimits().max_documents_per_minute
+    assert h.leg.calls[-2:] == [ANNOUNCED, FAILED_HANGUP]
+    assert h.clock() == pytest.approx(6.0)
+
+
+async def test_a_slow_redirect_loop_is_ended_by_the_fetch_limit_of_the_call() -> None:
+    loop_url = "https://app.example/poll.xml"
+    h = Harness(limits=RunnerLimits(max_documents=40))
+    h.app.documents[loop_url] = program(Pause(length=3), Redirect(url=loop_url))
+    outcome = await h.run(Redirect(url=loop_url))
+    assert isinstance(outcome, Failed)
+    assert outcome.error == "more than 40 documents fetched for the call"
+    assert len(h.app.requests) == 40
 
 
 async def test_the_verb_guard_stops_long_programs() -> None:
@@ -356,7 +390,7 @@ async def test_a_crashing_translator_is_contained() -> None:
     outcome = await h.run(Redirect(url=target))
     assert isinstance(outcome, Failed)
     assert "internal error" in outcome.error
-    assert h.leg.calls == [ANNOUNCED, HUNG_UP]
+    assert h.leg.calls == [ANNOUNCED, FAILED_HANGUP]
 
 
 async def test_a_runner_runs_one_program_at_a_time() -> None:

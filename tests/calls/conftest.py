@@ -140,6 +140,7 @@ async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[Callbridg
             ),
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
+            live=world.calls.live,
         )
         try:
             yield service

@@ -297,10 +297,39 @@ async def test_a_hostile_document_ends_the_call_with_an_announced_error(
     world.receiver.documents["/app"] = document
     call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/app")))
     await phone.wait_event("CALL_CLOSED", timeout=30)
-    await completed(world, call.sid)
+    last = await completed(world, call.sid)
     names = await event_names(world, call.sid, until="error")
     assert "error" in names, names
     assert speech_frames(phone.recorded_wav) > 25, "the error was not announced"
+    # Not a normal hang-up (issue 15 item 9): the completed event and callback say failed.
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("failed", "500")
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    [ended] = [event for event in detail.events if event.name == "completed"]
+    assert (ended.data["reason"], ended.data["by"], ended.data["outcome"]) == (
+        "failed",
+        "local",
+        "failed",
+    )
+    assert ended.data["cause"].startswith("application error: ")
+    assert detail.call.hangup_cause == ended.data["cause"]
+
+
+async def test_a_document_redirecting_to_itself_is_ended_by_the_fetch_limit(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    """Issue 15 item 11: it fetched 5 documents a second until 10 000 verbs (17 min)."""
+    phone = await baresip("customer", auto_answer=True)
+    world.receiver.documents["/spin"] = (
+        '<Response><Pause length="0.2"/><Redirect>/spin</Redirect></Response>'
+    )
+    call = await world.calls.place_call(request(world, phone.uri, url=world.receiver.url("/spin")))
+    await phone.wait_event("CALL_CLOSED", timeout=30)
+    last = await completed(world, call.sid)
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("failed", "500")
+    assert len(world.receiver.on("/spin")) == 30
+    detail = await world.calls.get_call(call.sid, api_key_id=None)
+    cause = "application error: more than 30 documents fetched within a minute"
+    assert detail.call.hangup_cause == cause
 
 
 async def test_an_unreachable_application_url_ends_the_call_with_an_error(
@@ -327,6 +356,7 @@ async def test_a_busy_destination_completes_with_its_cause(
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     assert detail.call.status == "busy"
     assert detail.call.sip_code == 486
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("busy", "486")
     assert not world.receiver.on("/app"), "the application was fetched for an unanswered call"
 
 
@@ -382,5 +412,6 @@ async def test_a_live_call_is_redirected_then_hung_up_through_the_service(
     await phone.wait_event("CALL_CLOSED", timeout=10)
     last = await completed(world, call.sid)
     assert last["CallStatus"] == "completed"
+    assert (last["CallOutcome"], last["SipResponseCode"]) == ("completed", "200")
     detail = await world.calls.get_call(call.sid, api_key_id=None)
     assert detail.call.hangup_by == "local"

@@ -139,9 +139,9 @@ async def dial_through_engine(
 class Switchboard:
     """ExtensionDialer that remembers the calls it was handed."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, max_duration: float | None = None) -> None:
         self.calls: list[IncomingCall] = []
-        self._dialer = ExtensionDialer(engine=engine)
+        self._dialer = ExtensionDialer(engine=engine, max_duration=max_duration)
 
     async def handle(self, call: IncomingCall) -> None:
         self.calls.append(call)
@@ -327,6 +327,27 @@ async def test_callee_phone_hanging_up_ends_the_caller(
     await closed(a, b)
     assert await ended(callee) == (EndReason.HUNG_UP, Party.REMOTE, None)
     assert (await ended(caller))[:2] == (EndReason.HUNG_UP, Party.LOCAL)
+
+
+async def test_a_phone_call_is_ended_once_it_lasted_max_duration(
+    engine: Engine, baresip: BaresipFactory
+) -> None:
+    """Issue 15 item 8: any call ends after ``[calls] max_duration``, calls between phones
+    (which no API lists) too."""
+    engine.set_incoming_handler(Switchboard(engine, max_duration=2.0))
+    a, b = await two_phones(baresip)
+    caller, callee = await dial_through_engine(engine, a, b)
+    await b.answer()
+    await a.wait_event("CALL_ESTABLISHED", timeout=WAIT)
+    await closed(a, b)
+    cause = "max_duration reached: the call lasted 2 s"
+    for leg in (caller, callee):
+        ended_leg = await leg.wait_ended()
+        assert (ended_leg.reason, ended_leg.by, ended_leg.detail) == (
+            EndReason.HUNG_UP,
+            Party.LOCAL,
+            cause,
+        )
 
 
 async def test_both_phones_of_a_user_ring(

@@ -11,7 +11,12 @@ import pytest
 from callbridge.store.records import CallRecord, DeliveryRecord
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.errors import InvalidSignature, SignatureExpired
-from callbridge.webhooks.params import CallbackEvent, callback_for, status_callback_params
+from callbridge.webhooks.params import (
+    CallbackEvent,
+    CallOutcome,
+    callback_for,
+    status_callback_params,
+)
 from callbridge.webhooks.request import append_query, build_request
 from callbridge.webhooks.signing import SIGNATURE_HEADER, signature_header, verify
 
@@ -129,7 +134,8 @@ def test_append_query_keeps_fragment_and_existing_query() -> None:
 
 def test_seed_params_on_completed_with_recording_and_secret() -> None:
     record = call(secret_key="k", recording_url="https://r/1.wav", parent_sid="CA0")
-    assert status_callback_params(record, CallbackEvent.COMPLETED) == {
+    outcome = CallOutcome(outcome="failed", sip_code=500)
+    assert status_callback_params(record, CallbackEvent.COMPLETED, outcome=outcome) == {
         "Called": "19499300360",
         "ParentCallSid": "CA0",
         "CallStatus": "completed",
@@ -139,9 +145,18 @@ def test_seed_params_on_completed_with_recording_and_secret() -> None:
         "CallbackSource": "call-progress-event",
         "CallDuration": "42",
         "CallDurartion": "42",
+        "CallOutcome": "failed",
+        "SipResponseCode": "500",
         "RecordingURL": "https://r/1.wav",
         "apikey": "k",
     }
+
+
+def test_completed_without_an_outcome_follows_the_call() -> None:
+    params = status_callback_params(call(sip_code=486, status="busy"), CallbackEvent.COMPLETED)
+    assert (params["CallOutcome"], params["SipResponseCode"]) == ("busy", "486")
+    with pytest.raises(ValueError, match="unknown call outcome"):
+        CallOutcome(outcome="hung_up", sip_code=200)
 
 
 def test_duration_and_recording_only_on_completed() -> None:

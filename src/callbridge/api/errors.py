@@ -23,6 +23,8 @@ from callbridge.calls.errors import (
     CallLimitReached,
     CallNotFound,
     CallNotLive,
+    CallNotRedirectable,
+    ServerDraining,
     ServerOverloaded,
 )
 from callbridge.dialects.errors import InvalidRequest
@@ -79,12 +81,16 @@ def error_of(exc: Exception) -> JSONResponse:
         return error_response(404, "callback_not_found", f"no callback {exc.callback_id}")
     if isinstance(exc, CallNotLive):
         return error_response(409, "call_not_live", f"call {exc.sid} is not in progress")
+    if isinstance(exc, CallNotRedirectable):
+        message = f"call {exc.sid} runs no application to redirect (hang it up instead)"
+        return error_response(409, "call_not_redirectable", message)
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return error_response(429, "call_limit_reached", str(exc), headers=headers)
     if isinstance(exc, ServerOverloaded):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
-        return error_response(503, "server_overloaded", str(exc), headers=headers)
+        error_id = "server_draining" if isinstance(exc, ServerDraining) else "server_overloaded"
+        return error_response(503, error_id, str(exc), headers=headers)
     if isinstance(exc, RequestValidationError):
         fields = {".".join(str(p) for p in e["loc"]): str(e["msg"]) for e in exc.errors()}
         return error_response(400, "invalid_request", "the request is invalid", fields=fields)
@@ -112,6 +118,7 @@ def install_error_handlers(
         CallNotFound,
         CallbackNotFound,
         CallNotLive,
+        CallNotRedirectable,
         CallLimitReached,
         ServerOverloaded,
         RequestValidationError,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,8 @@ ERROR_ANNOUNCEMENT = "An application error occurred. Goodbye."
 
 Translate = Callable[[bytes, str], Program]
 Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+FETCH_WINDOW = 60.0
 _Step = Program | Outcome | None  # a new document, the end, or on to the next verb
 
 
@@ -47,6 +51,11 @@ class RunnerLimits:
 
     max_verbs: int = 10_000  # verbs per runner (per call)
     max_idle_documents: int = 10  # consecutive documents that play nothing
+    # Documents fetched per call (<Redirect>, every verb's action), in all and within any
+    # minute: a <Pause length="0.2"/><Redirect> to itself would fetch 5 a second until
+    # max_verbs, for 17 minutes.
+    max_documents: int = 500
+    max_documents_per_minute: int = 30
     fetch_timeout: float = 30.0
     announcement_timeout: float = 15.0
 
@@ -74,6 +83,7 @@ class CallflowRunner:
         translate: Translate,
         limits: RunnerLimits = RunnerLimits(),
         sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
     ) -> None:
         self._leg = leg
         self._fetcher = fetcher
@@ -83,6 +93,9 @@ class CallflowRunner:
         self._translate = translate
         self._limits = limits
         self._sleep = sleep
+        self._clock = clock
+        self._documents = 0
+        self._recent_fetches: deque[float] = deque()  # clock() of each fetch in the window
         self._verbs_run = 0
         self._idle_documents = 0
         self._progress = False
@@ -160,6 +173,7 @@ class CallflowRunner:
         self._progress = False
         if self._idle_documents > self._limits.max_idle_documents:
             raise _Abort(f"{self._idle_documents} documents in a row without any media")
+        self._count_document()
         try:
             async with asyncio.timeout(self._limits.fetch_timeout):
                 body = await self._fetcher.fetch(url, method, params)
@@ -169,6 +183,23 @@ class CallflowRunner:
             return self._translate(body, url)
         except InvalidProgram as error:
             raise _Abort(f"invalid document from {url}: {error}") from error
+
+    def _count_document(self) -> None:
+        """One more document fetch: refused past ``max_documents`` for the call, or past
+        ``max_documents_per_minute`` within the last minute."""
+        limits = self._limits
+        self._documents += 1
+        if self._documents > limits.max_documents:
+            raise _Abort(f"more than {limits.max_documents} documents fetched for the call")
+        now = self._clock()
+        recent = self._recent_fetches
+        recent.append(now)
+        while recent[0] <= now - FETCH_WINDOW:
+            recent.popleft()
+        if len(recent) > limits.max_documents_per_minute:
+            raise _Abort(
+                f"more than {limits.max_documents_per_minute} documents fetched within a minute"
+            )
 
     async def _report(self, action: str, method: str, params: Mapping[str, str]) -> _Step:
         """Post a verb's results to its action; continue with the answer while the call lasts."""
@@ -192,13 +223,14 @@ class CallflowRunner:
         log.warning("callflow on leg %s failed: %s", self._leg.id, reason)
         if self._leg.ended is None:
             await self._announce_error()
-            await self._hang_up_after_error()
+            await self._hang_up_after_error(reason)
         return Failed(error=reason)
 
-    async def _hang_up_after_error(self) -> None:
-        answered = self._leg.state is LegState.ANSWERED
+    async def _hang_up_after_error(self, reason: str) -> None:
+        """The leg ends as ``failed`` (answered or not), with the error as its detail: the
+        call's completed event and callback say what broke, not a normal hang-up."""
         try:
-            await self._leg.hangup(EndReason.HUNG_UP if answered else EndReason.FAILED)
+            await self._leg.hangup(EndReason.FAILED, detail=f"application error: {reason}")
         except Exception:
             log.exception("leg %s: hangup after an application error failed", self._leg.id)
 

@@ -109,6 +109,7 @@ class TwoLegCallback:
         self._a = LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks)
         self._b = LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks)
         self._stopping = False
+        self._stop_detail = ""  # why it was stopped (hang_up's detail)
         self._stopped = asyncio.Event()
 
     @property
@@ -127,13 +128,20 @@ class TwoLegCallback:
         await self._a.tracker.note("callback-ended", outcome.as_data())
         return outcome
 
-    async def hang_up(self) -> None:
+    async def hang_up(self, detail: str = "") -> None:
         """End both legs (ringing ones are cancelled); no failure announcement is played.
-        A leg not dialled yet never will be."""
+        A leg not dialled yet never will be.  ``detail`` is the cause the legs' completed
+        events give."""
+        if not self._stopping:
+            self._stop_detail = detail
         self._stopping = True
         self._stopped.set()
         dialled = [run for run in self._runs() if run.leg is not None]
         await asyncio.gather(*(self._end(run) for run in dialled), return_exceptions=True)
+
+    def redirect(self, url: str, method: str) -> bool:
+        """A callback runs no application: nothing to redirect."""
+        return False
 
     # --- connecting ---
 
@@ -357,10 +365,11 @@ class TwoLegCallback:
 
     async def _end(self, run: LegRun) -> None:
         if run.leg is None:
-            cause = STOPPED if self._stopping else NOT_DIALLED
+            cause = (self._stop_detail or STOPPED) if self._stopping else NOT_DIALLED
             await run.tracker.ended(Ended(EndReason.CANCELLED, Party.LOCAL, None, cause))
         elif run.leg.ended is None:
-            await run.leg.hangup(EndReason.HUNG_UP if run.answered else EndReason.CANCELLED)
+            reason = EndReason.HUNG_UP if run.answered else EndReason.CANCELLED
+            await run.leg.hangup(reason, detail=self._stop_detail)
 
     def _runs(self) -> tuple[LegRun, LegRun]:
         return self._a, self._b

@@ -26,6 +26,7 @@ from callbridge.calls.callback_state import (
 )
 from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import CallbackNotFound
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.new_call import outbound_call
 from callbridge.calls.request import Announcement, CallbackRequest, LegSpec
 from callbridge.calls.service import Admission
@@ -62,7 +63,10 @@ class CallbridgeCallbacks:
         audio: AudioLoader,
         limiter: Admission,
         settings: CallbackSettings,
+        live: LiveCalls | None = None,
     ) -> None:
+        """``live``: the registry the call API hangs calls up through (shared with the call
+        service), where both legs of each callback are live while it runs."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -70,12 +74,16 @@ class CallbridgeCallbacks:
         self._limiter = limiter
         self._settings = settings
         self._live: dict[str, TwoLegCallback] = {}
+        self.live = live if live is not None else LiveCalls()
+        self._owns_live = live is None
         self._tasks = TaskOwner(name="callbacks")
 
     async def close(self) -> None:
         for callback in list(self._live.values()):
             await callback.hang_up()
         await self._tasks.close()
+        if self._owns_live:
+            await self.live.close()
 
     async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
         permit = self._limiter.admit(request.api_key_id)
@@ -99,7 +107,10 @@ class CallbridgeCallbacks:
             failure_announcement=self._settings.failure_announcement,
         )
         self._live[leg_a.sid] = flow
-        self._tasks.spawn(self._run(flow, permit.release), name=f"callback {leg_a.sid}")
+        self.live.add(leg_a.sid, flow)
+        self.live.add(leg_b.sid, flow)
+        run = self._run(flow, leg_b.sid, permit.release)
+        self._tasks.spawn(run, name=f"callback {leg_a.sid}")
         return PlacedCallback(
             id=leg_a.sid, mode=request.mode, first=request.first, leg_a=leg_a, leg_b=leg_b
         )
@@ -126,12 +137,14 @@ class CallbridgeCallbacks:
             return None
         return detail
 
-    async def _run(self, flow: TwoLegCallback, release: Callable[[], None]) -> None:
+    async def _run(self, flow: TwoLegCallback, leg_b_sid: str, release: Callable[[], None]) -> None:
         try:
             outcome = await flow.run()
             log.info("callback %s ended: %s", flow.sid, outcome)
         finally:
             self._live.pop(flow.sid, None)
+            self.live.remove(flow.sid)
+            self.live.remove(leg_b_sid)
             release()
 
     def _tracker(self, call: CallRecord) -> CallTracker:

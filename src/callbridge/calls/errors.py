@@ -30,11 +30,24 @@ class ServerOverloaded(CallServiceError):
         self.retry_after = retry_after
 
 
+class ServerDraining(ServerOverloaded):
+    """The server is shutting down: it refuses new calls while its live calls finish."""
+
+
 class CallNotLive(CallServiceError):
     """A hang-up or redirect was asked of a call that has already ended."""
 
     def __init__(self, sid: str) -> None:
         super().__init__(f"call {sid!r} is not in progress")
+        self.sid = sid
+
+
+class CallNotRedirectable(CallServiceError):
+    """A redirect was asked of a live call that runs no application (a ``<Dial>`` leg, a
+    leg of a two-leg callback)."""
+
+    def __init__(self, sid: str) -> None:
+        super().__init__(f"call {sid!r} runs no application to redirect")
         self.sid = sid
 
 

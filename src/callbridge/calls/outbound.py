@@ -75,6 +75,7 @@ class OutboundCall:
         self._runner: CallflowRunner | None = None
         self._recording: Path | None = None
         self._hangup_requested = False
+        self._hangup_detail = ""
         self._answer_stored = asyncio.Event()
         self._dialled = asyncio.Event()
 
@@ -105,12 +106,14 @@ class OutboundCall:
                     await self._drive(leg)
             finally:
                 if leg.ended is None:
-                    await leg.hangup()
+                    await leg.hangup(detail=self._hangup_detail)
 
-    async def hang_up(self) -> None:
+    async def hang_up(self, detail: str = "") -> None:
+        """End the call; ``detail`` is the cause its completed event gives."""
         self._hangup_requested = True
+        self._hangup_detail = self._hangup_detail or detail
         if self._leg is not None:
-            await self._leg.hangup()
+            await self._leg.hangup(detail=detail)
 
     def redirect(self, url: str, method: str) -> bool:
         return self._runner is not None and self._runner.redirect(url, method)

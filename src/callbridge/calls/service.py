@@ -14,7 +14,8 @@ from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
 from callbridge.calls.dialer import EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
-from callbridge.calls.errors import CallNotFound, CallNotLive
+from callbridge.calls.errors import CallNotFound, CallNotLive, CallNotRedirectable
+from callbridge.calls.live import DialLeg, LiveCall, LiveCalls
 from callbridge.calls.new_call import outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.recordings import CallRecordings
@@ -102,7 +103,10 @@ class CallbridgeCalls:
         audio: AudioLoader,
         limiter: Admission,
         settings: CallServiceSettings,
+        live: LiveCalls | None = None,
     ) -> None:
+        """``live`` is shared with the callback service, so the call API reaches every call
+        it lists (its own registry without it)."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -111,6 +115,8 @@ class CallbridgeCalls:
         self._limiter = limiter
         self._settings = settings
         self._live: dict[str, OutboundCall] = {}
+        self.live = live if live is not None else LiveCalls()
+        self._owns_live = live is None
         self._tasks = TaskOwner(name="calls")
 
     # --- lifecycle ---
@@ -144,6 +150,8 @@ class CallbridgeCalls:
         for call in list(self._live.values()):
             await call.hang_up()
         await self._tasks.close()
+        if self._owns_live:
+            await self.live.close()
 
     # --- CallService ---
 
@@ -158,6 +166,7 @@ class CallbridgeCalls:
             raise
         call = self._outbound_call(request, tracker)
         self._live[tracker.sid] = call
+        self.live.add(tracker.sid, call)
         self._tasks.spawn(self._run(call, permit.release), name=f"call {tracker.sid}")
         # Answer once the INVITE is out: the call's task sends it in its first step, and
         # a reply written first would put the INVITE behind every other ready callback.
@@ -188,7 +197,7 @@ class CallbridgeCalls:
     ) -> CallRecord:
         call = await self._live_call(sid, api_key_id)
         if not call.redirect(url, method):
-            raise CallNotLive(sid)
+            raise CallNotRedirectable(sid)
         return (await self._repository.get_call(sid)).call
 
     async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:
@@ -201,9 +210,9 @@ class CallbridgeCalls:
 
     # --- inside ---
 
-    async def _live_call(self, sid: str, api_key_id: str | None) -> OutboundCall:
+    async def _live_call(self, sid: str, api_key_id: str | None) -> LiveCall:
         await self.get_call(sid, api_key_id=api_key_id)
-        call = self._live.get(sid)
+        call = self.live.get(sid)
         if call is None:
             raise CallNotLive(sid)
         return call
@@ -213,6 +222,7 @@ class CallbridgeCalls:
             await call.run()
         finally:
             self._live.pop(call.sid, None)
+            self.live.remove(call.sid)
             release()
 
     def _new_call(
@@ -299,9 +309,12 @@ class CallbridgeCalls:
             clock=self._clock,
             call=self._new_call(child_request, parent=parent.call),
         )
-        self._tasks.spawn(_follow(leg, tracker), name=f"child {tracker.sid}")
+        self.live.add(tracker.sid, DialLeg(leg))
+        self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
 
-
-async def _follow(leg: CallLeg, tracker: CallTracker) -> None:
-    async for event in leg.events():
-        await tracker.on_leg_event(event)
+    async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
+        try:
+            async for event in leg.events():
+                await tracker.on_leg_event(event)
+        finally:
+            self.live.remove(tracker.sid)

@@ -9,11 +9,24 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from callbridge.engine.events import Answered, EarlyMedia, Ended, EndReason, LegEvent, Ringing
+from callbridge.engine.events import (
+    Answered,
+    EarlyMedia,
+    Ended,
+    EndReason,
+    LegEvent,
+    Ringing,
+    status_for_reason,
+)
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallEnding, CallRecord, EventWrite, NewCall, NewEvent
 from callbridge.store.repository import CallRepository
-from callbridge.webhooks.params import CallbackEvent, callback_for, status_callback_params
+from callbridge.webhooks.params import (
+    CallbackEvent,
+    CallOutcome,
+    callback_for,
+    status_callback_params,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +43,42 @@ FINAL_STATUS = {
 }
 
 
+# Reasons that are failures even after an answer (an application error, a lost peer).
+FAILURES = frozenset({EndReason.FAILED, EndReason.UNREACHABLE, EndReason.OFFLINE})
+RESTART_SIP_CODE = 500
+
+
 def final_status(ended: Ended, *, answered: bool) -> str:
     """An answered call that ended is ``completed`` whatever ended it."""
     return "completed" if answered else FINAL_STATUS[ended.reason]
 
 
+def call_outcome(ended: Ended, *, answered: bool) -> CallOutcome:
+    """The completed callback's ``CallOutcome`` and ``SipResponseCode``: an answered call
+    that broke (its document invalid, its peer gone) is ``failed``, not ``completed``."""
+    outcome = "failed" if ended.reason in FAILURES else final_status(ended, answered=answered)
+    if ended.sip_code is not None:
+        code = ended.sip_code
+    elif answered and outcome == "completed":
+        code = 200
+    else:
+        code = status_for_reason(ended.reason)
+    return CallOutcome(outcome=outcome, sip_code=code)
+
+
 def status_event(
-    call: CallRecord, kind: CallbackEvent, name: str, data: Mapping[str, Any], at: datetime
+    call: CallRecord,
+    kind: CallbackEvent,
+    name: str,
+    data: Mapping[str, Any],
+    at: datetime,
+    *,
+    outcome: CallOutcome | None = None,
 ) -> EventWrite:
     """The event ``name`` of ``call`` (as the change leaves it) and the callback it owes."""
     return EventWrite(
         event=NewEvent(name=name, at=at, data={**data, "status": kind.value}),
-        params=status_callback_params(call, kind),
+        params=status_callback_params(call, kind, outcome=outcome),
         callback=callback_for(call, kind),
     )
 
@@ -104,15 +141,31 @@ class CallTracker:
             by=event.by.value,
             sip_code=event.sip_code,
         )
-        data = {"reason": event.reason.value, "by": event.by.value, "sip_code": event.sip_code}
+        outcome = call_outcome(event, answered=self._answered)
+        data: dict[str, Any] = {
+            "reason": event.reason.value,
+            "by": event.by.value,
+            "sip_code": event.sip_code,
+            "outcome": outcome.outcome,
+        }
+        if event.detail or cause:
+            data["cause"] = ending.cause
         status = final_status(event, answered=self._answered)
-        await self._change(status, CallbackEvent.COMPLETED, "completed", data, ending=ending)
+        await self._change(
+            status, CallbackEvent.COMPLETED, "completed", data, ending=ending, outcome=outcome
+        )
 
     async def completed_after_restart(self) -> None:
         """The call was already closed in the store (the server stopped during it): owe only
         its completed event."""
-        data = {"reason": "failed", "by": "local", "cause": self._call.hangup_cause}
-        await self._emit(CallbackEvent.COMPLETED, "completed", data)
+        outcome = CallOutcome(outcome="failed", sip_code=RESTART_SIP_CODE)
+        data = {
+            "reason": "failed",
+            "by": "local",
+            "cause": self._call.hangup_cause,
+            "outcome": outcome.outcome,
+        }
+        await self._emit(CallbackEvent.COMPLETED, "completed", data, outcome=outcome)
 
     async def note(self, name: str, data: Mapping[str, Any]) -> None:
         """Log an application event on the call (``error``, ``dial``, ``recording``...)."""
@@ -135,6 +188,7 @@ class CallTracker:
         *,
         ending: CallEnding | None = None,
         sip_dialog: Mapping[str, Any] | None = None,
+        outcome: CallOutcome | None = None,
     ) -> None:
         """The new status with its event and callback, in one transaction."""
         async with self._lock:
@@ -145,12 +199,19 @@ class CallTracker:
                 at=at,
                 ending=ending,
                 sip_dialog=sip_dialog,
-                then=lambda call: status_event(call, kind, name, data, at),
+                then=lambda call: status_event(call, kind, name, data, at, outcome=outcome),
             )
 
-    async def _emit(self, kind: CallbackEvent, name: str, data: Mapping[str, Any]) -> None:
+    async def _emit(
+        self,
+        kind: CallbackEvent,
+        name: str,
+        data: Mapping[str, Any],
+        *,
+        outcome: CallOutcome | None = None,
+    ) -> None:
         async with self._lock:
-            params = status_callback_params(self._call, kind)
+            params = status_callback_params(self._call, kind, outcome=outcome)
             event = NewEvent(name=name, at=self._clock.now(), data={**data, "status": kind.value})
             callback = callback_for(self._call, kind)
             await self._repository.record_event_with_delivery(self.sid, event, params, callback)

@@ -102,6 +102,7 @@ class Engine:
         self._handler: IncomingCallHandler | None = None
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
+        self._refuse_retry_after: float | None = None  # set when shutting down
 
     # --- lifecycle ---
 
@@ -110,6 +111,10 @@ class Engine:
 
     async def start(self) -> None:
         await self._transport.start(self.settings.host, self.settings.port)
+
+    def refuse_new_calls(self, *, retry_after: float) -> None:
+        """A new INVITE gets 503 with Retry-After from now on (shutting down)."""
+        self._refuse_retry_after = retry_after
 
     async def close(self) -> None:
         for leg in list(self.legs.values()):
@@ -250,6 +255,10 @@ class Engine:
             response.add_header("Allow", ALLOW)
             response.add_header("Accept", "application/sdp")
             server_tx.respond(response)
+        elif request.method == "INVITE" and self._refuse_retry_after is not None:
+            unavailable = build_response(request, 503)
+            unavailable.add_header("Retry-After", str(max(1, round(self._refuse_retry_after))))
+            server_tx.respond(unavailable)
         elif request.method == "INVITE":
             self._tasks.spawn(self._incoming_invite(request, server_tx, peer), name="invite")
         elif request.method in ("BYE", "INFO", "UPDATE", "PRACK"):

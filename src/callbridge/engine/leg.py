@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -88,6 +88,7 @@ class CallLeg:
         self.tasks = TaskOwner(name=f"leg {leg_id}")
         self.signalling: LegSignalling | None = None
         self.sip_call_id: str | None = None
+        self._hangup_detail = ""  # why this server is ending the leg (hangup's detail)
         self._tts = tts
         self._subscribers: list[Callable[[LegEvent], None]] = []
         self._ended: asyncio.Future[Ended] = asyncio.get_running_loop().create_future()
@@ -115,10 +116,19 @@ class CallLeg:
             self._answered.set_result(None)
             self.media.keep_alive()
         if isinstance(event, Ended):
+            event = self._with_hangup_detail(event)
+            self.history[-1] = event
             self._finish(event)
         for callback in list(self._subscribers):
             callback(event)
         return True
+
+    def _with_hangup_detail(self, ended: Ended) -> Ended:
+        """A local end that signalling reports without a detail carries the one
+        :meth:`hangup` was given (an application error, a limit, the shutdown)."""
+        if ended.by is Party.LOCAL and not ended.detail and self._hangup_detail:
+            return replace(ended, detail=self._hangup_detail)
+        return ended
 
     def _finish(self, ended: Ended) -> None:
         self._ended.set_result(ended)
@@ -173,13 +183,16 @@ class CallLeg:
         await self._require_signalling().answer()
 
     async def hangup(
-        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None
+        self, reason: EndReason = EndReason.HUNG_UP, sip_code: int | None = None, detail: str = ""
     ) -> Ended:
-        """End the leg however its state requires (reject, CANCEL or BYE)."""
+        """End the leg however its state requires (reject, CANCEL or BYE); ``detail`` says
+        why, in its Ended event."""
+        if self.ended is None and not self._hangup_detail:
+            self._hangup_detail = detail
         if self.ended is None and self.signalling is not None:
             await self.signalling.terminate(reason, sip_code)
         if self.ended is None:
-            self.advance(Ended(reason, Party.LOCAL, sip_code))
+            self.advance(Ended(reason, Party.LOCAL, sip_code, detail))
         return await self.wait_ended()
 
     # --- media ---

@@ -30,9 +30,13 @@ log = logging.getLogger(__name__)
 class ExtensionDialer:
     """IncomingCallHandler that connects the caller to what they dialled."""
 
-    def __init__(self, *, engine: Engine, ring_timeout: float = 30.0) -> None:
+    def __init__(
+        self, *, engine: Engine, ring_timeout: float = 30.0, max_duration: float | None = None
+    ) -> None:
+        """``max_duration``: a connected call is hung up once it has lasted this long."""
         self._engine = engine
         self._ring_timeout = ring_timeout
+        self._max_duration = max_duration
 
     async def handle(self, call: IncomingCall) -> None:
         caller = call.leg
@@ -52,12 +56,16 @@ class ExtensionDialer:
         except NoRoute:
             await caller.hangup(EndReason.FAILED, 404)
             return
-        await connect(self._engine, caller, callee)
+        await connect(self._engine, caller, callee, max_duration=self._max_duration)
 
 
-async def connect(engine: Engine, caller: CallLeg, callee: CallLeg) -> None:
+async def connect(
+    engine: Engine, caller: CallLeg, callee: CallLeg, *, max_duration: float | None = None
+) -> None:
     """Ring the caller while the callee rings; answer and bridge when the callee answers;
-    end each side when the other ends."""
+    end each side when the other ends, or both once the call has lasted ``max_duration``."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
 
     def relay_progress(event: LegEvent) -> None:
         if isinstance(event, Ringing | EarlyMedia) and caller.ended is None:
@@ -85,7 +93,8 @@ async def connect(engine: Engine, caller: CallLeg, callee: CallLeg) -> None:
         await callee.hangup()
         return
     engine.bridge(caller, callee)
-    await _hang_up_together(caller, callee)
+    left = None if max_duration is None else started + max_duration - loop.time()
+    await _hang_up_together(caller, callee, time_limit=left, max_duration=max_duration)
 
 
 async def _answer_or_caller_gone(caller: CallLeg, callee: CallLeg) -> str:
@@ -101,14 +110,25 @@ async def _answer_or_caller_gone(caller: CallLeg, callee: CallLeg) -> str:
     return "caller_ended"
 
 
-async def _hang_up_together(a: CallLeg, b: CallLeg) -> None:
+async def _hang_up_together(
+    a: CallLeg, b: CallLeg, *, time_limit: float | None, max_duration: float | None
+) -> None:
     ended_a = asyncio.ensure_future(a.wait_ended())
     ended_b = asyncio.ensure_future(b.wait_ended())
     try:
-        done, _ = await asyncio.wait({ended_a, ended_b}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {ended_a, ended_b},
+            timeout=None if time_limit is None else max(0.0, time_limit),
+            return_when=asyncio.FIRST_COMPLETED,
+        )
     finally:
         ended_a.cancel()
         ended_b.cancel()
+    if not done:
+        detail = f"max_duration reached: the call lasted {max_duration:g} s"
+        log.warning("call %s <-> %s: %s", a.id, b.id, detail)
+        await asyncio.gather(a.hangup(detail=detail), b.hangup(detail=detail))
+        return
     first: Ended = (ended_a if ended_a in done else ended_b).result()
     other = b if ended_a in done else a
     log.debug("bridge ends: %s", first)

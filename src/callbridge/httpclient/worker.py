@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -133,6 +134,14 @@ def yield_to_server() -> None:
             log.warning("SCHED_BATCH refused: %s", exc)
 
 
+def ignore_shutdown_signals() -> None:
+    """SIGINT (Ctrl+C reaches the whole process group) and SIGTERM (systemd signals every
+    process of the unit) are the server's to handle: it drains its calls, whose callbacks
+    still go out through this worker.  The worker ends when its standard input closes."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="callbridge.httpclient.worker")
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -140,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--policy", type=AddressPolicy.from_json, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    ignore_shutdown_signals()
     yield_to_server()
     uvloop.run(serve(policy=args.policy, timeout=args.timeout, connections=args.connections))
 

@@ -45,6 +45,8 @@ from callbridge.webhooks.request import WebhookRequest, build_request
 
 log = logging.getLogger(__name__)
 
+FLUSH_POLL = 0.05
+
 
 @dataclass(frozen=True, kw_only=True)
 class Attempt:
@@ -146,6 +148,25 @@ class WebhookDispatcher:
         usable = self._lease.total_seconds() - self._request_timeout
         held.append((item, time.monotonic() + usable / 2))
         self._start_ready()
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait (up to ``timeout`` s) until nothing is being sent, held or due now: before a
+        shutdown, the callbacks the last calls owe go out.  False if some are left: those
+        stay in the outbox, sent by the next start (or another node).  A row waiting for a
+        retry later is not waited for."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if not self._sends and not self._held and not self._settled and not self._release:
+                try:
+                    next_due = await self._outbox.next_due_at(now=self._clock.now())
+                except SQLAlchemyError:
+                    return False
+                if next_due is None or next_due > self._clock.now():
+                    return True
+            self._wake.set()
+            await asyncio.sleep(FLUSH_POLL)
+        return False
 
     async def close(self) -> None:
         """Stop claiming, let in-flight sends finish (up to ``drain_timeout``), stop."""
