@@ -1,0 +1,80 @@
+"""Which new SIP requests the engine serves, and which it sheds (RFC 3261 §21.5.4).
+
+Asked by the transaction layer for each new request before a transaction is made for it:
+
+- an in-dialog request of a live call is served first, whatever the load (a BYE must end
+  its call even when the transaction table is full);
+- other requests count against their source's rate limit (:mod:`callbridge.sip.pike`);
+  over it they are answered 503 once a window and dropped after that;
+- OPTIONS (a cheap, synchronous answer that monitors rely on) is served first as well;
+- while the event loop runs more than ``max_lag`` late, every other new request gets a
+  stateless 503 with Retry-After, so the calls already up keep their loop.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Protocol
+
+from aiosipua import SipRequest
+
+from callbridge.sip.message import Peer
+from callbridge.sip.pike import Pike, PikeVerdict
+from callbridge.sip.transaction import Admit
+
+log = logging.getLogger(__name__)
+
+
+class LagReading(Protocol):
+    """How late the event loop runs, in seconds (``callbridge.calls.overload.LoopLag``)."""
+
+    @property
+    def lag(self) -> float: ...
+
+
+class RequestGate:
+    """The transaction layer's gate (:data:`callbridge.sip.transaction.Gate`)."""
+
+    def __init__(
+        self,
+        *,
+        in_live_dialog: Callable[[SipRequest], bool],
+        pike: Pike | None = None,
+        lag: LagReading | None = None,
+        max_lag: float | None = None,
+    ) -> None:
+        self._in_live_dialog = in_live_dialog
+        self.pike = pike
+        self._lag = lag if max_lag is not None else None
+        self._max_lag = max_lag or 0.0
+        self._shedding = False
+        self.lagging_refused = 0
+
+    def __call__(self, request: SipRequest, peer: Peer) -> Admit:
+        if self._in_live_dialog(request):
+            return Admit.FIRST
+        if self.pike is not None:
+            verdict = self.pike.hit(peer.host)
+            if verdict is PikeVerdict.REFUSE:
+                return Admit.BUSY
+            if verdict is PikeVerdict.DROP:
+                return Admit.DROP
+        if request.method == "OPTIONS":
+            return Admit.FIRST
+        if self._late():
+            self.lagging_refused += 1
+            return Admit.BUSY
+        return Admit.SERVE
+
+    def _late(self) -> bool:
+        if self._lag is None:
+            return False
+        lag = self._lag.lag
+        late = lag > self._max_lag
+        if late and not self._shedding:
+            log.warning("event loop %.0f ms late: new SIP requests get 503", lag * 1000)
+        elif self._shedding and not late:
+            log.warning("event loop on time again: SIP requests served")
+        self._shedding = late
+        return late
