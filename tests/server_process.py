@@ -23,15 +23,18 @@ def write_config(
     api_key: str,
     database_url: str | None = None,
     more: str = "",
+    sip: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
-    ``database_url``); ``more`` is TOML appended (trunks, users, lines)."""
+    ``database_url``); ``more`` is TOML appended (trunks, users, lines), ``sip`` more keys
+    of ``[sip]``."""
     database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
     path = directory / "callbridge.toml"
     path.write_text(
         f"""
 [sip]
 listen = "127.0.0.1:{sip_port}"
+{sip}
 [http]
 listen = "127.0.0.1:{http_port}"
 [media]
