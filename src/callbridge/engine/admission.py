@@ -9,11 +9,17 @@ Asked by the transaction layer for each new request before a transaction is made
 - OPTIONS (a cheap, synchronous answer that monitors rely on) is served first as well;
 - while the event loop runs more than ``max_lag`` late, every other new request gets a
   stateless 503 with Retry-After, so the calls already up keep their loop.
+
+:meth:`RequestGate.screen` sees datagrams before they are parsed: a request from a source
+whose requests are being dropped is dropped unparsed (parsing an INVITE takes about 0.1 ms:
+a third of a core at 3000 a second), unless it is a response or names a To tag (it may
+belong to a live call: it is parsed and goes through the gate).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Protocol
 
@@ -24,6 +30,8 @@ from callbridge.sip.pike import Pike, PikeVerdict
 from callbridge.sip.transaction import Admit
 
 log = logging.getLogger(__name__)
+
+_TO_TAG = re.compile(rb"^(?:to|t)[ \t]*:[^\r\n]*;[ \t]*tag[ \t]*=", re.I | re.M)
 
 
 class LagReading(Protocol):
@@ -66,6 +74,12 @@ class RequestGate:
             self.lagging_refused += 1
             return Admit.BUSY
         return Admit.SERVE
+
+    def screen(self, data: bytes, peer: Peer) -> bool:
+        """False: drop this datagram unparsed (see the module's doc)."""
+        if self.pike is None or data.startswith(b"SIP/2.0 ") or _TO_TAG.search(data):
+            return True
+        return not self.pike.dropping(peer.host)
 
     def _late(self) -> bool:
         if self._lag is None:

@@ -246,7 +246,8 @@ class Engine:
     # --- incoming SIP ---
 
     def _on_datagram(self, data: bytes, peer: Peer) -> None:
-        self._transactions.receive(data, peer)
+        if self.gate.screen(data, peer):
+            self._transactions.receive(data, peer)
 
     def _in_live_dialog(self, request: SipRequest) -> bool:
         key = _request_dialog_key(request)

@@ -1,14 +1,17 @@
 """Per-source request rate limit, as Kamailio's pike module does.
 
-Each source address may start ``requests`` new requests per ``window`` seconds (fixed
-windows; the counts start again in each).  Past that its requests are refused for the rest
-of the window: the first refused one of each window is answered (503 with Retry-After, so
-the sender sees why), the others are dropped unanswered, which costs no more than reading
-them.  A source that floods is logged once when it goes over, and once when it has stayed
-under the limit for a whole window again.
+Each source address may start ``requests`` new requests per ``window`` seconds: a token
+bucket per address holding ``requests`` tokens, refilled evenly over ``window`` (so a
+flooder's share arrives spread out, not as a burst at the start of each window, which
+showed as 100+ ms of lateness for everyone else).  Past that its requests are refused: the
+first refused one of each window is answered (503 with Retry-After, so the sender sees
+why), the others are dropped unanswered, which costs no more than reading them.  A source
+that floods is logged once when it goes over, and once when it is seen again with a full
+bucket (it stayed under the limit for a whole window).
 
-Memory is bounded by the sources seen in two windows (the counts of older windows are
-dropped whole).
+Memory is bounded: at ``max_sources`` addresses, the full buckets (quiet addresses) are
+forgotten, then the oldest down to nine tenths (so a pass comes at most once in
+``max_sources / 10`` new addresses).
 """
 
 from __future__ import annotations
@@ -26,10 +29,11 @@ log = logging.getLogger(__name__)
 class PikeLimits:
     requests: int
     window: float
+    max_sources: int = 50_000
 
     def __post_init__(self) -> None:
-        if self.requests < 1 or self.window <= 0:
-            raise ValueError("pike needs requests >= 1 and a positive window")
+        if self.requests < 1 or self.window <= 0 or self.max_sources < 1:
+            raise ValueError("pike needs requests >= 1, a positive window and max_sources >= 1")
 
 
 class PikeVerdict(Enum):
@@ -38,30 +42,46 @@ class PikeVerdict(Enum):
     DROP = "drop"  # refused again in the same window: do not answer
 
 
+class _Bucket:
+    __slots__ = ("flooding", "last", "refused_at", "tokens")
+
+    def __init__(self, tokens: float, now: float) -> None:
+        self.tokens = tokens
+        self.last = now
+        self.refused_at: float | None = None
+        self.flooding = False
+
+
 class Pike:
     def __init__(self, *, limits: PikeLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
-        self._window_start = clock()
-        self._counts: dict[str, int] = {}
-        self._over: set[str] = set()  # sources over the limit in this window
-        self._over_before: set[str] = set()  # ... and in the previous one
+        self._rate = limits.requests / limits.window
+        self._buckets: dict[str, _Bucket] = {}
         self.refused = 0  # requests refused since the start
 
     def hit(self, source: str) -> PikeVerdict:
         """Count one request from ``source``."""
         now = self._clock()
-        if now - self._window_start >= self.limits.window:
-            self._next_window(now)
-        count = self._counts.get(source, 0) + 1
-        self._counts[source] = count
-        if count <= self.limits.requests:
+        bucket = self._buckets.get(source)
+        if bucket is None:
+            if len(self._buckets) >= self.limits.max_sources:
+                self._make_room(now)
+            bucket = self._buckets[source] = _Bucket(float(self.limits.requests), now)
+        else:
+            self._refill(bucket, now)
+            if bucket.flooding and bucket.tokens >= self.limits.requests:
+                bucket.flooding = False
+                log.warning("SIP flood from %s has stopped", source)
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
             return PikeVerdict.ALLOW
         self.refused += 1
-        if source in self._over:
+        if bucket.refused_at is not None and now - bucket.refused_at < self.limits.window:
             return PikeVerdict.DROP
-        self._over.add(source)
-        if source not in self._over_before:
+        bucket.refused_at = now
+        if not bucket.flooding:
+            bucket.flooding = True
             log.warning(
                 "SIP flood from %s: over %d requests in %.1f s, refusing its requests",
                 source,
@@ -70,24 +90,37 @@ class Pike:
             )
         return PikeVerdict.REFUSE
 
-    def retry_after(self) -> int:
-        """Seconds until the window ends (at least 1)."""
-        left = self.limits.window - (self._clock() - self._window_start)
-        return max(1, int(left + 0.999))
+    def dropping(self, source: str) -> bool:
+        """Whether a request from ``source`` would be dropped now (then it is counted as
+        one): lets a caller skip parsing a flooder's datagrams at all."""
+        bucket = self._buckets.get(source)
+        if bucket is None or bucket.refused_at is None:
+            return False
+        now = self._clock()
+        if now - bucket.refused_at >= self.limits.window:
+            return False
+        self._refill(bucket, now)
+        if bucket.tokens >= 1.0:
+            return False
+        self.refused += 1
+        return True
 
-    def _next_window(self, now: float) -> None:
-        elapsed = now - self._window_start
-        quiet_since = self._over_before - self._over
-        if elapsed >= 2 * self.limits.window:  # a whole window without a request
-            quiet_since = self._over_before | self._over
-            self._over = set()
-        for source in quiet_since:
-            log.warning("SIP flood from %s has stopped", source)
-        self._over_before = self._over
-        self._over = set()
-        self._counts = {}
-        self._window_start = now - elapsed % self.limits.window
+    def _refill(self, bucket: _Bucket, now: float) -> None:
+        elapsed = max(0.0, now - bucket.last)
+        bucket.tokens = min(float(self.limits.requests), bucket.tokens + elapsed * self._rate)
+        bucket.last = now
+
+    def _make_room(self, now: float) -> None:
+        for source, bucket in list(self._buckets.items()):
+            self._refill(bucket, now)
+            if bucket.tokens >= self.limits.requests:
+                if bucket.flooding:
+                    log.warning("SIP flood from %s has stopped", source)
+                del self._buckets[source]
+        keep = self.limits.max_sources * 9 // 10  # room for many before the next pass
+        while len(self._buckets) > keep:
+            del self._buckets[next(iter(self._buckets))]
 
     @property
     def tracked(self) -> int:
-        return len(self._counts) + len(self._over_before)
+        return len(self._buckets)
