@@ -7,7 +7,9 @@ set) runs on 127.0.0.1:5190 with one user, 1002, whose contact is a SIPp `uas` o
 
 - a flooder on 127.0.43.1 (a child process, raw UDP) sends ``--flood-rate`` (3000) INVITEs a
   second, each with SDP, to a number (an outside caller may not dial one: the server
-  refuses each), never waiting for an answer and never sending ACK;
+  refuses each), never waiting for an answer and never sending ACK; with
+  ``--flood-sources N`` they come in turn from 127.0.44.1 to 127.0.44.N (a per-source
+  limit then lets each through at its rate, and the loop's lag decides);
 - SIPp's stock `uac` on 127.0.43.2 places ``--call-rate`` (20) legitimate calls a second to
   extension 1002 (``--hold-ms`` 1000 each), which the server bridges to the `uas`;
 - a probe on 127.0.43.4 sends an OPTIONS every 20 ms (a monitor), waiting 2 s for each.
@@ -20,7 +22,7 @@ configuration file, and prints both side by side.  Loopback only; every child is
 exit.
 
     .venv/bin/python bench/bench_sip_flood.py [--before REV] [--seconds 15]
-        [--flood-rate 3000] [--call-rate 20] [--hold-ms 1000]
+        [--flood-rate 3000] [--flood-sources 1] [--call-rate 20] [--hold-ms 1000]
 """
 
 from __future__ import annotations
@@ -86,34 +88,45 @@ def _status(data: bytes) -> int | None:
         return None
 
 
-# --- the flooder (a child process: python bench_sip_flood.py flood RATE SECONDS) ---
+# --- the flooder (a child process: python bench_sip_flood.py flood RATE SECONDS SOURCES) ---
 
 
-def flood(rate: int, seconds: float) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((FLOOD_HOST, 0))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-    sock.setblocking(False)
-    port = sock.getsockname()[1]
+def flood_hosts(sources: int) -> list[str]:
+    """127.0.43.1 alone, or 127.0.44.1 ... for several sources."""
+    if sources == 1:
+        return [FLOOD_HOST]
+    return [f"127.0.44.{n}" for n in range(1, sources + 1)]
+
+
+def flood(rate: int, seconds: float, sources: int) -> None:
+    socks = []
+    for host in flood_hosts(sources):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind((host, 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+        sock.setblocking(False)
+        socks.append((sock, host, sock.getsockname()[1]))
     answers: dict[int, int] = {}
     sent = 0
     start = time.monotonic()
 
     def drain() -> None:
-        while True:
-            try:
-                data = sock.recv(65535)
-            except BlockingIOError:
-                return
-            status = _status(data)
-            if status is not None:
-                answers[status] = answers.get(status, 0) + 1
+        for sock, _, _ in socks:
+            while True:
+                try:
+                    data = sock.recv(65535)
+                except BlockingIOError:
+                    break
+                status = _status(data)
+                if status is not None:
+                    answers[status] = answers.get(status, 0) + 1
 
     while (now := time.monotonic()) < start + seconds:
         due = int((now - start) * rate)
         while sent < due:
+            sock, host, port = socks[sent % len(socks)]
             with contextlib.suppress(BlockingIOError):
-                sock.sendto(_request("INVITE", FLOOD_HOST, port, sent, to="+15550100"), SERVER)
+                sock.sendto(_request("INVITE", host, port, sent, to="+15550100"), SERVER)
             sent += 1
         drain()
         time.sleep(0.002)
@@ -324,7 +337,14 @@ def run_once(label: str, src: Path, args: argparse.Namespace) -> Run:
         )  # fmt: skip
         children.append(uac)
         flooder = subprocess.Popen(
-            [sys.executable, __file__, "flood", str(args.flood_rate), str(args.seconds)],
+            [
+                sys.executable,
+                __file__,
+                "flood",
+                str(args.flood_rate),
+                str(args.seconds),
+                str(args.flood_sources),
+            ],
             stdout=subprocess.PIPE,
             env=env,
         )
@@ -368,7 +388,8 @@ def _percentile(values: list[float], share: float, lost: int) -> str:
 
 def print_runs(runs: list[Run], args: argparse.Namespace) -> None:
     print(
-        f"INVITE flood {args.flood_rate}/s from {FLOOD_HOST} for {args.seconds} s; legitimate"
+        f"INVITE flood {args.flood_rate}/s from {', '.join(flood_hosts(args.flood_sources)[:2])}"
+        f"{' ...' if args.flood_sources > 2 else ''} for {args.seconds} s; legitimate"
         f" calls {args.call_rate}/s from {CALLER_HOST} ({args.hold_ms} ms each); OPTIONS probe"
         f" every {PROBE_EVERY * 1000:.0f} ms from {PROBE_HOST}"
     )
@@ -384,9 +405,9 @@ def print_runs(runs: list[Run], args: argparse.Namespace) -> None:
         ("server RSS before, MB", lambda r: f"{r.rss_before_mb:.0f}"),
         ("server RSS 5 s after, MB", lambda r: f"{r.rss_after_mb:.0f}"),
     ]
-    print(f"{'':32}" + "".join(f"{r.label:>36}" for r in runs))
+    print(f"{'':32}" + "".join(f"{r.label:>42}" for r in runs))
     for name, value in rows:
-        print(f"{name:32}" + "".join(f"{value(r):>36}" for r in runs))
+        print(f"{name:32}" + "".join(f"{value(r):>42}" for r in runs))
     for r in runs:
         if r.note:
             print(f"{r.label}: {r.note}")
@@ -414,13 +435,16 @@ def run_all(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 4 and sys.argv[1] == "flood":
-        flood(int(sys.argv[2]), float(sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "flood":
+        flood(int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", help="git revision to measure first, side by side")
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--flood-rate", type=int, default=3000)
+    parser.add_argument(
+        "--flood-sources", type=int, default=1, help="addresses the flood comes from (max 250)"
+    )
     parser.add_argument("--call-rate", type=float, default=20.0)
     parser.add_argument("--hold-ms", type=int, default=1000)
     run_all(parser.parse_args())
