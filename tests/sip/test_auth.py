@@ -8,6 +8,8 @@ from aiosipua.auth import SipDigestAuth, answer_challenge
 from callbridge.sip.auth import NONCE_LIFETIME, PRUNE_ABOVE, AuthOutcome, DigestAuthenticator
 from callbridge.sip.guesses import GuessLimits, GuessThrottle
 
+PEER = "127.0.0.8"
+
 
 class FakeClock:
     def __init__(self) -> None:
@@ -34,7 +36,7 @@ def _passwords(user: str) -> str | None:
 def test_right_password_is_accepted() -> None:
     auth = DigestAuthenticator(realm="callbridge")
     result = auth.verify(
-        _answer(auth, "1001", "secret"), method="REGISTER", password_for=_passwords
+        _answer(auth, "1001", "secret"), method="REGISTER", password_for=_passwords, source=PEER
     )
     assert result.outcome is AuthOutcome.OK
     assert result.username == "1001"
@@ -42,16 +44,23 @@ def test_right_password_is_accepted() -> None:
 
 def test_wrong_password_unknown_user_and_wrong_method_are_rejected() -> None:
     auth = DigestAuthenticator(realm="callbridge")
-    wrong = auth.verify(_answer(auth, "1001", "nope"), method="REGISTER", password_for=_passwords)
-    unknown = auth.verify(_answer(auth, "9", "secret"), method="REGISTER", password_for=_passwords)
-    method = auth.verify(_answer(auth, "1001", "secret"), method="INVITE", password_for=_passwords)
+    wrong = auth.verify(
+        _answer(auth, "1001", "nope"), method="REGISTER", password_for=_passwords, source=PEER
+    )
+    unknown = auth.verify(
+        _answer(auth, "9", "secret"), method="REGISTER", password_for=_passwords, source=PEER
+    )
+    method = auth.verify(
+        _answer(auth, "1001", "secret"), method="INVITE", password_for=_passwords, source=PEER
+    )
     assert {wrong.outcome, unknown.outcome, method.outcome} == {AuthOutcome.REJECTED}
 
 
 def test_missing_header() -> None:
     auth = DigestAuthenticator(realm="callbridge")
     assert (
-        auth.verify(None, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.MISSING
+        auth.verify(None, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.MISSING
     )
 
 
@@ -61,10 +70,11 @@ def test_old_nonce_is_stale_and_forged_nonce_rejected() -> None:
     answer = _answer(auth, "1001", "secret")
     clock.now += NONCE_LIFETIME + 1
     assert (
-        auth.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.STALE
+        auth.verify(answer, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.STALE
     )
     other = DigestAuthenticator(realm="callbridge")
-    forged = other.verify(answer, method="REGISTER", password_for=_passwords)
+    forged = other.verify(answer, method="REGISTER", password_for=_passwords, source=PEER)
     assert forged.outcome is AuthOutcome.REJECTED
 
 
@@ -73,7 +83,8 @@ def test_same_secret_accepts_nonce_across_instances() -> None:
     second = DigestAuthenticator(realm="callbridge", secret=b"k" * 32)
     answer = _answer(first, "1001", "secret")
     assert (
-        second.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.OK
+        second.verify(answer, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.OK
     )
 
 
@@ -91,7 +102,7 @@ def _answer_with_count(
 
 
 def _outcome(auth: DigestAuthenticator, header: str) -> AuthOutcome:
-    return auth.verify(header, method="REGISTER", password_for=_passwords).outcome
+    return auth.verify(header, method="REGISTER", password_for=_passwords, source=PEER).outcome
 
 
 def test_a_replayed_answer_is_refused_and_a_higher_count_accepted() -> None:

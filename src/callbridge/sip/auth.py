@@ -136,7 +136,7 @@ class DigestAuthenticator:
         *,
         method: str,
         password_for: Callable[[str], str | None],
-        source: str = "",
+        source: str,
     ) -> AuthResult:
         """Check an ``Authorization`` header value for ``method`` (§22.4, RFC 2617 §3.2.2)
         sent from the address ``source`` (what the throttle counts)."""
