@@ -13,6 +13,7 @@ import pytest
 from engine_setup import FAST_TIMERS
 from raw_sip import SDP, RawSip, digest_answer, finals
 
+from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings, IncomingCall
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
@@ -34,8 +35,9 @@ class AnswerOrHold:
         await asyncio.Event().wait()
 
 
-async def _engine(tmp_path: Path, **settings: object) -> Engine:
+async def _engine(tmp_path: Path, *, lag: LagReading | None = None, **settings: object) -> Engine:
     engine = Engine(
+        lag=lag,
         settings=EngineSettings(
             host=HOST,
             port=PORT,
@@ -273,5 +275,55 @@ async def test_a_flooding_address_is_limited_and_others_served(
         assert finals(await probe.responses(final=1)) == [200]
         assert engine.gate.pike is not None
         assert engine.gate.pike.refused == 280
+    finally:
+        await engine.close()
+
+
+class Lag:
+    """A LagReading the test sets."""
+
+    lag = 0.0
+
+
+async def test_new_requests_get_503_while_the_loop_lags_and_live_calls_go_on(
+    tmp_path: Path, peers: Callable[[str], RawSip]
+) -> None:
+    lag = Lag()
+    engine = await _engine(tmp_path, lag=lag, overload_lag=0.3)
+    try:
+        caller = peers("127.0.41.80")
+        dialog = {
+            "from_user": "carrier",
+            "from_host": caller.host,
+            "call_id": "lag",
+            "from_tag": "l",
+        }
+        caller.send(
+            caller.request("INVITE", user="answer", body=SDP.format(host=caller.host), **dialog)
+        )
+        [ok] = [r for r in await caller.responses(final=1) if r.status_code >= 200]
+        to_tag = ok.to_addr.tag if ok.to_addr else None
+        caller.send(caller.request("ACK", user="answer", to_tag=to_tag, **dialog))
+        lag.lag = 0.5
+        other = peers("127.0.41.81")
+        other.send(
+            other.request(
+                "INVITE", user="answer", from_host=other.host, body=SDP.format(host=other.host)
+            )
+        )
+        [busy] = [r for r in await other.responses(final=1) if r.status_code >= 200]
+        assert busy.status_code == 503
+        assert busy.get_header("retry-after") == "5"
+        other.send(other.request("OPTIONS", user="ping"))
+        assert finals(await other.responses(final=1)) == [200]
+        caller.send(caller.request("BYE", user="answer", to_tag=to_tag, cseq=2, **dialog))
+        assert finals(await caller.responses(final=1)) == [200]
+        lag.lag = 0.0
+        other.send(
+            other.request(
+                "INVITE", user="answer", from_host=other.host, body=SDP.format(host=other.host)
+            )
+        )
+        assert finals(await other.responses(final=1)) == [200]
     finally:
         await engine.close()
