@@ -57,7 +57,6 @@ class RequestGate:
         self._lag = lag if max_lag is not None else None
         self._max_lag = max_lag or 0.0
         self._shedding = False
-        self.lagging_refused = 0
 
     def __call__(self, request: SipRequest, peer: Peer) -> Admit:
         if self._in_live_dialog(request):
@@ -71,7 +70,6 @@ class RequestGate:
         if request.method == "OPTIONS":
             return Admit.FIRST
         if self._late():
-            self.lagging_refused += 1
             return Admit.BUSY
         return Admit.SERVE
 

@@ -86,7 +86,6 @@ class TransactionLayer:
         self._max_server = max_server_transactions
         self._retry_after = retry_after
         self._gate = gate
-        self.shed = 0  # requests answered 503 or dropped instead of served
         self._clients: dict[TxKey, ClientTransaction] = {}
         self._servers: dict[TxKey, ServerTransaction] = {}
         self._pending_servers = 0
@@ -175,14 +174,14 @@ class TransactionLayer:
         """The gate first (load shedding, live dialogs first), then the table's limit;
         a request refused here is answered 503 or dropped, statelessly."""
         admit = self._gate(request, peer) if self._gate is not None else Admit.SERVE
-        if admit is Admit.DROP:
-            self.shed += 1
-        elif admit is Admit.BUSY:
-            self._busy(request, peer)
-        elif admit is Admit.SERVE and self._pending_servers >= self._max_server:
-            self._overloaded(request, peer)
-        else:
+        if admit is Admit.FIRST:
             return True
+        if admit is Admit.SERVE and self._pending_servers < self._max_server:
+            return True
+        if admit is Admit.BUSY:
+            self._busy(request, peer)
+        elif admit is Admit.SERVE:
+            self._overloaded(request, peer)
         return False
 
     def _new_server(self, request: SipRequest, peer: Peer, key: TxKey) -> ServerTransaction:
@@ -215,7 +214,6 @@ class TransactionLayer:
         self._busy(request, peer)
 
     def _busy(self, request: SipRequest, peer: Peer) -> None:
-        self.shed += 1
         busy = build_response(request, 503, headers={"Retry-After": str(self._retry_after)})
         self.transmit(bytes(busy), peer)
 
