@@ -26,17 +26,19 @@ def write_config(
     allow_networks: tuple[str, ...] = ("127.0.0.0/8",),
     calls: str = "",
     more: str = "",
+    sip: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
-    ``database_url``); ``calls`` is more of the ``[calls]`` section (TOML lines), ``more``
-    is TOML appended (trunks, users, lines).  The tests' receivers are on loopback, which
-    the server refuses unless ``allow_networks`` holds it."""
+    ``database_url``); ``calls`` is more of the ``[calls]`` section (TOML lines), ``sip``
+    more keys of ``[sip]``, ``more`` is TOML appended (trunks, users, lines).  The tests'
+    receivers are on loopback, which the server refuses unless ``allow_networks`` holds it."""
     database_url = database_url or f"sqlite+aiosqlite:///{directory / 'callbridge.db'}"
     path = directory / "callbridge.toml"
     path.write_text(
         f"""
 [sip]
 listen = "127.0.0.1:{sip_port}"
+{sip}
 [http]
 listen = "127.0.0.1:{http_port}"
 [media]

@@ -6,7 +6,9 @@ import pytest
 
 from callbridge.calls.lines import Line
 from callbridge.config import ConfigError, load_config, split_host_port
-from callbridge.main import configured_lines
+from callbridge.main import configured_lines, engine_settings
+from callbridge.sip.guesses import GuessLimits
+from callbridge.sip.pike import PikeLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,3 +213,38 @@ def test_call_guards_have_defaults_and_refuse_nonsense(tmp_path: Path) -> None:
         path.write_text(f"[calls]\n{line}\n")
         with pytest.raises(ConfigError, match=line.split()[0]):
             load_config(path)
+def test_sip_flood_and_guess_limits_become_engine_settings(tmp_path: Path) -> None:
+    path = tmp_path / "sip.toml"
+    path.write_text(
+        "[sip]\npike_requests = 40\npike_window_seconds = 4\noverload_lag_ms = 150\n"
+        "auth_failures_per_address = 3\nauth_failures_per_user = 7\n"
+        "auth_failure_window_seconds = 30\nauth_block_seconds = 2\nauth_block_max_seconds = 60\n"
+    )
+    settings = engine_settings(load_config(path))
+    assert settings.pike == PikeLimits(requests=40, window=4.0)
+    assert settings.overload_lag == pytest.approx(0.15)
+    assert settings.guesses == GuessLimits(
+        per_source=3, per_user=7, window=30.0, first_block=2.0, max_block=60.0
+    )
+    path.write_text("[sip]\npike_requests = 0\noverload_lag_ms = 0\n")
+    off = engine_settings(load_config(path))
+    assert (off.pike, off.overload_lag) == (None, None)
+    defaults = engine_settings(load_config(ROOT / "callbridge.example.toml"))
+    assert defaults.pike is not None
+    assert defaults.guesses is not None
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("pike_requests = -1", "pike_requests"),
+        ("pike_window_seconds = 0", "pike_window_seconds"),
+        ("auth_failures_per_user = 0", "auth_failures_per_user"),
+        ("auth_block_seconds = 100\nauth_block_max_seconds = 10", "auth_block_max_seconds"),
+    ],
+)
+def test_invalid_sip_limits_are_clear_errors(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[sip]\n{body}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

@@ -52,6 +52,27 @@ class SipSection(_Section):
     advertised_address: str | None = None
     realm: str = "callbridge"
     max_server_transactions: int = Field(default=2000, ge=1)
+    # Per source address, at most pike_requests new requests (in-dialog requests of live
+    # calls excepted) per pike_window_seconds; 0 turns the limit off (callbridge.sip.pike).
+    pike_requests: int = Field(default=100, ge=0)
+    pike_window_seconds: float = Field(default=2.0, gt=0, le=3600, allow_inf_nan=False)
+    # New requests (not OPTIONS, not in-dialog requests of live calls) get 503 while the
+    # event loop runs this many ms late; 0 turns it off.
+    overload_lag_ms: float = Field(default=300.0, ge=0, le=60_000, allow_inf_nan=False)
+    # Digest guesses (callbridge.sip.guesses): after this many failures in the window from
+    # one address, or for one user name, its guesses are refused unchecked for
+    # auth_block_seconds, doubling at each new block up to auth_block_max_seconds.
+    auth_failures_per_address: int = Field(default=10, ge=1)
+    auth_failures_per_user: int = Field(default=20, ge=1)
+    auth_failure_window_seconds: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
+    auth_block_seconds: float = Field(default=10.0, gt=0, le=86_400, allow_inf_nan=False)
+    auth_block_max_seconds: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _blocks(self) -> SipSection:
+        if self.auth_block_max_seconds < self.auth_block_seconds:
+            raise ValueError("auth_block_max_seconds must not be below auth_block_seconds")
+        return self
 
     @field_validator("listen")
     @classmethod

@@ -25,6 +25,7 @@ from callbridge.calls.request import Announcement
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
+from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
@@ -37,6 +38,8 @@ from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
 from callbridge.shutdown import ApiServer, ShutdownSignals
+from callbridge.sip.guesses import GuessLimits
+from callbridge.sip.pike import PikeLimits
 from callbridge.startup import (
     StartupError,
     bind_failed,
@@ -73,7 +76,22 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             for t in config.trunks
         ),
         max_server_transactions=config.sip.max_server_transactions,
+        pike=sip_pike(config),
+        overload_lag=config.sip.overload_lag_ms / 1000 if config.sip.overload_lag_ms else None,
+        guesses=GuessLimits(
+            per_source=config.sip.auth_failures_per_address,
+            per_user=config.sip.auth_failures_per_user,
+            window=config.sip.auth_failure_window_seconds,
+            first_block=config.sip.auth_block_seconds,
+            max_block=config.sip.auth_block_max_seconds,
+        ),
     )
+
+
+def sip_pike(config: CallbridgeConfig) -> PikeLimits | None:
+    if config.sip.pike_requests == 0:
+        return None
+    return PikeLimits(requests=config.sip.pike_requests, window=config.sip.pike_window_seconds)
 
 
 def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
@@ -97,8 +115,9 @@ def build_tts(config: CallbridgeConfig) -> Tts:
     return Tts(cache_dir=Path(config.media.tts_cache_dir))
 
 
-def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
-    """The SIP engine; ``tts`` speaks its prompts (and lists the voices the APIs offer)."""
+def build_engine(config: CallbridgeConfig, tts: Tts, lag: LagReading | None = None) -> Engine:
+    """The SIP engine; ``tts`` speaks its prompts (and lists the voices the APIs offer);
+    ``lag`` tells it how late the event loop runs (it sheds load on [sip] overload_lag_ms)."""
     host, _ = config.sip.host_port
     plane = InProcessMediaPlane(
         host=host,
@@ -107,7 +126,7 @@ def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
         port_end=config.media.rtp_port_end,
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
     )
-    engine = Engine(settings=engine_settings(config), media=plane, tts=tts)
+    engine = Engine(settings=engine_settings(config), media=plane, tts=tts, lag=lag)
     engine.set_incoming_handler(
         ExtensionDialer(engine=engine, max_duration=config.calls.max_duration)
     )
@@ -139,12 +158,10 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
     return limiter
 
 
-def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, tasks: TaskOwner) -> Admission:
+def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, lag: LoopLag) -> Admission:
     """The per-key limits, behind the overload guard unless it is turned off."""
     if config.calls.overload_lag_ms <= 0:
         return limiter
-    lag = LoopLag()
-    tasks.spawn(lag.run(), name="loop-lag")
     return OverloadGuard(inner=limiter, lag=lag, max_lag=config.calls.overload_lag_ms / 1000)
 
 
@@ -211,7 +228,8 @@ async def serve(config: CallbridgeConfig) -> None:
         http_socket.close()
         raise
     tts = build_tts(config)
-    engine = build_engine(config, tts)
+    lag = LoopLag()  # read by the SIP engine's and the call APIs' load shedding
+    engine = build_engine(config, tts, lag=lag)
     try:
         await start_engine(config, engine)
     except StartupError:
@@ -237,7 +255,9 @@ async def serve(config: CallbridgeConfig) -> None:
         limiter = await configured_keys(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
-        gate = DrainGate(inner=overload_guarded(config, limiter, tasks))  # refuses at shutdown
+        if config.calls.overload_lag_ms > 0 or config.sip.overload_lag_ms > 0:
+            tasks.spawn(lag.run(), name="loop-lag")
+        gate = DrainGate(inner=overload_guarded(config, limiter, lag))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))

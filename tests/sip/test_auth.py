@@ -6,6 +6,9 @@ from aiosipua import SipResponse
 from aiosipua.auth import SipDigestAuth, answer_challenge
 
 from callbridge.sip.auth import NONCE_LIFETIME, PRUNE_ABOVE, AuthOutcome, DigestAuthenticator
+from callbridge.sip.guesses import GuessLimits, GuessThrottle
+
+PEER = "127.0.0.8"
 
 
 class FakeClock:
@@ -33,7 +36,7 @@ def _passwords(user: str) -> str | None:
 def test_right_password_is_accepted() -> None:
     auth = DigestAuthenticator(realm="callbridge")
     result = auth.verify(
-        _answer(auth, "1001", "secret"), method="REGISTER", password_for=_passwords
+        _answer(auth, "1001", "secret"), method="REGISTER", password_for=_passwords, source=PEER
     )
     assert result.outcome is AuthOutcome.OK
     assert result.username == "1001"
@@ -41,16 +44,23 @@ def test_right_password_is_accepted() -> None:
 
 def test_wrong_password_unknown_user_and_wrong_method_are_rejected() -> None:
     auth = DigestAuthenticator(realm="callbridge")
-    wrong = auth.verify(_answer(auth, "1001", "nope"), method="REGISTER", password_for=_passwords)
-    unknown = auth.verify(_answer(auth, "9", "secret"), method="REGISTER", password_for=_passwords)
-    method = auth.verify(_answer(auth, "1001", "secret"), method="INVITE", password_for=_passwords)
+    wrong = auth.verify(
+        _answer(auth, "1001", "nope"), method="REGISTER", password_for=_passwords, source=PEER
+    )
+    unknown = auth.verify(
+        _answer(auth, "9", "secret"), method="REGISTER", password_for=_passwords, source=PEER
+    )
+    method = auth.verify(
+        _answer(auth, "1001", "secret"), method="INVITE", password_for=_passwords, source=PEER
+    )
     assert {wrong.outcome, unknown.outcome, method.outcome} == {AuthOutcome.REJECTED}
 
 
 def test_missing_header() -> None:
     auth = DigestAuthenticator(realm="callbridge")
     assert (
-        auth.verify(None, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.MISSING
+        auth.verify(None, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.MISSING
     )
 
 
@@ -60,10 +70,11 @@ def test_old_nonce_is_stale_and_forged_nonce_rejected() -> None:
     answer = _answer(auth, "1001", "secret")
     clock.now += NONCE_LIFETIME + 1
     assert (
-        auth.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.STALE
+        auth.verify(answer, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.STALE
     )
     other = DigestAuthenticator(realm="callbridge")
-    forged = other.verify(answer, method="REGISTER", password_for=_passwords)
+    forged = other.verify(answer, method="REGISTER", password_for=_passwords, source=PEER)
     assert forged.outcome is AuthOutcome.REJECTED
 
 
@@ -72,7 +83,8 @@ def test_same_secret_accepts_nonce_across_instances() -> None:
     second = DigestAuthenticator(realm="callbridge", secret=b"k" * 32)
     answer = _answer(first, "1001", "secret")
     assert (
-        second.verify(answer, method="REGISTER", password_for=_passwords).outcome is AuthOutcome.OK
+        second.verify(answer, method="REGISTER", password_for=_passwords, source=PEER).outcome
+        is AuthOutcome.OK
     )
 
 
@@ -90,7 +102,7 @@ def _answer_with_count(
 
 
 def _outcome(auth: DigestAuthenticator, header: str) -> AuthOutcome:
-    return auth.verify(header, method="REGISTER", password_for=_passwords).outcome
+    return auth.verify(header, method="REGISTER", password_for=_passwords, source=PEER).outcome
 
 
 def test_a_replayed_answer_is_refused_and_a_higher_count_accepted() -> None:
@@ -116,12 +128,56 @@ def test_an_answer_without_qop_uses_its_nonce_up() -> None:
     assert _outcome(auth, _answer_with_count(auth, auth.new_nonce(), None)) is AuthOutcome.OK
 
 
-def test_a_wrong_answer_does_not_use_up_a_count() -> None:
+def test_a_failed_check_spends_the_nonce() -> None:
+    # Issue 15 item 18: one nonce served unlimited wrong guesses for its 300 s.
     auth = DigestAuthenticator(realm="callbridge")
     nonce = auth.new_nonce()
-    forged = _answer_with_count(auth, nonce, 5, password="guess")
-    assert _outcome(auth, forged) is AuthOutcome.REJECTED
-    assert _outcome(auth, _answer_with_count(auth, nonce, 1)) is AuthOutcome.OK
+    assert _outcome(auth, _answer_with_count(auth, nonce, 1, password="guess")) is (
+        AuthOutcome.REJECTED
+    )
+    # The right password with the same nonce (any count) is refused: a new challenge is needed.
+    assert _outcome(auth, _answer_with_count(auth, nonce, 2)) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, nonce, None)) is AuthOutcome.REJECTED
+    assert _outcome(auth, _answer_with_count(auth, auth.new_nonce(), 1)) is AuthOutcome.OK
+
+
+def test_a_guess_on_a_spent_nonce_is_not_checked() -> None:
+    auth = DigestAuthenticator(realm="callbridge")
+    nonce = auth.new_nonce()
+    checked = 0
+    compute = auth.expected_response
+
+    def counting(params: dict[str, str], *, method: str, password: str) -> str:
+        nonlocal checked
+        checked += 1
+        return compute(params, method=method, password=password)
+
+    answers = [_answer_with_count(auth, nonce, n, password=f"guess{n}") for n in range(1, 101)]
+    auth.expected_response = counting  # type: ignore[method-assign]
+    outcomes = {_outcome(auth, answer) for answer in answers}
+    assert outcomes == {AuthOutcome.REJECTED}
+    assert checked == 1
+
+
+def test_an_unknown_user_is_checked_and_refused_like_a_wrong_password() -> None:
+    throttle = GuessThrottle(limits=GuessLimits(per_source=1000, per_user=3))
+    auth = DigestAuthenticator(realm="callbridge", throttle=throttle)
+
+    def outcomes(user: str) -> list[AuthOutcome]:
+        return [
+            auth.verify(
+                _answer(auth, user, "wrong"),
+                method="REGISTER",
+                password_for=_passwords,
+                source="127.0.0.9",
+            ).outcome
+            for _ in range(5)
+        ]
+
+    # Both get three checked refusals, then both are throttled: the same answers.
+    expected = [AuthOutcome.REJECTED] * 3 + [AuthOutcome.THROTTLED] * 2
+    assert outcomes("1001") == expected
+    assert outcomes("nobody") == expected
 
 
 def test_counts_of_expired_nonces_are_forgotten() -> None:

@@ -14,7 +14,9 @@ from typing import Protocol
 from aiosipua import SipRequest, SipResponse
 from aiosipua.headers import parse_address
 
+from callbridge.engine.admission import LagReading, RequestGate
 from callbridge.engine.events import Direction, Ended, EndReason
+from callbridge.engine.invite_auth import InviteAuthenticator
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
@@ -24,9 +26,11 @@ from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
 from callbridge.engine.uas import InboundCall
 from callbridge.media.plane import MediaPlane, MediaPortsExhausted
-from callbridge.sip.auth import AuthOutcome, DigestAuthenticator
+from callbridge.sip.auth import DigestAuthenticator
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
+from callbridge.sip.guesses import GuessLimits, GuessThrottle
 from callbridge.sip.message import Peer, build_response
+from callbridge.sip.pike import Pike, PikeLimits
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError, build_answer
 from callbridge.sip.transaction import (
@@ -53,6 +57,10 @@ class EngineSettings:
     timers: Timers = field(default_factory=Timers)
     max_server_transactions: int = 2000
     default_ring_timeout: float = 30.0
+    # Load shedding and the digest throttle (None: off); config.py sets them for the server.
+    pike: PikeLimits | None = None
+    overload_lag: float | None = None  # seconds
+    guesses: GuessLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -77,12 +85,27 @@ class Engine:
         media: MediaPlane,
         tts: SpeechSynthesizer,
         auth_secret: bytes | None = None,
+        lag: LagReading | None = None,
     ) -> None:
         self.settings = settings
         self.media = media
         self._tts = tts
-        self.authenticator = DigestAuthenticator(realm=settings.realm, secret=auth_secret)
+        throttle = GuessThrottle(limits=settings.guesses) if settings.guesses else None
+        self.authenticator = DigestAuthenticator(
+            realm=settings.realm, secret=auth_secret, throttle=throttle
+        )
         self.registrar = Registrar(passwords=dict(settings.users), authenticator=self.authenticator)
+        self._invite_auth = InviteAuthenticator(
+            authenticator=self.authenticator,
+            password_for=self.registrar.password_for,
+            domains=(settings.host, settings.advertised_host or "", settings.realm),
+        )
+        self.gate = RequestGate(
+            in_live_dialog=self._in_live_dialog,
+            pike=Pike(limits=settings.pike) if settings.pike else None,
+            lag=lag,
+            max_lag=settings.overload_lag,
+        )
         self.router = Router(
             registrar=self.registrar,
             trunks=settings.trunks,
@@ -95,6 +118,7 @@ class Engine:
             on_request=self._on_request,
             on_unmatched_response=self._on_unmatched_response,
             max_server_transactions=settings.max_server_transactions,
+            gate=self.gate,
         )
         self._dialogs: dict[tuple[str, str, str], DialogHandler] = {}
         self.legs: dict[str, CallLeg] = {}
@@ -227,7 +251,12 @@ class Engine:
     # --- incoming SIP ---
 
     def _on_datagram(self, data: bytes, peer: Peer) -> None:
-        self._transactions.receive(data, peer)
+        if self.gate.screen(data, peer):
+            self._transactions.receive(data, peer)
+
+    def _in_live_dialog(self, request: SipRequest) -> bool:
+        key = _request_dialog_key(request)
+        return key is not None and key in self._dialogs
 
     def _on_unmatched_response(self, response: SipResponse, peer: Peer) -> None:
         key = _response_dialog_key(response)
@@ -276,29 +305,10 @@ class Engine:
             await asyncio.sleep(answer.delay)
         server_tx.respond(answer.response)
 
-    def _invite_caller(self, request: SipRequest) -> tuple[str | None, SipResponse | None]:
-        """INVITEs from our own users must authenticate (407, §22.3); others may only call in."""
-        caller = parse_address(request.get_header("from") or "").uri.user or ""
-        if not self.registrar.is_user(caller):
-            return None, None
-        result = self.authenticator.verify(
-            request.get_header("proxy-authorization"),
-            method="INVITE",
-            password_for=self.registrar.password_for,
-        )
-        if result.outcome is AuthOutcome.OK and result.username == caller:
-            return caller, None
-        challenge = build_response(request, 407)
-        challenge.add_header(
-            "Proxy-Authenticate",
-            self.authenticator.challenge(stale=result.outcome is AuthOutcome.STALE),
-        )
-        return None, challenge
-
     async def _incoming_invite(
         self, request: SipRequest, server_tx: ServerTransaction, peer: Peer
     ) -> None:
-        user, challenge = self._invite_caller(request)
+        user, challenge = self._invite_auth.caller(request, peer)
         if challenge is not None:
             server_tx.respond(challenge)
             return

@@ -11,6 +11,12 @@ accepted for that nonce is refused, and an answer without qop uses its nonce up 
 The counts live in memory for a nonce's lifetime: a restart forgets them, and each node of a
 cluster keeps its own.  A UDP retransmission never reaches here (the transaction layer
 answers it), so a client is refused only for a request it really sent twice.
+
+A failed check spends its nonce: a later answer with it is refused unchecked, so each guess
+costs the guesser a challenge.  With a :class:`~callbridge.sip.guesses.GuessThrottle`, an
+address or user name that failed too often has its guesses refused unchecked
+(``THROTTLED``).  An unknown user name is checked and fails exactly as a wrong password
+does (against a password no one has), so answers do not tell which users exist.
 """
 
 from __future__ import annotations
@@ -25,8 +31,11 @@ from enum import Enum
 
 from aiosipua.headers import parse_auth
 
+from callbridge.sip.guesses import GuessThrottle
+
 NONCE_LIFETIME = 300.0
 PRUNE_ABOVE = 4096  # remembered nonces before the expired ones are dropped
+SPENT = -1  # the count of a nonce a failed check used up
 
 
 class AuthOutcome(Enum):
@@ -34,6 +43,7 @@ class AuthOutcome(Enum):
     MISSING = "missing"
     STALE = "stale"
     REJECTED = "rejected"
+    THROTTLED = "throttled"  # refused unchecked: too many failed guesses
 
 
 @dataclass(frozen=True)
@@ -55,9 +65,12 @@ class DigestAuthenticator:
         realm: str,
         secret: bytes | None = None,
         clock: Callable[[], float] = time.time,
+        throttle: GuessThrottle | None = None,
     ) -> None:
         self.realm = realm
         self._secret = secret or secrets.token_bytes(32)
+        self._unknown_password = secrets.token_hex(16)
+        self.throttle = throttle
         self._clock = clock
         self._counts: dict[str, tuple[float, int]] = {}  # nonce -> (issued, highest nc)
         self._prune_at = PRUNE_ABOVE
@@ -95,12 +108,20 @@ class DigestAuthenticator:
         except ValueError:
             return False
         _, last = self._counts.get(nonce, (issued, 0))
-        if count <= last:
+        if last == SPENT or count <= last:
             return False
         if len(self._counts) >= self._prune_at:
             self._forget_expired()
         self._counts[nonce] = (issued, count)
         return True
+
+    def _spent(self, nonce: str) -> bool:
+        return self._counts.get(nonce, (0, 0))[1] == SPENT
+
+    def _spend(self, nonce: str, issued: int) -> None:
+        if len(self._counts) >= self._prune_at:
+            self._forget_expired()
+        self._counts[nonce] = (issued, SPENT)
 
     def _forget_expired(self) -> None:
         """Drop the counts of stale nonces; the next pass comes when as many again are
@@ -115,30 +136,44 @@ class DigestAuthenticator:
         *,
         method: str,
         password_for: Callable[[str], str | None],
+        source: str,
     ) -> AuthResult:
-        """Check an ``Authorization`` header value for ``method`` (§22.4, RFC 2617 §3.2.2)."""
+        """Check an ``Authorization`` header value for ``method`` (§22.4, RFC 2617 §3.2.2)
+        sent from the address ``source`` (what the throttle counts)."""
         if not header_value:
             return AuthResult(AuthOutcome.MISSING)
         creds = parse_auth(header_value, credentials=True)
         params = creds.params
         username = params.get("username")
         if creds.scheme.lower() != "digest" or not username:
-            return AuthResult(AuthOutcome.REJECTED)
+            return self._failed(source, None)
+        if self.throttle is not None and not self.throttle.may_check(source=source, user=username):
+            return AuthResult(AuthOutcome.THROTTLED, username)
         if params.get("realm") != self.realm or params.get("algorithm", "MD5").upper() != "MD5":
-            return AuthResult(AuthOutcome.REJECTED, username)
+            return self._failed(source, username)
         nonce = params.get("nonce", "")
         issued = self._issued(nonce)
+        if issued is None or self._spent(nonce):
+            return self._failed(source, username)
         password = password_for(username)
-        if password is None or issued is None:
-            return AuthResult(AuthOutcome.REJECTED, username)
-        expected = self.expected_response(params, method=method, password=password)
-        if not hmac.compare_digest(expected, params.get("response", "")):
-            return AuthResult(AuthOutcome.REJECTED, username)
+        expected = self.expected_response(
+            params, method=method, password=self._unknown_password if password is None else password
+        )
+        if not hmac.compare_digest(expected, params.get("response", "")) or password is None:
+            self._spend(nonce, issued)
+            return self._failed(source, username)
         if self._clock() - issued > NONCE_LIFETIME:
             return AuthResult(AuthOutcome.STALE, username)
         if not self._count_is_new(nonce, issued, params):
-            return AuthResult(AuthOutcome.REJECTED, username)  # a replay
+            return self._failed(source, username)  # a replay
+        if self.throttle is not None:
+            self.throttle.succeeded(source=source, user=username)
         return AuthResult(AuthOutcome.OK, username)
+
+    def _failed(self, source: str, username: str | None) -> AuthResult:
+        if self.throttle is not None:
+            self.throttle.failed(source=source, user=username)
+        return AuthResult(AuthOutcome.REJECTED, username)
 
     def expected_response(self, params: dict[str, str], *, method: str, password: str) -> str:
         ha1 = _md5(f"{params.get('username')}:{self.realm}:{password}")

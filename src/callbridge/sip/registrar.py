@@ -97,8 +97,13 @@ class Registrar:
 
     def handle(self, request: SipRequest, peer: Peer) -> RegisterAnswer:
         result = self._auth.verify(
-            request.get_header("authorization"), method="REGISTER", password_for=self.password_for
+            request.get_header("authorization"),
+            method="REGISTER",
+            password_for=self.password_for,
+            source=peer.host,
         )
+        if result.outcome is AuthOutcome.THROTTLED:  # refused unchecked (sip/guesses.py)
+            return RegisterAnswer(build_response(request, 403, "Forbidden (too many failures)"))
         if result.outcome is not AuthOutcome.OK:
             return self._challenge(request, peer, result.outcome)
         self._failures.clear(peer.host)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections.abc import Callable
+from enum import Enum
 from typing import Protocol
 
 from aiosipua import SipRequest, SipResponse
@@ -52,6 +53,18 @@ OnRequest = Callable[[SipRequest, ServerTransaction | None, Peer], None]
 OnResponse = Callable[[SipResponse, Peer], None]
 
 
+class Admit(Enum):
+    """What the TU's gate says of a new request (not a retransmission, ACK or CANCEL)."""
+
+    SERVE = "serve"  # within the transaction limit
+    FIRST = "first"  # served even when the transaction table is full (live dialogs, OPTIONS)
+    BUSY = "busy"  # 503 with Retry-After, statelessly
+    DROP = "drop"  # not answered at all
+
+
+Gate = Callable[[SipRequest, Peer], Admit]
+
+
 class TransactionLayer:
     """Matches messages to transactions (§17.1.3, §17.2.3) and creates new ones."""
 
@@ -64,6 +77,7 @@ class TransactionLayer:
         on_unmatched_response: OnResponse,
         max_server_transactions: int = 2000,
         retry_after: int = 5,
+        gate: Gate | None = None,
     ) -> None:
         self.timers = timers or Timers()
         self._transport = transport
@@ -71,6 +85,7 @@ class TransactionLayer:
         self._on_unmatched_response = on_unmatched_response
         self._max_server = max_server_transactions
         self._retry_after = retry_after
+        self._gate = gate
         self._clients: dict[TxKey, ClientTransaction] = {}
         self._servers: dict[TxKey, ServerTransaction] = {}
         self._pending_servers = 0
@@ -143,8 +158,8 @@ class TransactionLayer:
             self._on_request(request, None, peer)
         elif request.method == "CANCEL":
             self._cancel(request, peer, key)
-        elif self._pending_servers >= self._max_server:
-            self._overloaded(request, peer)
+        elif not self._admitted(request, peer):
+            return
         else:
             tx = self._new_server(request, peer, key)
             if request.method == "INVITE":
@@ -154,6 +169,20 @@ class TransactionLayer:
             except Exception:  # a TU bug must not leave the transaction open forever
                 log.exception("on_request failed for %s from %s", request.method, peer)
                 tx.respond(build_response(request, 500))
+
+    def _admitted(self, request: SipRequest, peer: Peer) -> bool:
+        """The gate first (load shedding, live dialogs first), then the table's limit;
+        a request refused here is answered 503 or dropped, statelessly."""
+        admit = self._gate(request, peer) if self._gate is not None else Admit.SERVE
+        if admit is Admit.FIRST:
+            return True
+        if admit is Admit.SERVE and self._pending_servers < self._max_server:
+            return True
+        if admit is Admit.BUSY:
+            self._busy(request, peer)
+        elif admit is Admit.SERVE:
+            self._overloaded(request, peer)
+        return False
 
     def _new_server(self, request: SipRequest, peer: Peer, key: TxKey) -> ServerTransaction:
         tx = ServerTransaction(layer=self, request=request, peer=peer, key=key)
@@ -182,6 +211,9 @@ class TransactionLayer:
         both linger), about 31 calls/s for the default 2000.
         """
         log.warning("overloaded (%d requests in progress): 503 to %s", self._pending_servers, peer)
+        self._busy(request, peer)
+
+    def _busy(self, request: SipRequest, peer: Peer) -> None:
         busy = build_response(request, 503, headers={"Retry-After": str(self._retry_after)})
         self.transmit(bytes(busy), peer)
 
@@ -213,4 +245,12 @@ def _server_key(request: SipRequest) -> TxKey:
     return ("2543", request.call_id or "", from_tag, number, sent_by, branch, method)
 
 
-__all__ = ["ClientTransaction", "MessageSender", "ServerTransaction", "Timers", "TransactionLayer"]
+__all__ = [
+    "Admit",
+    "ClientTransaction",
+    "Gate",
+    "MessageSender",
+    "ServerTransaction",
+    "Timers",
+    "TransactionLayer",
+]
