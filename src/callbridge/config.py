@@ -59,6 +59,10 @@ class HttpSection(_Section):
     public_url: str | None = None  # base of RecordingURL; default http://<listen>
     # A found API key is remembered this long (0: looked up on every request).
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    # After this many wrong API keys from one address (an IPv6 /64) within
+    # auth_throttle_seconds, its requests get 429 for auth_throttle_seconds; 0: never.
+    auth_max_failures: int = Field(default=10, ge=0, le=1_000_000)
+    auth_throttle_seconds: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("public_url")
     @classmethod

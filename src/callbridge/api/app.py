@@ -15,6 +15,7 @@ from callbridge.api.body import MAX_BODY_BYTES
 from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
+from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 
@@ -35,11 +36,13 @@ def create_http_app(
     lines: Sequence[Line] = (),
     voices: VoiceCatalog | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    throttle: FailedKeyThrottle | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
     ``/rest/voximplant.callback.start`` are not served); ``lines`` the configured lines and
-    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``)."""
+    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); ``throttle`` makes
+    the source addresses of wrong keys wait (every API shares it)."""
     app = FastAPI(title="Callbridge", version="0.1.0")
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
@@ -47,7 +50,8 @@ def create_http_app(
     async def health() -> dict[str, Any]:
         return {"status": "ok", "legs": len(engine.legs)}
 
-    authenticator = Authenticator(keys=api_keys)
+    throttle = FailedKeyThrottle() if throttle is None else throttle
+    authenticator = Authenticator(keys=api_keys, throttle=throttle)
     app.include_router(calls_router(calls=calls, auth=authenticator, max_body_bytes=max_body_bytes))
     if callbacks is not None:
         app.include_router(
@@ -55,7 +59,7 @@ def create_http_app(
         )
     app.include_router(
         bitrix_router(
-            keys=Authenticator(keys=api_keys, sources=BITRIX_KEYS),
+            keys=Authenticator(keys=api_keys, sources=BITRIX_KEYS, throttle=throttle),
             lines=tuple(lines),
             voices=voices or NoVoices(),
             callbacks=callbacks,

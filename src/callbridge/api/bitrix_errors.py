@@ -6,7 +6,8 @@
 400 ERROR_ARGUMENT          a missing or invalid field (each named in the description)
 400 INVALID_REQUEST         the body is not a form or a JSON object (also 413 and 415)
 404 ERROR_METHOD_NOT_FOUND  no such method
-429 QUERY_LIMIT_EXCEEDED    the key's call limits, with Retry-After
+429 QUERY_LIMIT_EXCEEDED    the key's call limits, or too many wrong keys from the address,
+                            with Retry-After
 503 OVERLOAD_LIMIT          the server refuses new calls for now, with Retry-After
 500 INTERNAL_SERVER_ERROR   anything else
 """
@@ -38,7 +39,7 @@ from callbridge.dialects.callback_start import UnknownLine
 from callbridge.dialects.errors import InvalidRequest
 
 REST_PREFIX = "/rest/"
-_API_ERROR_CODES = {401: NO_AUTH_FOUND, 403: INSUFFICIENT_SCOPE}
+_API_ERROR_CODES = {401: NO_AUTH_FOUND, 403: INSUFFICIENT_SCOPE, 429: QUERY_LIMIT_EXCEEDED}
 
 
 def bitrix_error(
