@@ -14,7 +14,15 @@ from callbridge.store.models import Base
 from callbridge.store.repository import ApiKeyRepository
 
 OLD_KEY = "key-from-before-0002-0123456789"
-TABLES = {"api_keys", "calls", "call_events", "deliveries", "recordings", "alembic_version"}
+TABLES = {
+    "api_keys",
+    "server_secrets",
+    "calls",
+    "call_events",
+    "deliveries",
+    "recordings",
+    "alembic_version",
+}
 
 
 def _schema_diff(connection: Connection) -> list[object]:
@@ -28,7 +36,7 @@ async def test_migrate_creates_the_schema_the_models_describe(database: Database
         assert set(await connection.run_sync(lambda c: inspect(c).get_table_names())) == TABLES
         assert await connection.run_sync(_schema_diff) == []
         version = await connection.exec_driver_sql("SELECT version_num FROM alembic_version")
-        assert version.scalar_one() == "0003"
+        assert version.scalar_one() == "0004"
 
 
 async def test_outbox_and_event_indexes(database: Database) -> None:
@@ -65,5 +73,28 @@ async def test_a_key_stored_before_0002_still_works_after_the_upgrade(db_url: st
         found = await keys.find_by_key(OLD_KEY)
         assert found is not None
         assert found.id == "key_1"
+    finally:
+        await database.close()
+
+
+async def test_0004_rehashes_plain_sha256_keys_with_the_pepper(db_url: str) -> None:
+    database = Database(url=db_url)
+    try:
+        await database.migrate("0003")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO api_keys (id, name, key_hash, signing_secret, scopes, created_at)"
+                f" VALUES ('key_2', 'crm', '{hash_key(OLD_KEY)}', 's', '[]',"
+                " '2026-01-01 00:00:00.000000')"
+            )
+        await database.migrate()
+        async with database.engine.connect() as connection:
+            stored = (
+                await connection.exec_driver_sql("SELECT key_hash FROM api_keys")
+            ).scalar_one()
+        assert stored != hash_key(OLD_KEY)
+        found = await ApiKeyRepository(database=database, clock=StepClock()).find_by_key(OLD_KEY)
+        assert found is not None
+        assert found.id == "key_2"
     finally:
         await database.close()
