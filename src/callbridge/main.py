@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from contextlib import AsyncExitStack
@@ -11,6 +12,8 @@ import uvicorn
 import uvloop
 
 from callbridge.api.app import create_http_app
+from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
+from callbridge.api.log_redaction import install_key_redaction
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -33,6 +36,7 @@ from callbridge.media.tts import Tts
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.key_cache import CachedApiKeys
+from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 
@@ -108,6 +112,7 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
             calls_per_second=key.calls_per_second,
             max_concurrent=key.max_concurrent,
             signing_secret=key.signing_secret,
+            on_generated_secret=show_generated_secret,
         )
         limiter.set_limits(
             record.id,
@@ -118,6 +123,17 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
     if revoked:
         log.warning("API keys no longer configured, revoked: %s", ", ".join(revoked))
     return limiter
+
+
+def show_generated_secret(record: ApiKeyRecord) -> None:
+    """The one time a generated signing secret is shown unasked (``callbridge keys list``
+    and ``GET /api/v2/keys/self`` show it again)."""
+    log.warning(
+        "API key %r: generated its callbacks' signing secret %s (shown once; later: "
+        "`callbridge keys list --config FILE` or GET /api/v2/keys/self)",
+        record.name,
+        record.signing_secret,
+    )
 
 
 def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, tasks: TaskOwner) -> Admission:
@@ -208,14 +224,24 @@ async def serve(config: CallbridgeConfig) -> None:
             callbacks=callbacks,
             lines=configured_lines(config),
             voices=tts,
+            throttle=key_throttle(config),
         )
         host, port = config.http.host_port
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        install_key_redaction()  # uvicorn's Config has configured its loggers by now
         freeze_startup_objects()
         await server.serve()
+
+
+def key_throttle(config: CallbridgeConfig) -> FailedKeyThrottle:
+    return FailedKeyThrottle(
+        settings=ThrottleSettings(
+            max_failures=config.http.auth_max_failures, seconds=config.http.auth_throttle_seconds
+        )
+    )
 
 
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
@@ -233,6 +259,21 @@ def freeze_startup_objects() -> None:
     9 ms).  Objects made later are collected as before."""
     gc.collect()
     gc.freeze()
+
+
+async def stored_keys(config: CallbridgeConfig) -> tuple[ApiKeyRecord, ...]:
+    """The keys that authenticate now, as the database holds them (with their signing
+    secrets); a configured key appears once the server has started with it."""
+    database = Database(url=config.database.url)
+    try:
+        await database.migrate()
+        return await ApiKeyRepository(database=database, clock=SystemClock()).list_active()
+    finally:
+        await database.close()
+
+
+def list_keys(config: CallbridgeConfig) -> tuple[ApiKeyRecord, ...]:
+    return asyncio.run(stored_keys(config))
 
 
 def run(config: CallbridgeConfig) -> None:

@@ -16,6 +16,7 @@ from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
 from callbridge.api.key_throttle import FailedKeyThrottle
+from callbridge.api.keys import keys_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 
@@ -53,6 +54,7 @@ def create_http_app(
     throttle = FailedKeyThrottle() if throttle is None else throttle
     authenticator = Authenticator(keys=api_keys, throttle=throttle)
     app.include_router(calls_router(calls=calls, auth=authenticator, max_body_bytes=max_body_bytes))
+    app.include_router(keys_router(auth=authenticator))
     if callbacks is not None:
         app.include_router(
             callback_router(callbacks=callbacks, auth=authenticator, max_body_bytes=max_body_bytes)
