@@ -48,6 +48,7 @@ webhook_timeout = 2.0
 [[api_keys]]
 key = "{api_key}"
 name = "test"
+allow_sip_uris = true  # the tests dial SIPp and baresip by SIP URI
 {more}"""
     )
     return path

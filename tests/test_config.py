@@ -194,3 +194,39 @@ def test_a_line_dialling_numbers_needs_a_default_trunk(tmp_path: Path) -> None:
         load_config(path)
     path.write_text(f'{USERS}[[lines]]\nid = "l1"\nnumbers = ["sip:desk@pbx.example.com"]\n')
     assert load_config(path).lines[0].numbers == ("sip:desk@pbx.example.com",)
+
+
+def test_destination_rules_of_keys_and_the_denied_prefixes(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        f'[calls]\ndenied_prefixes = ["+1900", "112"]\n{TRUNK}[[api_keys]]\n{API_KEY}'
+        'allowed_destinations = ["+1", "+49"]\nallow_sip_uris = true\n'
+        'allowed_trunks = ["carrier"]\ncaller_ids = ["+15550100", "+4930555*", "1001"]\n'
+    )
+    config = load_config(path)
+    (key,) = config.api_keys
+    assert config.calls.denied_prefixes == ("+1900", "112")
+    assert (key.allowed_destinations, key.allow_sip_uris) == (("+1", "+49"), True)
+    assert (key.allowed_trunks, key.caller_ids) == (
+        ("carrier",),
+        ("+15550100", "+4930555*", "1001"),
+    )
+    (example,) = load_config(ROOT / "callbridge.example.toml").api_keys
+    assert (example.allowed_destinations, example.allow_sip_uris) == (None, False)
+    assert load_config(ROOT / "callbridge.example.toml").calls.denied_prefixes is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f'[[api_keys]]\n{API_KEY}allowed_destinations = ["+1-900"]\n', "number prefix"),
+        (f'[[api_keys]]\n{API_KEY}allowed_trunks = ["nowhere"]\n', "not \\[\\[trunks\\]\\] names"),
+        (f'[[api_keys]]\n{API_KEY}caller_ids = ["+1 555"]\n', "number or extension"),
+        ('[calls]\ndenied_prefixes = ["premium"]\n', "number prefix"),
+    ],
+)
+def test_invalid_destination_rules_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

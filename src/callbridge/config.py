@@ -122,6 +122,14 @@ class CallsSection(_Section):
     # New calls (every API) are refused with 503 while the event loop runs this many ms
     # late (callbridge.calls.overload); 0 turns the guard off.
     overload_lag_ms: float = Field(default=200.0, ge=0, le=60_000)
+    # Numbers no API key may call (prefixes; callbridge.calls.destination_policy): unset,
+    # the built-in emergency and premium-rate list; [] turns it off.
+    denied_prefixes: tuple[str, ...] | None = None
+
+    @field_validator("denied_prefixes")
+    @classmethod
+    def _denied(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_prefix(each) for each in value)
 
 
 class TrunkSection(_Section):
@@ -152,6 +160,16 @@ class UserSection(_Section):
         return value
 
 
+NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,32}")
+CALLER_ID = re.compile(r"\+?[A-Za-z0-9._-]{1,64}\*?")
+
+
+def _check_prefix(value: str) -> str:
+    if not NUMBER_PREFIX.fullmatch(value):
+        raise ValueError(f"{value[:40]!r} must be a number prefix: digits, optional leading +")
+    return value
+
+
 API_KEY_SCOPES = ("call",)
 MIN_SECRET_CHARS = 16
 
@@ -166,6 +184,26 @@ class ApiKeySection(_Section):
     calls_per_second: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
     max_concurrent: int | None = Field(default=None, ge=1)
     signing_secret: str | None = Field(default=None, min_length=MIN_SECRET_CHARS, max_length=200)
+    # Toll-fraud guards (callbridge.calls.destination_policy); unset lists allow anything.
+    allowed_destinations: tuple[str, ...] | None = None
+    allow_sip_uris: bool = False
+    allowed_trunks: tuple[str, ...] | None = None
+    caller_ids: tuple[str, ...] | None = None
+
+    @field_validator("allowed_destinations")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_prefix(each) for each in value)
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _caller_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for each in value or ():
+            if not CALLER_ID.fullmatch(each):
+                raise ValueError(
+                    f"{each[:40]!r} must be a number or extension, optionally ending in *"
+                )
+        return value
 
     @field_validator("key", "signing_secret")
     @classmethod
@@ -277,6 +315,12 @@ class CallbridgeConfig(_Section):
         key_names = [k.name for k in self.api_keys]
         if len(set(key_names)) != len(key_names):
             raise ValueError("api_keys names must be unique")
+        for key in self.api_keys:
+            unknown = sorted(set(key.allowed_trunks or ()) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"api key {key.name!r}: allowed_trunks {unknown} are not [[trunks]] names"
+                )
         return self
 
     @model_validator(mode="after")

@@ -7,9 +7,11 @@ import gc
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
+from types import MappingProxyType
 
 import uvicorn
 import uvloop
+from aiosipua.headers import parse_uri
 
 from callbridge.api.app import create_http_app
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
@@ -17,6 +19,12 @@ from callbridge.api.log_redaction import install_key_redaction
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.destination_policy import (
+    DEFAULT_DENIED_PREFIXES,
+    DestinationPolicy,
+    KeyRules,
+    TrunkAddress,
+)
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.overload import LoopLag, OverloadGuard
@@ -125,6 +133,40 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
     return limiter
 
 
+async def destination_policy(config: CallbridgeConfig, keys: ApiKeyRepository) -> DestinationPolicy:
+    """Where each configured key's calls may go (their ids as stored), the configured
+    trunks and users, and the names this server has in SIP URIs."""
+    rules: dict[str, KeyRules] = {}
+    for key in config.api_keys:
+        record = await keys.find_by_key(key.key)
+        if record is not None:
+            rules[record.id] = KeyRules(
+                allowed_destinations=key.allowed_destinations,
+                allow_sip_uris=key.allow_sip_uris,
+                allowed_trunks=key.allowed_trunks,
+                caller_ids=key.caller_ids,
+            )
+    host, _ = config.sip.host_port
+    local = {host, config.sip.realm, config.sip.advertised_address or ""}
+    return DestinationPolicy(
+        denied_prefixes=(
+            DEFAULT_DENIED_PREFIXES
+            if config.calls.denied_prefixes is None
+            else config.calls.denied_prefixes
+        ),
+        keys=MappingProxyType(rules),
+        trunks=tuple(trunk_address(t.name, t.uri, t.default) for t in config.trunks),
+        extensions=frozenset(u.extension for u in config.users),
+        local_hosts=frozenset(each.lower() for each in local if each),
+    )
+
+
+def trunk_address(name: str, uri: str, default: bool) -> TrunkAddress:
+    parsed = parse_uri(uri)
+    port = parsed.port or (5061 if parsed.scheme == "sips" else 5060)
+    return TrunkAddress(name=name, host=parsed.host.strip("[]").lower(), port=port, default=default)
+
+
 def show_generated_secret(record: ApiKeyRecord) -> None:
     """The one time a generated signing secret is shown unasked (``callbridge keys list``
     and ``GET /api/v2/keys/self`` show it again)."""
@@ -191,6 +233,7 @@ async def serve(config: CallbridgeConfig) -> None:
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
         limiter = await configured_keys(config, keys)
+        policy = await destination_policy(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
         admission = overload_guarded(config, limiter, tasks)
@@ -203,6 +246,7 @@ async def serve(config: CallbridgeConfig) -> None:
             audio=audio,
             limiter=admission,
             settings=call_service_settings(config),
+            policy=policy,
         )
         callbacks = CallbridgeCallbacks(
             engine=engine,
@@ -211,6 +255,7 @@ async def serve(config: CallbridgeConfig) -> None:
             audio=audio,
             limiter=admission,
             settings=callback_settings(config),
+            policy=policy,
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)
