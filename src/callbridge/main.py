@@ -146,8 +146,8 @@ async def destination_policy(config: CallbridgeConfig, keys: ApiKeyRepository) -
                 allowed_trunks=key.allowed_trunks,
                 caller_ids=key.caller_ids,
             )
-    host, _ = config.sip.host_port
-    local = {host, config.sip.realm, config.sip.advertised_address or ""}
+    host, port = config.sip.host_port
+    local = {host, config.sip.advertised_address or host}
     return DestinationPolicy(
         denied_prefixes=(
             DEFAULT_DENIED_PREFIXES
@@ -157,7 +157,7 @@ async def destination_policy(config: CallbridgeConfig, keys: ApiKeyRepository) -
         keys=MappingProxyType(rules),
         trunks=tuple(trunk_address(t.name, t.uri, t.default) for t in config.trunks),
         extensions=frozenset(u.extension for u in config.users),
-        local_hosts=frozenset(each.lower() for each in local if each),
+        local_addresses=frozenset((each.lower(), port) for each in local),
     )
 
 

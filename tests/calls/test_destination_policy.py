@@ -32,7 +32,7 @@ POLICY = DestinationPolicy(
         TrunkAddress(name="backup", host="127.0.10.3", port=5070),
     ),
     extensions=frozenset({"1001", "911"}),
-    local_hosts=frozenset({"127.0.0.1", "callbridge"}),
+    local_addresses=frozenset({("127.0.0.1", 5060)}),
 )
 
 
@@ -65,6 +65,7 @@ def rule_of(destination: str, key: str = KEY, *, trunk: str | None = None) -> st
         ("911", None),  # ... even one named like an emergency number: it is an extension
         ("sip:anyone@evil.example", "allow_sip_uris"),
         ("sip:1001@127.0.0.1", None),  # our own user
+        ("sip:1001@127.0.0.1:8080", "allow_sip_uris"),  # not our SIP port
         ("sip:+15551234@127.0.10.2", None),  # a trunk: its number
         ("sip:+19005551234@127.0.10.2:5060;user=phone", "denied_prefixes"),
         ("sip:%2B1900555@127.0.10.2", "denied_prefixes"),

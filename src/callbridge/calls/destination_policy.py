@@ -95,14 +95,14 @@ class TrunkAddress:
 @dataclass(frozen=True, kw_only=True)
 class DestinationPolicy:
     """``keys`` by API key id (a key not listed has the default :class:`KeyRules`);
-    ``trunks`` and ``extensions`` are the configured ones; ``local_hosts`` the names of
-    this server in SIP URIs (its listen and advertised addresses, its realm)."""
+    ``trunks`` and ``extensions`` are the configured ones; ``local_addresses`` the (host,
+    port) pairs this server's SIP answers on (its listen and advertised addresses)."""
 
     denied_prefixes: tuple[str, ...] = DEFAULT_DENIED_PREFIXES
     keys: Mapping[str, KeyRules] = field(default_factory=lambda: MappingProxyType({}))
     trunks: tuple[TrunkAddress, ...] = ()
     extensions: frozenset[str] = frozenset()
-    local_hosts: frozenset[str] = frozenset()
+    local_addresses: frozenset[tuple[str, int]] = frozenset()
 
     def check_destination(
         self, api_key_id: str | None, destination: str, *, trunk: str | None = None
@@ -165,7 +165,7 @@ class DestinationPolicy:
         if trunk is not None and _NUMBER.fullmatch(number):
             self._check_number(rules, number, trunk=trunk.name)
             return
-        if host in self.local_hosts and user in self.extensions:
+        if (host, port) in self.local_addresses and user in self.extensions:
             return
         if not rules.allow_sip_uris:
             raise _refused(
