@@ -18,6 +18,8 @@ from callbridge.api.log_redaction import RedactKeys, redact_keys
         ),
         ("/x?a=1&AUTH=s3cret&b=2", "/x?a=1&AUTH=[redacted]&b=2"),
         ("/x?api_key=s3cret#f", "/x?api_key=[redacted]#f"),
+        ("/x?api%6Bey=s3cret", "/x?api%6Bey=[redacted]"),  # the server decodes the name
+        ("/x?apikey=", "/x?apikey=[redacted]"),
         ("/rest/12/s3cret/voximplant.line.get", "/rest/12/[redacted]/voximplant.line.get"),
         ("/rest/12/s3cret", "/rest/12/[redacted]"),
         ("/rest/voximplant.line.get?x=1", "/rest/voximplant.line.get?x=1"),

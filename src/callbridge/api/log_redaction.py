@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 REDACTED = "[redacted]"
 # Query fields that carry a key (names compared case-insensitively).
 KEY_FIELDS = ("apikey", "api_key", "auth", "access_token")
-_QUERY_KEY = re.compile(
-    r"(?i)([?&;](?:" + "|".join(KEY_FIELDS) + r")=)[^&;#\s\"']*",
-)
+_QUERY_FIELD = re.compile(r"([?&;])([^=&;#\s\"'?]+)=([^&;#\s\"']*)")
 # /rest/<user_id>/<code>/...: the second segment after /rest/ is the key.
 _WEBHOOK_KEY = re.compile(r"(/rest/[^/?#\s\"']+/)[^/?#\s\"']+")
 
@@ -23,8 +22,16 @@ def redact_keys(text: str) -> str:
     """``text`` with every API key a URL in it may carry replaced by ``[redacted]``."""
     if "=" not in text and "/rest/" not in text:
         return text
-    text = _QUERY_KEY.sub(rf"\1{REDACTED}", text)
+    text = _QUERY_FIELD.sub(_redacted_field, text)
     return _WEBHOOK_KEY.sub(rf"\1{REDACTED}", text)
+
+
+def _redacted_field(match: re.Match[str]) -> str:
+    """A query field whose name, decoded as the server decodes it, carries a key."""
+    separator, name, _ = match.groups()
+    if unquote_plus(name).strip().lower() in KEY_FIELDS:
+        return f"{separator}{name}={REDACTED}"
+    return match.group(0)
 
 
 def _redacted(value: object) -> object:
