@@ -58,6 +58,7 @@ allow_networks = {list(allow_networks)!r}
 [[api_keys]]
 key = "{api_key}"
 name = "test"
+allow_sip_uris = true  # the tests dial SIPp and baresip by SIP URI
 {more}"""
     )
     return path

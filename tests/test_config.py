@@ -213,6 +213,8 @@ def test_call_guards_have_defaults_and_refuse_nonsense(tmp_path: Path) -> None:
         path.write_text(f"[calls]\n{line}\n")
         with pytest.raises(ConfigError, match=line.split()[0]):
             load_config(path)
+
+
 def test_sip_flood_and_guess_limits_become_engine_settings(tmp_path: Path) -> None:
     path = tmp_path / "sip.toml"
     path.write_text(
@@ -246,5 +248,41 @@ def test_sip_flood_and_guess_limits_become_engine_settings(tmp_path: Path) -> No
 def test_invalid_sip_limits_are_clear_errors(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(f"[sip]\n{body}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_destination_rules_of_keys_and_the_denied_prefixes(tmp_path: Path) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        f'[calls]\ndenied_prefixes = ["+1900", "112"]\n{TRUNK}[[api_keys]]\n{API_KEY}'
+        'allowed_destinations = ["+1", "+49"]\nallow_sip_uris = true\n'
+        'allowed_trunks = ["carrier"]\ncaller_ids = ["+15550100", "+4930555*", "1001"]\n'
+    )
+    config = load_config(path)
+    (key,) = config.api_keys
+    assert config.calls.denied_prefixes == ("+1900", "112")
+    assert (key.allowed_destinations, key.allow_sip_uris) == (("+1", "+49"), True)
+    assert (key.allowed_trunks, key.caller_ids) == (
+        ("carrier",),
+        ("+15550100", "+4930555*", "1001"),
+    )
+    (example,) = load_config(ROOT / "callbridge.example.toml").api_keys
+    assert (example.allowed_destinations, example.allow_sip_uris) == (None, False)
+    assert load_config(ROOT / "callbridge.example.toml").calls.denied_prefixes is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f'[[api_keys]]\n{API_KEY}allowed_destinations = ["+1-900"]\n', "number prefix"),
+        (f'[[api_keys]]\n{API_KEY}allowed_trunks = ["nowhere"]\n', "not \\[\\[trunks\\]\\] names"),
+        (f'[[api_keys]]\n{API_KEY}caller_ids = ["+1 555"]\n', "number or extension"),
+        ('[calls]\ndenied_prefixes = ["premium"]\n', "number prefix"),
+    ],
+)
+def test_invalid_destination_rules_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)

@@ -4,8 +4,11 @@
     callbridge serve --config FILE [--log-level LEVEL]
     callbridge check-config FILE
     callbridge db upgrade --config FILE
+    callbridge keys list --config FILE
 
-A configuration that fails its checks exits 2, a server that cannot start 1, each with one
+``keys list`` prints the API keys the database holds: name, id, scopes, limits and the
+signing secret of their callbacks (never the key itself: only its hash is stored).  A
+configuration that fails its checks exits 2, a server that cannot start 1, each with one
 line on standard error."""
 
 from __future__ import annotations
@@ -14,11 +17,13 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from callbridge.config import CallbridgeConfig, ConfigError, load_config
 from callbridge.startup import StartupError, shown_database_url, startup_warnings
+from callbridge.store.records import ApiKeyRecord
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1
@@ -44,6 +49,12 @@ def parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     upgrade = db_commands.add_parser("upgrade", help="migrate the schema to this version's")
     upgrade.add_argument("--config", type=Path, required=True, help="TOML configuration file")
+    keys = commands.add_parser("keys", help="the API keys in the database")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    listing = keys_commands.add_parser(
+        "list", help="name, id, scopes, limits and signing secret of each active key"
+    )
+    listing.add_argument("--config", type=Path, required=True, help="TOML configuration file")
     return top
 
 
@@ -60,6 +71,12 @@ def main(argv: list[str] | None = None) -> int:
             return check_config(path, config)
         if args.command == "db":
             return asyncio.run(upgrade_database(config))
+        if args.command == "keys":
+            logging.basicConfig(level=logging.WARNING)
+            from callbridge.main import list_keys
+
+            print("\n".join(key_lines(list_keys(config))))
+            return 0
         logging.basicConfig(
             level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
@@ -91,6 +108,19 @@ async def upgrade_database(config: CallbridgeConfig) -> int:
     await database.close()
     print(f"database {shown_database_url(config.database.url)} is at this version's schema")
     return 0
+
+
+def key_lines(keys: Iterable[ApiKeyRecord]) -> list[str]:
+    """One line per key, tab-separated, under a header."""
+    lines = ["name\tid\tscopes\tcalls_per_second\tmax_concurrent\tsigning_secret"]
+    for key in keys:
+        limits = (
+            "-" if key.calls_per_second is None else f"{key.calls_per_second:g}",
+            "-" if key.max_concurrent is None else str(key.max_concurrent),
+        )
+        scopes = ",".join(key.scopes) or "-"
+        lines.append("\t".join((key.name, key.id, scopes, *limits, key.signing_secret)))
+    return lines
 
 
 if __name__ == "__main__":

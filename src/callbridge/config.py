@@ -90,6 +90,10 @@ class HttpSection(_Section):
     public_url: str | None = None  # base of RecordingURL; default http://<listen>
     # A found API key is remembered this long (0: looked up on every request).
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    # After this many wrong API keys from one address (an IPv6 /64) within
+    # auth_throttle_seconds, its requests get 429 for auth_throttle_seconds; 0: never.
+    auth_max_failures: int = Field(default=10, ge=0, le=1_000_000)
+    auth_throttle_seconds: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
 
     @field_validator("public_url")
     @classmethod
@@ -158,6 +162,14 @@ class CallsSection(_Section):
     # minute; past either the call ends as failed (callbridge.callflow.runner).
     max_document_fetches: int = Field(default=500, ge=1, le=1_000_000)
     max_document_fetches_per_minute: int = Field(default=30, ge=1, le=10_000)
+    # Numbers no API key may call (prefixes; callbridge.calls.destination_policy): unset,
+    # the built-in emergency and premium-rate list; [] turns it off.
+    denied_prefixes: tuple[str, ...] | None = None
+
+    @field_validator("denied_prefixes")
+    @classmethod
+    def _denied(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_prefix(each) for each in value)
 
 
 class HttpClientSection(_Section):
@@ -206,6 +218,16 @@ class UserSection(_Section):
         return value
 
 
+NUMBER_PREFIX = re.compile(r"\+?[0-9]{1,32}")
+CALLER_ID = re.compile(r"\+?[A-Za-z0-9._-]{1,64}\*?")
+
+
+def _check_prefix(value: str) -> str:
+    if not NUMBER_PREFIX.fullmatch(value):
+        raise ValueError(f"{value[:40]!r} must be a number prefix: digits, optional leading +")
+    return value
+
+
 API_KEY_SCOPES = ("call",)
 MIN_SECRET_CHARS = 16
 
@@ -220,6 +242,26 @@ class ApiKeySection(_Section):
     calls_per_second: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
     max_concurrent: int | None = Field(default=None, ge=1)
     signing_secret: str | None = Field(default=None, min_length=MIN_SECRET_CHARS, max_length=200)
+    # Toll-fraud guards (callbridge.calls.destination_policy); unset lists allow anything.
+    allowed_destinations: tuple[str, ...] | None = None
+    allow_sip_uris: bool = False
+    allowed_trunks: tuple[str, ...] | None = None
+    caller_ids: tuple[str, ...] | None = None
+
+    @field_validator("allowed_destinations")
+    @classmethod
+    def _prefixes(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        return None if value is None else tuple(_check_prefix(each) for each in value)
+
+    @field_validator("caller_ids")
+    @classmethod
+    def _caller_ids(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for each in value or ():
+            if not CALLER_ID.fullmatch(each):
+                raise ValueError(
+                    f"{each[:40]!r} must be a number or extension, optionally ending in *"
+                )
+        return value
 
     @field_validator("key", "signing_secret")
     @classmethod
@@ -332,6 +374,12 @@ class CallbridgeConfig(_Section):
         key_names = [k.name for k in self.api_keys]
         if len(set(key_names)) != len(key_names):
             raise ValueError("api_keys names must be unique")
+        for key in self.api_keys:
+            unknown = sorted(set(key.allowed_trunks or ()) - set(names))
+            if unknown:
+                raise ValueError(
+                    f"api key {key.name!r}: allowed_trunks {unknown} are not [[trunks]] names"
+                )
         return self
 
     @model_validator(mode="after")

@@ -7,15 +7,25 @@ import gc
 import logging
 from contextlib import AsyncExitStack
 from pathlib import Path
+from types import MappingProxyType
 
 import uvicorn
 import uvloop
+from aiosipua.headers import parse_uri
 
 from callbridge.api.app import create_http_app
+from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
+from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.destination_policy import (
+    DEFAULT_DENIED_PREFIXES,
+    DestinationPolicy,
+    KeyRules,
+    TrunkAddress,
+)
 from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
@@ -52,6 +62,7 @@ from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.idempotency import IdempotencyStore
 from callbridge.store.key_cache import CachedApiKeys
+from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 
@@ -146,6 +157,7 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
             calls_per_second=key.calls_per_second,
             max_concurrent=key.max_concurrent,
             signing_secret=key.signing_secret,
+            on_generated_secret=show_generated_secret,
         )
         limiter.set_limits(
             record.id,
@@ -156,6 +168,51 @@ async def configured_keys(config: CallbridgeConfig, keys: ApiKeyRepository) -> C
     if revoked:
         log.warning("API keys no longer configured, revoked: %s", ", ".join(revoked))
     return limiter
+
+
+async def destination_policy(config: CallbridgeConfig, keys: ApiKeyRepository) -> DestinationPolicy:
+    """Where each configured key's calls may go (their ids as stored), the configured
+    trunks and users, and the names this server has in SIP URIs."""
+    rules: dict[str, KeyRules] = {}
+    for key in config.api_keys:
+        record = await keys.find_by_key(key.key)
+        if record is not None:
+            rules[record.id] = KeyRules(
+                allowed_destinations=key.allowed_destinations,
+                allow_sip_uris=key.allow_sip_uris,
+                allowed_trunks=key.allowed_trunks,
+                caller_ids=key.caller_ids,
+            )
+    host, port = config.sip.host_port
+    local = {host, config.sip.advertised_address or host}
+    return DestinationPolicy(
+        denied_prefixes=(
+            DEFAULT_DENIED_PREFIXES
+            if config.calls.denied_prefixes is None
+            else config.calls.denied_prefixes
+        ),
+        keys=MappingProxyType(rules),
+        trunks=tuple(trunk_address(t.name, t.uri, t.default) for t in config.trunks),
+        extensions=frozenset(u.extension for u in config.users),
+        local_addresses=frozenset((each.lower(), port) for each in local),
+    )
+
+
+def trunk_address(name: str, uri: str, default: bool) -> TrunkAddress:
+    parsed = parse_uri(uri)
+    port = parsed.port or (5061 if parsed.scheme == "sips" else 5060)
+    return TrunkAddress(name=name, host=parsed.host.strip("[]").lower(), port=port, default=default)
+
+
+def show_generated_secret(record: ApiKeyRecord) -> None:
+    """The one time a generated signing secret is shown unasked (``callbridge keys list``
+    and ``GET /api/v2/keys/self`` show it again)."""
+    log.warning(
+        "API key %r: generated its callbacks' signing secret %s (shown once; later: "
+        "`callbridge keys list --config FILE` or GET /api/v2/keys/self)",
+        record.name,
+        record.signing_secret,
+    )
 
 
 def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, lag: LoopLag) -> Admission:
@@ -253,6 +310,7 @@ async def serve(config: CallbridgeConfig) -> None:
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
         limiter = await configured_keys(config, keys)
+        policy = await destination_policy(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
         if config.calls.overload_lag_ms > 0 or config.sip.overload_lag_ms > 0:
@@ -272,6 +330,7 @@ async def serve(config: CallbridgeConfig) -> None:
             limiter=gate,
             settings=call_service_settings(config),
             live=live,
+            policy=policy,
         )
         callbacks = CallbridgeCallbacks(
             engine=engine,
@@ -281,6 +340,7 @@ async def serve(config: CallbridgeConfig) -> None:
             limiter=gate,
             settings=callback_settings(config),
             live=live,
+            policy=policy,
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)
@@ -295,6 +355,7 @@ async def serve(config: CallbridgeConfig) -> None:
             lines=configured_lines(config),
             voices=tts,
             idempotency=idempotency,
+            throttle=key_throttle(config),
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
@@ -302,6 +363,7 @@ async def serve(config: CallbridgeConfig) -> None:
         for step in next_steps(config):
             log.info("%s", step)
         server = ApiServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        install_key_redaction()  # uvicorn's Config has configured its loggers by now
         freeze_startup_objects()
         with ShutdownSignals() as signals:
             http_task = asyncio.create_task(server.serve(sockets=[http_socket]), name="http")
@@ -347,6 +409,14 @@ def address_policy(config: CallbridgeConfig) -> AddressPolicy:
     )
 
 
+def key_throttle(config: CallbridgeConfig) -> FailedKeyThrottle:
+    return FailedKeyThrottle(
+        settings=ThrottleSettings(
+            max_failures=config.http.auth_max_failures, seconds=config.http.auth_throttle_seconds
+        )
+    )
+
+
 def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
     timeout = config.calls.webhook_timeout
     policy = address_policy(config)
@@ -363,6 +433,21 @@ def freeze_startup_objects() -> None:
     9 ms).  Objects made later are collected as before."""
     gc.collect()
     gc.freeze()
+
+
+async def stored_keys(config: CallbridgeConfig) -> tuple[ApiKeyRecord, ...]:
+    """The keys that authenticate now, as the database holds them (with their signing
+    secrets); a configured key appears once the server has started with it."""
+    database = Database(url=config.database.url)
+    try:
+        await database.migrate()
+        return await ApiKeyRepository(database=database, clock=SystemClock()).list_active()
+    finally:
+        await database.close()
+
+
+def list_keys(config: CallbridgeConfig) -> tuple[ApiKeyRecord, ...]:
+    return asyncio.run(stored_keys(config))
 
 
 def run(config: CallbridgeConfig) -> None:

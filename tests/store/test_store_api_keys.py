@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 
 from store_fakes import StepClock
 
@@ -36,7 +37,15 @@ async def test_ensure_creates_then_updates_in_place(
 
     async with database.engine.connect() as connection:
         rows = (await connection.exec_driver_sql("SELECT key_hash FROM api_keys")).all()
-    assert rows == [(hashlib.sha256(KEY.encode()).hexdigest(),)]
+        pepper = (
+            await connection.exec_driver_sql(
+                "SELECT value FROM server_secrets WHERE name = 'api_key_pepper'"
+            )
+        ).scalar_one()
+    # HMAC-SHA256 keyed by the server's pepper, over the key's SHA-256: not the plain hash.
+    inner = hashlib.sha256(KEY.encode()).hexdigest().encode()
+    assert rows == [(hmac.new(pepper.encode(), inner, hashlib.sha256).hexdigest(),)]
+    assert len(pepper) == 64
 
 
 async def test_ensure_is_idempotent_and_keeps_the_id_across_restarts(database: Database) -> None:

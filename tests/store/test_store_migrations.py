@@ -17,6 +17,7 @@ from callbridge.store.repository import ApiKeyRepository
 OLD_KEY = "key-from-before-0002-0123456789"
 TABLES = {
     "api_keys",
+    "server_secrets",
     "calls",
     "call_events",
     "deliveries",
@@ -75,5 +76,28 @@ async def test_a_key_stored_before_0002_still_works_after_the_upgrade(db_url: st
         found = await keys.find_by_key(OLD_KEY)
         assert found is not None
         assert found.id == "key_1"
+    finally:
+        await database.close()
+
+
+async def test_0004_rehashes_plain_sha256_keys_with_the_pepper(db_url: str) -> None:
+    database = Database(url=db_url)
+    try:
+        await database.migrate("0003")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                "INSERT INTO api_keys (id, name, key_hash, signing_secret, scopes, created_at)"
+                f" VALUES ('key_2', 'crm', '{hash_key(OLD_KEY)}', 's', '[]',"
+                " '2026-01-01 00:00:00.000000')"
+            )
+        await database.migrate()
+        async with database.engine.connect() as connection:
+            stored = (
+                await connection.exec_driver_sql("SELECT key_hash FROM api_keys")
+            ).scalar_one()
+        assert stored != hash_key(OLD_KEY)
+        found = await ApiKeyRepository(database=database, clock=StepClock()).find_by_key(OLD_KEY)
+        assert found is not None
+        assert found.id == "key_2"
     finally:
         await database.close()

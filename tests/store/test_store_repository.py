@@ -213,5 +213,6 @@ async def test_api_keys_store_only_a_hash(keys: ApiKeyRepository, database: Data
     assert await keys.get(created.record.id) == created.record
     async with database.engine.connect() as connection:
         stored = (await connection.exec_driver_sql("SELECT key_hash FROM api_keys")).scalar_one()
-    assert stored == hashlib.sha256(created.key.encode()).hexdigest()
+    assert stored != hashlib.sha256(created.key.encode()).hexdigest()  # keyed (0004)
+    assert len(stored) == 64
     assert created.key not in stored

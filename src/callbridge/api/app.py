@@ -16,6 +16,8 @@ from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
 from callbridge.api.idempotency import IdempotencyClaims
+from callbridge.api.key_throttle import FailedKeyThrottle
+from callbridge.api.keys import keys_router
 from callbridge.api.openapi import install_docs
 from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
@@ -39,13 +41,15 @@ def create_http_app(
     voices: VoiceCatalog | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     idempotency: IdempotencyClaims | None = None,
+    throttle: FailedKeyThrottle | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
     ``/rest/voximplant.callback.start`` are not served); ``lines`` the configured lines and
     ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); ``idempotency``
     keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
-    not honoured)."""
+    not honoured); ``throttle`` makes the source addresses of wrong keys wait (every API
+    shares it)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
     install_docs(app)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
@@ -54,7 +58,8 @@ def create_http_app(
     async def health() -> dict[str, Any]:
         return {"status": "ok", "legs": len(engine.legs)}
 
-    authenticator = Authenticator(keys=api_keys)
+    throttle = FailedKeyThrottle() if throttle is None else throttle
+    authenticator = Authenticator(keys=api_keys, throttle=throttle)
     app.include_router(ui_router())
     app.include_router(
         calls_router(
@@ -64,6 +69,7 @@ def create_http_app(
             idempotency=idempotency,
         )
     )
+    app.include_router(keys_router(auth=authenticator))
     if callbacks is not None:
         app.include_router(
             callback_router(
@@ -75,7 +81,7 @@ def create_http_app(
         )
     app.include_router(
         bitrix_router(
-            keys=Authenticator(keys=api_keys, sources=BITRIX_KEYS),
+            keys=Authenticator(keys=api_keys, sources=BITRIX_KEYS, throttle=throttle),
             lines=tuple(lines),
             voices=voices or NoVoices(),
             callbacks=callbacks,

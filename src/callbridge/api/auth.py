@@ -10,7 +10,8 @@ from typing import Protocol
 
 from fastapi import Request
 
-from callbridge.api.errors import ApiError
+from callbridge.api.errors import ApiError, retry_after_header
+from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.dialects.fields import Fields
 from callbridge.store.records import ApiKeyRecord
 
@@ -47,9 +48,19 @@ class ApiKeyFinder(Protocol):
 
 
 class Authenticator:
-    def __init__(self, *, keys: ApiKeyFinder, sources: KeySources = APIKEY_HEADER) -> None:
+    """``throttle`` counts the wrong keys of each source address (share one between the
+    authenticators of an app: they guard the same keys)."""
+
+    def __init__(
+        self,
+        *,
+        keys: ApiKeyFinder,
+        sources: KeySources = APIKEY_HEADER,
+        throttle: FailedKeyThrottle | None = None,
+    ) -> None:
         self._keys = keys
         self._sources = sources
+        self._throttle = FailedKeyThrottle() if throttle is None else throttle
 
     def key_given(self, request: Request, *fields: Fields) -> bool:
         return _given_key(request, fields, self._sources) is not None
@@ -60,7 +71,8 @@ class Authenticator:
         """The key of ``request`` (header first, then ``fields`` in order) with ``scope``.
 
         Raises a 401 ``ApiError`` when no key is given or it is unknown, a 403 when the key
-        lacks ``scope``."""
+        lacks ``scope``, a 429 while the request's source address is throttled for the
+        wrong keys it sent (its key is then not looked up)."""
         key = _given_key(request, fields, self._sources)
         challenge = {"WWW-Authenticate": self._sources.challenge}
         if key is None:
@@ -70,8 +82,18 @@ class Authenticator:
                 message=self._sources.hint,
                 headers=challenge,
             )
+        address = request.client.host if request.client is not None else ""
+        wait = self._throttle.retry_after(address)
+        if wait is not None:
+            raise ApiError(
+                status=429,
+                error_id="api_key_throttled",
+                message="too many wrong API keys from your address: retry later",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
         record = await self._keys.find_by_key(key) if 0 < len(key) <= MAX_KEY_CHARS else None
         if record is None:
+            self._throttle.failed(address)
             raise ApiError(
                 status=401,
                 error_id="api_key_invalid",

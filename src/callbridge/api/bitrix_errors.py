@@ -2,11 +2,13 @@
 
 401 NO_AUTH_FOUND           no API key, or an unknown one
 403 insufficient_scope      the key lacks the ``call`` scope
+403 ACCESS_DENIED           the key may not call that number (the rule is named)
 400 ERROR_CORE              ``FROM_LINE`` names no line of the key
 400 ERROR_ARGUMENT          a missing or invalid field (each named in the description)
 400 INVALID_REQUEST         the body is not a form or a JSON object (also 413 and 415)
 404 ERROR_METHOD_NOT_FOUND  no such method
-429 QUERY_LIMIT_EXCEEDED    the key's call limits, with Retry-After
+429 QUERY_LIMIT_EXCEEDED    the key's call limits, or too many wrong keys from the address,
+                            with Retry-After
 503 OVERLOAD_LIMIT          the server refuses new calls for now, with Retry-After
 500 INTERNAL_SERVER_ERROR   anything else
 """
@@ -19,9 +21,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from callbridge.api.errors import ApiError, retry_after_header
+from callbridge.api.errors import ApiError, refusal_message, retry_after_header
+from callbridge.calls.destination_policy import DestinationRefused
 from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.dialects.bitrix_reply import (
+    ACCESS_DENIED,
     ERROR_ARGUMENT,
     ERROR_CORE,
     ERROR_METHOD_NOT_FOUND,
@@ -38,7 +42,7 @@ from callbridge.dialects.callback_start import UnknownLine
 from callbridge.dialects.errors import InvalidRequest
 
 REST_PREFIX = "/rest/"
-_API_ERROR_CODES = {401: NO_AUTH_FOUND, 403: INSUFFICIENT_SCOPE}
+_API_ERROR_CODES = {401: NO_AUTH_FOUND, 403: INSUFFICIENT_SCOPE, 429: QUERY_LIMIT_EXCEEDED}
 
 
 def bitrix_error(
@@ -59,6 +63,8 @@ def bitrix_error_of(exc: Exception) -> JSONResponse:
     if isinstance(exc, InvalidRequest):
         code = ERROR_ARGUMENT if exc.fields else INVALID_REQUEST
         return bitrix_error(400, code, fields_description(exc.message, exc.fields))
+    if isinstance(exc, DestinationRefused):
+        return bitrix_error(403, ACCESS_DENIED, refusal_message(exc))
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return bitrix_error(429, QUERY_LIMIT_EXCEEDED, str(exc), headers=headers)

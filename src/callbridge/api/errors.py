@@ -3,7 +3,8 @@
     {"error": {"id": "...", "message": "...", "fields": {...}}}
 
 where ``id`` is stable (clients branch on it), ``message`` is for people and ``fields`` names
-each refused request field (empty unless the request had invalid fields).  Domain errors
+each refused request field (empty unless the request had invalid fields).  A destination an
+API key may not call is a 403 ``destination_refused`` whose message names the rule.  Domain errors
 know nothing of HTTP; the mapping to status codes lives here.  An API with an error shape
 of its own (Bitrix24's under ``/rest/``) installs its renderer for its path prefix.
 """
@@ -18,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from callbridge.calls.destination_policy import DestinationRefused
 from callbridge.calls.errors import (
     CallbackNotFound,
     CallLimitReached,
@@ -69,6 +71,11 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+def refusal_message(exc: DestinationRefused) -> str:
+    """Names the rule first: ``refused by allow_sip_uris: ...``."""
+    return f"{exc.destination[:64]!r} refused by {exc.rule}: {exc.message}"
+
+
 def error_of(exc: Exception) -> JSONResponse:
     """The response of any error, in this module's shape."""
     if isinstance(exc, ApiError):
@@ -84,6 +91,8 @@ def error_of(exc: Exception) -> JSONResponse:
     if isinstance(exc, CallNotRedirectable):
         message = f"call {exc.sid} runs no application to redirect (hang it up instead)"
         return error_response(409, "call_not_redirectable", message)
+    if isinstance(exc, DestinationRefused):
+        return error_response(403, "destination_refused", refusal_message(exc))
     if isinstance(exc, CallLimitReached):
         headers = {"Retry-After": retry_after_header(exc.retry_after)}
         return error_response(429, "call_limit_reached", str(exc), headers=headers)
@@ -121,6 +130,7 @@ def install_error_handlers(
         CallNotRedirectable,
         CallLimitReached,
         ServerOverloaded,
+        DestinationRefused,
         RequestValidationError,
         StarletteHTTPException,
         Exception,

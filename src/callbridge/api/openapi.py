@@ -114,6 +114,9 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
             _replies(operation, {200: m.Call, **_ERRORS, 404: m.ErrorBody, 409: m.ErrorBody})
         else:
             _replies(operation, {200: m.CallDetail, **_ERRORS, 404: m.ErrorBody})
+    elif path == "/api/v2/keys/self":
+        operation["tags"] = ["API keys"]
+        _replies(operation, {200: m.ApiKey, **_ERRORS})
     elif path.startswith("/api/v2/recordings/"):
         operation["responses"] = {
             "200": {"description": "the recording", "content": {"audio/wav": {}}},

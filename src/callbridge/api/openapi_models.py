@@ -37,6 +37,18 @@ class Health(_Doc):
     legs: int
 
 
+class ApiKey(_Doc):
+    """The authenticated key (never the key itself)."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    callsPerSecond: float | None
+    maxConcurrent: int | None
+    signingSecret: str = Field(description="the secret of X-Callbridge-Signature")
+    createdAt: str
+
+
 class PlaceCall(_Doc):
     """seed-001's fields; as a form or JSON, names case-insensitive."""
 

@@ -24,6 +24,7 @@ from callbridge.calls.callback_state import (
     placement_data,
     placement_of,
 )
+from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import CallbackNotFound
 from callbridge.calls.live import LiveCalls
@@ -64,15 +65,18 @@ class CallbridgeCallbacks:
         limiter: Admission,
         settings: CallbackSettings,
         live: LiveCalls | None = None,
+        policy: DestinationPolicy | None = None,
     ) -> None:
         """``live``: the registry the call API hangs calls up through (shared with the call
-        service), where both legs of each callback are live while it runs."""
+        service), where both legs of each callback are live while it runs; ``policy``:
+        where each API key's calls may go (see ``CallbridgeCalls``)."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
         self._audio = audio
         self._limiter = limiter
         self._settings = settings
+        self._policy = DestinationPolicy() if policy is None else policy
         self._live: dict[str, TwoLegCallback] = {}
         self.live = live if live is not None else LiveCalls()
         self._owns_live = live is None
@@ -86,6 +90,7 @@ class CallbridgeCallbacks:
             await self.live.close()
 
     async def place_callback(self, request: CallbackRequest) -> PlacedCallback:
+        self._check_destinations(request)
         permit = self._limiter.admit(request.api_key_id)
         try:
             leg_a = await self._repository.create_call(self._new_leg(request, request.leg_a))
@@ -114,6 +119,21 @@ class CallbridgeCallbacks:
         return PlacedCallback(
             id=leg_a.sid, mode=request.mode, first=request.first, leg_a=leg_a, leg_b=leg_b
         )
+
+    def _check_destinations(self, request: CallbackRequest) -> None:
+        """Each leg's destination and caller ID, unless the leg rings a line (the
+        operator's own configuration, which the dialect has checked the key may use); a
+        line's number may be shown on the other leg.  Raises ``DestinationRefused``."""
+        key = request.api_key_id
+        lines = [leg.line for leg in (request.leg_a, request.leg_b) if leg.line is not None]
+        line_numbers = {line.caller_id for line in lines}
+        for leg in (request.leg_a, request.leg_b):
+            self._policy.check_headers(key, leg.headers)
+            if leg.line is not None:
+                continue
+            self._policy.check_destination(key, leg.to, trunk=leg.trunk)
+            if leg.from_ not in line_numbers:
+                self._policy.check_caller_id(key, leg.from_)
 
     async def get_callback(self, callback_id: str, *, api_key_id: str | None) -> CallbackDetail:
         # Whether it runs is read before the legs: read after, a callback that stored its

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
-from callbridge.calls.dialer import EngineDialer, Originator
+from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
+from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
 from callbridge.calls.errors import CallNotFound, CallNotLive, CallNotRedirectable
 from callbridge.calls.live import DialLeg, LiveCall, LiveCalls
@@ -41,6 +42,7 @@ from callbridge.store.repository import CallRepository
 log = logging.getLogger(__name__)
 
 RESTART_CAUSE = "server restarted during the call"
+DIAL_REFUSED_EVENT = "dial_refused"
 API_VERSION = "v2"
 
 
@@ -104,9 +106,12 @@ class CallbridgeCalls:
         limiter: Admission,
         settings: CallServiceSettings,
         live: LiveCalls | None = None,
+        policy: DestinationPolicy | None = None,
     ) -> None:
         """``live`` is shared with the callback service, so the call API reaches every call
-        it lists (its own registry without it)."""
+        it lists (its own registry without it); ``policy`` holds where each API key's calls
+        may go (default: the built-in denied prefixes, no SIP URIs; calls without a key are
+        not checked)."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -114,6 +119,7 @@ class CallbridgeCalls:
         self._audio = audio
         self._limiter = limiter
         self._settings = settings
+        self._policy = DestinationPolicy() if policy is None else policy
         self._live: dict[str, OutboundCall] = {}
         self.live = live if live is not None else LiveCalls()
         self._owns_live = live is None
@@ -156,6 +162,7 @@ class CallbridgeCalls:
     # --- CallService ---
 
     async def place_call(self, request: OutboundCallRequest) -> CallRecord:
+        self._check_destinations(request)
         permit = self._limiter.admit(request.api_key_id)
         try:
             tracker = await CallTracker.create(
@@ -210,6 +217,15 @@ class CallbridgeCalls:
 
     # --- inside ---
 
+    def _check_destinations(self, request: OutboundCallRequest) -> None:
+        """``to`` is called showing ``from``; without ``url`` ``from`` is called too.
+        Raises :class:`DestinationRefused`."""
+        key = request.api_key_id
+        self._policy.check_destination(key, request.to)
+        if request.url is None:
+            self._policy.check_destination(key, request.from_)
+        self._policy.check_caller_id(key, request.from_)
+
     async def _live_call(self, sid: str, api_key_id: str | None) -> LiveCall:
         await self.get_call(sid, api_key_id=api_key_id)
         call = self.live.get(sid)
@@ -258,6 +274,13 @@ class CallbridgeCalls:
                 limits=self._settings.runner_limits,
             )
 
+        async def note_refused(refused: DestinationRefused) -> None:
+            log.warning("call %s: <Dial> refused: %s", tracker.sid, refused.message)
+            await tracker.note(
+                DIAL_REFUSED_EVENT,
+                {"to": refused.destination, "rule": refused.rule, "message": refused.message},
+            )
+
         def make_dialer(leg: CallLeg) -> EngineDialer:
             return EngineDialer(
                 engine=self._engine,
@@ -265,6 +288,9 @@ class CallbridgeCalls:
                 caller_id=caller_id_user(request.to),
                 track_child=lambda child, target: self._track_child(
                     request, tracker, child, target
+                ),
+                screen=DialScreen(
+                    policy=self._policy, api_key_id=request.api_key_id, note=note_refused
                 ),
             )
 

@@ -26,6 +26,7 @@ from callbridge.dialects.bitrix_voices import bitrix_voices_offered
 # Error codes.
 NO_AUTH_FOUND = "NO_AUTH_FOUND"  # no API key, or an unknown one
 INSUFFICIENT_SCOPE = "insufficient_scope"  # the key lacks the method's scope
+ACCESS_DENIED = "ACCESS_DENIED"  # the key may not call the number (toll-fraud guards)
 ERROR_ARGUMENT = "ERROR_ARGUMENT"  # a field is missing or invalid
 ERROR_CORE = "ERROR_CORE"  # FROM_LINE names no line of the key ("Could not find line ...")
 INVALID_REQUEST = "INVALID_REQUEST"  # the body is not a form or JSON object, or too large

@@ -100,6 +100,15 @@ class ApiKeyRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class ServerSecretRow(Base):
+    """Secrets of the server itself (``api_key_pepper``: the key of the API keys' hashes)."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 class CallRow(Base):
     __tablename__ = "calls"
     __table_args__ = (
