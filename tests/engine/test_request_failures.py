@@ -183,3 +183,15 @@ async def test_health_is_503_with_a_reason_while_the_engine_refuses_everything(
         assert (await client.get("/health")).status_code == 200
     await small_engine.close()
     assert small_engine.refusal() == "SIP is not serving"
+
+
+async def test_an_offer_with_a_port_above_65535_is_refused_488(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 (10): it was accepted, and each RTP packet of the call then raised."""
+    async with RawPeer(CALLER, 5099) as peer:
+        await peer.send(invite(1, host=CALLER, port=5099, rtp_port=70000))
+        assert await peer.wait_for({"inv-1"}, timeout=5) == {"inv-1": 488}
+    assert plane_of(engine).pool.leased == 0
+    assert engine.legs == {}
+    assert tracebacks(caplog) == []
