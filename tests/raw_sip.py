@@ -1,5 +1,6 @@
-"""Hand-written SIP requests sent to the test engine from a plain UDP socket, and the
-responses that come back, for tests that must send what no well-behaved peer sends."""
+"""Hand-written SIP requests sent to an engine (by default the engine tests' one) from a
+plain UDP socket, and the responses that come back, for tests that must send what no
+well-behaved peer sends."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import asyncio
 import re
 import socket
 
-from engine_setup import ENGINE_HOST, ENGINE_PORT
+ENGINE_HOST = "127.0.0.1"
+ENGINE_PORT = 5071  # tests/engine/engine_setup.py
 
 SDP = (
     "v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
@@ -17,16 +19,22 @@ SDP = (
 
 
 def invite(
-    n: int, *, host: str, port: int, contact: str | None = None, rtp_port: int = 40000
+    n: int,
+    *,
+    host: str,
+    port: int,
+    contact: str | None = None,
+    rtp_port: int = 40000,
+    target: str = ENGINE_HOST,
 ) -> bytes:
     """An INVITE with an SDP offer from ``host:port`` to extension 1002 (Call-ID ``inv-n``)."""
     body = SDP.format(host=host, port=rtp_port)
     contact = contact if contact is not None else f"<sip:caller@{host}:{port}>"
     return (
-        f"INVITE sip:1002@{ENGINE_HOST} SIP/2.0\r\n"
+        f"INVITE sip:1002@{target} SIP/2.0\r\n"
         f"Via: SIP/2.0/UDP {host}:{port};branch=z9hG4bK-inv-{n};rport\r\n"
         f"From: <sip:caller@{host}>;tag=c{n}\r\n"
-        f"To: <sip:1002@{ENGINE_HOST}>\r\n"
+        f"To: <sip:1002@{target}>\r\n"
         f"Call-ID: inv-{n}\r\n"
         f"CSeq: 1 INVITE\r\n"
         f"Contact: {contact}\r\n"
@@ -64,8 +72,9 @@ def call_id_of(data: bytes) -> str:
 class RawPeer:
     """A bound, non-blocking UDP socket that sends to the engine and collects replies."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, *, target: tuple[str, int] | None = None) -> None:
         self.host, self.port = host, port
+        self.target = target or (ENGINE_HOST, ENGINE_PORT)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self.sock.bind((host, port))
@@ -89,7 +98,7 @@ class RawPeer:
             self.replies.append(await loop.sock_recv(self.sock, 70000))
 
     async def send(self, data: bytes) -> None:
-        await asyncio.get_running_loop().sock_sendto(self.sock, data, (ENGINE_HOST, ENGINE_PORT))
+        await asyncio.get_running_loop().sock_sendto(self.sock, data, self.target)
 
     def statuses(self, call_id: str) -> list[int]:
         return [status_of(r) for r in self.replies if call_id_of(r) == call_id]
