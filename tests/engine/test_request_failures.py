@@ -7,14 +7,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from aiosipua import SipResponse
 from aiosipua.auth import SipDigestAuth, answer_challenge
 from engine_setup import ENGINE_HOST, ENGINE_PORT, FAST_TIMERS, USERS
-from raw_sip import RawPeer, invite, register
 
 from callbridge.api.app import create_http_app
 from callbridge.engine import inbound_leg as inbound_leg_module
@@ -22,6 +23,7 @@ from callbridge.engine.engine import Engine, EngineSettings, IncomingCall
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
 from callbridge.sip.message import parse_message
+from raw_sip import RawPeer, invite, register
 
 CALLER = "127.0.31.1"
 
@@ -133,20 +135,18 @@ async def test_thousands_of_wrong_registers_from_one_address_leave_sip_working(
     assert tracebacks(caplog) == []
 
 
-@pytest.fixture
-async def small_engine(tmp_path: Path) -> AsyncIterator[Engine]:
-    """An engine whose table holds three unanswered requests."""
-    instance = Engine(
-        settings=EngineSettings(
-            host=ENGINE_HOST,
-            port=ENGINE_PORT,
-            users=USERS,
-            timers=FAST_TIMERS,
-            max_server_transactions=3,
-        ),
+def own_engine(tmp_path: Path, **settings: Any) -> Engine:
+    return Engine(
+        settings=EngineSettings(host=ENGINE_HOST, port=ENGINE_PORT, users=USERS, **settings),
         media=InProcessMediaPlane(host=ENGINE_HOST, port_start=42000, port_end=42199),
         tts=Tts(cache_dir=tmp_path),
     )
+
+
+@pytest.fixture
+async def small_engine(tmp_path: Path) -> AsyncIterator[Engine]:
+    """An engine whose table holds three unanswered requests."""
+    instance = own_engine(tmp_path, timers=FAST_TIMERS, max_server_transactions=3)
     await instance.start()
     yield instance
     await instance.close()
@@ -195,3 +195,30 @@ async def test_an_offer_with_a_port_above_65535_is_refused_488(
     assert plane_of(engine).pool.leased == 0
     assert engine.legs == {}
     assert tracebacks(caplog) == []
+
+
+class RingsThenAnswers:
+    async def handle(self, call: IncomingCall) -> None:
+        await call.leg.ring()
+        await asyncio.sleep(1.5)  # five times Timer C
+        await call.leg.answer()
+
+
+async def test_a_long_ring_refreshes_its_180_and_outlives_timer_c(tmp_path: Path) -> None:
+    """§13.3.1.1: the 180 is resent (every minute, a third of Timer C here) so that Timer C,
+    which now ends an unanswered INVITE transaction, never cuts a call that rings."""
+    engine = own_engine(tmp_path, timers=replace(FAST_TIMERS, c=0.3))
+    engine.set_incoming_handler(RingsThenAnswers())
+    await engine.start()
+    try:
+        async with RawPeer(CALLER, 5099) as peer:
+            await peer.send(invite(1, host=CALLER, port=5099))
+            assert await peer.wait_for({"inv-1"}, timeout=5) == {"inv-1": 200}
+            statuses = peer.statuses("inv-1")
+        assert statuses[0] == 100
+        assert statuses.count(180) >= 5
+        assert 408 not in statuses
+        for leg in list(engine.legs.values()):
+            await leg.hangup()
+    finally:
+        await engine.close()
