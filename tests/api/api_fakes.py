@@ -33,6 +33,10 @@ class NoLegs:
     """The engine as ``/health`` sees it."""
 
     legs: dict[str, object] = {}
+    refusing: str | None = None
+
+    def refusal(self) -> str | None:
+        return self.refusing
 
 
 @dataclass(frozen=True)

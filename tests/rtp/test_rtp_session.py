@@ -160,3 +160,23 @@ async def test_nothing_is_sent_to_a_peer_on_hold_and_sending_resumes_with_a_mark
     assert resumed.marker
     assert (resumed.sequence - first.sequence) & 0xFFFF == 1  # no gap: nothing was sent
     assert (resumed.timestamp - first.timestamp) & 0xFFFFFFFF >= 6 * 160  # time went on
+
+
+async def test_an_unsendable_address_drops_packets_with_one_log_line(
+    pump: PacketPump, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 (10): a port above 65535 made every packet raise OverflowError (about 50
+    tracebacks a second per call); now packets are dropped and counted, logged once."""
+    sock = _bound()
+    session = RtpSession(sock=sock, pump=pump)
+    try:
+        session.set_remote(RemoteMedia("127.0.0.1", 70000, PCMU, 101))
+        for _ in range(50):
+            session.send_audio(FRAME)
+        session.sendto(b"x" * 12, ("127.0.0.1", -1))
+        assert session.send_errors == session.send_drops == 51
+        assert len(caplog.records) == 1
+        assert not caplog.records[0].exc_info
+    finally:
+        session.close()
+        sock.close()

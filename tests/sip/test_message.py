@@ -189,6 +189,10 @@ MALFORMED: dict[str, bytes] = {
     "status code not a number": wire("SIP/2.0 2x0 OK", INVITE_HEADERS),
     "status code out of range": wire("SIP/2.0 700 Odd", INVITE_HEADERS),
     "unbalanced To": invite(replaced("To", "<sip:bob@example.com")),
+    "unclosed Contact (issue 15)": invite(replaced("Contact", "<sip:alice@192.0.2.10")),
+    "Contact closed before opened": invite(replaced("Contact", ">sip:alice@192.0.2.10<")),
+    "empty Contact URI": invite(replaced("Contact", "<>")),
+    "second Contact unclosed": invite(replaced("Contact", "<sip:a@192.0.2.10>, <sip:b@192.0.2.10")),
     "non-UTF-8 header": invite(replaced("Subject", "caf\xe9")).replace(b"caf\xc3\xa9", b"caf\xe9"),
     "NUL in header": invite(replaced("Subject", "a\x00b")),
 }
@@ -317,3 +321,12 @@ def test_peer_is_a_frozen_keyword_value() -> None:
     peer = Peer(transport="tcp", host="::1", port=5060)
     assert peer == Peer(transport="tcp", host="::1", port=5060)
     assert len({peer, Peer(transport="tcp", host="::1", port=5060)}) == 1
+
+
+@pytest.mark.parametrize(
+    "contact",
+    ["*", "sip:alice@192.0.2.10", '"Doe, J" <sip:a@192.0.2.10>;expires=60, <sip:b@h>'],
+)
+def test_well_formed_contacts_are_accepted(contact: str) -> None:
+    message = parse_message(invite(replaced("Contact", contact)))
+    assert ", ".join(message.get_header_values("contact")) == contact

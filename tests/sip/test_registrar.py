@@ -7,7 +7,7 @@ from aiosipua.auth import SipDigestAuth, answer_challenge
 
 from callbridge.sip.auth import DigestAuthenticator
 from callbridge.sip.message import Peer
-from callbridge.sip.registrar import MIN_EXPIRES, Registrar
+from callbridge.sip.registrar import MAX_DELAY, MIN_EXPIRES, Registrar
 
 PEER = Peer(transport="udp", host="127.0.20.1", port=5070)
 
@@ -112,3 +112,20 @@ def test_registering_another_users_aor_is_forbidden() -> None:
     request = _register()
     request.set_header("To", "<sip:1002@callbridge>")
     assert _authorised(registrar, request).status_code == 403
+
+
+def test_back_off_stays_bounded_after_thousands_of_failures() -> None:
+    """Issue 15 (3): after 1027 failures in 60 s, 0.5 * 2.0 ** (count - 3) overflowed and
+    every later REGISTER from that address crashed its handler."""
+    registrar = _registrar()
+    bogus = 'Digest username="1001", realm="callbridge", nonce="x.y.z", uri="sip:c", response="0"'
+    delays = []
+    for _ in range(3000):
+        request = _register()
+        request.add_header("Authorization", bogus)
+        answer = registrar.handle(request, PEER)
+        assert answer.response.status_code == 401
+        delays.append(answer.delay)
+    assert max(delays) == delays[-1] == MAX_DELAY
+    # the real phone at that address still registers (and is not held back any more)
+    assert _authorised(registrar, _register()).status_code == 200

@@ -195,3 +195,48 @@ def test_a_later_answer_keeps_the_origin_and_steps_the_version() -> None:
 @pytest.mark.parametrize("body", [b"", b"v=0\r\ns=-\r\n", b"v=0\r\no=- x 1 IN IP4 a\r\n"])
 def test_origin_of_sdp_without_a_usable_o_line(body: bytes) -> None:
     assert origin_of(body) is None
+
+
+def _offer_with(connection: str = "c=IN IP4 198.51.100.9", media: str = "m=audio 6000") -> bytes:
+    return sdp("v=0", connection, "t=0 0", f"{media} RTP/AVP 0", "a=rtpmap:0 PCMU/8000")
+
+
+@pytest.mark.parametrize(
+    "offer",
+    [
+        _offer_with(media="m=audio 70000"),  # issue 15 (10): every packet raised OverflowError
+        _offer_with(media="m=audio 65536"),
+        _offer_with(connection="c=IN IP4 media.example.com"),  # a DNS lookup per packet
+        _offer_with(connection="c=IN IP4 224.0.0.1"),
+        _offer_with(connection="c=IN IP4 999.1.1.1"),
+        _offer_with(connection="c=IN IP6 198.51.100.9"),
+        _offer_with(connection="c=IN IP4 2001:db8::1"),
+        _offer_with(connection="c=IN IP6 ::"),
+    ],
+    ids=[
+        "port 70000",
+        "port 65536",
+        "host name",
+        "multicast",
+        "bad IPv4",
+        "IP6 for v4",
+        "IP4 for v6",
+        "unspecified v6",
+    ],
+)
+def test_offers_and_answers_with_unusable_ports_or_addresses_are_refused(offer: bytes) -> None:
+    with pytest.raises(SdpNegotiationError):
+        build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU])
+    with pytest.raises(SdpNegotiationError):
+        parse_answer(offer, [PCMU])
+
+
+@pytest.mark.parametrize(
+    ("connection", "port"),
+    [("c=IN IP4 198.51.100.9", 65535), ("c=IN IP6 2001:db8::1", 1), ("c=IN IP4 0.0.0.0", 6000)],
+)
+def test_edge_ports_and_addresses_are_taken(connection: str, port: int) -> None:
+    _, remote = build_answer(
+        _offer_with(connection, f"m=audio {port}"), host="192.0.2.5", port=4000, codecs=[PCMU]
+    )
+    assert remote.port == port

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from typing import Literal
 
 import pytest
@@ -75,14 +76,14 @@ class Sink:
 class Endpoint:
     """A transaction layer on a real transport; its TU records requests and may answer them."""
 
-    def __init__(self, *, answer: Answer | None, max_server: int) -> None:
+    def __init__(self, *, answer: Answer | None, max_server: int, timers: Timers = FAST) -> None:
         self.requests: list[tuple[SipRequest, ServerTransaction | None, Peer]] = []
         self.unmatched: list[SipResponse] = []
         self._answer = answer
         self.transport = SipTransport(on_message=lambda data, peer: self.layer.receive(data, peer))
         self.layer = TransactionLayer(
             transport=self.transport,
-            timers=FAST,
+            timers=timers,
             on_request=self._on_request,
             on_unmatched_response=lambda response, _peer: self.unmatched.append(response),
             max_server_transactions=max_server,
@@ -101,8 +102,10 @@ class Net:
     def __init__(self) -> None:
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
-    async def endpoint(self, answer: Answer | None = None, *, max_server: int = 100) -> Endpoint:
-        endpoint = Endpoint(answer=answer, max_server=max_server)
+    async def endpoint(
+        self, answer: Answer | None = None, *, max_server: int = 100, timers: Timers = FAST
+    ) -> Endpoint:
+        endpoint = Endpoint(answer=answer, max_server=max_server, timers=timers)
         await endpoint.transport.start(HOST, 0)
         self._closers += [endpoint.layer.close, endpoint.transport.close]
         return endpoint
@@ -409,3 +412,35 @@ async def test_failing_tu_gets_500_instead_of_a_stuck_transaction(net: Net) -> N
     alice = await net.endpoint()
     tx = alice.layer.send_request(request("OPTIONS"), at(bob.transport, "udp"))
     assert (await tx.final).status_code == 500
+
+
+async def test_a_tu_that_never_answers_gets_408_at_timer_c_and_f(net: Net) -> None:
+    """Issue 15 (2): no server transaction outlives the RFC 3261 timers, even when the TU
+    never answers: an INVITE gets 408 at Timer C after its last provisional response, a
+    non-INVITE at 64*T1 (Timer F), and both leave the table."""
+    bob = await net.endpoint(timers=replace(FAST, c=0.3))  # records, never answers
+    alice = await net.endpoint()
+    invite = alice.layer.send_request(request("INVITE"), at(bob.transport, "udp"))
+    options = alice.layer.send_request(request("OPTIONS", call_id="o"), at(bob.transport, "udp"))
+    assert (await invite.next_response()).status_code == 100
+    assert (await invite.next_response()).status_code == 408
+    assert (await options.final).status_code == 408  # ours or the client's own Timer F
+    await eventually(lambda: bob.layer.pending_server_count == 0)
+    await eventually(lambda: bob.layer.server_count == 0)
+    assert sorted(bob.methods()) == ["INVITE", "OPTIONS"]
+
+
+async def test_timer_c_restarts_with_each_provisional_response(net: Net) -> None:
+    timers = replace(FAST, c=0.3)
+    bob = await net.endpoint(timers=timers)
+    alice = await net.endpoint()
+    invite = alice.layer.send_request(request("INVITE"), at(bob.transport, "udp"))
+    assert (await invite.next_response()).status_code == 100
+    [(req, tx, _)] = bob.requests
+    assert tx is not None
+    for _ in range(3):  # 180 every 0.2 s keeps it alive past 0.3 s
+        await asyncio.sleep(0.2)
+        tx.respond(build_response(req, 180, to_tag="bob1"))
+    tx.respond(build_response(req, 486, to_tag="bob1"))
+    statuses = [(await invite.next_response()).status_code for _ in range(4)]
+    assert statuses == [180, 180, 180, 486]

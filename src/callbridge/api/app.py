@@ -7,6 +7,7 @@ from collections.abc import Sequence, Sized
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
 from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
@@ -29,6 +30,10 @@ class LiveLegs(Protocol):
 
     @property
     def legs(self) -> Sized: ...
+
+    def refusal(self) -> str | None:
+        """Why every new call would be refused now (e.g. a full transaction table), or None."""
+        ...
 
 
 def create_http_app(
@@ -54,8 +59,12 @@ def create_http_app(
     install_docs(app)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
-    @app.get("/health")
-    async def health() -> dict[str, Any]:
+    @app.get("/health", response_model=None)
+    async def health() -> dict[str, Any] | JSONResponse:
+        refusal = engine.refusal()
+        if refusal is not None:  # a load balancer must stop sending calls here
+            body = {"status": "refusing", "reason": refusal, "legs": len(engine.legs)}
+            return JSONResponse(body, status_code=503)
         return {"status": "ok", "legs": len(engine.legs)}
 
     throttle = FailedKeyThrottle() if throttle is None else throttle

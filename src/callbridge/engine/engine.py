@@ -7,24 +7,25 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiosipua import SipRequest, SipResponse
 from aiosipua.headers import parse_address
 
 from callbridge.engine.admission import LagReading, RequestGate
 from callbridge.engine.events import Direction, Ended, EndReason
+from callbridge.engine.inbound_leg import dialled_user, inbound_leg
 from callbridge.engine.invite_auth import InviteAuthenticator
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
+from callbridge.engine.request_guard import FailureLog, answered_on_failure
 from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
-from callbridge.engine.uas import InboundCall
 from callbridge.media.plane import MediaPlane, MediaPortsExhausted
 from callbridge.sip.auth import DigestAuthenticator
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
@@ -32,7 +33,7 @@ from callbridge.sip.guesses import GuessLimits, GuessThrottle
 from callbridge.sip.message import Peer, build_response
 from callbridge.sip.pike import Pike, PikeLimits
 from callbridge.sip.registrar import Registrar
-from callbridge.sip.sdp import SdpNegotiationError, build_answer
+from callbridge.sip.sdp import SdpNegotiationError
 from callbridge.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
@@ -127,6 +128,8 @@ class Engine:
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
         self._refuse_retry_after: float | None = None  # set when shutting down
+        self._failures = FailureLog()
+        self._serving = False
 
     # --- lifecycle ---
 
@@ -135,12 +138,33 @@ class Engine:
 
     async def start(self) -> None:
         await self._transport.start(self.settings.host, self.settings.port)
+        self._serving = True
+
+    def refusal(self) -> str | None:
+        """Why the engine refuses every new request now (``/health``), or None when it serves."""
+        if not self._serving:
+            return "SIP is not serving"
+        pending, limit = self.pending_requests, self.settings.max_server_transactions
+        if pending >= limit:
+            return f"SIP transaction table full ({pending} of {limit} unanswered): 503 to all"
+        return None
+
+    @property
+    def pending_requests(self) -> int:
+        """Server transactions still waiting for our final response."""
+        return self._transactions.pending_server_count
+
+    @property
+    def server_transactions(self) -> int:
+        """Server transactions held, with those only absorbing retransmissions."""
+        return self._transactions.server_count
 
     def refuse_new_calls(self, *, retry_after: float) -> None:
         """A new INVITE gets 503 with Retry-After from now on (shutting down)."""
         self._refuse_retry_after = retry_after
 
     async def close(self) -> None:
+        self._serving = False
         for leg in list(self.legs.values()):
             if leg.ended is None:
                 leg.tasks.spawn(leg.hangup(), name=f"shutdown {leg.id}")
@@ -278,7 +302,7 @@ class Engine:
         if server_tx is None:
             return  # a stray ACK
         if request.method == "REGISTER":
-            self._tasks.spawn(self._register(request, server_tx, peer), name="register")
+            self._serve(self._register(request, server_tx, peer), request, server_tx, peer)
         elif request.method == "OPTIONS":
             response = build_response(request, 200)
             response.add_header("Allow", ALLOW)
@@ -289,7 +313,7 @@ class Engine:
             unavailable.add_header("Retry-After", str(max(1, round(self._refuse_retry_after))))
             server_tx.respond(unavailable)
         elif request.method == "INVITE":
-            self._tasks.spawn(self._incoming_invite(request, server_tx, peer), name="invite")
+            self._serve(self._incoming_invite(request, server_tx, peer), request, server_tx, peer)
         elif request.method in ("BYE", "INFO", "UPDATE", "PRACK"):
             server_tx.respond(build_response(request, 481))
         else:
@@ -297,12 +321,25 @@ class Engine:
             response.add_header("Allow", ALLOW)
             server_tx.respond(response)
 
+    def _serve(
+        self,
+        handling: Coroutine[Any, Any, None],
+        request: SipRequest,
+        server_tx: ServerTransaction,
+        peer: Peer,
+    ) -> None:
+        """Handle ``request`` in a task whose failure still answers it (400/500)."""
+        guarded = answered_on_failure(
+            handling, request=request, server_tx=server_tx, peer=peer, failures=self._failures
+        )
+        self._tasks.spawn(guarded, name=request.method.lower())
+
     async def _register(
         self, request: SipRequest, server_tx: ServerTransaction, peer: Peer
     ) -> None:
         answer = self.registrar.handle(request, peer)
-        if answer.delay:
-            await asyncio.sleep(answer.delay)
+        if answer.delay:  # held back, but answered before the client gives up (Timer F)
+            await asyncio.sleep(min(answer.delay, self.timers.timeout / 2))
         server_tx.respond(answer.response)
 
     async def _incoming_invite(
@@ -323,49 +360,25 @@ class Engine:
             server_tx.respond(busy)
             return
         try:
-            answer, remote = build_answer(
-                request.body,
-                host=endpoint.local_host,
-                port=endpoint.local_port,
+            leg = await inbound_leg(
+                leg_id=self._new_leg_id(),
+                request=request,
+                server_tx=server_tx,
+                peer=peer,
+                endpoint=endpoint,
+                stack=self,
                 codecs=self.media.codecs,
+                tts=self._tts,
             )
         except SdpNegotiationError as exc:
             await endpoint.close()
             server_tx.respond(build_response(request, 488, f"Not Acceptable Here ({exc})"[:80]))
             return
-        leg = self._inbound_leg(request, endpoint)
-        leg.signalling = InboundCall(
-            leg=leg,
-            stack=self,
-            codecs=self.media.codecs,
-            request=request,
-            server_tx=server_tx,
-            peer=peer,
-            local=self.local_for(peer.transport),
-            answer_sdp=answer,
-            remote_media=remote,
-        )
+        except BaseException:
+            await endpoint.close()  # the caller answers 400/500; the port goes back now
+            raise
         self._track(leg)
-        dialled = _dialled_user(request)
-        await self._run_handler(IncomingCall(leg, dialled, user, request))
-
-    def _inbound_leg(self, request: SipRequest, endpoint: object) -> CallLeg:
-        caller = parse_address(request.get_header("from") or "")
-        callee_user = _dialled_user(request)
-        leg = CallLeg(
-            leg_id=self._new_leg_id(),
-            direction=Direction.INBOUND,
-            caller=PartyInfo(
-                uri=f"sip:{caller.uri.user or ''}@{caller.uri.host}",
-                user=caller.uri.user or "",
-                display_name=caller.display_name,
-            ),
-            callee=PartyInfo(uri=request.uri, user=callee_user),
-            media=endpoint,  # type: ignore[arg-type]
-            tts=self._tts,
-        )
-        leg.sip_call_id = request.call_id
-        return leg
+        await self._run_handler(IncomingCall(leg, dialled_user(request), user, request))
 
     async def _run_handler(self, call: IncomingCall) -> None:
         leg = call.leg
@@ -395,11 +408,6 @@ def _request_dialog_key(request: SipRequest) -> tuple[str, str, str] | None:
 def _response_dialog_key(response: SipResponse) -> tuple[str, str, str] | None:
     local, remote = _tag(response.get_header("from")), _tag(response.get_header("to"))
     return (response.call_id or "", local, remote) if local and remote else None
-
-
-def _dialled_user(request: SipRequest) -> str:
-    user = request.uri.split(":", 1)[-1].split("@", 1)[0]
-    return user.split(";", 1)[0]
 
 
 __all__: Sequence[str] = ("Engine", "EngineSettings", "IncomingCall", "IncomingCallHandler")

@@ -28,6 +28,8 @@ from callbridge.sip.transaction import ServerTransaction
 
 log = logging.getLogger(__name__)
 
+PROVISIONAL_REFRESH = 60.0  # §13.3.1.1: a non-100 provisional at least every minute
+
 
 class InboundCall(DialogSession):
     """Signalling of an inbound leg: provisional answers, 200 with retransmission until ACK
@@ -55,6 +57,8 @@ class InboundCall(DialogSession):
         self._remote_media = remote_media
         self._early = Dialog.as_uas(request=request, local_tag=self.local_tag, local=local)
         self._final_sent = False
+        self._provisional: SipResponse | None = None
+        self._refresher: asyncio.Task[None] | None = None
         leg.advance(Trying())
         self._cancel_watch: asyncio.Task[None] | None = leg.tasks.spawn(
             self._watch_cancel(), name=f"cancel-watch {leg.id}"
@@ -76,7 +80,28 @@ class InboundCall(DialogSession):
             response.body = self.local_sdp
         if status >= 200:
             self._final_sent = True
+            self._stop_refreshing()
+        elif status > 100:
+            self._provisional = response
+            if self._refresher is None:
+                self._refresher = self.leg.tasks.spawn(
+                    self._refresh_provisional(), name=f"1xx refresh {self.leg.id}"
+                )
         self.server_tx.respond(response)
+
+    async def _refresh_provisional(self) -> None:
+        """§13.3.1.1: resend the last provisional response while the call rings, so that
+        neither a proxy nor the transaction's own Timer C gives up on a long ring."""
+        interval = min(PROVISIONAL_REFRESH, self.stack.timers.c / 3)
+        while not self._final_sent and self._provisional is not None:
+            await asyncio.sleep(interval)
+            if not self._final_sent:
+                self.server_tx.respond(self._provisional)
+
+    def _stop_refreshing(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            self._refresher = None
 
     async def ring(self) -> None:
         if self.leg.state is LegState.TRYING:
@@ -101,6 +126,7 @@ class InboundCall(DialogSession):
         response.add_header("Content-Type", SDP)
         response.body = self.local_sdp
         self._final_sent = True
+        self._stop_refreshing()
         self._confirm(self._early)
         self.server_tx.respond(response)
         if self._cancel_watch is not None:  # a CANCEL can no longer apply (§9.2)

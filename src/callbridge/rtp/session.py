@@ -17,6 +17,7 @@ also to the bridge relay when one is attached.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import socket
 from collections.abc import Callable
@@ -34,6 +35,8 @@ from callbridge.rtp.packet import (
     payload_end,
 )
 from callbridge.rtp.pump import PacketPump
+
+log = logging.getLogger(__name__)
 
 Address = tuple[Any, ...]
 PacketHandler = Callable[[bytes], None]
@@ -56,6 +59,7 @@ class RtpSession:
         self.packets_received = 0
         self.packets_sent = 0
         self.send_drops = 0
+        self.send_errors = 0
         self.dtmf = DtmfReceiver()
         self.audio_sink: PacketHandler | None = None
         self.forward: PacketHandler | None = None
@@ -172,7 +176,10 @@ class RtpSession:
 
     def sendto(self, packet: bytes | bytearray, addr: Address) -> None:
         """Send straight on the non-blocking socket; a full buffer drops the packet.  The
-        relay sends here too, so a held peer gets nothing relayed either."""
+        relay sends here too, so a held peer gets nothing relayed either.
+
+        Never raises: an address the socket refuses (a port out of range, the wrong family)
+        drops the packet too, and only the first such failure of the stream is logged."""
         if not self._sending:
             return
         self.packets_sent += 1
@@ -180,6 +187,11 @@ class RtpSession:
             self.sock.sendto(packet, addr)
         except OSError:
             self.send_drops += 1
+        except (OverflowError, ValueError, TypeError) as exc:
+            self.send_drops += 1
+            self.send_errors += 1
+            if self.send_errors == 1:
+                log.warning("RTP to %.60r cannot be sent: %.100s", addr, exc)
 
     # --- receiving ---
 

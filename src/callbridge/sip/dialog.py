@@ -45,8 +45,10 @@ def _uri_of(header: str | None) -> str:
     if not header:
         return ""
     value = header.strip()
-    if "<" in value:
-        return value[value.index("<") + 1 : value.index(">")]
+    start = value.find("<")
+    if start >= 0:  # the parser refuses an unclosed "<"; never raise here all the same
+        end = value.find(">", start)
+        return value[start + 1 : end if end >= 0 else len(value)]
     return value.split(";", 1)[0]
 
 

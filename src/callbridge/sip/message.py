@@ -223,11 +223,36 @@ def _normal_via(value: str) -> str:
 
 
 def _check_addresses(message: SipRequest | SipResponse) -> None:
-    """§20.20/§20.39: From and To name a URI (with balanced angle brackets)."""
+    """§20.20/§20.39/§20.10: From, To and each Contact name a URI (with balanced angle
+    brackets); a Contact may also be ``*`` (REGISTER, §10.2.2)."""
     for name in ("from", "to"):
         raw = message.get_header(name) or ""
-        if raw.count("<") != raw.count(">") or not parse_address(raw).uri.host:
+        if not _names_uri(raw):
             raise SipParseError(f"bad {name} header {raw[:60]!r}")
+    for raw in message.get_header_values("contact"):
+        if raw.strip() != "*" and not all(_names_uri(part) for part in _split_contacts(raw)):
+            raise SipParseError(f"bad Contact header {raw[:60]!r}")
+
+
+def _names_uri(raw: str) -> bool:
+    if raw.count("<") != raw.count(">") or raw.find(">") < raw.find("<"):
+        return False
+    return bool(parse_address(raw).uri.host)
+
+
+def _split_contacts(raw: str) -> list[str]:
+    """§20.10: contact-params separated by commas outside ``<...>`` and quotes."""
+    parts, depth, quoted, start = [], 0, False, 0
+    for index, char in enumerate(raw):
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in "<>":
+            depth += 1 if char == "<" else -1
+        elif not quoted and depth == 0 and char == ",":
+            parts.append(raw[start:index])
+            start = index + 1
+    parts.append(raw[start:])
+    return parts
 
 
 def _declared_length(lines: list[str]) -> str | None:

@@ -24,6 +24,9 @@ MAX_EXPIRES = 7200
 FAILURE_WINDOW = 60.0
 FAILURES_BEFORE_DELAY = 3
 MAX_DELAY = 8.0
+# Failures remembered per host: enough to reach MAX_DELAY, so that the back-off is bounded
+# and each failure costs the same however many came before (2.0 ** 1024 overflowed).
+REMEMBERED_FAILURES = FAILURES_BEFORE_DELAY + 8
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,8 @@ class RegisterAnswer:
 
 
 class _Failures:
-    """Counts authentication failures per source host within a sliding window."""
+    """Counts authentication failures per source host within a sliding window (the last
+    REMEMBERED_FAILURES of them)."""
 
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
@@ -55,14 +59,15 @@ class _Failures:
         now = self._clock()
         recent = [t for t in self._seen.get(host, []) if now - t < FAILURE_WINDOW]
         recent.append(now)
-        self._seen[host] = recent
+        self._seen[host] = recent[-REMEMBERED_FAILURES:]
 
     def delay_for(self, host: str) -> float:
         now = self._clock()
         count = sum(1 for t in self._seen.get(host, []) if now - t < FAILURE_WINDOW)
         if count < FAILURES_BEFORE_DELAY:
             return 0.0
-        return float(min(MAX_DELAY, 0.5 * 2.0 ** (count - FAILURES_BEFORE_DELAY)))
+        doublings = min(count - FAILURES_BEFORE_DELAY, REMEMBERED_FAILURES)
+        return min(MAX_DELAY, 0.5 * 2.0**doublings)
 
     def clear(self, host: str) -> None:
         self._seen.pop(host, None)

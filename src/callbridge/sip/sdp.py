@@ -7,6 +7,7 @@ goes through :func:`_parse`, which turns both into :class:`SdpNegotiationError`.
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from collections.abc import Sequence
 
@@ -132,9 +133,12 @@ def _parse(body: bytes) -> SdpMessage:
 
 
 def _usable_audio(sdp: SdpMessage) -> MediaDescription:
-    """The first audio stream that was not rejected (port 0, RFC 3264 §6) and is RTP/AVP."""
+    """The first audio stream that was not rejected (port 0, RFC 3264 §6) and is RTP/AVP;
+    its port must be a UDP port (RFC 4566 §5.14), or every packet sent to it would fail."""
     for media in sdp.media:
         if media.media == "audio" and media.port > 0 and "RTP/AVP" in media.proto.upper():
+            if media.port > 65535:
+                raise SdpNegotiationError(f"audio port {media.port} out of range")
             return media
     raise SdpNegotiationError("no audio stream")
 
@@ -155,11 +159,27 @@ def _receives(direction: str, host: str) -> bool:
 
 
 def _host(sdp: SdpMessage, audio: MediaDescription) -> str:
-    """RFC 4566 §5.7: media-level c= wins over the session-level one."""
+    """RFC 4566 §5.7: media-level c= wins over the session-level one.
+
+    Only a unicast IP address of the family c= names is taken (0.0.0.0 too: RFC 2543
+    hold): a domain name would cost a blocking DNS lookup per packet, and a multicast
+    address is not a peer."""
     connection = audio.connection or sdp.connection
     if connection is None or not connection.address:
         raise SdpNegotiationError("no connection address (c=)")
-    return connection.address.split("/", 1)[0]
+    text = connection.address.split("/", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        raise SdpNegotiationError(
+            f"connection address {text[:40]!r} is not an IP address"
+        ) from None
+    family = "IP6" if address.version == 6 else "IP4"
+    if connection.addr_type.upper() != family or connection.net_type.upper() != "IN":
+        raise SdpNegotiationError(f"connection address {text[:40]!r} is not IN {family}")
+    if address.is_multicast or (address.is_unspecified and address.version == 6):
+        raise SdpNegotiationError(f"connection address {text[:40]!r} is not unicast")
+    return text
 
 
 def _same_encoding(fmt: SdpCodec, codec: Codec) -> bool:

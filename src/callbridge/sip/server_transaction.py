@@ -8,7 +8,7 @@ import logging
 
 from aiosipua import SipRequest, SipResponse
 
-from callbridge.sip.message import Peer
+from callbridge.sip.message import Peer, build_response
 from callbridge.sip.transaction_base import Transaction, TransactionOwner, TxKey
 
 log = logging.getLogger(__name__)
@@ -17,17 +17,39 @@ log = logging.getLogger(__name__)
 class ServerTransaction(Transaction):
     """§17.2.1 (INVITE) and §17.2.2 (non-INVITE) server transactions.
 
-    It keeps only what absorbing retransmissions needs (state, last response bytes, peer):
-    the request stays with the TU, which is handed it alongside the transaction.
+    It keeps only what absorbing retransmissions needs (state, last response bytes, peer),
+    and the request until it is answered.
+
+    It never outlives the RFC 3261 timers, even when the TU never answers (a bug): an INVITE
+    unanswered for Timer C after its last provisional response, or a non-INVITE for 64*T1
+    (when the client's Timer F has given up), is answered 408 by the transaction itself.
     """
 
-    __slots__ = ("_cancelled", "_last")
+    __slots__ = ("_cancelled", "_last", "_request")
 
     def __init__(self, *, layer: TransactionOwner, request: SipRequest, peer: Peer, key: TxKey):
         super().__init__(layer=layer, request=request, peer=peer, key=key)
         self._cancelled: asyncio.Event | None = None
         self._last: bytes | None = None
+        self._request: SipRequest | None = request
         self.state = "proceeding" if self._invite else "trying"
+        self._arm_unanswered()
+
+    def _arm_unanswered(self) -> None:
+        timers = self._layer.timers
+        self._arm("C", timers.c if self._invite else timers.timeout, self._unanswered)
+
+    def _unanswered(self) -> None:
+        """Timer C (INVITE) or F (non-INVITE) with no final response from the TU: 408."""
+        request = self._request
+        log.warning("no final response to %s in time: 408 to %s", self.key[-1], self.peer)
+        if request is None:
+            self.terminate()
+            return
+        try:
+            self.respond(build_response(request, 408))
+        except ValueError:
+            self.terminate()
 
     @property
     def cancelled(self) -> asyncio.Event:
@@ -54,7 +76,11 @@ class ServerTransaction(Transaction):
         self._layer.transmit(self._last, self.peer)
         if status < 200:
             self.state = "proceeding"
+            if self._invite and status > 100:
+                self._arm_unanswered()  # Timer C restarts with each provisional (§16.7)
             return
+        self._disarm("C")
+        self._request = None
         self._layer.answered(self)
         if self._invite:
             self._invite_final(status)
@@ -102,4 +128,5 @@ class ServerTransaction(Transaction):
     def terminate(self) -> None:
         if self.pending:
             self._layer.answered(self)
+        self._request = None
         super().terminate()

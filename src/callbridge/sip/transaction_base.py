@@ -19,12 +19,15 @@ TxKey = tuple[str, ...]
 
 @dataclass(frozen=True, kw_only=True)
 class Timers:
-    """§17 timer values; tests shrink them.  ``d`` is Timer D (> 32 s over UDP, §17.1.1.2)."""
+    """§17 timer values; tests shrink them.  ``d`` is Timer D (> 32 s over UDP, §17.1.1.2);
+    ``c`` is Timer C (> 3 min, §16.6 step 11), which bounds how long an INVITE server
+    transaction waits for our final response after its last provisional one."""
 
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
     d: float = 32.0
+    c: float = 181.0
 
     @property
     def timeout(self) -> float:
