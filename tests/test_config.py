@@ -194,3 +194,14 @@ def test_a_line_dialling_numbers_needs_a_default_trunk(tmp_path: Path) -> None:
         load_config(path)
     path.write_text(f'{USERS}[[lines]]\nid = "l1"\nnumbers = ["sip:desk@pbx.example.com"]\n')
     assert load_config(path).lines[0].numbers == ("sip:desk@pbx.example.com",)
+
+
+def test_rtp_timeout_is_off_or_at_least_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "media.toml"
+    path.write_text("[media]\nrtp_timeout = 0\n")
+    assert load_config(path).media.rtp_timeout == 0
+    assert load_config(ROOT / "callbridge.example.toml").media.rtp_timeout == 60
+    for bad in ("0.5", "-1"):
+        path.write_text(f"[media]\nrtp_timeout = {bad}\n")
+        with pytest.raises(ConfigError, match="rtp_timeout"):
+            load_config(path)

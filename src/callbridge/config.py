@@ -83,6 +83,9 @@ class MediaSection(_Section):
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     tts_cache_dir: str = "var/tts-cache"
     recordings_dir: str = "var/recordings"
+    # An answered leg whose peer sends no RTP this long is ended (BYE); 0: never.  Not
+    # while the peer holds the call (sendonly, recvonly, inactive).
+    rtp_timeout: float = Field(default=60.0, ge=0, le=86_400)
 
     @model_validator(mode="after")
     def _range(self) -> MediaSection:
@@ -91,6 +94,8 @@ class MediaSection(_Section):
         unknown = set(self.codecs) - {"PCMU", "PCMA"}
         if unknown:
             raise ValueError(f"unsupported codecs: {sorted(unknown)}")
+        if 0 < self.rtp_timeout < 1:
+            raise ValueError("rtp_timeout must be 0 (off) or at least 1 second")
         return self
 
 

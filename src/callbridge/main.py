@@ -89,6 +89,7 @@ def build_engine(config: CallbridgeConfig, tts: Tts) -> Engine:
         port_start=config.media.rtp_port_start,
         port_end=config.media.rtp_port_end,
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
+        rtp_timeout=config.media.rtp_timeout,
     )
     engine = Engine(settings=engine_settings(config), media=plane, tts=tts)
     engine.set_incoming_handler(ExtensionDialer(engine=engine))
