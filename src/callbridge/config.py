@@ -42,12 +42,22 @@ class SipSection(_Section):
     advertised_address: str | None = None
     realm: str = "callbridge"
     max_server_transactions: int = Field(default=2000, ge=1)
+    # RFC 4028 session timers: the interval asked for (0: none) and the smallest accepted
+    # (422 below it).  RFC 4028 requires at least 90; smaller values are for tests only.
+    session_expires: int = Field(default=1800, ge=0, le=86_400)
+    min_se: int = Field(default=90, ge=1, le=86_400)
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         split_host_port(value, default_port=5060)
         return value
+
+    @model_validator(mode="after")
+    def _session_timer(self) -> SipSection:
+        if self.session_expires and self.session_expires < self.min_se:
+            raise ValueError("session_expires must be 0 (off) or at least min_se")
+        return self
 
     @property
     def host_port(self) -> tuple[str, int]:

@@ -30,6 +30,7 @@ from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
+from callbridge.sip.session_timer import SessionTimerPolicy
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.key_cache import CachedApiKeys
@@ -56,6 +57,9 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             for t in config.trunks
         ),
         max_server_transactions=config.sip.max_server_transactions,
+        session_timers=SessionTimerPolicy(
+            session_expires=config.sip.session_expires, min_se=config.sip.min_se
+        ),
     )
 
 

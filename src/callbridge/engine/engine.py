@@ -29,6 +29,7 @@ from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.message import Peer, build_response
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError, build_answer
+from callbridge.sip.session_timer import SessionTimerPolicy, negotiate
 from callbridge.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
@@ -39,7 +40,7 @@ from callbridge.sip.transport import SipTransport
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class EngineSettings:
     timers: Timers = field(default_factory=Timers)
     max_server_transactions: int = 2000
     default_ring_timeout: float = 30.0
+    session_timers: SessionTimerPolicy = field(default_factory=SessionTimerPolicy)
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,10 @@ class Engine:
     @property
     def timers(self) -> Timers:
         return self.settings.timers
+
+    @property
+    def session_timers(self) -> SessionTimerPolicy:
+        return self.settings.session_timers
 
     def local_for(self, transport: str) -> LocalContact:
         host = self.settings.advertised_host or self.settings.host
@@ -296,6 +302,10 @@ class Engine:
         if not request.body:
             server_tx.respond(build_response(request, 488, "Not Acceptable Here (offer required)"))
             return
+        session_interval, refusal = negotiate(request, self.settings.session_timers)
+        if refusal is not None:  # 422: its Session-Expires is below our Min-SE (RFC 4028 §9)
+            server_tx.respond(refusal)
+            return
         try:
             endpoint = await self.media.allocate()
         except MediaPortsExhausted:
@@ -325,6 +335,7 @@ class Engine:
             local=self.local_for(peer.transport),
             answer_sdp=answer,
             remote_media=remote,
+            session_interval=session_interval,
         )
         self._track(leg)
         dialled = _dialled_user(request)
