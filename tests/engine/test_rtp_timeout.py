@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from engine_setup import ENGINE_HOST, ENGINE_PORT, FAST_TIMERS, TRUNK_HOST, TRUNK_PORT, USERS
+from engine_setup import ENGINE_HOST, FAST_TIMERS, TRUNK_HOST, TRUNK_PORT, USERS
 
 from callbridge.engine.engine import Engine, EngineSettings, IncomingCall
 from callbridge.engine.events import EndReason, Party
@@ -18,6 +18,9 @@ from callbridge.engine.routing import Trunk
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
 from peers.sipp import SippRun
+
+# A port of their own: the other engine tests (and their runs elsewhere) hold 5071.
+ENGINE_PORT = 5173
 
 pytestmark = [
     pytest.mark.peers,

@@ -114,7 +114,13 @@ def test_our_requests_ask_for_our_interval_and_refreshes_name_us() -> None:
 
 
 def test_the_uac_reads_the_2xx() -> None:
-    assert accept_response(ok(), POLICY) is None  # no timer (RFC 4028 §7.2)
+    # A peer that supports timers turns them off by answering without one (RFC 4028 §7.2);
+    # one that knows nothing of them keeps the interval asked for, and we refresh it.
+    assert accept_response(ok(("Supported", "timer")), POLICY) is None
+    assert accept_response(ok(), POLICY) == SessionInterval(seconds=1800, refresher=Refresher.UAC)
+    assert accept_response(ok(), POLICY, asked=600) == (
+        SessionInterval(seconds=600, refresher=Refresher.UAC)
+    )
     assert accept_response(ok(("Session-Expires", "900;refresher=uas")), POLICY) == (
         SessionInterval(seconds=900, refresher=Refresher.UAS)
     )

@@ -211,7 +211,7 @@ class DialogSession:
                 except SdpNegotiationError:
                     log.info("leg %s: unusable SDP answer to a refresh ignored", self.leg.id)
         try:
-            interval = accept_response(response, self.stack.session_timers)
+            interval = accept_response(response, self.stack.session_timers, asked=old.seconds)
         except SessionTimerError:
             interval = old
         self.start_session_timer(interval, we_refresh=Refresher.UAC)

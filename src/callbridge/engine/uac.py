@@ -297,7 +297,9 @@ class OutboundCall(DialogSession):
         self._confirm(dialog)
         self.peer_allows_update = allows_update(response)
         try:
-            interval = accept_response(response, self.stack.session_timers)
+            interval = accept_response(
+                response, self.stack.session_timers, asked=attempt.session_expires
+            )
         except SessionTimerError:
             interval = None
         self.start_session_timer(interval, we_refresh=Refresher.UAC)

@@ -188,15 +188,24 @@ def request_headers(
     return [("Supported", TIMER), ("Session-Expires", expires), ("Min-SE", str(floor))]
 
 
-def accept_response(response: SipResponse, policy: SessionTimerPolicy) -> SessionInterval | None:
-    """§7.2: the session timer of a 2xx to our INVITE or UPDATE (None: there is none).
-    Without a refresher parameter the UAC, we, refreshes.  Raises SessionTimerError."""
+def accept_response(
+    response: SipResponse, policy: SessionTimerPolicy, *, asked: int | None = None
+) -> SessionInterval | None:
+    """§7.2: the session timer of a 2xx to our INVITE, re-INVITE or UPDATE that asked for
+    ``asked`` seconds (default ours).  Without a refresher parameter the UAC, we,
+    refreshes.  None when a peer that supports timers answers without Session-Expires (it
+    turned the timer off, §7.2); a peer that knows nothing of timers (no ``timer`` in
+    Supported or Require) keeps the interval asked for, and we refresh it, as a UAS does
+    for such a caller (§9): a plain re-INVITE or UPDATE, which every UA answers.
+    Raises SessionTimerError."""
     if not policy.enabled:
         return None
     given = session_expires_of(response)
-    if given is None:
+    if given is not None:
+        return SessionInterval(seconds=given[0], refresher=given[1] or Refresher.UAC)
+    if supports_timer(response):
         return None
-    return SessionInterval(seconds=given[0], refresher=given[1] or Refresher.UAC)
+    return SessionInterval(seconds=asked or policy.session_expires, refresher=Refresher.UAC)
 
 
 def interval_after_422(response: SipResponse, asked: int) -> int | None:
