@@ -286,3 +286,27 @@ def test_invalid_destination_rules_are_refused(tmp_path: Path, text: str, messag
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_rtp_timeout_is_off_or_at_least_a_second(tmp_path: Path) -> None:
+    path = tmp_path / "media.toml"
+    path.write_text("[media]\nrtp_timeout = 0\n")
+    assert load_config(path).media.rtp_timeout == 0
+    assert load_config(ROOT / "callbridge.example.toml").media.rtp_timeout == 60
+    for bad in ("0.5", "-1"):
+        path.write_text(f"[media]\nrtp_timeout = {bad}\n")
+        with pytest.raises(ConfigError, match="rtp_timeout"):
+            load_config(path)
+
+
+def test_session_timer_keys(tmp_path: Path) -> None:
+    path = tmp_path / "sip.toml"
+    assert (load_config(ROOT / "callbridge.example.toml").sip.session_expires) == 1800
+    path.write_text("[sip]\nsession_expires = 0\n")
+    assert load_config(path).sip.session_expires == 0
+    path.write_text("[sip]\nsession_expires = 4\nmin_se = 2\n")
+    assert (load_config(path).sip.session_expires, load_config(path).sip.min_se) == (4, 2)
+    for bad in ("session_expires = 60", "min_se = 0", "session_expires = -1"):
+        path.write_text(f"[sip]\n{bad}\n")
+        with pytest.raises(ConfigError, match=r"session_expires|min_se"):
+            load_config(path)

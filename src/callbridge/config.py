@@ -68,6 +68,11 @@ class SipSection(_Section):
     auth_block_seconds: float = Field(default=10.0, gt=0, le=86_400, allow_inf_nan=False)
     auth_block_max_seconds: float = Field(default=600.0, gt=0, le=86_400, allow_inf_nan=False)
 
+    # RFC 4028 session timers: the interval asked for (0: none) and the smallest accepted
+    # (422 below it).  RFC 4028 requires at least 90; smaller values are for tests only.
+    session_expires: int = Field(default=1800, ge=0, le=86_400)
+    min_se: int = Field(default=90, ge=1, le=86_400)
+
     @model_validator(mode="after")
     def _blocks(self) -> SipSection:
         if self.auth_block_max_seconds < self.auth_block_seconds:
@@ -79,6 +84,12 @@ class SipSection(_Section):
     def _listen(cls, value: str) -> str:
         split_host_port(value, default_port=5060)
         return value
+
+    @model_validator(mode="after")
+    def _session_timer(self) -> SipSection:
+        if self.session_expires and self.session_expires < self.min_se:
+            raise ValueError("session_expires must be 0 (off) or at least min_se")
+        return self
 
     @property
     def host_port(self) -> tuple[str, int]:
@@ -118,6 +129,9 @@ class MediaSection(_Section):
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     tts_cache_dir: str = "var/tts-cache"
     recordings_dir: str = "var/recordings"
+    # An answered leg whose peer sends no RTP this long is ended (BYE); 0: never.  Not
+    # while the peer holds the call (sendonly, recvonly, inactive).
+    rtp_timeout: float = Field(default=60.0, ge=0, le=86_400)
 
     @model_validator(mode="after")
     def _range(self) -> MediaSection:
@@ -126,6 +140,8 @@ class MediaSection(_Section):
         unknown = set(self.codecs) - {"PCMU", "PCMA"}
         if unknown:
             raise ValueError(f"unsupported codecs: {sorted(unknown)}")
+        if 0 < self.rtp_timeout < 1:
+            raise ValueError("rtp_timeout must be 0 (off) or at least 1 second")
         return self
 
 

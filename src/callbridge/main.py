@@ -50,6 +50,7 @@ from callbridge.media.tts import Tts
 from callbridge.shutdown import ApiServer, ShutdownSignals
 from callbridge.sip.guesses import GuessLimits
 from callbridge.sip.pike import PikeLimits
+from callbridge.sip.session_timer import SessionTimerPolicy
 from callbridge.startup import (
     StartupError,
     bind_failed,
@@ -96,6 +97,9 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             first_block=config.sip.auth_block_seconds,
             max_block=config.sip.auth_block_max_seconds,
         ),
+        session_timers=SessionTimerPolicy(
+            session_expires=config.sip.session_expires, min_se=config.sip.min_se
+        ),
     )
 
 
@@ -136,6 +140,7 @@ def build_engine(config: CallbridgeConfig, tts: Tts, lag: LagReading | None = No
         port_start=config.media.rtp_port_start,
         port_end=config.media.rtp_port_end,
         codecs=tuple(_CODECS[name] for name in config.media.codecs),
+        rtp_timeout=config.media.rtp_timeout,
     )
     engine = Engine(settings=engine_settings(config), media=plane, tts=tts, lag=lag)
     engine.set_incoming_handler(

@@ -238,6 +238,15 @@ class Baresip:
             self._writer.close()
             self._writer = None
 
+    async def kill(self) -> None:
+        """SIGKILL, like a phone that loses its power or network: no BYE, no more RTP."""
+        process = self._process
+        if process is not None and process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        await self.stop()
+
     @staticmethod
     async def _reap(process: asyncio.subprocess.Process, timeout: float) -> None:
         try:

@@ -123,6 +123,23 @@ def test_a_held_offer_is_answered_in_kind_and_gets_no_media(
 
 
 @pytest.mark.parametrize(
+    ("offer", "on_hold"),
+    [
+        (_offer(), False),
+        (_offer("a=sendonly"), True),
+        (_offer("a=recvonly"), True),  # sends nothing to us: its silence is no sign either
+        (_offer("a=inactive"), True),
+        (_offer(address="0.0.0.0"), True),
+    ],
+)
+def test_only_a_two_way_stream_is_not_on_hold(offer: bytes, on_hold: bool) -> None:
+    """The RTP timeout only watches a peer that says it sends and receives."""
+    _, remote = build_answer(offer, host="192.0.2.5", port=4000, codecs=[PCMU])
+    assert remote.on_hold is on_hold
+    assert parse_answer(offer, [PCMU]).on_hold is on_hold
+
+
+@pytest.mark.parametrize(
     ("direction", "receives"),
     [("sendrecv", True), ("recvonly", True), ("sendonly", False), ("inactive", False)],
 )

@@ -40,6 +40,8 @@ FINAL_STATUS = {
     EndReason.OFFLINE: "failed",
     EndReason.UNREACHABLE: "failed",
     EndReason.FAILED: "failed",
+    EndReason.RTP_TIMEOUT: "failed",  # only answered legs time out (then: completed)
+    EndReason.SESSION_EXPIRED: "failed",
 }
 
 

@@ -34,6 +34,7 @@ from callbridge.sip.message import Peer, build_response
 from callbridge.sip.pike import Pike, PikeLimits
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError
+from callbridge.sip.session_timer import SessionTimerPolicy, negotiate
 from callbridge.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
@@ -44,7 +45,7 @@ from callbridge.sip.transport import SipTransport
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REGISTER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class EngineSettings:
     pike: PikeLimits | None = None
     overload_lag: float | None = None  # seconds
     guesses: GuessLimits | None = None
+    session_timers: SessionTimerPolicy = field(default_factory=SessionTimerPolicy)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,10 @@ class Engine:
     @property
     def timers(self) -> Timers:
         return self.settings.timers
+
+    @property
+    def session_timers(self) -> SessionTimerPolicy:
+        return self.settings.session_timers
 
     def local_for(self, transport: str) -> LocalContact:
         host = self.settings.advertised_host or self.settings.host
@@ -352,6 +358,10 @@ class Engine:
         if not request.body:
             server_tx.respond(build_response(request, 488, "Not Acceptable Here (offer required)"))
             return
+        session_interval, refusal = negotiate(request, self.settings.session_timers)
+        if refusal is not None:  # 422: its Session-Expires is below our Min-SE (RFC 4028 §9)
+            server_tx.respond(refusal)
+            return
         try:
             endpoint = await self.media.allocate()
         except MediaPortsExhausted:
@@ -369,6 +379,7 @@ class Engine:
                 stack=self,
                 codecs=self.media.codecs,
                 tts=self._tts,
+                session_interval=session_interval,
             )
         except SdpNegotiationError as exc:
             await endpoint.close()

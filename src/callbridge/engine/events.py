@@ -56,6 +56,8 @@ class EndReason(Enum):
     OFFLINE = "offline"  # an extension with no registered contact
     UNREACHABLE = "unreachable"  # transaction timeout (our 408), transport error
     FAILED = "failed"  # any other failure
+    RTP_TIMEOUT = "rtp_timeout"  # answered, and the peer sent no RTP for [media] rtp_timeout
+    SESSION_EXPIRED = "session_expired"  # RFC 4028: no session refresh in time, or it failed
 
 
 class Party(Enum):
@@ -121,6 +123,8 @@ def status_for_reason(reason: EndReason) -> int:
         EndReason.UNREACHABLE: 408,
         EndReason.FAILED: 500,
         EndReason.HUNG_UP: 480,
+        EndReason.RTP_TIMEOUT: 408,
+        EndReason.SESSION_EXPIRED: 408,
     }[reason]
 
 

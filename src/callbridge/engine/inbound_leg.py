@@ -17,6 +17,7 @@ from callbridge.engine.uas import InboundCall
 from callbridge.media.plane import Codec, MediaEndpoint
 from callbridge.sip.message import Peer
 from callbridge.sip.sdp import build_answer
+from callbridge.sip.session_timer import SessionInterval
 from callbridge.sip.transaction import ServerTransaction
 
 
@@ -30,6 +31,7 @@ async def inbound_leg(
     stack: SipStack,
     codecs: tuple[Codec, ...],
     tts: SpeechSynthesizer,
+    session_interval: SessionInterval | None = None,
 ) -> CallLeg:
     """The answering leg of ``request``; raises SdpNegotiationError for an unusable offer.
     On any failure the leg's own tasks are closed; ``endpoint`` stays the caller's."""
@@ -61,6 +63,7 @@ async def inbound_leg(
             local=stack.local_for(peer.transport),
             answer_sdp=answer,
             remote_media=remote,
+            session_interval=session_interval,
         )
     except BaseException:
         await leg.tasks.close()

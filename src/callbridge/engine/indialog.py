@@ -1,24 +1,38 @@
-"""Behaviour shared by both sides of an established dialog (RFC 3261 §12.2, §14, §15)."""
+"""Behaviour shared by both sides of an established dialog (RFC 3261 §12.2, §14, §15),
+with its session timer (RFC 4028 §9, §10)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from aiosipua import SipRequest, SipResponse
 
-from callbridge.engine.events import Ended, EndReason, Party
+from callbridge.engine.events import Ended, EndReason, LegEvent, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.ports import SipStack
+from callbridge.engine.session_expiry import SessionExpiry
 from callbridge.media.plane import Codec
 from callbridge.sip.dialog import Dialog
 from callbridge.sip.message import Peer, build_response
-from callbridge.sip.sdp import SdpNegotiationError, build_answer, origin_of
+from callbridge.sip.sdp import SdpNegotiationError, build_answer, origin_of, parse_answer
+from callbridge.sip.session_timer import (
+    Refresher,
+    SessionInterval,
+    SessionTimerError,
+    accept_response,
+    interval_after_422,
+    negotiate,
+    request_headers,
+    response_headers,
+)
 from callbridge.sip.transaction import ServerTransaction
 
 log = logging.getLogger(__name__)
 
 SDP = "application/sdp"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
 
 class DialogSession:
@@ -31,6 +45,16 @@ class DialogSession:
         self.dialog: Dialog | None = None
         self.local_sdp: bytes = b""
         self.ack_received = asyncio.Event()
+        self.session_expiry = SessionExpiry(
+            on_refresh_due=self._refresh_due, on_expired=self._session_expired
+        )
+        self.peer_allows_update = False  # refreshes go as UPDATE (RFC 3311), else re-INVITE
+        self._refresh_ack: SipRequest | None = None
+        leg.subscribe(self._on_leg_event)
+
+    def _on_leg_event(self, event: LegEvent) -> None:
+        if isinstance(event, Ended):
+            self.session_expiry.stop()
 
     def _confirm(self, dialog: Dialog) -> None:
         self.dialog = dialog
@@ -41,7 +65,10 @@ class DialogSession:
             self.stack.unregister_dialog(self.dialog.key)
 
     def on_retransmitted_2xx(self, response: SipResponse, peer: Peer) -> None:
-        """Only meaningful for the UAC side (it re-sends its ACK)."""
+        """A 2xx to our last refresh re-INVITE again: its ACK was lost (§13.2.2.4)."""
+        ack, cseq = self._refresh_ack, response.cseq
+        if ack is not None and ack.cseq and cseq and cseq.seq == ack.cseq.seq and self.dialog:
+            self.stack.send_raw(ack, self.dialog.next_hop())
 
     def on_request(
         self, request: SipRequest, server_tx: ServerTransaction | None, peer: Peer
@@ -59,11 +86,11 @@ class DialogSession:
             "INVITE": self._on_reinvite,
             "INFO": self._on_info,
             "OPTIONS": self._on_options,
-            "UPDATE": self._on_options,
+            "UPDATE": self._on_reinvite,
         }.get(request.method)
         if handler is None:
             response = build_response(request, 501)
-            response.add_header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+            response.add_header("Allow", ALLOW)
             server_tx.respond(response)
             return
         handler(request, server_tx)
@@ -81,10 +108,16 @@ class DialogSession:
         server_tx.respond(build_response(request, 200))
 
     def _on_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> None:
-        """§14.2: answer a re-INVITE (hold, refresh) with our current session, new version.
+        """§14.2: answer a re-INVITE or UPDATE (hold, session refresh) with our current
+        session, new version; the session timer starts again (RFC 4028 §9).
 
         RFC 3264 §8: the new SDP keeps the o= line of our previous one (same sess-id)
-        with the version stepped by one; an offerless re-INVITE gets the previous SDP."""
+        with the version stepped by one; an offerless re-INVITE gets the previous SDP,
+        an offerless UPDATE (RFC 3311) none."""
+        interval, refusal = negotiate(request, self.stack.session_timers)
+        if refusal is not None:
+            server_tx.respond(refusal)
+            return
         if request.body:
             session_id, version = origin_of(self.local_sdp) or (None, 0)
             try:
@@ -106,9 +139,82 @@ class DialogSession:
         )
         assert self.dialog is not None
         response.add_header("Contact", f"<{self.dialog.local.contact_uri}>")
-        response.add_header("Content-Type", SDP)
-        response.body = self.local_sdp
+        for name, value in response_headers(interval, request):
+            response.add_header(name, value)
+        if request.method == "INVITE" or request.body:
+            response.add_header("Content-Type", SDP)
+            response.body = self.local_sdp
         server_tx.respond(response)
+        self.start_session_timer(interval, we_refresh=Refresher.UAS)
+
+    # --- session timer (RFC 4028) ---
+
+    def start_session_timer(
+        self, interval: SessionInterval | None, *, we_refresh: Refresher
+    ) -> None:
+        """(Re)arm the session timer; ``we_refresh`` is our role in the transaction that set
+        it (UAS: a request we answered; UAC: a response we got)."""
+        ours = interval is not None and interval.refresher is we_refresh
+        self.session_expiry.arm(interval, we_refresh=ours)
+
+    def _refresh_due(self) -> None:
+        if self.leg.ended is None:
+            self.leg.tasks.spawn(self._refresh(), name=f"session refresh {self.leg.id}")
+
+    def _session_expired(self) -> None:
+        if self.leg.ended is None:
+            log.info("leg %s: session expired without a refresh, ending it", self.leg.id)
+            self.leg.tasks.spawn(
+                self.leg.hangup(EndReason.SESSION_EXPIRED), name=f"session expired {self.leg.id}"
+            )
+
+    async def _refresh(self) -> None:
+        """§7.4, §10: refresh with UPDATE when the peer allows it, else a re-INVITE with our
+        SDP unchanged; a 408 or 481 (or no answer) ends the session with a BYE."""
+        dialog, interval = self.dialog, self.session_expiry.interval
+        if dialog is None or interval is None:
+            return
+        headers = dict(
+            request_headers(self.stack.session_timers, seconds=interval.seconds, refresh=True)
+        )
+        if self.peer_allows_update:
+            request = dialog.create_request("UPDATE", extra_headers=headers)
+        else:
+            request = dialog.create_request(
+                "INVITE", body=self.local_sdp, content_type=SDP, extra_headers=headers
+            )
+        tx = self.stack.send_request(request, dialog.next_hop())
+        response = await asyncio.shield(tx.final)
+        status = response.status_code
+        if status < 300:
+            self._refreshed(request, response, interval)
+        elif status in (408, 481):
+            log.info("leg %s: session refresh answered %d, ending it", self.leg.id, status)
+            await self.leg.hangup(EndReason.SESSION_EXPIRED, status)
+        elif status == 491:  # RFC 3261 §14.1: glare, try again a little later
+            self.session_expiry.retry_refresh(random.uniform(2.1, 4.0))
+        elif status == 422 and (wanted := interval_after_422(response, interval.seconds)):
+            self.session_expiry.arm(
+                SessionInterval(seconds=wanted, refresher=interval.refresher), we_refresh=True
+            )
+            self.session_expiry.retry_refresh(0.0)
+        # any other failure leaves the session to expire (RFC 4028 §10)
+
+    def _refreshed(self, request: SipRequest, response: SipResponse, old: SessionInterval) -> None:
+        if request.method == "INVITE" and self.dialog is not None:
+            cseq = request.cseq.seq if request.cseq else self.dialog.local_seq
+            self._refresh_ack = self.dialog.create_request("ACK", cseq=cseq)
+            self.stack.send_raw(self._refresh_ack, self.dialog.next_hop())
+            if response.body:
+                try:
+                    self.leg.media.set_remote(parse_answer(response.body, self.codecs))
+                except SdpNegotiationError:
+                    log.info("leg %s: unusable SDP answer to a refresh ignored", self.leg.id)
+        try:
+            interval = accept_response(response, self.stack.session_timers, asked=old.seconds)
+        except SessionTimerError:
+            interval = old
+        self.start_session_timer(interval, we_refresh=Refresher.UAC)
 
     async def send_bye(self) -> None:
         """§15.1.1: BYE in the dialog; the leg ends now, the answer is awaited briefly."""

@@ -95,6 +95,7 @@ class CallLeg:
         self._answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._digits: asyncio.Queue[str] = asyncio.Queue()
         media.on_dtmf(self._digits.put_nowait)
+        media.on_rtp_timeout(self._rtp_timed_out)
 
     def __repr__(self) -> str:
         return f"<CallLeg {self.id} {self.direction.value} {self.state.value}>"
@@ -129,6 +130,12 @@ class CallLeg:
         if ended.by is Party.LOCAL and not ended.detail and self._hangup_detail:
             return replace(ended, detail=self._hangup_detail)
         return ended
+
+    def _rtp_timed_out(self) -> None:
+        """The peer of this answered leg stopped sending RTP: it is gone (a BYE is sent)."""
+        if self.ended is None and self.state is LegState.ANSWERED:
+            log.info("%r: no RTP from the peer, ending the leg", self)
+            self.tasks.spawn(self.hangup(EndReason.RTP_TIMEOUT), name=f"rtp timeout {self.id}")
 
     def _finish(self, ended: Ended) -> None:
         self._ended.set_result(ended)

@@ -9,6 +9,7 @@ from aiosipua import SipRequest, SipResponse
 
 from callbridge.sip.dialog import LocalContact
 from callbridge.sip.message import Peer
+from callbridge.sip.session_timer import SessionTimerPolicy
 from callbridge.sip.transaction import ClientTransaction, ServerTransaction, Timers
 
 
@@ -27,6 +28,11 @@ class SipStack(Protocol):
 
     @property
     def timers(self) -> Timers: ...
+
+    @property
+    def session_timers(self) -> SessionTimerPolicy:
+        """The session timer (RFC 4028) asked for and the smallest accepted."""
+        ...
 
     def local_for(self, transport: str) -> LocalContact: ...
 

@@ -27,7 +27,7 @@ from callbridge.engine.events import (
     Trying,
     reason_for_status,
 )
-from callbridge.engine.indialog import SDP, DialogSession
+from callbridge.engine.indialog import ALLOW, SDP, DialogSession
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.ports import SipStack
 from callbridge.engine.routing import Destination
@@ -35,6 +35,14 @@ from callbridge.media.plane import Codec
 from callbridge.sip.dialog import Dialog
 from callbridge.sip.message import Peer, new_call_id, new_tag
 from callbridge.sip.sdp import SdpNegotiationError, build_offer, parse_answer
+from callbridge.sip.session_timer import (
+    Refresher,
+    SessionTimerError,
+    accept_response,
+    allows_update,
+    interval_after_422,
+    request_headers,
+)
 from callbridge.sip.transaction import ClientTransaction
 
 log = logging.getLogger(__name__)
@@ -57,6 +65,7 @@ class _Attempt:
     dialog: Dialog | None = None
     ack: SipRequest | None = None
     request: SipRequest | None = None  # the INVITE sent last
+    session_expires: int | None = None  # asked for again after a 422 (RFC 4028 §7.3)
 
 
 def _failed(attempt: _Attempt) -> None:
@@ -174,7 +183,7 @@ class OutboundCall(DialogSession):
     async def _invite_until_final(self, attempt: _Attempt) -> None:
         """Follow the INVITE :meth:`start` sent until its final answer (and once more
         after a challenge)."""
-        cseq, auth = 1, None
+        cseq, auth, retried_422 = 1, None, False
         while True:
             request = attempt.request
             assert request is not None, "start() sent the first INVITE"
@@ -185,6 +194,14 @@ class OutboundCall(DialogSession):
                 return
             attempt.final_status = status
             attempt.timed_out = status == 408 and not (response.to_addr and response.to_addr.tag)
+            if status == 422 and not retried_422 and not attempt.cancelled:
+                retried_422 = True
+                asked = attempt.session_expires or self.stack.session_timers.session_expires
+                attempt.session_expires = interval_after_422(response, asked)
+                if attempt.session_expires is not None:
+                    cseq += 1
+                    self._send_invite(attempt, cseq=cseq, auth=auth)
+                    continue
             creds = attempt.destination.credentials
             if status in (401, 407) and auth is None and creds and not attempt.cancelled:
                 auth = answer_challenge(
@@ -233,8 +250,15 @@ class OutboundCall(DialogSession):
         request.add_header("CSeq", f"{cseq} INVITE")
         request.add_header("Max-Forwards", "70")
         request.add_header("Contact", f"<sip:{self._caller.user}@{local.host}:{local.port}>")
-        request.add_header("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO")
+        request.add_header("Allow", ALLOW)
         request.add_header("User-Agent", "Callbridge")
+        timer = request_headers(
+            self.stack.session_timers,
+            seconds=attempt.session_expires,
+            min_se=attempt.session_expires,
+        )
+        for header, value in timer:
+            request.add_header(header, value)
         if auth is not None:
             request.add_header(*auth)
         for header, value in self._extra.items():
@@ -271,12 +295,25 @@ class OutboundCall(DialogSession):
         self.leg.sip_call_id = attempt.call_id
         self.leg.media.set_remote(remote)
         self._confirm(dialog)
+        self.peer_allows_update = allows_update(response)
+        try:
+            interval = accept_response(
+                response, self.stack.session_timers, asked=attempt.session_expires
+            )
+        except SessionTimerError:
+            interval = None
+        self.start_session_timer(interval, we_refresh=Refresher.UAC)
         self.leg.advance(Answered(dialog=dialog.snapshot()))
         self._stop_ringing(EndReason.CANCELLED)
 
     def on_retransmitted_2xx(self, response: SipResponse, peer: Peer) -> None:
-        if self._winner is not None and self._winner.ack is not None and self._winner.dialog:
-            self.stack.send_raw(self._winner.ack, self._winner.dialog.next_hop())
+        winner = self._winner
+        if winner is None or winner.ack is None or winner.dialog is None:
+            return
+        if response.cseq and winner.ack.cseq and response.cseq.seq != winner.ack.cseq.seq:
+            super().on_retransmitted_2xx(response, peer)  # a refresh's 2xx
+            return
+        self.stack.send_raw(winner.ack, winner.dialog.next_hop())
 
     async def _bye_loser(self, dialog: Dialog) -> None:
         request = dialog.create_request("BYE")

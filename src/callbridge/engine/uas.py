@@ -18,12 +18,18 @@ from callbridge.engine.events import (
     Trying,
     status_for_reason,
 )
-from callbridge.engine.indialog import SDP, DialogSession
+from callbridge.engine.indialog import ALLOW, SDP, DialogSession
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.ports import SipStack
 from callbridge.media.plane import Codec, RemoteMedia
 from callbridge.sip.dialog import Dialog, LocalContact
 from callbridge.sip.message import Peer, build_response, new_tag
+from callbridge.sip.session_timer import (
+    Refresher,
+    SessionInterval,
+    allows_update,
+    response_headers,
+)
 from callbridge.sip.transaction import ServerTransaction
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,7 @@ class InboundCall(DialogSession):
         local: LocalContact,
         answer_sdp: bytes,
         remote_media: RemoteMedia,
+        session_interval: SessionInterval | None = None,
     ) -> None:
         super().__init__(leg=leg, stack=stack, codecs=codecs)
         self.request = request
@@ -55,6 +62,8 @@ class InboundCall(DialogSession):
         self.local_tag = new_tag()
         self.local_sdp = answer_sdp
         self._remote_media = remote_media
+        self._session_interval = session_interval
+        self.peer_allows_update = allows_update(request)
         self._early = Dialog.as_uas(request=request, local_tag=self.local_tag, local=local)
         self._final_sent = False
         self._provisional: SipResponse | None = None
@@ -123,11 +132,15 @@ class InboundCall(DialogSession):
         self.leg.media.set_remote(self._remote_media)
         response = build_response(self.request, 200, to_tag=self.local_tag)
         response.add_header("Contact", f"<{self._early.local.contact_uri}>")
+        response.add_header("Allow", ALLOW)
+        for name, value in response_headers(self._session_interval, self.request):
+            response.add_header(name, value)
         response.add_header("Content-Type", SDP)
         response.body = self.local_sdp
         self._final_sent = True
         self._stop_refreshing()
         self._confirm(self._early)
+        self.start_session_timer(self._session_interval, we_refresh=Refresher.UAS)
         self.server_tx.respond(response)
         if self._cancel_watch is not None:  # a CANCEL can no longer apply (§9.2)
             self._cancel_watch.cancel()

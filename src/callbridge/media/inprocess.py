@@ -23,6 +23,7 @@ from callbridge.media.plane import (
     RemoteMedia,
 )
 from callbridge.media.recorder import WavRecorder
+from callbridge.media.rtp_timeout import RtpTimeout
 from callbridge.media.sources import SILENT_FRAME, dtmf_tones
 from callbridge.rtp.clock import MediaClock
 from callbridge.rtp.dtmf import DtmfSender
@@ -31,6 +32,9 @@ from callbridge.rtp.ports import PortLease, PortPool
 from callbridge.rtp.pump import PacketPump
 from callbridge.rtp.relay import RelayDirection
 from callbridge.rtp.session import RtpSession
+
+# The RTP timeout is checked once a second (every 50th tick of the 20 ms media clock).
+_WATCH_TICKS = 50
 
 
 class ForeignEndpoint(Exception):
@@ -72,6 +76,7 @@ class InProcessEndpoint:
         clock: MediaClock,
         host: str,
         on_closed: Callable[[InProcessEndpoint], None] | None = None,
+        rtp_timeout: float | None = None,
     ) -> None:
         self.session = session
         self.bridge: _Bridge | None = None
@@ -87,6 +92,9 @@ class InProcessEndpoint:
         self._closed = False
         self._filling = False
         self._kept_alive = False
+        self._rtp_timeout = RtpTimeout(seconds=rtp_timeout)
+        self._on_rtp_timeout: Callable[[], None] | None = None
+        self._watch_ticks = 0
         self._silence_fill = clock.subscribe(self._fill_tick)
 
     @property
@@ -155,6 +163,19 @@ class InProcessEndpoint:
 
     def keep_alive(self) -> None:
         self._kept_alive = True
+        self._rtp_timeout.start(asyncio.get_running_loop().time())
+
+    def on_rtp_timeout(self, callback: Callable[[], None] | None) -> None:
+        self._on_rtp_timeout = callback
+
+    def _watch_rtp(self) -> None:
+        expired = self._rtp_timeout.expired(
+            now=asyncio.get_running_loop().time(),
+            remote=self.session.remote,
+            packets_received=self.session.packets_received,
+        )
+        if expired and self._on_rtp_timeout is not None:
+            self._on_rtp_timeout()
 
     def _fill_tick(self) -> None:
         """Silence whenever the leg sends nothing else, once it is answered (or has sent
@@ -162,7 +183,11 @@ class InProcessEndpoint:
         application, so the peer's RTP timeout does not end the call, a NAT keeps its
         binding, and the peer's jitter buffer plays out what it holds (the last DTMF end,
         say).  Before that nothing is sent: no early media is faked.  A talkspurt starts
-        with each change (RFC 3551 §4.1)."""
+        with each change (RFC 3551 §4.1).  Every 50th tick also checks the RTP timeout."""
+        self._watch_ticks += 1
+        if self._watch_ticks >= _WATCH_TICKS:
+            self._watch_ticks = 0
+            self._watch_rtp()
         busy = self._playback is not None or self._dtmf_sending is not None
         started = self._kept_alive or self.session.packets_sent > 0
         if busy or self.bridge is not None or self._closed or not started:
@@ -258,6 +283,7 @@ class InProcessEndpoint:
         if self._closed:
             return
         self._closed = True
+        self._on_rtp_timeout = None
         self._silence_fill.close()
         self.stop_playback()
         self.stop_dtmf()
@@ -274,7 +300,9 @@ class InProcessMediaPlane:
     """Allocates endpoints on ``[port_start, port_end]`` and bridges them (``MediaPlane``).
 
     ``advertised_host`` (default ``host``) is what endpoints report as ``local_host`` for
-    SDP, e.g. the public address when binding to 0.0.0.0.
+    SDP, e.g. the public address when binding to 0.0.0.0.  ``rtp_timeout`` (seconds; None
+    or 0: never) is how long the peer of an answered endpoint may send no RTP before the
+    endpoint reports it (``MediaEndpoint.on_rtp_timeout``).
     """
 
     def __init__(
@@ -285,11 +313,13 @@ class InProcessMediaPlane:
         port_end: int,
         codecs: tuple[Codec, ...] = (PCMU, PCMA),
         advertised_host: str | None = None,
+        rtp_timeout: float | None = None,
     ) -> None:
         for codec in codecs:
             encoder_for(codec)
         self._codecs = codecs
         self._advertised = advertised_host or host
+        self._rtp_timeout = rtp_timeout
         self._pool = PortPool(host=host, start=port_start, end=port_end)
         self._clock = MediaClock()
         self._pump = PacketPump()
@@ -321,6 +351,7 @@ class InProcessMediaPlane:
             clock=self._clock,
             host=self._advertised,
             on_closed=self._endpoints.discard,
+            rtp_timeout=self._rtp_timeout,
         )
         self._endpoints.add(endpoint)
         return endpoint

@@ -35,13 +35,21 @@ TELEPHONE_EVENT_PT = 101
 @dataclass(frozen=True)
 class RemoteMedia:
     """Where a leg's peer wants RTP, and what it agreed to (from its SDP).  ``receives`` is
-    false while the peer wants none (it holds the call, RFC 3264 §8.4): nothing is sent."""
+    false while the peer wants none (it holds the call, RFC 3264 §8.4): nothing is sent.
+    ``sends`` is false while the peer says it sends none (``recvonly``, ``inactive``)."""
 
     host: str
     port: int
     codec: Codec
     dtmf_payload_type: int | None
     receives: bool = True
+    sends: bool = True
+
+    @property
+    def on_hold(self) -> bool:
+        """Not a two-way stream (``sendonly``, ``recvonly``, ``inactive``, or 0.0.0.0):
+        the peer's silence is no sign that it is gone (no RTP timeout)."""
+        return not (self.receives and self.sends)
 
 
 class AudioSource(Protocol):
@@ -83,6 +91,12 @@ class MediaEndpoint(Protocol):
 
     def on_dtmf(self, callback: Callable[[str], None] | None) -> None:
         """Called once per received digit (RFC 4733 end, deduplicated by timestamp)."""
+        ...
+
+    def on_rtp_timeout(self, callback: Callable[[], None] | None) -> None:
+        """Called once when the peer of an answered (:meth:`keep_alive`) endpoint has sent
+        no RTP for the plane's RTP timeout; never while the stream is on hold
+        (:attr:`RemoteMedia.on_hold`), whose timer starts again when it is resumed."""
         ...
 
     def start_recording(self, path: Path) -> None:

@@ -82,6 +82,7 @@ def build_answer(
         codec=codec,
         dtmf_payload_type=dtmf,
         receives=_receives(offered, remote_host),
+        sends=_sends(offered),
     )
 
 
@@ -99,12 +100,14 @@ def parse_answer(answer: bytes, offered: Sequence[Codec]) -> RemoteMedia:
         raise SdpNegotiationError("the answer has none of the offered codecs")
     dtmf, _ = _telephone_event(audio)
     remote_host = _host(sdp, audio)
+    direction = _direction(sdp, audio)
     return RemoteMedia(
         host=remote_host,
         port=audio.port,
         codec=chosen,
         dtmf_payload_type=dtmf,
-        receives=_receives(_direction(sdp, audio), remote_host),
+        receives=_receives(direction, remote_host),
+        sends=_sends(direction),
     )
 
 
@@ -156,6 +159,11 @@ def _receives(direction: str, host: str) -> bool:
     """Whether the peer wants our media: not when its side only sends or is inactive
     (RFC 3264 §6.1), nor when its address is 0.0.0.0 (RFC 2543 hold, §8.4)."""
     return direction in ("sendrecv", "recvonly") and host != "0.0.0.0"
+
+
+def _sends(direction: str) -> bool:
+    """Whether the peer says it sends media: not when it only receives or is inactive."""
+    return direction in ("sendrecv", "sendonly")
 
 
 def _host(sdp: SdpMessage, audio: MediaDescription) -> str:
