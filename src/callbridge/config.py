@@ -42,6 +42,13 @@ class SipSection(_Section):
     advertised_address: str | None = None
     realm: str = "callbridge"
     max_server_transactions: int = Field(default=2000, ge=1)
+    # TCP (callbridge.sip.tcp): connections accepted in all and from one source address;
+    # a connection silent this long is closed (RFC 5626 CRLF pings count); a message begun
+    # must be complete within tcp_read_seconds (slowloris).
+    tcp_max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+    tcp_max_per_source: int = Field(default=32, ge=1, le=1_000_000)
+    tcp_idle_seconds: float = Field(default=300.0, gt=0, le=86_400, allow_inf_nan=False)
+    tcp_read_seconds: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
 
     @field_validator("listen")
     @classmethod
@@ -59,6 +66,9 @@ class HttpSection(_Section):
     public_url: str | None = None  # base of RecordingURL; default http://<listen>
     # A found API key is remembered this long (0: looked up on every request).
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
+    # A request's body must have arrived this many seconds after its headers (408 and the
+    # connection closed otherwise).
+    body_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
 
     @field_validator("public_url")
     @classmethod

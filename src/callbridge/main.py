@@ -30,6 +30,7 @@ from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
+from callbridge.sip.tcp import TcpLimits
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.key_cache import CachedApiKeys
@@ -56,6 +57,12 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             for t in config.trunks
         ),
         max_server_transactions=config.sip.max_server_transactions,
+        tcp_limits=TcpLimits(
+            max_connections=config.sip.tcp_max_connections,
+            max_per_source=config.sip.tcp_max_per_source,
+            idle_seconds=config.sip.tcp_idle_seconds,
+            read_seconds=config.sip.tcp_read_seconds,
+        ),
     )
 
 

@@ -29,6 +29,7 @@ from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.message import Peer, build_response
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError, build_answer
+from callbridge.sip.tcp import TcpLimits
 from callbridge.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
@@ -53,6 +54,7 @@ class EngineSettings:
     timers: Timers = field(default_factory=Timers)
     max_server_transactions: int = 2000
     default_ring_timeout: float = 30.0
+    tcp_limits: TcpLimits = field(default_factory=TcpLimits)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ class Engine:
             trunks=settings.trunks,
             domain=settings.advertised_host or settings.host,
         )
-        self._transport = SipTransport(on_message=self._on_datagram)
+        self._transport = SipTransport(on_message=self._on_datagram, tcp_limits=settings.tcp_limits)
         self._transactions = TransactionLayer(
             transport=self._transport,
             timers=settings.timers,
