@@ -215,6 +215,7 @@ async def serve(config: CallbridgeConfig) -> None:
             callbacks=callbacks,
             lines=configured_lines(config),
             voices=tts,
+            body_timeout=config.http.body_timeout,
         )
         host, port = config.http.host_port
         log.info(

@@ -12,6 +12,7 @@ from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
 from callbridge.api.bitrix_errors import REST_PREFIX, bitrix_error_of
 from callbridge.api.body import MAX_BODY_BYTES
+from callbridge.api.body_deadline import BodyDeadline
 from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
@@ -35,12 +36,15 @@ def create_http_app(
     lines: Sequence[Line] = (),
     voices: VoiceCatalog | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
+    body_timeout: float = 10.0,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
     ``/rest/voximplant.callback.start`` are not served); ``lines`` the configured lines and
-    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``)."""
+    ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); a request's body
+    must arrive within ``body_timeout`` seconds (:mod:`callbridge.api.body_deadline`)."""
     app = FastAPI(title="Callbridge", version="0.1.0")
+    app.add_middleware(BodyDeadline, timeout=body_timeout)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
     @app.get("/health")
