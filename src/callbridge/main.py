@@ -27,6 +27,7 @@ from callbridge.engine.routing import Trunk
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.client import HttpClient
 from callbridge.httpclient.process import ProcessHttpClient
+from callbridge.log_bounds import bound_log_lines
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
@@ -222,6 +223,7 @@ async def serve(config: CallbridgeConfig) -> None:
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        bound_log_lines()
         freeze_startup_objects()
         await server.serve()
 

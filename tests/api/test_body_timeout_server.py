@@ -95,3 +95,12 @@ async def test_a_response_before_the_body_was_read_closes_the_connection(
     answer = await trickle_until_answered(server, head("GET", "/health", 400), b"x" * 400)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     assert b"connection: close" in answer.lower()
+
+
+async def test_a_long_request_line_is_logged_cut(server: Server, tmp_path: Path) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        response = await client.get("/health-" + "a" * 12_000)
+    assert response.status_code == 404
+    log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "more characters" in log
+    assert max(len(line) for line in log.splitlines()) < 2000
