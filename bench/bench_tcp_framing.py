@@ -76,9 +76,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     print(f"a {len(HEADER)} byte header without its end, fed in chunks; best of {args.repeat}")
-    print(
-        f"{'chunk':>6} {'before s':>10} {'after s':>10} {'before conn/s':>14} {'after conn/s':>13}"
-    )
+    columns = ("chunk", "before s", "after s", "before conn/s", "after conn/s")
+    print(" ".join(f"{name:>13}" for name in columns))
     for chunk in (int(c) for c in args.chunk.split(",")):
         old = min(before(chunk) for _ in range(args.repeat))
         new = min(after(chunk) for _ in range(args.repeat))
