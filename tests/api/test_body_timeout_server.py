@@ -50,29 +50,35 @@ def head(method: str, path: str, length: int) -> bytes:
 
 
 async def trickle_until_answered(server: Server, request: bytes, body: bytes) -> bytes:
-    """Send ``request``, then ``body`` a byte every 0.1 s; all the server sent until it
-    closed the connection (or GIVE_UP seconds passed)."""
+    """Send ``request``, then ``body`` a byte every 0.1 s until an answer starts; all the
+    server sent until it closed the connection (or GIVE_UP seconds passed)."""
     port = int(server.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
+    answer = bytearray()
 
     async def trickle() -> None:
         for byte in body:
-            with contextlib.suppress(ConnectionError):
-                writer.write(bytes([byte]))
+            if answer:  # a byte sent after the server's close would reset the connection
+                return
+            writer.write(bytes([byte]))
             await asyncio.sleep(0.1)
 
     sender = asyncio.create_task(trickle())
     try:
         async with asyncio.timeout(GIVE_UP):
-            return await reader.read(-1)
+            while chunk := await reader.read(4096):
+                answer += chunk
     except TimeoutError:
-        return b"(no close within the limit)"
+        answer += b"(no close within the limit)"
+    except ConnectionError:
+        answer += b"(reset)"
     finally:
         sender.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError):
             await sender
         writer.close()
+    return bytes(answer)
 
 
 async def test_a_trickled_body_gets_408_and_the_connection_is_closed(server: Server) -> None:

@@ -1,6 +1,7 @@
 """SIP over TCP on the real server (``callbridge serve``, on uvloop's event loop as in
-production): SIPp with ``-t t1`` and baresip phones registered over TCP place and receive
-calls, an outbound API call reaches a SIPp UAS over TCP, and connections that only trickle
+production): SIPp with ``-t t1`` and baresip phones registered over TCP place and
+receive calls (the server rings a phone on the connection it registered on), an outbound
+API call reaches a SIPp UAS over TCP, and connections that only trickle
 bytes (a slowloris) do not keep a real client out.  Under uvloop every TCP connection used
 to be closed at once with a traceback, and outbound calls over TCP failed after 32 s."""
 

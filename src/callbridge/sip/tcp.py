@@ -102,6 +102,7 @@ class TcpConnection(asyncio.Protocol):
         try:
             while (frame := self._framer.next()) is not None:
                 self.last_active = self._table.now()
+                self.partial_since = None  # the next message's time starts now
                 if frame is Keepalive.PING:
                     self.transport.write(PONG)
                 else:
@@ -112,9 +113,7 @@ class TcpConnection(asyncio.Protocol):
         except FramingError as exc:
             self._refuse_stream(exc)
             return
-        if not self._framer.partial:
-            self.partial_since = None
-        elif self.partial_since is None:
+        if self._framer.partial and self.partial_since is None:
             self.partial_since = self._table.now()
 
     def _refuse_stream(self, exc: FramingError) -> None:
