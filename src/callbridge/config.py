@@ -66,8 +66,10 @@ class HttpSection(_Section):
     public_url: str | None = None  # base of RecordingURL; default http://<listen>
     # A found API key is remembered this long (0: looked up on every request).
     api_key_cache_seconds: float = Field(default=5.0, ge=0)
-    # A request's body must have arrived this many seconds after its headers (408 and the
-    # connection closed otherwise).
+    # A request's head must arrive within header_timeout seconds (of the connection, or of
+    # the response before it), its body within body_timeout of the head; else the
+    # connection is closed (a late body gets 408 first).
+    header_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     body_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
 
     @field_validator("public_url")

@@ -11,6 +11,7 @@ import uvicorn
 import uvloop
 
 from callbridge.api.app import create_http_app
+from callbridge.api.head_deadline import with_head_deadline
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -222,7 +223,10 @@ async def serve(config: CallbridgeConfig) -> None:
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        protocol = with_head_deadline(config.http.header_timeout)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol)
+        )
         bound_log_lines()
         freeze_startup_objects()
         await server.serve()

@@ -1,7 +1,9 @@
-"""Slow request bodies on the real server (``callbridge serve``, uvicorn): a body that
+"""Slow HTTP clients on the real server (``callbridge serve``, uvicorn): a body that
 trickles in, or never comes, is answered 408 once ``[http] body_timeout`` has passed and
 its connection closed; a response to a request whose body was not read closes the
-connection too.  Before, such a connection (and its request) was held open for ever."""
+connection too; a head (request line and headers) trickled past ``[http] header_timeout``
+closes the connection.  Before, each such connection was held open for ever.  Long
+request lines are logged cut."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from server_process import Server, write_config
 
 KEY = "body-timeout-key-0123456789abcdef"
 BODY_TIMEOUT = 1.0
+HEADER_TIMEOUT = 1.0
 GIVE_UP = 8.0  # the old server never answered: this bounds the test instead
 
 
@@ -32,7 +35,8 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
         node="body-timeout-test",
         api_key=KEY,
     )
-    text = config.read_text().replace("[http]\n", f"[http]\nbody_timeout = {BODY_TIMEOUT}\n", 1)
+    timeouts = f"body_timeout = {BODY_TIMEOUT}\nheader_timeout = {HEADER_TIMEOUT}\n"
+    text = config.read_text().replace("[http]\n", f"[http]\n{timeouts}", 1)
     config.write_text(text)
     instance = Server(config, http_port, tmp_path / "server.log")
     await instance.start()
@@ -49,9 +53,12 @@ def head(method: str, path: str, length: int) -> bytes:
     ).encode()
 
 
-async def trickle_until_answered(server: Server, request: bytes, body: bytes) -> bytes:
-    """Send ``request``, then ``body`` a byte every 0.1 s until an answer starts; all the
-    server sent until it closed the connection (or GIVE_UP seconds passed)."""
+async def trickle_until_answered(
+    server: Server, request: bytes, body: bytes, *, answered_before: int = 0
+) -> bytes:
+    """Send ``request``, then ``body`` a byte every 0.1 s until an answer starts (after
+    the ``answered_before`` that ``request`` gets); all the server sent until it closed
+    the connection (or GIVE_UP seconds passed)."""
     port = int(server.url.rsplit(":", 1)[1])
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(request)
@@ -59,8 +66,8 @@ async def trickle_until_answered(server: Server, request: bytes, body: bytes) ->
 
     async def trickle() -> None:
         for byte in body:
-            if answer:  # a byte sent after the server's close would reset the connection
-                return
+            if answer.count(b"HTTP/1.1 ") > answered_before:
+                return  # a byte sent after the server's close would reset the connection
             writer.write(bytes([byte]))
             await asyncio.sleep(0.1)
 
@@ -101,6 +108,21 @@ async def test_a_response_before_the_body_was_read_closes_the_connection(
     answer = await trickle_until_answered(server, head("GET", "/health", 400), b"x" * 400)
     assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
     assert b"connection: close" in answer.lower()
+
+
+@pytest.mark.parametrize(
+    "before",
+    [b"", b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"],
+    ids=["new connection", "kept alive"],
+)
+async def test_a_trickled_head_closes_the_connection(server: Server, before: bytes) -> None:
+    """On a new connection, and on a kept-alive one after a first response."""
+    trickled = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"s" * 200
+    answer = await trickle_until_answered(
+        server, before, trickled, answered_before=1 if before else 0
+    )
+    assert answer.endswith(b"}") or answer == b"", answer[-200:]  # closed, nothing more
+    assert answer.count(b"HTTP/1.1 200 ") == (1 if before else 0)
 
 
 async def test_a_long_request_line_is_logged_cut(server: Server, tmp_path: Path) -> None:
