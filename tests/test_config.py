@@ -9,6 +9,7 @@ from callbridge.config import ConfigError, load_config, split_host_port
 from callbridge.main import configured_lines, engine_settings
 from callbridge.sip.guesses import GuessLimits
 from callbridge.sip.pike import PikeLimits
+from callbridge.sip.tcp import TcpLimits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -309,4 +310,26 @@ def test_session_timer_keys(tmp_path: Path) -> None:
     for bad in ("session_expires = 60", "min_se = 0", "session_expires = -1"):
         path.write_text(f"[sip]\n{bad}\n")
         with pytest.raises(ConfigError, match=r"session_expires|min_se"):
+            load_config(path)
+
+
+def test_tcp_limits_and_body_timeout_reach_the_engine_and_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "tcp.toml"
+    path.write_text(
+        "[sip]\ntcp_max_connections = 50\ntcp_max_per_source = 4\n"
+        "tcp_idle_seconds = 90\ntcp_read_seconds = 5\n[http]\nbody_timeout = 3\n"
+    )
+    config = load_config(path)
+    assert engine_settings(config).tcp_limits == TcpLimits(
+        max_connections=50, max_per_source=4, idle_seconds=90, read_seconds=5
+    )
+    assert config.http.body_timeout == 3
+    for bad in (
+        "[sip]\ntcp_max_connections = 0",
+        "[sip]\ntcp_idle_seconds = -1",
+        "[sip]\ntcp_read_seconds = nan",
+        "[http]\nbody_timeout = 0",
+    ):
+        path.write_text(bad + "\n")
+        with pytest.raises(ConfigError, match=bad.split("\n")[1].split(" ")[0]):
             load_config(path)

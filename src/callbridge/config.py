@@ -73,6 +73,14 @@ class SipSection(_Section):
     session_expires: int = Field(default=1800, ge=0, le=86_400)
     min_se: int = Field(default=90, ge=1, le=86_400)
 
+    # TCP (callbridge.sip.tcp): connections accepted in all and from one source address;
+    # a connection silent this long is closed (RFC 5626 CRLF pings count); a message begun
+    # must be complete within tcp_read_seconds (slowloris).
+    tcp_max_connections: int = Field(default=1024, ge=1, le=1_000_000)
+    tcp_max_per_source: int = Field(default=32, ge=1, le=1_000_000)
+    tcp_idle_seconds: float = Field(default=300.0, gt=0, le=86_400, allow_inf_nan=False)
+    tcp_read_seconds: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+
     @model_validator(mode="after")
     def _blocks(self) -> SipSection:
         if self.auth_block_max_seconds < self.auth_block_seconds:
@@ -105,6 +113,11 @@ class HttpSection(_Section):
     # auth_throttle_seconds, its requests get 429 for auth_throttle_seconds; 0: never.
     auth_max_failures: int = Field(default=10, ge=0, le=1_000_000)
     auth_throttle_seconds: float = Field(default=60.0, gt=0, le=86_400, allow_inf_nan=False)
+    # A request's head must arrive within header_timeout seconds (of the connection, or of
+    # the response before it), its body within body_timeout of the head; else the
+    # connection is closed (a late body gets 408 first).
+    header_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+    body_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
 
     @field_validator("public_url")
     @classmethod

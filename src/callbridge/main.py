@@ -14,6 +14,7 @@ import uvloop
 from aiosipua.headers import parse_uri
 
 from callbridge.api.app import create_http_app
+from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
 from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.runner import RunnerLimits
@@ -44,6 +45,7 @@ from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
 from callbridge.httpclient.own_addresses import own_addresses
 from callbridge.httpclient.process import ProcessHttpClient
+from callbridge.log_bounds import bound_log_lines
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
@@ -51,6 +53,7 @@ from callbridge.shutdown import ApiServer, ShutdownSignals
 from callbridge.sip.guesses import GuessLimits
 from callbridge.sip.pike import PikeLimits
 from callbridge.sip.session_timer import SessionTimerPolicy
+from callbridge.sip.tcp import TcpLimits
 from callbridge.startup import (
     StartupError,
     bind_failed,
@@ -99,6 +102,12 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
         ),
         session_timers=SessionTimerPolicy(
             session_expires=config.sip.session_expires, min_se=config.sip.min_se
+        ),
+        tcp_limits=TcpLimits(
+            max_connections=config.sip.tcp_max_connections,
+            max_per_source=config.sip.tcp_max_per_source,
+            idle_seconds=config.sip.tcp_idle_seconds,
+            read_seconds=config.sip.tcp_read_seconds,
         ),
     )
 
@@ -361,14 +370,19 @@ async def serve(config: CallbridgeConfig) -> None:
             voices=tts,
             idempotency=idempotency,
             throttle=key_throttle(config),
+            body_timeout=config.http.body_timeout,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
         )
         for step in next_steps(config):
             log.info("%s", step)
-        server = ApiServer(uvicorn.Config(app, host=host, port=port, log_level="info"))
+        protocol = with_head_deadline(config.http.header_timeout)
+        server = ApiServer(
+            uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol)
+        )
         install_key_redaction()  # uvicorn's Config has configured its loggers by now
+        bound_log_lines()
         freeze_startup_objects()
         with ShutdownSignals() as signals:
             http_task = asyncio.create_task(server.serve(sockets=[http_socket]), name="http")

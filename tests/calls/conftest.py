@@ -27,7 +27,11 @@ from callbridge.store.database import Database
 from callbridge.store.repository import CallRepository
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.dispatcher import WebhookDispatcher
-from peers.conftest import baresip, sipp_uas  # noqa: F401  (fixtures shared with the peer tests)
+from peers.conftest import (  # noqa: F401  (fixtures shared with the peer tests)
+    baresip,
+    sipp_uac,
+    sipp_uas,
+)
 from postgres_server import fresh_database
 from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 

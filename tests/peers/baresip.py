@@ -82,7 +82,8 @@ class Baresip:
 
     Without ``registrar`` the account is local (``sip:USER@HOST:PORT``, no REGISTER);
     with ``registrar="host:port"`` it registers ``sip:USER@registrar`` with ``password``
-    every ``regint`` seconds.  ``auto_answer`` sets ``answermode=auto``.  The audio source
+    every ``regint`` seconds; ``transport="tcp"`` registers and calls over TCP.
+    ``auto_answer`` sets ``answermode=auto``.  The audio source
     is a ``tone_hz`` sine unless ``source_wav`` is given.
     """
 
@@ -100,11 +101,13 @@ class Baresip:
         tone_hz: float = 440.0,
         source_wav: Path | None = None,
         rtp_ports: tuple[int, int] | None = None,
+        transport: str = "udp",
     ) -> None:
         self.workdir, self.host, self.port, self.user = workdir, host, port, user
         self.registrar, self.password, self.regint = registrar, password, regint
         self.auto_answer, self.tone_hz, self.source_wav = auto_answer, tone_hz, source_wav
         self.rtp_ports = rtp_ports or next_rtp_range()
+        self.transport = transport
         self.config_dir = workdir / "config"
         self.recordings_dir = workdir / "recordings"
         self.log_file = workdir / "baresip.log"
@@ -127,7 +130,8 @@ class Baresip:
     @property
     def aor(self) -> str:
         """The account's address of record."""
-        return f"sip:{self.user}@{self.registrar}" if self.registrar else self.uri
+        suffix = "" if self.transport == "udp" else f";transport={self.transport}"
+        return (f"sip:{self.user}@{self.registrar}" if self.registrar else self.uri) + suffix
 
     def account_line(self) -> str:
         params = [f"answermode={'auto' if self.auto_answer else 'manual'}"]

@@ -152,9 +152,11 @@ class SippRun:
         bye_after_ms: int = 1000,
         credentials: tuple[str, str] = ("alice", "secret"),
         rtp_echo: bool = True,
+        transport: str = "u1",
         extra: Sequence[str] = (),
     ) -> SippRun:
-        """A UAS that behaves as ``mode``; ``credentials`` serve AUTH_401 and REGISTRAR."""
+        """A UAS that behaves as ``mode``; ``credentials`` serve AUTH_401 and REGISTRAR;
+        ``transport`` is SIPp's ``-t`` (``u1`` UDP, ``t1`` one TCP connection)."""
         variables: dict[str, str] = {}
         if mode in (UasMode.AUTH_401, UasMode.REGISTRAR):
             variables = {"user": credentials[0], "password": credentials[1]}
@@ -167,6 +169,7 @@ class SippRun:
             pause_ms=bye_after_ms if mode is UasMode.ANSWER_THEN_BYE else None,
             variables=variables,
             rtp_echo=rtp_echo,
+            transport=transport,
             extra=extra,
         )
 

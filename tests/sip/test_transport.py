@@ -1,16 +1,19 @@
-"""SIP transport (RFC 3261 §18): TCP framing by Content-Length, keep-alives, reuse, abuse."""
+"""SIP transport (RFC 3261 §18): UDP and TCP on one port, replies and reuse of TCP
+connections, pings, framing errors.  The TCP tests run on asyncio's loop and on uvloop's:
+under uvloop every TCP connection used to be closed at once (an ``isinstance`` check on
+the transport), and outbound TCP requests were never sent."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
 
 from callbridge.sip.message import MAX_MESSAGE_SIZE, Peer, parse_message
-from callbridge.sip.transport import FramingError, SipTransport, next_frame
+from callbridge.sip.transport import SipTransport
 from callbridge.sip.udp import READ_BATCH, RECEIVE_BUFFER
 
 HOST = "127.0.0.1"
@@ -29,38 +32,6 @@ def message(body: bytes = b"", *, branch: str = "z9hG4bKa1") -> bytes:
     return head.encode() + body
 
 
-def test_frames_split_by_content_length_with_keepalives() -> None:
-    first, second = message(b"hello"), message(b"", branch="z9hG4bKa2")
-    buffer = bytearray(b"\r\n\r\n" + first + b"\r\n" + second[:10])
-    assert next_frame(buffer) == first
-    assert next_frame(buffer) is None  # the second one is incomplete
-    buffer += second[10:]
-    assert next_frame(buffer) == second
-    assert buffer == b""
-    assert next_frame(bytearray(b"\r\n\r\n")) is None
-
-
-def test_compact_content_length_frames() -> None:
-    data = message(b"abc").replace(b"Content-Length:", b"l:")
-    assert next_frame(bytearray(data + b"rest")) == data
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        message().replace(b"Content-Length: 0", b"Content-Length: x"),
-        message().replace(b"Content-Length: 0", b"Content-Length: -4"),
-        message().replace(b"Content-Length: 0", b"Content-Length: 0\r\nl: 0"),
-        message().replace(b"Content-Length: 0", f"Content-Length: {MAX_MESSAGE_SIZE}".encode()),
-        b"X" * (MAX_MESSAGE_SIZE + 1),
-    ],
-    ids=["garbage", "negative", "twice", "body too large", "headers too large"],
-)
-def test_unframeable_streams(data: bytes) -> None:
-    with pytest.raises(FramingError):
-        next_frame(bytearray(data))
-
-
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[SipTransport, list[tuple[bytes, Peer]]]]:
     received: list[tuple[bytes, Peer]] = []
@@ -76,6 +47,7 @@ async def server() -> AsyncIterator[tuple[SipTransport, list[tuple[bytes, Peer]]
     await transport.close()
 
 
+@pytest.mark.both_loops
 async def test_tcp_replies_on_the_same_connection(
     server: tuple[SipTransport, list[tuple[bytes, Peer]]],
 ) -> None:
@@ -86,6 +58,7 @@ async def test_tcp_replies_on_the_same_connection(
     await writer.drain()
     writer.write(data[20:] + message())
     await writer.drain()
+    assert await reader.readexactly(2) == b"\r\n"  # the pong to the leading ping
     replies = [await reader.readuntil(b"\r\n\r\n") for _ in range(2)]
     assert all(r.startswith(b"SIP/2.0 200") for r in replies)
     assert [d for d, _ in received] == [data, message()]
@@ -95,6 +68,7 @@ async def test_tcp_replies_on_the_same_connection(
     await writer.wait_closed()
 
 
+@pytest.mark.both_loops
 async def test_tcp_abuse_closes_the_connection(
     server: tuple[SipTransport, list[tuple[bytes, Peer]]],
 ) -> None:
@@ -105,8 +79,63 @@ async def test_tcp_abuse_closes_the_connection(
     assert await asyncio.wait_for(reader.read(), 5) == b""
     assert received == []
     writer.close()
+    await _until(lambda: transport.tcp_connections == 0)
 
 
+@pytest.mark.both_loops
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        (message().replace(b"Content-Length: 0", b"Content-Length: -1"), b"400 "),
+        (message().replace(b"Content-Length: 0", b"Content-Length: 999999"), b"513 "),
+        (message().replace(b"\r\n\r\n", b"\r\nX-Pad: " + b"p" * MAX_MESSAGE_SIZE), b"513 "),
+    ],
+    ids=["bad content-length", "body too large", "header section too large"],
+)
+async def test_a_stream_that_cannot_be_framed_is_answered_then_closed(
+    server: tuple[SipTransport, list[tuple[bytes, Peer]]], data: bytes, status: bytes
+) -> None:
+    transport, received = server
+    reader, writer = await asyncio.open_connection(HOST, transport.local_port)
+    writer.write(data)
+    await writer.drain()
+    reply = await asyncio.wait_for(reader.read(), 5)  # all of it, up to the close
+    assert reply.startswith(b"SIP/2.0 " + status), reply[:100]
+    assert b"Call-ID: frame-test\r\n" in reply
+    assert reply.endswith(b"\r\n\r\n")
+    assert received == []
+    writer.close()
+    await _until(lambda: transport.tcp_connections == 0)
+
+
+@pytest.mark.both_loops
+async def test_a_crlf_ping_gets_a_crlf_pong(
+    server: tuple[SipTransport, list[tuple[bytes, Peer]]],
+) -> None:
+    transport, received = server
+    reader, writer = await asyncio.open_connection(HOST, transport.local_port)
+    writer.write(b"\r\n\r\n")
+    assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+    writer.write(b"\r\n")
+    await asyncio.sleep(0.05)
+    writer.write(b"\r\n" + message())  # one ping in two writes, then a message
+    assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+    reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    assert reply.startswith(b"SIP/2.0 200")
+    assert [d for d, _ in received] == [message()]
+    writer.close()
+    await writer.wait_closed()
+
+
+async def _until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError("condition not met")
+
+
+@pytest.mark.both_loops
 async def test_udp_and_tcp_share_the_port_and_outbound_tcp_is_reused() -> None:
     got: list[tuple[bytes, Peer]] = []
     bob = SipTransport(on_message=lambda data, peer: got.append((data, peer)))

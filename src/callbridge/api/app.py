@@ -13,6 +13,7 @@ from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
 from callbridge.api.bitrix_errors import REST_PREFIX, bitrix_error_of
 from callbridge.api.body import MAX_BODY_BYTES
+from callbridge.api.body_deadline import BodyDeadline
 from callbridge.api.callback import callback_router
 from callbridge.api.calls import calls_router
 from callbridge.api.errors import install_error_handlers
@@ -47,6 +48,7 @@ def create_http_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     idempotency: IdempotencyClaims | None = None,
     throttle: FailedKeyThrottle | None = None,
+    body_timeout: float = 10.0,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -54,8 +56,10 @@ def create_http_app(
     ``voices`` the text-to-speech engine (``callbridge.media.tts.Tts``); ``idempotency``
     keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
     not honoured); ``throttle`` makes the source addresses of wrong keys wait (every API
-    shares it)."""
+    shares it); a request's body must arrive within ``body_timeout`` seconds
+    (:mod:`callbridge.api.body_deadline`)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
+    app.add_middleware(BodyDeadline, timeout=body_timeout)
     install_docs(app)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 

@@ -35,6 +35,7 @@ from callbridge.sip.pike import Pike, PikeLimits
 from callbridge.sip.registrar import Registrar
 from callbridge.sip.sdp import SdpNegotiationError
 from callbridge.sip.session_timer import SessionTimerPolicy, negotiate
+from callbridge.sip.tcp import TcpLimits
 from callbridge.sip.transaction import (
     ClientTransaction,
     ServerTransaction,
@@ -64,6 +65,7 @@ class EngineSettings:
     overload_lag: float | None = None  # seconds
     guesses: GuessLimits | None = None
     session_timers: SessionTimerPolicy = field(default_factory=SessionTimerPolicy)
+    tcp_limits: TcpLimits = field(default_factory=TcpLimits)
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ class Engine:
             trunks=settings.trunks,
             domain=settings.advertised_host or settings.host,
         )
-        self._transport = SipTransport(on_message=self._on_datagram)
+        self._transport = SipTransport(on_message=self._on_datagram, tcp_limits=settings.tcp_limits)
         self._transactions = TransactionLayer(
             transport=self._transport,
             timers=settings.timers,
