@@ -31,6 +31,7 @@ from callbridge.store.records import CallFilters
 from callbridge.store.repository import ApiKeyRepository
 from peers.conftest import SippUasFactory
 from peers.sipp import SippRun, UasMode
+from webhook_receiver import LOOPBACK_ALLOWED
 
 pytestmark = pytest.mark.peers
 
@@ -54,7 +55,7 @@ async def guarded(
         keys=MappingProxyType({key.record.id: KeyRules(caller_ids=(CALLER_ID,))}),
         trunks=(TrunkAddress(name="carrier", host=carrier.host, port=carrier.port, default=True),),
     )
-    async with HttpClient(timeout=5.0) as client:
+    async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         calls = CallbridgeCalls(
             engine=world.engine,
             repository=world.repository,

@@ -5,9 +5,9 @@ make the server hold is bounded: connections in total and per source address, th
 begun message may take to arrive (``read_seconds``: a slowloris trickling a header is cut
 off), the time a connection may stay silent (``idle_seconds``; RFC 5626 pings count), and
 the replies it leaves unread.  When the table is full, a new connection takes the place of
-the oldest one that has not yet delivered a single message, so connections that only
-trickle cannot lock legitimate clients out.  A stream that cannot be framed gets 400 or
-513 (§18.3, §21.4.1) and is closed.  Whatever peers cause is logged as one bounded summary
+one that has not yet delivered a single message (the oldest of the source holding the most
+connections), so connections that only trickle cannot lock legitimate clients out.  A
+stream that cannot be framed gets 400 or 513 (§18.3, §21.4.1) and is closed.  Whatever peers cause is logged as one bounded summary
 line at most every :data:`REPORT_SECONDS`, never per connection and never with a traceback.
 
 The transports are used through :class:`StreamTransport`: uvloop's are not subclasses of
@@ -224,11 +224,13 @@ class TcpConnections:
         return True
 
     def _evict_one(self) -> bool:
-        """Close the oldest accepted connection that has delivered no message yet."""
+        """Close an accepted connection that has delivered no message yet: the oldest of
+        the source holding the most connections, so a flood that reconnects as fast as it
+        is evicted takes its own places, not a lone client's that has just connected."""
         idle = [c for c in self._open.values() if c.inbound and c.delivered == 0]
         if not idle:
             return False
-        oldest = min(idle, key=lambda c: c.opened)
+        oldest = min(idle, key=lambda c: (-self._per_source[c.key[0] if c.key else ""], c.opened))
         self._forget(oldest)
         oldest.close("evicted before a first message")
         return True
