@@ -7,8 +7,9 @@ off), the time a connection may stay silent (``idle_seconds``; RFC 5626 pings co
 the replies it leaves unread.  When the table is full, a new connection takes the place of
 one that has not yet delivered a single message (the oldest of the source holding the most
 connections), so connections that only trickle cannot lock legitimate clients out.  A
-stream that cannot be framed gets 400 or 513 (§18.3, §21.4.1) and is closed.  Whatever peers cause is logged as one bounded summary
-line at most every :data:`REPORT_SECONDS`, never per connection and never with a traceback.
+stream that cannot be framed gets 400 or 513 (§18.3, §21.4.1) and is closed.  Whatever
+peers cause is logged as one bounded summary line at most every :data:`REPORT_SECONDS`,
+never per connection and never with a traceback.
 
 The transports are used through :class:`StreamTransport`: uvloop's are not subclasses of
 :class:`asyncio.Transport`, though they behave as one.
