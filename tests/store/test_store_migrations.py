@@ -12,7 +12,8 @@ from store_fakes import StepClock
 from callbridge.store.api_keys import hash_key
 from callbridge.store.database import Database, alembic_config
 from callbridge.store.models import Base
-from callbridge.store.repository import ApiKeyRepository
+from callbridge.store.records import Callback, NewEvent
+from callbridge.store.repository import ApiKeyRepository, CallRepository
 
 OLD_KEY = "key-from-before-0002-0123456789"
 TABLES = {
@@ -99,5 +100,38 @@ async def test_0004_rehashes_plain_sha256_keys_with_the_pepper(db_url: str) -> N
         found = await ApiKeyRepository(database=database, clock=StepClock()).find_by_key(OLD_KEY)
         assert found is not None
         assert found.id == "key_2"
+    finally:
+        await database.close()
+
+
+async def test_0006_counts_the_callbacks_of_calls_from_before(db_url: str) -> None:
+    """A call with two callbacks queued before 0006 numbers its next one 2."""
+    database = Database(url=db_url)
+    try:
+        await database.migrate("0005")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                'INSERT INTO calls (sid, direction, "from", "to", status, method,'
+                " status_callback_method, status_callback_events, created_at, node,"
+                " last_event_seq) VALUES ('CAold', 'outbound', '1', '2', 'ringing', 'POST',"
+                " 'POST', '[]', '2026-01-01 00:00:00.000000', 'node-a', 2)"
+            )
+            for seq in (1, 2):
+                await connection.exec_driver_sql(
+                    "INSERT INTO deliveries (call_sid, seq, url, method, params, status,"
+                    f" attempts, next_attempt_at) VALUES ('CAold', {seq}, 'https://h/cb',"
+                    " 'POST', '{}', 'delivered', 1, '2026-01-01 00:00:00.000000')"
+                )
+        await database.migrate()
+        calls = CallRepository(database=database, clock=StepClock())
+        await calls.record_event_with_delivery(
+            "CAold",
+            NewEvent(name="answered", at=StepClock().now()),
+            {},
+            Callback(url="https://h/cb"),
+            sequence_param="SequenceNumber",
+        )
+        deliveries = (await calls.get_call("CAold")).deliveries
+        assert [d.params.get("SequenceNumber") for d in deliveries] == [None, None, "2"]
     finally:
         await database.close()

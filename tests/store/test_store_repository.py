@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 import pytest
@@ -18,6 +18,7 @@ from callbridge.store.records import (
     CallEnding,
     CallFilters,
     Cursor,
+    EventWrite,
     NewCall,
     NewEvent,
 )
@@ -48,7 +49,7 @@ async def test_call_round_trip_and_lifecycle(calls: CallRepository, clock: StepC
     assert created.status_callback_events == ("initiated", "completed")
     assert created.created_at.tzinfo is not None
     answered_at = clock.now()
-    await calls.update_status("CA1", "answered", at=answered_at)
+    await calls.update_status("CA1", "in-progress", at=answered_at)
     ending = CallEnding(cause="hung_up", by="remote", sip_code=200)
     ended = await calls.update_status(
         "CA1", "completed", at=answered_at + timedelta(seconds=61.6), ending=ending
@@ -182,9 +183,7 @@ async def test_an_answered_calls_dialog_is_kept_until_it_ends(
         "ended", "completed", at=clock.now(), ending=CallEnding(cause="hung_up", by="remote")
     )
     async with database.engine.connect() as connection:
-        stored = dict(
-            (await connection.exec_driver_sql("SELECT sid, sip_dialog FROM calls")).all()
-        )
+        stored = dict((await connection.exec_driver_sql("SELECT sid, sip_dialog FROM calls")).all())
     assert stored["ended"] is None
     [orphan] = await calls.close_orphaned_calls("node-a", "node_restart")
     assert orphan.call.sid == "live"
@@ -216,3 +215,74 @@ async def test_api_keys_store_only_a_hash(keys: ApiKeyRepository, database: Data
     assert stored != hashlib.sha256(created.key.encode()).hexdigest()  # keyed (0004)
     assert len(stored) == 64
     assert created.key not in stored
+
+
+def _numbered(write_name: str, at: datetime, callback: Callback | None) -> EventWrite:
+    return EventWrite(
+        event=NewEvent(name=write_name, at=at),
+        params={"CallStatus": write_name},
+        callback=callback,
+        sequence_param="SequenceNumber",
+    )
+
+
+async def test_callbacks_are_numbered_per_call_in_the_transaction_that_queues_them(
+    database: Database, calls: CallRepository, clock: StepClock
+) -> None:
+    """Issue 11 item 7: SequenceNumber counts the call's callbacks from 0, is consumed only
+    by a callback that commits, and goes on where it was after a restart."""
+    await calls.create_call(
+        new_call("CA1"), then=lambda call: _numbered("initiated", clock.now(), HOOK)
+    )
+    await calls.create_call(
+        new_call("CA2"), then=lambda call: _numbered("initiated", clock.now(), HOOK)
+    )
+    await calls.update_status(  # an event without a callback: no number
+        "CA1", "ringing", at=clock.now(), then=lambda call: _numbered("ringing", clock.now(), None)
+    )
+    unserialisable = cast(dict[str, str], {"CallStatus": object()})
+    with pytest.raises(StatementError, match="not JSON serializable"):
+        await calls.record_event_with_delivery(
+            "CA1",
+            NewEvent(name="answered", at=clock.now()),
+            unserialisable,
+            HOOK,
+            sequence_param="SequenceNumber",
+        )
+    await calls.update_status(
+        "CA1",
+        "in-progress",
+        at=clock.now(),
+        then=lambda call: _numbered("answered", clock.now(), HOOK),
+    )
+    restarted_db = Database(url=database.url)  # the next run of the server
+    try:
+        restarted = CallRepository(database=restarted_db, clock=clock)
+        await restarted.record_event_with_delivery(
+            "CA1",
+            NewEvent(name="completed", at=clock.now()),
+            {"CallStatus": "completed"},
+            HOOK,
+            sequence_param="SequenceNumber",
+        )
+        await restarted.record_event_with_delivery(  # counted, not numbered
+            "CA1", NewEvent(name="other", at=clock.now()), {}, HOOK
+        )
+    finally:
+        await restarted_db.close()
+    detail = await calls.get_call("CA1")
+    assert [
+        (d.params.get("CallStatus"), d.params.get("SequenceNumber")) for d in detail.deliveries
+    ] == [
+        ("initiated", "0"),
+        ("answered", "1"),
+        ("completed", "2"),
+        (None, None),
+    ]
+    [other] = (await calls.get_call("CA2")).deliveries
+    assert other.params["SequenceNumber"] == "0"
+    async with database.engine.connect() as connection:
+        counts = dict(
+            (await connection.exec_driver_sql("SELECT sid, callback_count FROM calls")).all()
+        )
+    assert counts == {"CA1": 4, "CA2": 1}

@@ -8,6 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from email.utils import parsedate_to_datetime
 
 import pytest
 from dispatch_support import CLOCK, DispatcherFactory
@@ -70,7 +71,10 @@ async def test_events_arrive_in_order_once_with_seed_params_and_signature(
     first, last = receiver.requests[0], receiver.requests[-1]
     assert first.method == "POST"
     assert first.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert first.form == {
+    form = first.form
+    assert parsedate_to_datetime(form.pop("Timestamp")).utcoffset() == timedelta(0)
+    assert form == {
+        "SequenceNumber": "0",
         "Called": "19499300360",
         "ParentCallSid": "CA0",
         "CallStatus": "initiated",
@@ -81,6 +85,9 @@ async def test_events_arrive_in_order_once_with_seed_params_and_signature(
         "apikey": "s3cr3t",
     }
     assert last.form["CallStatus"] == "completed"
+    for sid in sids:  # each call numbers its own callbacks, in order
+        numbers = [r.form["SequenceNumber"] for r in receiver.requests if r.form["CallSid"] == sid]
+        assert numbers == ["0", "1", "2", "3"]
     assert last.form["CallDuration"].isdigit()
     for r in receiver.requests:
         verify(

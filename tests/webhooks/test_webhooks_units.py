@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import parse_qsl
 
 import pytest
 
 from callbridge.store.records import CallRecord, DeliveryRecord
+from callbridge.vocabulary import CallStatus
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.errors import InvalidSignature, SignatureExpired
 from callbridge.webhooks.params import (
     CallbackEvent,
     CallOutcome,
     callback_for,
+    callback_timestamp,
     status_callback_params,
 )
 from callbridge.webhooks.request import append_query, build_request
 from callbridge.webhooks.signing import SIGNATURE_HEADER, signature_header, verify
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+AT = datetime(2026, 12, 5, 14, 30, 1, 250_000, tzinfo=UTC)
 SECRET = "whsec_test"
 
 
@@ -49,7 +52,7 @@ def call(**changes: object) -> CallRecord:
         direction="outbound",
         from_="15550001111",
         to="19499300360",
-        status="completed",
+        status=CallStatus.COMPLETED,
         url=None,
         method="POST",
         status_callback="https://x.test/cb",
@@ -134,8 +137,9 @@ def test_append_query_keeps_fragment_and_existing_query() -> None:
 
 def test_seed_params_on_completed_with_recording_and_secret() -> None:
     record = call(secret_key="k", recording_url="https://r/1.wav", parent_sid="CA0")
-    outcome = CallOutcome(outcome="failed", sip_code=500)
-    assert status_callback_params(record, CallbackEvent.COMPLETED, outcome=outcome) == {
+    outcome = CallOutcome(outcome=CallStatus.FAILED, sip_code=500)
+    params = status_callback_params(record, CallbackEvent.COMPLETED, at=AT, outcome=outcome)
+    assert params == {
         "Called": "19499300360",
         "ParentCallSid": "CA0",
         "CallStatus": "completed",
@@ -143,6 +147,7 @@ def test_seed_params_on_completed_with_recording_and_secret() -> None:
         "CallSid": "CA1",
         "callSid": "CA1",
         "CallbackSource": "call-progress-event",
+        "Timestamp": "Sat, 05 Dec 2026 14:30:01 +0000",
         "CallDuration": "42",
         "CallDurartion": "42",
         "CallOutcome": "failed",
@@ -153,14 +158,23 @@ def test_seed_params_on_completed_with_recording_and_secret() -> None:
 
 
 def test_completed_without_an_outcome_follows_the_call() -> None:
-    params = status_callback_params(call(sip_code=486, status="busy"), CallbackEvent.COMPLETED)
+    busy = call(sip_code=486, status=CallStatus.BUSY)
+    params = status_callback_params(busy, CallbackEvent.COMPLETED, at=AT)
     assert (params["CallOutcome"], params["SipResponseCode"]) == ("busy", "486")
     with pytest.raises(ValueError, match="unknown call outcome"):
-        CallOutcome(outcome="hung_up", sip_code=200)
+        CallOutcome(outcome="hung_up", sip_code=200)  # type: ignore[arg-type]
+
+
+def test_the_timestamp_is_rfc_2822_in_utc_whatever_the_zone_of_the_time() -> None:
+    paris = AT.astimezone(timezone(timedelta(hours=1)))
+    assert callback_timestamp(paris) == "Sat, 05 Dec 2026 14:30:01 +0000"
+    assert callback_timestamp(datetime(2026, 1, 9, 3, 4, 5, 999_999, tzinfo=UTC)) == (
+        "Fri, 09 Jan 2026 03:04:05 +0000"
+    )
 
 
 def test_duration_and_recording_only_on_completed() -> None:
-    params = status_callback_params(call(recording_url="u"), CallbackEvent.RINGING)
+    params = status_callback_params(call(recording_url="u"), CallbackEvent.RINGING, at=AT)
     assert "CallDuration" not in params
     assert "RecordingURL" not in params
     assert params["ParentCallSid"] == "CA1"

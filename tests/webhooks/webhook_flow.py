@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from callbridge.store.clock import SystemClock
 from callbridge.store.records import CallEnding, NewCall, NewEvent
 from callbridge.store.repository import CallRepository
-from callbridge.webhooks.params import CallbackEvent, callback_for, status_callback_params
+from callbridge.vocabulary import CallStatus
+from callbridge.webhooks.params import (
+    SEQUENCE_NUMBER,
+    CallbackEvent,
+    callback_for,
+    status_callback_params,
+)
 
 ALL_EVENTS = ("initiated", "ringing", "answered", "completed")
 CLOCK = SystemClock()
@@ -43,16 +49,26 @@ async def new_call(
     )
 
 
+# The call's status once each event happened.
+STATUS_AFTER = {
+    CallbackEvent.INITIATED: CallStatus.QUEUED,
+    CallbackEvent.RINGING: CallStatus.RINGING,
+    CallbackEvent.ANSWERED: CallStatus.IN_PROGRESS,
+    CallbackEvent.COMPLETED: CallStatus.COMPLETED,
+}
+
+
 async def emit(calls: CallRepository, sid: str, event: CallbackEvent) -> int | None:
     """Move the call to ``event`` and record it with its webhook; the delivery id."""
     now = CLOCK.now()
     ending = CallEnding(cause="hung_up", by="remote") if event is CallbackEvent.COMPLETED else None
-    call = await calls.update_status(sid, event.value, at=now, ending=ending)
+    call = await calls.update_status(sid, STATUS_AFTER[event], at=now, ending=ending)
     recorded = await calls.record_event_with_delivery(
         sid,
         NewEvent(name=event.value, at=now),
-        status_callback_params(call, event),
+        status_callback_params(call, event, at=now),
         callback_for(call, event),
+        sequence_param=SEQUENCE_NUMBER,
     )
     return recorded.delivery_id
 

@@ -10,6 +10,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from callbridge.calls.callback_state import CallbackStatus
+from callbridge.vocabulary import CallStatus
+
 HttpMethod = Literal["GET", "POST"]
 
 
@@ -72,7 +75,7 @@ class PlaceCall(_Doc):
 class Call(_Doc):
     CallSid: str
     ParentCallSid: str | None
-    status: str
+    status: CallStatus
     direction: Literal["outbound", "inbound"]
     from_: str = Field(alias="from")
     to: str
@@ -188,7 +191,7 @@ class PlacedCallback(_Doc):
 
 class CallbackDetail(_Doc):
     id: str
-    status: str
+    status: CallbackStatus
     mode: str
     first: str
     endedBy: str | None

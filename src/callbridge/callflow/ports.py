@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.engine.events import Ended, EndReason, LegState
 from callbridge.media.plane import AudioSource
+from callbridge.vocabulary import CallStatus
 
-DialStatus = Literal["completed", "busy", "no-answer", "failed", "canceled"]
+# How a Dial ended (``DialCallStatus``): one of the final statuses of a call.
+DialStatus = CallStatus
 
 
 class LegPort(Protocol):

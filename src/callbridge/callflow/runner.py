@@ -378,7 +378,10 @@ class CallflowRunner:
         if dial.action is None:
             ended = self._leg.ended
             return None if ended is None else HungUp(ended=ended)
-        params = {"DialCallStatus": result.status, "DialCallDuration": str(round(result.duration))}
+        params = {
+            "DialCallStatus": result.status,
+            "DialCallDuration": str(round(result.duration)),
+        }
         if result.recording_url is not None:
             params["RecordingUrl"] = result.recording_url
         return await self._report(dial.action, dial.method, params)

@@ -48,6 +48,7 @@ from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.media.tts import TtsError
+from callbridge.vocabulary import reason_for_dial_status
 
 log = logging.getLogger(__name__)
 
@@ -380,11 +381,7 @@ class TwoLegCallback:
 
 def line_failure(line: Line, rung: Rung) -> Ended:
     """Why nobody on ``line`` answered, as the end of the line's leg."""
-    reason = {
-        "busy": EndReason.BUSY,
-        "no-answer": EndReason.NO_ANSWER,
-        "canceled": EndReason.CANCELLED,
-    }.get(rung.status, EndReason.FAILED)
+    reason = reason_for_dial_status(rung.status)
     last = rung.ends[-1] if rung.ends else None
     detail = f"line {line.id}: {rung.status}"
     if last is None and rung.unroutable:

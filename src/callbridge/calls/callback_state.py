@@ -13,14 +13,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from callbridge.calls.request import CallbackMode, LegName
 from callbridge.store.records import CallDetail, CallEventRecord, CallRecord
+from callbridge.vocabulary import CallStatus
 
 CALLBACK_EVENT = "callback"
 BRIDGED_EVENT = "bridged"
 ENDED_EVENT = "callback-ended"
+
+
+class CallbackStatus(StrEnum):
+    """A two-leg callback's status (its legs each have their own :class:`CallStatus`)."""
+
+    QUEUED = "queued"  # no leg dialled yet
+    IN_PROGRESS = "in-progress"  # legs ringing or hearing their announcements
+    BRIDGED = "bridged"
+    COMPLETED = "completed"  # was bridged, has ended
+    FAILED = "failed"  # ended without a bridge
+    CANCELED = "canceled"  # hung up through the API before the bridge
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,7 +59,7 @@ class CallbackDetail:
     id: str
     mode: str
     first: str
-    status: str
+    status: CallbackStatus
     ended_by: str | None
     reason: str | None
     created_at: datetime
@@ -108,14 +121,18 @@ def _status(
     bridged: bool,
     ended: bool,
     outcome: Mapping[str, Any],
-) -> str:
+) -> CallbackStatus:
     if ended:
         if bridged:
-            return "completed"
-        return "canceled" if outcome.get("reason") == "stopped" else "failed"
+            return CallbackStatus.COMPLETED
+        if outcome.get("reason") == "stopped":
+            return CallbackStatus.CANCELED
+        return CallbackStatus.FAILED
     if bridged:
-        return "bridged"
-    return "queued" if all(call.status == "queued" for call in legs) else "in-progress"
+        return CallbackStatus.BRIDGED
+    if all(call.status == CallStatus.QUEUED for call in legs):
+        return CallbackStatus.QUEUED
+    return CallbackStatus.IN_PROGRESS
 
 
 def _event(events: tuple[CallEventRecord, ...], name: str) -> CallEventRecord | None:

@@ -15,6 +15,7 @@ from callbridge.calls.destination_policy import DestinationPolicy, DestinationRe
 from callbridge.calls.ringer import GroupRinger, Originator
 from callbridge.engine.events import EndReason, LegEndedError, LegState
 from callbridge.engine.leg import CallLeg
+from callbridge.vocabulary import CallStatus
 
 __all__ = ["DialScreen", "EngineDialer", "Originator", "TrackChild", "target_address"]
 
@@ -62,7 +63,7 @@ class EngineDialer:
             raise ValueError("this dialer serves one call leg only")
         groups = await self._allowed_groups(dial)
         if not groups:
-            return DialResult(status="failed", duration=0.0, answered_target=None)
+            return DialResult(status=CallStatus.FAILED, duration=0.0, answered_target=None)
         ringer = GroupRinger(
             engine=self._engine,
             caller_id=dial.caller_id or self._caller_id,
@@ -112,13 +113,13 @@ class EngineDialer:
                 await _send_digits(callee, target.send_digits)
         except LegEndedError:
             await _hang_up_all((self._caller, callee))
-            return DialResult(status="canceled", duration=0.0, answered_target=target)
+            return DialResult(status=CallStatus.CANCELED, duration=0.0, answered_target=target)
         self._engine.bridge(self._caller, callee)
         started = time.monotonic()
         await _until_one_ends(self._caller, callee, time_limit=dial.time_limit)
         duration = time.monotonic() - started
         await callee.hangup(EndReason.HUNG_UP)
-        return DialResult(status="completed", duration=duration, answered_target=target)
+        return DialResult(status=CallStatus.COMPLETED, duration=duration, answered_target=target)
 
 
 async def _send_digits(leg: CallLeg, digits: str) -> None:

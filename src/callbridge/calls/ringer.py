@@ -18,16 +18,9 @@ from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.engine.events import Ended, EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError
+from callbridge.vocabulary import CallStatus, dial_status
 
 log = logging.getLogger(__name__)
-
-# The status of a group nobody answered, by how its legs ended.
-_UNANSWERED = {
-    EndReason.BUSY: "busy",
-    EndReason.DECLINED: "busy",
-    EndReason.NO_ANSWER: "no-answer",
-    EndReason.CANCELLED: "no-answer",
-}
 
 
 class Originator(Protocol):
@@ -91,19 +84,19 @@ class GroupRinger:
         """Each group in turn until a target answers, every group failed, or ``give_up``
         completes while one rings; ``canceled`` too, without ringing it, when a group's
         turn comes and ``still_wanted`` (if given) says nobody waits any more."""
-        rung = Rung(status="failed")
+        rung = Rung(status=CallStatus.FAILED)
         for group in groups:
             if still_wanted is not None and not still_wanted():
-                return Rung(status="canceled")
+                return Rung(status=CallStatus.CANCELED)
             rung = await self._ring_group(group, give_up=give_up)
-            if rung.status in ("completed", "canceled"):
+            if rung.status in (CallStatus.COMPLETED, CallStatus.CANCELED):
                 return rung
         return rung
 
     async def _ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
         ringing, unroutable = await self._originate_all(group)
         if not ringing:
-            return Rung(status="failed", unroutable=unroutable)
+            return Rung(status=CallStatus.FAILED, unroutable=unroutable)
         answer: Rung | None = None
         gave_up = False
         try:
@@ -114,7 +107,8 @@ class GroupRinger:
         if answer is not None:
             return answer
         ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
-        return Rung(status="canceled" if gave_up else _group_status(ends), ends=ends)
+        status = CallStatus.CANCELED if gave_up else _group_status(ends)
+        return Rung(status=status, ends=ends)
 
     async def _originate_all(
         self, group: DialGroup
@@ -157,7 +151,8 @@ async def _first_answer(
             for future in done:
                 if future.exception() is None:
                     leg = waits[future]
-                    return Rung(status="completed", leg=leg, target=ringing[leg]), False
+                    rung = Rung(status=CallStatus.COMPLETED, leg=leg, target=ringing[leg])
+                    return rung, False
         return None, False
     finally:
         for future in pending:
@@ -166,10 +161,11 @@ async def _first_answer(
 
 def _group_status(ends: Sequence[Ended]) -> DialStatus:
     """busy if any target was busy, else no-answer if any rang out, else failed."""
-    for wanted in ("busy", "no-answer"):
-        if any(_UNANSWERED.get(end.reason) == wanted for end in ends):
-            return "busy" if wanted == "busy" else "no-answer"
-    return "failed"
+    statuses = {dial_status(end.reason) for end in ends}
+    for wanted in (CallStatus.BUSY, CallStatus.NO_ANSWER):
+        if wanted in statuses:
+            return wanted
+    return CallStatus.FAILED
 
 
 async def cancel_all(legs: Sequence[CallLeg]) -> None:

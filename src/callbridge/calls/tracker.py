@@ -9,79 +9,41 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from callbridge.engine.events import (
-    Answered,
-    EarlyMedia,
-    Ended,
-    EndReason,
-    LegEvent,
-    Ringing,
-    status_for_reason,
-)
+from callbridge.engine.events import Answered, EarlyMedia, Ended, LegEvent, Ringing
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallEnding, CallRecord, EventWrite, NewCall, NewEvent
 from callbridge.store.repository import CallRepository
-from callbridge.webhooks.params import (
+from callbridge.vocabulary import (
     CallbackEvent,
     CallOutcome,
-    callback_for,
-    status_callback_params,
+    CallStatus,
+    EndReason,
+    Party,
+    call_outcome,
+    change_status,
+    final_status,
 )
+from callbridge.webhooks.params import SEQUENCE_NUMBER, callback_for, status_callback_params
 
 log = logging.getLogger(__name__)
 
-# The call's final status (Twilio-style, which the seed's platform follows) per end reason.
-FINAL_STATUS = {
-    EndReason.HUNG_UP: "completed",
-    EndReason.BUSY: "busy",
-    EndReason.NO_ANSWER: "no-answer",
-    EndReason.DECLINED: "busy",
-    EndReason.CANCELLED: "canceled",
-    EndReason.OFFLINE: "failed",
-    EndReason.UNREACHABLE: "failed",
-    EndReason.FAILED: "failed",
-    EndReason.RTP_TIMEOUT: "failed",  # only answered legs time out (then: completed)
-    EndReason.SESSION_EXPIRED: "failed",
-}
-
-
-# Reasons that are failures even after an answer (an application error, a lost peer).
-FAILURES = frozenset({EndReason.FAILED, EndReason.UNREACHABLE, EndReason.OFFLINE})
 RESTART_SIP_CODE = 500
-
-
-def final_status(ended: Ended, *, answered: bool) -> str:
-    """An answered call that ended is ``completed`` whatever ended it."""
-    return "completed" if answered else FINAL_STATUS[ended.reason]
-
-
-def call_outcome(ended: Ended, *, answered: bool) -> CallOutcome:
-    """The completed callback's ``CallOutcome`` and ``SipResponseCode``: an answered call
-    that broke (its document invalid, its peer gone) is ``failed``, not ``completed``."""
-    outcome = "failed" if ended.reason in FAILURES else final_status(ended, answered=answered)
-    if ended.sip_code is not None:
-        code = ended.sip_code
-    elif answered and outcome == "completed":
-        code = 200
-    else:
-        code = status_for_reason(ended.reason)
-    return CallOutcome(outcome=outcome, sip_code=code)
 
 
 def status_event(
     call: CallRecord,
     kind: CallbackEvent,
-    name: str,
     data: Mapping[str, Any],
     at: datetime,
     *,
     outcome: CallOutcome | None = None,
 ) -> EventWrite:
-    """The event ``name`` of ``call`` (as the change leaves it) and the callback it owes."""
+    """The event ``kind`` of ``call`` (as the change leaves it) and the callback it owes."""
     return EventWrite(
-        event=NewEvent(name=name, at=at, data={**data, "status": kind.value}),
-        params=status_callback_params(call, kind, outcome=outcome),
+        event=NewEvent(name=kind.value, at=at, data={**data, "status": kind.value}),
+        params=status_callback_params(call, kind, at=at, outcome=outcome),
         callback=callback_for(call, kind),
+        sequence_param=SEQUENCE_NUMBER,
     )
 
 
@@ -94,7 +56,7 @@ class CallTracker:
         self._repository = repository
         self._clock = clock
         self._call = call
-        self._answered = False
+        self._answered = call.answered_at is not None
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -105,9 +67,7 @@ class CallTracker:
         at = clock.now()
         record = await repository.create_call(
             call,
-            then=lambda created: status_event(
-                created, CallbackEvent.INITIATED, "initiated", {}, at
-            ),
+            then=lambda created: status_event(created, CallbackEvent.INITIATED, {}, at),
         )
         return cls(repository=repository, clock=clock, call=record)
 
@@ -120,17 +80,17 @@ class CallTracker:
         return self._call.sid
 
     async def initiated(self) -> None:
-        await self._emit(CallbackEvent.INITIATED, "initiated", {})
+        await self._emit(CallbackEvent.INITIATED, {})
 
     async def on_leg_event(self, event: LegEvent) -> None:
         """Apply one leg event (trying and repeated progress events change nothing)."""
-        if isinstance(event, Ringing | EarlyMedia) and self._call.status == "queued":
-            await self._change("ringing", CallbackEvent.RINGING, "ringing", {})
+        if isinstance(event, Ringing | EarlyMedia) and self._call.status == CallStatus.QUEUED:
+            await self._change(CallStatus.RINGING, CallbackEvent.RINGING, {})
         elif isinstance(event, Answered) and not self._answered:
             self._answered = True
             dialog = event.dialog.to_json() if event.dialog is not None else None
             await self._change(
-                "in-progress", CallbackEvent.ANSWERED, "answered", {}, sip_dialog=dialog
+                CallStatus.IN_PROGRESS, CallbackEvent.ANSWERED, {}, sip_dialog=dialog
             )
         elif isinstance(event, Ended):
             await self.ended(event)
@@ -143,31 +103,29 @@ class CallTracker:
             by=event.by.value,
             sip_code=event.sip_code,
         )
-        outcome = call_outcome(event, answered=self._answered)
+        outcome = call_outcome(event.reason, sip_code=event.sip_code, answered=self._answered)
         data: dict[str, Any] = {
             "reason": event.reason.value,
             "by": event.by.value,
             "sip_code": event.sip_code,
-            "outcome": outcome.outcome,
+            "outcome": outcome.outcome.value,
         }
         if event.detail or cause:
             data["cause"] = ending.cause
-        status = final_status(event, answered=self._answered)
-        await self._change(
-            status, CallbackEvent.COMPLETED, "completed", data, ending=ending, outcome=outcome
-        )
+        status = final_status(event.reason, answered=self._answered)
+        await self._change(status, CallbackEvent.COMPLETED, data, ending=ending, outcome=outcome)
 
     async def completed_after_restart(self) -> None:
         """The call was already closed in the store (the server stopped during it): owe only
         its completed event."""
-        outcome = CallOutcome(outcome="failed", sip_code=RESTART_SIP_CODE)
+        outcome = CallOutcome(outcome=CallStatus.FAILED, sip_code=RESTART_SIP_CODE)
         data = {
-            "reason": "failed",
-            "by": "local",
+            "reason": EndReason.FAILED.value,
+            "by": Party.LOCAL.value,
             "cause": self._call.hangup_cause,
-            "outcome": outcome.outcome,
+            "outcome": outcome.outcome.value,
         }
-        await self._emit(CallbackEvent.COMPLETED, "completed", data, outcome=outcome)
+        await self._emit(CallbackEvent.COMPLETED, data, outcome=outcome)
 
     async def note(self, name: str, data: Mapping[str, Any]) -> None:
         """Log an application event on the call (``error``, ``dial``, ``recording``...)."""
@@ -183,17 +141,18 @@ class CallTracker:
 
     async def _change(
         self,
-        status: str,
+        status: CallStatus,
         kind: CallbackEvent,
-        name: str,
         data: Mapping[str, Any],
         *,
         ending: CallEnding | None = None,
         sip_dialog: Mapping[str, Any] | None = None,
         outcome: CallOutcome | None = None,
     ) -> None:
-        """The new status with its event and callback, in one transaction."""
+        """The new status with its event and callback, in one transaction
+        (:class:`InvalidStatusChange` if the call may not move to ``status``)."""
         async with self._lock:
+            change_status(self._call.status, status)
             at = self._clock.now()
             self._call = await self._repository.update_status(
                 self.sid,
@@ -201,19 +160,22 @@ class CallTracker:
                 at=at,
                 ending=ending,
                 sip_dialog=sip_dialog,
-                then=lambda call: status_event(call, kind, name, data, at, outcome=outcome),
+                then=lambda call: status_event(call, kind, data, at, outcome=outcome),
             )
 
     async def _emit(
         self,
         kind: CallbackEvent,
-        name: str,
         data: Mapping[str, Any],
         *,
         outcome: CallOutcome | None = None,
     ) -> None:
         async with self._lock:
-            params = status_callback_params(self._call, kind, outcome=outcome)
-            event = NewEvent(name=name, at=self._clock.now(), data={**data, "status": kind.value})
-            callback = callback_for(self._call, kind)
-            await self._repository.record_event_with_delivery(self.sid, event, params, callback)
+            write = status_event(self._call, kind, data, self._clock.now(), outcome=outcome)
+            await self._repository.record_event_with_delivery(
+                self.sid,
+                write.event,
+                write.params,
+                write.callback,
+                sequence_param=write.sequence_param,
+            )

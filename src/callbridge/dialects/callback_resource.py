@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from callbridge.calls.callback_state import CallbackDetail, PlacedCallback
+from callbridge.calls.callback_state import CallbackDetail, CallbackStatus, PlacedCallback
 from callbridge.dialects.call_resource import JsonObject, call_detail_json, call_json
 
 CALLBACK_PREFIX = "/voice/call/callback"
@@ -23,7 +23,7 @@ def placed_callback_json(placed: PlacedCallback) -> JsonObject:
     """What ``POST /voice/call/callback`` answers: the callback's id and each leg's."""
     return {
         "id": placed.id,
-        "status": "queued",
+        "status": CallbackStatus.QUEUED.value,
         "mode": placed.mode.value,
         "first": placed.first.value,
         "leg_A": call_json(placed.leg_a),

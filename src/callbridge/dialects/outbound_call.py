@@ -32,7 +32,7 @@ from callbridge.dialects.fields import (
 from callbridge.dialects.status_callback import CallbackFieldNames, read_status_callback
 from callbridge.store.errors import InvalidCursor
 from callbridge.store.records import CallFilters, Cursor
-from callbridge.webhooks.params import CallbackEvent
+from callbridge.vocabulary import CallbackEvent, CallStatus
 
 DEFAULT_RING_TIMEOUT = 60.0
 MIN_RING_TIMEOUT = 5.0
@@ -48,21 +48,10 @@ _EVENT_SEPARATORS = re.compile(r"[\s,]+")
 _CALLER_NAME_REFUSED = frozenset('"\\<>')
 _EVENTS_ORDER = tuple(CallbackEvent)
 
-HANG_UP_STATUSES = frozenset({"completed", "canceled"})
-CALL_STATUSES = frozenset(
-    {
-        "queued",
-        "initiated",
-        "ringing",
-        "answered",
-        "in-progress",
-        "completed",
-        "busy",
-        "no-answer",
-        "canceled",
-        "failed",
-    }
-)
+HANG_UP_STATUSES = frozenset({CallStatus.COMPLETED, CallStatus.CANCELED})
+# What ``GET /api/v2/calls?status=`` accepts: a call status, or an event name (a call is
+# never stored in ``initiated`` or ``answered``: those match nothing).
+CALL_STATUSES = frozenset(CallStatus) | frozenset(CallbackEvent)
 DIRECTIONS = frozenset({"inbound", "outbound"})
 _EVENT_ALIASES = ("statusCallbackEvents",)
 # Every name POST /api/v2/calls reads (lower case), the API key's field included.

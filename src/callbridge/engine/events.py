@@ -1,4 +1,7 @@
-"""Call-leg lifecycle: states, the one guarded transition, and the events legs emit."""
+"""Call-leg lifecycle: states, the one guarded transition, and the events legs emit.
+
+``EndReason``, ``Party`` and the SIP status mappings live in :mod:`callbridge.vocabulary`
+(re-exported here)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 from callbridge.sip.dialog import DialogSnapshot as DialogSnapshot  # part of Answered
+from callbridge.vocabulary import EndReason as EndReason
+from callbridge.vocabulary import Party as Party
+from callbridge.vocabulary import reason_for_sip_status, sip_status_for_reason
+
+# The engine's names of the SIP status mappings (one definition: the vocabulary's).
+reason_for_status = reason_for_sip_status
+status_for_reason = sip_status_for_reason
 
 
 class LegState(Enum):
@@ -45,26 +55,6 @@ class Direction(Enum):
     OUTBOUND = "outbound"
 
 
-class EndReason(Enum):
-    """Why a leg ended; maps from SIP final responses (RFC 3261 §21)."""
-
-    HUNG_UP = "hung_up"  # ended after it was answered
-    BUSY = "busy"  # 486, 600
-    NO_ANSWER = "no_answer"  # our ring timeout, 480, 408 from the callee's side
-    DECLINED = "declined"  # 603
-    CANCELLED = "cancelled"  # the caller gave up before an answer (487 / CANCEL)
-    OFFLINE = "offline"  # an extension with no registered contact
-    UNREACHABLE = "unreachable"  # transaction timeout (our 408), transport error
-    FAILED = "failed"  # any other failure
-    RTP_TIMEOUT = "rtp_timeout"  # answered, and the peer sent no RTP for [media] rtp_timeout
-    SESSION_EXPIRED = "session_expired"  # RFC 4028: no session refresh in time, or it failed
-
-
-class Party(Enum):
-    LOCAL = "local"  # this server (or the application driving it) ended the leg
-    REMOTE = "remote"  # the peer ended it
-
-
 @dataclass(frozen=True)
 class Trying:
     pass
@@ -97,35 +87,6 @@ class Ended:
 
 
 LegEvent = Trying | Ringing | EarlyMedia | Answered | Ended
-
-
-def reason_for_status(status: int) -> EndReason:
-    """The end reason of an outbound leg that got final ``status`` before an answer."""
-    if status in (486, 600):
-        return EndReason.BUSY
-    if status in (480, 408):
-        return EndReason.NO_ANSWER
-    if status == 603:
-        return EndReason.DECLINED
-    if status == 487:
-        return EndReason.CANCELLED
-    return EndReason.FAILED
-
-
-def status_for_reason(reason: EndReason) -> int:
-    """The final response an inbound leg gets when it ends, unanswered, for ``reason``."""
-    return {
-        EndReason.BUSY: 486,
-        EndReason.NO_ANSWER: 480,
-        EndReason.DECLINED: 603,
-        EndReason.CANCELLED: 487,
-        EndReason.OFFLINE: 480,
-        EndReason.UNREACHABLE: 408,
-        EndReason.FAILED: 500,
-        EndReason.HUNG_UP: 480,
-        EndReason.RTP_TIMEOUT: 408,
-        EndReason.SESSION_EXPIRED: 408,
-    }[reason]
 
 
 class LegEndedError(Exception):

@@ -71,6 +71,13 @@ def status_update(
 
 
 BUMP_EVENT_SEQ = PreparedStatement(by_sid({"last_event_seq": CALLS.c.last_event_seq + 1}))
+# Counts a webhook of the call (``callback_count``): returns the count it leaves.
+BUMP_CALLBACK_COUNT = PreparedStatement(
+    update(CALLS)
+    .where(CALLS.c.sid == bindparam("b_sid"))
+    .values(callback_count=CALLS.c.callback_count + 1)
+    .returning(CALLS.c.callback_count)
+)
 
 
 def ending_params(

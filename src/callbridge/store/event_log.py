@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 from sqlalchemy import Connection, Select, Table, Text, bindparam, exists, insert, or_, select
 
+from callbridge.store.call_statements import BUMP_CALLBACK_COUNT
 from callbridge.store.clock import Clock
 from callbridge.store.models import ApiKeyRow, CallEventRow, DeliveryRow, DeliveryStatus
 from callbridge.store.outbox import DirectClaim, OutboxItem
@@ -78,7 +79,9 @@ class EventLog:
     ) -> Written:
         """Insert the event row ``seq`` of ``call`` (its counter already bumped) and, with a
         callback, its delivery row: leased by ``claim`` (this process's dispatcher taking
-        rows directly) unless an earlier row of the call waits for another sender."""
+        rows directly) unless an earlier row of the call waits for another sender.  The
+        call's ``callback_count`` counts the row; with ``write.sequence_param`` its number
+        (the count before it) is added to its parameters."""
         event, callback = write.event, write.callback
         _INSERT_EVENT.execute(
             connection,
@@ -92,8 +95,12 @@ class EventLog:
         )
         if callback is None:
             return Written(seq=seq)
+        (count,) = BUMP_CALLBACK_COUNT.execute(connection, {"b_sid": call.sid}).one()
+        params = dict(write.params)
+        if write.sequence_param is not None:
+            params[write.sequence_param] = str(count - 1)
         secret, claim = _secret_and_claim(connection, call, claim)
-        delivery = self._insert_delivery(connection, call.sid, seq, callback, write.params, claim)
+        delivery = self._insert_delivery(connection, call.sid, seq, callback, params, claim)
         if claim is None:
             return Written(seq=seq, delivery_id=delivery.id)
         item = OutboxItem(delivery=delivery, optional=call.optional, signing_secret=secret)

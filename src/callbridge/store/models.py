@@ -147,6 +147,9 @@ class CallRow(Base):
     # The seq of the latest event; bumped with UPDATE ... RETURNING so concurrent
     # writers of one call's events serialise on the call row.
     last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # How many status callbacks (delivery rows) the call has queued: the next one's
+    # SequenceNumber.  Bumped in the transaction that writes the delivery row.
+    callback_count: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class CallEventRow(Base):

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from callbridge.store.errors import InvalidCursor
+from callbridge.vocabulary import CallStatus
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -19,7 +20,7 @@ class NewCall:
     from_: str
     to: str
     node: str
-    status: str = "queued"
+    status: CallStatus = CallStatus.QUEUED
     api_key_id: str | None = None
     parent_sid: str | None = None
     url: str | None = None
@@ -39,7 +40,7 @@ class CallRecord:
     direction: str
     from_: str
     to: str
-    status: str
+    status: CallStatus
     url: str | None
     method: str
     status_callback: str | None
@@ -93,11 +94,15 @@ class Callback:
 
 @dataclass(frozen=True, kw_only=True)
 class EventWrite:
-    """An event to append to a call and the webhook it owes (``callback`` None: none)."""
+    """An event to append to a call and the webhook it owes (``callback`` None: none).
+
+    ``sequence_param``: the parameter the store adds to ``params``, in the transaction that
+    queues the webhook, with its number among the call's webhooks (0, 1, ...)."""
 
     event: NewEvent
     params: Mapping[str, str] = field(default_factory=dict)
     callback: Callback | None = None
+    sequence_param: str | None = None
 
 
 # Builds the event of a status change from the call as the change leaves it (its callback
@@ -156,7 +161,7 @@ class CallDetail:
 @dataclass(frozen=True, kw_only=True)
 class CallFilters:
     api_key_id: str | None = None
-    status: str | None = None
+    status: str | None = None  # a CallStatus, or a callback event name (matches none)
     direction: str | None = None
     parent_sid: str | None = None
     from_: str | None = None

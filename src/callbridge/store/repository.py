@@ -49,9 +49,9 @@ from callbridge.store.rows import (
     event_record,
     recording_record,
 )
+from callbridge.vocabulary import CallStatus
 
-ANSWERED_STATUSES = frozenset({"answered", "in-progress"})
-ORPHAN_STATUS = "completed"
+ORPHAN_STATUS = CallStatus.COMPLETED
 MAX_PAGE = 1000
 
 
@@ -89,7 +89,7 @@ class CallRepository:
     async def update_status(
         self,
         sid: str,
-        status: str,
+        status: CallStatus,
         *,
         at: datetime,
         ending: CallEnding | None = None,
@@ -101,14 +101,14 @@ class CallRepository:
 
         With ``then``, the event it builds from the changed call (and its webhook) is
         appended in the same transaction."""
-        answers = status in ANSWERED_STATUSES
+        answers = status == CallStatus.IN_PROGRESS
         statement = status_update(
             answers=answers,
             counts_event=then is not None,
             ends=bool(ending),
             sets_dialog=sip_dialog is not None and not ending,
         )
-        params: dict[str, Any] = {"b_sid": sid, "b_status": status, "b_at": at}
+        params: dict[str, Any] = {"b_sid": sid, "b_status": CallStatus(status).value, "b_at": at}
         if sip_dialog is not None:
             params["b_sip_dialog"] = dict(sip_dialog)
         claim = self._events.claim() if then is not None else None
@@ -164,13 +164,18 @@ class CallRepository:
         event: NewEvent,
         params: Mapping[str, str],
         callback: Callback | None,
+        *,
+        sequence_param: str | None = None,
     ) -> RecordedEvent:
-        """Append ``event`` (next seq of the call) and, with a ``callback``, its outbox row.
+        """Append ``event`` (next seq of the call) and, with a ``callback``, its outbox row
+        (numbered among the call's webhooks under ``sequence_param``, if given).
 
         Both rows commit in one transaction: an event is never recorded without the
         webhook it owes, nor a webhook queued for an event that was rolled back.
         """
-        write = EventWrite(event=event, params=params, callback=callback)
+        write = EventWrite(
+            event=event, params=params, callback=callback, sequence_param=sequence_param
+        )
         claim = self._events.claim() if callback is not None else None
 
         def work(connection: Connection) -> Written:
@@ -254,7 +259,7 @@ class CallRepository:
                 )
                 dialogs = [row.sip_dialog for row in rows]
                 for row in rows:
-                    row.status = ORPHAN_STATUS
+                    row.status = ORPHAN_STATUS.value
                     _end(row, at=now, ending=ending)
                 session.flush()
                 return tuple(
@@ -273,7 +278,7 @@ def _new_call_record(call: NewCall, *, created_at: datetime) -> CallRecord:
         direction=call.direction,
         from_=call.from_,
         to=call.to,
-        status=call.status,
+        status=CallStatus(call.status),
         url=call.url,
         method=call.method.upper(),
         status_callback=call.status_callback,
@@ -302,7 +307,7 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
         "direction": call.direction,
         "from": call.from_,
         "to": call.to,
-        "status": call.status,
+        "status": call.status.value,
         "url": call.url,
         "method": call.method,
         "status_callback": call.status_callback,
@@ -313,6 +318,7 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
         "created_at": call.created_at,
         "node": call.node,
         "last_event_seq": last_event_seq,
+        "callback_count": 0,
     }
 
 

@@ -15,6 +15,7 @@ from callbridge.store.records import (
     DeliveryRecord,
     RecordingRecord,
 )
+from callbridge.vocabulary import CallStatus
 
 # (attribute, column name) of every mapped column of ``calls``: the ORM spells ``from``
 # ``from_``.
@@ -35,7 +36,7 @@ def call_record_of_columns(columns: Mapping[Any, Any]) -> CallRecord:
         direction=columns["direction"],
         from_=columns["from"],
         to=columns["to"],
-        status=columns["status"],
+        status=CallStatus(columns["status"]),
         url=columns["url"],
         method=columns["method"],
         status_callback=columns["status_callback"],

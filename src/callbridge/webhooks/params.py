@@ -1,7 +1,11 @@
 """The status-callback parameters of a call event, as the outbound-call API defines them.
 
-``Called``, ``ParentCallSid``, ``CallStatus``, ``Direction``, ``CallSid`` and
-``CallbackSource=call-progress-event`` on every event; ``CallDuration``, ``CallOutcome``
+``Called``, ``ParentCallSid``, ``CallStatus``, ``Direction``, ``CallSid``,
+``CallbackSource=call-progress-event``, ``Timestamp`` (when the event happened, RFC 2822
+in UTC as Twilio sends it: ``Sat, 05 Dec 2026 14:30:01 +0000``) and ``SequenceNumber``
+(the callback's number among the call's callbacks, from 0, in the order they were queued:
+only subscribed events have one; the store sets it, see :data:`SEQUENCE_NUMBER`) on every
+event; ``CallDuration``, ``CallOutcome``
 (completed, busy, no-answer, failed or canceled), ``SipResponseCode`` and (if the call
 was recorded) ``RecordingURL`` on ``completed``.  The seed's table spells two of them
 ``callSid`` and ``CallDurartion`` (sic): both spellings are sent, so a receiver written
@@ -11,22 +15,24 @@ created with a secret key. ``ParentCallSid`` is the A leg's sid: for an A leg, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from datetime import UTC, datetime
+from email.utils import format_datetime
 
 from callbridge.store.records import Callback, CallRecord
+from callbridge.vocabulary import DEFAULT_EVENTS as DEFAULT_EVENTS
+from callbridge.vocabulary import FINAL_STATUSES, CallStatus
+from callbridge.vocabulary import CallbackEvent as CallbackEvent
+from callbridge.vocabulary import CallOutcome as CallOutcome
 
 CALLBACK_SOURCE = "call-progress-event"
+# The parameter the store numbers each callback of a call under (0, 1, ...), in the
+# transaction that queues it.
+SEQUENCE_NUMBER = "SequenceNumber"
 
 
-class CallbackEvent(StrEnum):
-    INITIATED = "initiated"
-    RINGING = "ringing"
-    ANSWERED = "answered"
-    COMPLETED = "completed"
-
-
-DEFAULT_EVENTS = (CallbackEvent.COMPLETED,)
+def callback_timestamp(at: datetime) -> str:
+    """``at`` as a callback's ``Timestamp``: RFC 2822 (RFC 1123) in UTC, ``+0000``."""
+    return format_datetime(at.astimezone(UTC))
 
 
 def callback_for(call: CallRecord, event: CallbackEvent) -> Callback | None:
@@ -39,27 +45,12 @@ def callback_for(call: CallRecord, event: CallbackEvent) -> Callback | None:
     return Callback(url=call.status_callback, method=call.status_callback_method)
 
 
-@dataclass(frozen=True, kw_only=True)
-class CallOutcome:
-    """How a call ended, as its completed callback tells it: ``outcome`` is one of
-    :data:`OUTCOMES` (an answered call that broke is ``failed``, not ``completed``) and
-    ``sip_code`` the SIP status that ended it (200 for an answered call ended by a BYE)."""
-
-    outcome: str
-    sip_code: int
-
-    def __post_init__(self) -> None:
-        if self.outcome not in OUTCOMES:
-            raise ValueError(f"unknown call outcome {self.outcome!r}")
-
-
-OUTCOMES = ("completed", "busy", "no-answer", "failed", "canceled")
-
-
 def status_callback_params(
-    call: CallRecord, event: CallbackEvent, *, outcome: CallOutcome | None = None
+    call: CallRecord, event: CallbackEvent, *, at: datetime, outcome: CallOutcome | None = None
 ) -> dict[str, str]:
-    """``outcome`` is given with ``completed`` (else it follows the call's status)."""
+    """The parameters of ``event``, which happened ``at``; ``outcome`` is given with
+    ``completed`` (else it follows the call's status).  ``SequenceNumber`` is not among
+    them: the store adds it when it queues the callback."""
     params = {
         "Called": call.to,
         "ParentCallSid": call.parent_sid or call.sid,
@@ -68,14 +59,15 @@ def status_callback_params(
         "CallSid": call.sid,
         "callSid": call.sid,
         "CallbackSource": CALLBACK_SOURCE,
+        "Timestamp": callback_timestamp(at),
     }
     if event is CallbackEvent.COMPLETED:
         params["CallDuration"] = params["CallDurartion"] = str(call.duration or 0)
         ending = outcome or CallOutcome(
-            outcome=call.status if call.status in OUTCOMES else "failed",
+            outcome=call.status if call.status in FINAL_STATUSES else CallStatus.FAILED,
             sip_code=call.sip_code or (200 if call.answered_at else 500),
         )
-        params["CallOutcome"] = ending.outcome
+        params["CallOutcome"] = ending.outcome.value
         params["SipResponseCode"] = str(ending.sip_code)
         if call.recording_url:
             params["RecordingURL"] = call.recording_url

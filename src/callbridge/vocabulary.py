@@ -1,0 +1,211 @@
+"""The call vocabulary, in one place: a call's status and its guarded changes, why a leg
+ended and who ended it, the status-callback event names, and every mapping between them
+(final status, SIP status both ways, Dial status, ``CallOutcome``/``SipResponseCode``).
+
+A leaf: it imports nothing of callbridge, so the engine, the store, webhooks, calls and
+the API all speak it without an arrow pointing up.  ``CallStatus`` and ``CallbackEvent``
+are ``StrEnum``s: a member is its string (the database column, JSON and form parameters
+see the same text as before).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+
+class EndReason(Enum):
+    """Why a leg ended; maps from SIP final responses (RFC 3261 §21)."""
+
+    HUNG_UP = "hung_up"  # ended after it was answered
+    BUSY = "busy"  # 486, 600
+    NO_ANSWER = "no_answer"  # our ring timeout, 480, 408 from the callee's side
+    DECLINED = "declined"  # 603
+    CANCELLED = "cancelled"  # the caller gave up before an answer (487 / CANCEL)
+    OFFLINE = "offline"  # an extension with no registered contact
+    UNREACHABLE = "unreachable"  # transaction timeout (our 408), transport error
+    FAILED = "failed"  # any other failure
+    RTP_TIMEOUT = "rtp_timeout"  # answered, and the peer sent no RTP for [media] rtp_timeout
+    SESSION_EXPIRED = "session_expired"  # RFC 4028: no session refresh in time, or it failed
+
+
+class Party(Enum):
+    LOCAL = "local"  # this server (or the application driving it) ended the leg
+    REMOTE = "remote"  # the peer ended it
+
+
+class CallStatus(StrEnum):
+    """A call's status (Twilio's, which the seed's platform follows)."""
+
+    QUEUED = "queued"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+# The statuses a call ends in: also the values of ``CallOutcome`` and of ``DialCallStatus``.
+FINAL_STATUSES = frozenset(
+    {
+        CallStatus.COMPLETED,
+        CallStatus.BUSY,
+        CallStatus.NO_ANSWER,
+        CallStatus.FAILED,
+        CallStatus.CANCELED,
+    }
+)
+
+_STATUS_CHANGES: dict[CallStatus, frozenset[CallStatus]] = {
+    CallStatus.QUEUED: frozenset({CallStatus.RINGING, CallStatus.IN_PROGRESS}) | FINAL_STATUSES,
+    CallStatus.RINGING: frozenset({CallStatus.IN_PROGRESS}) | FINAL_STATUSES,
+    CallStatus.IN_PROGRESS: frozenset({CallStatus.COMPLETED}),  # answered: always completed
+    **{final: frozenset() for final in FINAL_STATUSES},
+}
+
+
+class InvalidStatusChange(Exception):
+    """A call was asked to move to a status its lifecycle does not allow from where it is."""
+
+
+def change_status(current: CallStatus, new: CallStatus) -> CallStatus:
+    """The only way a call changes status: ``new``, or :class:`InvalidStatusChange`."""
+    if new not in _STATUS_CHANGES[current]:
+        raise InvalidStatusChange(f"{current.value} -> {new.value}")
+    return new
+
+
+class CallbackEvent(StrEnum):
+    """The status-callback events (``statusCallbackEvent``); each is also the name of the
+    call's event it comes from, and its callback's ``CallStatus``."""
+
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    COMPLETED = "completed"
+
+
+DEFAULT_EVENTS = (CallbackEvent.COMPLETED,)
+
+# The final status of a call that ended unanswered, per end reason (an answered call is
+# completed whatever ended it).
+_UNANSWERED_STATUS: dict[EndReason, CallStatus] = {
+    EndReason.HUNG_UP: CallStatus.COMPLETED,
+    EndReason.BUSY: CallStatus.BUSY,
+    EndReason.NO_ANSWER: CallStatus.NO_ANSWER,
+    EndReason.DECLINED: CallStatus.BUSY,
+    EndReason.CANCELLED: CallStatus.CANCELED,
+    EndReason.OFFLINE: CallStatus.FAILED,
+    EndReason.UNREACHABLE: CallStatus.FAILED,
+    EndReason.FAILED: CallStatus.FAILED,
+    EndReason.RTP_TIMEOUT: CallStatus.FAILED,  # only answered legs time out (then: completed)
+    EndReason.SESSION_EXPIRED: CallStatus.FAILED,
+}
+
+# The final response an inbound leg gets when it ends, unanswered, per end reason.
+_UNANSWERED_SIP_STATUS: dict[EndReason, int] = {
+    EndReason.BUSY: 486,
+    EndReason.NO_ANSWER: 480,
+    EndReason.DECLINED: 603,
+    EndReason.CANCELLED: 487,
+    EndReason.OFFLINE: 480,
+    EndReason.UNREACHABLE: 408,
+    EndReason.FAILED: 500,
+    EndReason.HUNG_UP: 480,
+    EndReason.RTP_TIMEOUT: 408,
+    EndReason.SESSION_EXPIRED: 408,
+}
+
+# A Dial target that did not answer, per end reason: a target the ringer cancelled (its
+# group's ring time ran out) rang out (no-answer), not canceled (that is the caller's).
+_DIAL_STATUS: dict[EndReason, CallStatus] = {
+    EndReason.HUNG_UP: CallStatus.COMPLETED,
+    EndReason.BUSY: CallStatus.BUSY,
+    EndReason.DECLINED: CallStatus.BUSY,
+    EndReason.NO_ANSWER: CallStatus.NO_ANSWER,
+    EndReason.CANCELLED: CallStatus.NO_ANSWER,
+    EndReason.OFFLINE: CallStatus.FAILED,
+    EndReason.UNREACHABLE: CallStatus.FAILED,
+    EndReason.FAILED: CallStatus.FAILED,
+    EndReason.RTP_TIMEOUT: CallStatus.FAILED,
+    EndReason.SESSION_EXPIRED: CallStatus.FAILED,
+}
+
+# The leg end a Dial status stands for (a line nobody answered ends its leg so).
+_REASON_OF_DIAL_STATUS: dict[CallStatus, EndReason] = {
+    CallStatus.COMPLETED: EndReason.HUNG_UP,
+    CallStatus.BUSY: EndReason.BUSY,
+    CallStatus.NO_ANSWER: EndReason.NO_ANSWER,
+    CallStatus.CANCELED: EndReason.CANCELLED,
+    CallStatus.FAILED: EndReason.FAILED,
+}
+
+# Reasons that are failures even after an answer (an application error, a lost peer).
+FAILURES = frozenset({EndReason.FAILED, EndReason.UNREACHABLE, EndReason.OFFLINE})
+
+
+def final_status(reason: EndReason, *, answered: bool) -> CallStatus:
+    """The status a call ends in: an answered call is ``completed`` whatever ended it."""
+    return CallStatus.COMPLETED if answered else _UNANSWERED_STATUS[reason]
+
+
+def sip_status_for_reason(reason: EndReason) -> int:
+    """The final response an inbound leg gets when it ends, unanswered, for ``reason``."""
+    return _UNANSWERED_SIP_STATUS[reason]
+
+
+def reason_for_sip_status(status: int) -> EndReason:
+    """The end reason of an outbound leg that got final ``status`` before an answer."""
+    if status in (486, 600):
+        return EndReason.BUSY
+    if status in (480, 408):
+        return EndReason.NO_ANSWER
+    if status == 603:
+        return EndReason.DECLINED
+    if status == 487:
+        return EndReason.CANCELLED
+    return EndReason.FAILED
+
+
+def dial_status(reason: EndReason) -> CallStatus:
+    """The ``DialCallStatus`` of a target whose leg ended for ``reason``."""
+    return _DIAL_STATUS[reason]
+
+
+def reason_for_dial_status(status: CallStatus) -> EndReason:
+    """The end reason a Dial (or line) status stands for; :class:`ValueError` for a
+    status no Dial ends in."""
+    try:
+        return _REASON_OF_DIAL_STATUS[status]
+    except KeyError:
+        raise ValueError(f"{status.value} is no Dial status") from None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallOutcome:
+    """How a call ended, as its completed callback tells it: ``outcome`` is a final status
+    (an answered call that broke is ``failed``, not ``completed``) and ``sip_code`` the SIP
+    status that ended it (200 for an answered call ended by a BYE)."""
+
+    outcome: CallStatus
+    sip_code: int
+
+    def __post_init__(self) -> None:
+        if self.outcome not in FINAL_STATUSES:
+            raise ValueError(f"unknown call outcome {self.outcome!r}")
+
+
+def call_outcome(reason: EndReason, *, sip_code: int | None, answered: bool) -> CallOutcome:
+    """The completed callback's ``CallOutcome`` and ``SipResponseCode`` of a leg that ended
+    for ``reason`` with final response ``sip_code`` (``None``: none was received)."""
+    failed = reason in FAILURES
+    outcome = CallStatus.FAILED if failed else final_status(reason, answered=answered)
+    if sip_code is not None:
+        code = sip_code
+    elif answered and outcome is CallStatus.COMPLETED:
+        code = 200
+    else:
+        code = sip_status_for_reason(reason)
+    return CallOutcome(outcome=outcome, sip_code=code)

@@ -1,0 +1,142 @@
+"""The call vocabulary: every end reason through every mapping, and the guarded status
+changes (issue 11 item 3)."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbridge.vocabulary import (
+    FINAL_STATUSES,
+    CallbackEvent,
+    CallOutcome,
+    CallStatus,
+    EndReason,
+    InvalidStatusChange,
+    call_outcome,
+    change_status,
+    dial_status,
+    final_status,
+    reason_for_dial_status,
+    reason_for_sip_status,
+    sip_status_for_reason,
+)
+
+S = CallStatus
+R = EndReason
+
+# reason: (final status unanswered, SIP status of an unanswered inbound leg, Dial status,
+#          (CallOutcome, SipResponseCode) unanswered without a final response,
+#          (CallOutcome, SipResponseCode) answered without one)
+EXPECTED: dict[EndReason, tuple[str, int, str, tuple[str, int], tuple[str, int]]] = {
+    R.HUNG_UP: ("completed", 480, "completed", ("completed", 480), ("completed", 200)),
+    R.BUSY: ("busy", 486, "busy", ("busy", 486), ("completed", 200)),
+    R.NO_ANSWER: ("no-answer", 480, "no-answer", ("no-answer", 480), ("completed", 200)),
+    R.DECLINED: ("busy", 603, "busy", ("busy", 603), ("completed", 200)),
+    R.CANCELLED: ("canceled", 487, "no-answer", ("canceled", 487), ("completed", 200)),
+    R.OFFLINE: ("failed", 480, "failed", ("failed", 480), ("failed", 480)),
+    R.UNREACHABLE: ("failed", 408, "failed", ("failed", 408), ("failed", 408)),
+    R.FAILED: ("failed", 500, "failed", ("failed", 500), ("failed", 500)),
+    R.RTP_TIMEOUT: ("failed", 408, "failed", ("failed", 408), ("completed", 200)),
+    R.SESSION_EXPIRED: ("failed", 408, "failed", ("failed", 408), ("completed", 200)),
+}
+
+
+def test_every_end_reason_is_in_the_table() -> None:
+    assert set(EXPECTED) == set(EndReason)
+
+
+@pytest.mark.parametrize("reason", list(EndReason))
+def test_every_end_reason_walks_every_mapping(reason: EndReason) -> None:
+    unanswered, sip, dial, outcome, answered_outcome = EXPECTED[reason]
+    assert final_status(reason, answered=False) == unanswered
+    assert final_status(reason, answered=True) is S.COMPLETED
+    assert sip_status_for_reason(reason) == sip
+    assert 400 <= sip < 700
+    assert dial_status(reason) == dial
+    got = call_outcome(reason, sip_code=None, answered=False)
+    assert (got.outcome.value, got.sip_code) == outcome
+    got = call_outcome(reason, sip_code=None, answered=True)
+    assert (got.outcome.value, got.sip_code) == answered_outcome
+    # A final response received is the one reported, whatever the reason.
+    assert call_outcome(reason, sip_code=486, answered=False).sip_code == 486
+    for status in (final_status(reason, answered=False), dial_status(reason)):
+        assert status in FINAL_STATUSES
+        assert reason_for_dial_status(status) in EndReason
+
+
+@pytest.mark.parametrize(
+    ("sip", "reason"),
+    [
+        (486, R.BUSY),
+        (600, R.BUSY),
+        (603, R.DECLINED),
+        (480, R.NO_ANSWER),
+        (408, R.NO_ANSWER),
+        (487, R.CANCELLED),
+        (404, R.FAILED),
+        (500, R.FAILED),
+        (503, R.FAILED),
+    ],
+)
+def test_sip_status_maps_to_reason(sip: int, reason: EndReason) -> None:
+    assert reason_for_sip_status(sip) is reason
+
+
+@pytest.mark.parametrize("reason", [R.BUSY, R.DECLINED, R.CANCELLED, R.FAILED])
+def test_the_sip_status_of_a_reason_maps_back_to_it(reason: EndReason) -> None:
+    assert reason_for_sip_status(sip_status_for_reason(reason)) is reason
+
+
+def test_a_dial_status_maps_to_the_reason_that_gives_it_back() -> None:
+    for status in FINAL_STATUSES - {S.CANCELED}:
+        assert dial_status(reason_for_dial_status(status)) is status
+    assert reason_for_dial_status(S.CANCELED) is R.CANCELLED  # the caller gave up
+    with pytest.raises(ValueError, match="no Dial status"):
+        reason_for_dial_status(S.RINGING)
+
+
+def test_the_values_are_the_seed_and_twilio_strings() -> None:
+    assert [s.value for s in CallStatus] == [
+        "queued",
+        "ringing",
+        "in-progress",
+        "completed",
+        "busy",
+        "no-answer",
+        "failed",
+        "canceled",
+    ]
+    assert {s.value for s in FINAL_STATUSES} == {
+        "completed",
+        "busy",
+        "no-answer",
+        "failed",
+        "canceled",
+    }
+    assert [e.value for e in CallbackEvent] == ["initiated", "ringing", "answered", "completed"]
+    assert S.IN_PROGRESS == "in-progress"  # a StrEnum: the column and JSON see the text
+
+
+def test_a_call_outcome_is_a_final_status() -> None:
+    with pytest.raises(ValueError, match="unknown call outcome"):
+        CallOutcome(outcome=S.RINGING, sip_code=180)
+
+
+def test_a_call_moves_forward_only() -> None:
+    status = change_status(S.QUEUED, S.RINGING)
+    status = change_status(status, S.IN_PROGRESS)
+    assert change_status(status, S.COMPLETED) is S.COMPLETED
+    for final in FINAL_STATUSES:
+        assert change_status(S.QUEUED, final) is final
+        assert change_status(S.RINGING, final) is final
+        for any_status in CallStatus:
+            with pytest.raises(InvalidStatusChange):
+                change_status(final, any_status)
+    assert change_status(S.QUEUED, S.IN_PROGRESS) is S.IN_PROGRESS  # answered at once
+    for wrong in (S.QUEUED, S.RINGING, S.BUSY, S.NO_ANSWER, S.FAILED, S.CANCELED):
+        with pytest.raises(InvalidStatusChange, match=f"in-progress -> {wrong.value}"):
+            change_status(S.IN_PROGRESS, wrong)
+    with pytest.raises(InvalidStatusChange):
+        change_status(S.RINGING, S.QUEUED)
+    with pytest.raises(InvalidStatusChange):
+        change_status(S.RINGING, S.RINGING)
