@@ -379,7 +379,7 @@ class CallflowRunner:
             ended = self._leg.ended
             return None if ended is None else HungUp(ended=ended)
         params = {
-            "DialCallStatus": result.status,
+            "DialCallStatus": str(result.status),  # plain str: marshalled to the HTTP worker
             "DialCallDuration": str(round(result.duration)),
         }
         if result.recording_url is not None:

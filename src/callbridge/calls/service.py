@@ -83,7 +83,7 @@ def call_params(call: CallRecord) -> dict[str, str]:
         "To": call.to,
         "Called": call.to,
         "Caller": call.from_,
-        "CallStatus": call.status,
+        "CallStatus": str(call.status),  # a plain str: the HTTP worker marshals it
         "Direction": call.direction,
         "ApiVersion": API_VERSION,
     }

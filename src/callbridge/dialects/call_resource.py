@@ -43,7 +43,7 @@ def call_json(call: CallRecord) -> JsonObject:
     return {
         "CallSid": call.sid,
         "ParentCallSid": call.parent_sid,
-        "status": call.status,
+        "status": str(call.status),
         "direction": call.direction,
         "from": call.from_,
         "to": call.to,

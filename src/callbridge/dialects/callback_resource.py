@@ -36,7 +36,7 @@ def callback_detail_json(detail: CallbackDetail) -> JsonObject:
     """``GET /voice/call/callback/{id}``: the callback's state and both legs in full."""
     return {
         "id": detail.id,
-        "status": detail.status,
+        "status": str(detail.status),
         "mode": detail.mode,
         "first": detail.first,
         "endedBy": detail.ended_by,
