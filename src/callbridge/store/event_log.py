@@ -79,9 +79,9 @@ class EventLog:
     ) -> Written:
         """Insert the event row ``seq`` of ``call`` (its counter already bumped) and, with a
         callback, its delivery row: leased by ``claim`` (this process's dispatcher taking
-        rows directly) unless an earlier row of the call waits for another sender.  The
-        call's ``callback_count`` counts the row; with ``write.sequence_param`` its number
-        (the count before it) is added to its parameters."""
+        rows directly) unless an earlier row of the call waits for another sender.  With
+        ``write.sequence_param`` the call's ``callback_count`` counts the row and its number
+        (the count before it) is added to its parameters under that name."""
         event, callback = write.event, write.callback
         _INSERT_EVENT.execute(
             connection,
@@ -95,9 +95,9 @@ class EventLog:
         )
         if callback is None:
             return Written(seq=seq)
-        (count,) = BUMP_CALLBACK_COUNT.execute(connection, {"b_sid": call.sid}).one()
         params = dict(write.params)
         if write.sequence_param is not None:
+            (count,) = BUMP_CALLBACK_COUNT.execute(connection, {"b_sid": call.sid}).one()
             params[write.sequence_param] = str(count - 1)
         secret, claim = _secret_and_claim(connection, call, claim)
         delivery = self._insert_delivery(connection, call.sid, seq, callback, params, claim)

@@ -97,7 +97,7 @@ class EventWrite:
     """An event to append to a call and the webhook it owes (``callback`` None: none).
 
     ``sequence_param``: the parameter the store adds to ``params``, in the transaction that
-    queues the webhook, with its number among the call's webhooks (0, 1, ...)."""
+    queues the webhook, with its number among the call's numbered webhooks (0, 1, ...)."""
 
     event: NewEvent
     params: Mapping[str, str] = field(default_factory=dict)
