@@ -171,9 +171,11 @@ async def test_challenge_is_answered_once(engine: Engine, tmp_path: Path, scenar
 class AnswerAndPlay:
     def __init__(self) -> None:
         self.calls: list[IncomingCall] = []
+        self.signalling: list[object] = []  # kept: a closed leg lets go of its own
 
     async def handle(self, call: IncomingCall) -> None:
         self.calls.append(call)
+        self.signalling.append(call.leg.signalling)
         await call.leg.ring()
         await call.leg.answer()
         await call.leg.play(ToneSource(frequencies=(440,), duration_s=None))
@@ -208,9 +210,9 @@ async def test_the_media_plane_knows_each_dialog(engine: Engine, tmp_path: Path)
     async with trunk_peer("uas", tmp_path, rtp_echo=True) as peer:
         leg = await engine.originate(NUMBER, caller_id="100")
         await leg.wait_answered()
+        signalling = leg.signalling
         await leg.hangup()
         await peer.wait()
-    signalling = leg.signalling
     assert isinstance(signalling, DialogSession)
     assert signalling.dialog is not None
     assert isinstance(leg.media, InProcessEndpoint)
@@ -236,7 +238,7 @@ async def test_the_media_plane_knows_each_dialog(engine: Engine, tmp_path: Path)
         result = await uac.wait()
     assert (result.successful, result.failed) == (1, 0), result.errors
     [call] = handler.calls
-    inbound = call.leg.signalling
+    inbound = handler.signalling[0]
     assert isinstance(inbound, InboundCall)
     assert isinstance(call.leg.media, InProcessEndpoint)
     caller_tag = parse_address(call.request.get_header("from") or "").tag
