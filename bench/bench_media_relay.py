@@ -32,9 +32,10 @@ import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from callbridge.media.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
+from callbridge.codecs.formats import PCMA, PCMU
+from callbridge.codecs.g711 import ALAW_TO_ULAW, ULAW_TO_ALAW
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.media.inprocess import InProcessEndpoint, InProcessMediaPlane
-from callbridge.media.plane import PCMA, PCMU, RemoteMedia
 
 HOST = "127.0.0.1"
 PORT_START = 50000  # clear of the test suites' RTP ranges

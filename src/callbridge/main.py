@@ -34,6 +34,7 @@ from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
+from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
@@ -47,7 +48,6 @@ from callbridge.httpclient.own_addresses import own_addresses
 from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.log_bounds import bound_log_lines
 from callbridge.media.inprocess import InProcessMediaPlane
-from callbridge.media.plane import PCMA, PCMU
 from callbridge.media.tts import Tts
 from callbridge.shutdown import ApiServer, ShutdownSignals
 from callbridge.sip.guesses import GuessLimits

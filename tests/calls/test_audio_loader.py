@@ -16,8 +16,9 @@ from audio_analysis import dominant_frequency
 from callbridge.callflow.errors import FetchError
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
+from callbridge.codecs.formats import FRAME_BYTES, SAMPLE_RATE
 from callbridge.httpclient.client import HttpClient
-from callbridge.media.plane import FRAME_BYTES, SAMPLE_RATE, AudioSource
+from callbridge.media.plane import AudioSource
 from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 TTL = 300.0

@@ -12,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosipua.headers import parse_address
 from engine_setup import ENGINE_HOST, ENGINE_PORT, TRUNK_HOST, TRUNK_PORT
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import Answered, EndReason, LegEndedError, Party, Ringing, Trying
+from callbridge.engine.indialog import DialogSession
 from callbridge.engine.routing import Trunk
+from callbridge.engine.uas import InboundCall
+from callbridge.media.inprocess import InProcessEndpoint
+from callbridge.media.plane import MediaDialog
 from callbridge.media.sources import ToneSource
 from peers.sipp import SippRun
 
@@ -166,9 +171,11 @@ async def test_challenge_is_answered_once(engine: Engine, tmp_path: Path, scenar
 class AnswerAndPlay:
     def __init__(self) -> None:
         self.calls: list[IncomingCall] = []
+        self.signalling: list[object] = []  # kept: a closed leg lets go of its own
 
     async def handle(self, call: IncomingCall) -> None:
         self.calls.append(call)
+        self.signalling.append(call.leg.signalling)
         await call.leg.ring()
         await call.leg.answer()
         await call.leg.play(ToneSource(frequencies=(440,), duration_s=None))
@@ -194,3 +201,47 @@ async def test_inbound_calls_from_stock_uac(engine: Engine, tmp_path: Path) -> N
         ended = await call.leg.wait_ended()
         assert (ended.reason, ended.by) == (EndReason.HUNG_UP, Party.REMOTE)
         assert call.leg.media.packets_sent > 0  # the tone went out (stock uac sends no RTP)
+
+
+async def test_the_media_plane_knows_each_dialog(engine: Engine, tmp_path: Path) -> None:
+    """The plane negotiates SDP per dialog, named as its INVITE names it: Call-ID, the
+    caller's From tag, the callee's To tag (outbound: ours then SIPp's; inbound: the
+    reverse)."""
+    async with trunk_peer("uas", tmp_path, rtp_echo=True) as peer:
+        leg = await engine.originate(NUMBER, caller_id="100")
+        await leg.wait_answered()
+        signalling = leg.signalling
+        await leg.hangup()
+        await peer.wait()
+    assert isinstance(signalling, DialogSession)
+    assert signalling.dialog is not None
+    assert isinstance(leg.media, InProcessEndpoint)
+    assert leg.media.dialog == MediaDialog(
+        call_id=signalling.dialog.call_id,
+        from_tag=signalling.dialog.local_tag,
+        to_tag=signalling.dialog.remote_tag,
+    )
+    assert leg.media.dialog.call_id == leg.sip_call_id
+
+    handler = AnswerAndPlay()
+    engine.set_incoming_handler(handler)
+    uac = SippRun(
+        "uac",
+        workdir=tmp_path,
+        host=TRUNK_HOST,
+        target=f"{ENGINE_HOST}:{ENGINE_PORT}",
+        calls=1,
+        service="2000",
+        pause_ms=300,
+    )
+    async with uac:
+        result = await uac.wait()
+    assert (result.successful, result.failed) == (1, 0), result.errors
+    [call] = handler.calls
+    inbound = handler.signalling[0]
+    assert isinstance(inbound, InboundCall)
+    assert isinstance(call.leg.media, InProcessEndpoint)
+    caller_tag = parse_address(call.request.get_header("from") or "").tag
+    assert call.leg.media.dialog == MediaDialog(
+        call_id=call.request.call_id or "", from_tag=caller_tag or "", to_tag=inbound.local_tag
+    )

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from audio_analysis import dominant_frequency, rms
-from callbridge.media.g711 import (
+from callbridge.codecs.formats import PCMA, PCMU, Codec
+from callbridge.codecs.g711 import (
     UnsupportedCodec,
     alaw_decode,
     alaw_encode,
@@ -14,7 +15,6 @@ from callbridge.media.g711 import (
     ulaw_decode,
     ulaw_encode,
 )
-from callbridge.media.plane import PCMA, PCMU, Codec
 
 
 def _tone(freq: float = 1000.0, amplitude: float = 8000.0, n: int = 800) -> bytes:

@@ -11,8 +11,10 @@ import pytest
 from rtp_capture import RtpCapture
 
 from audio_analysis import dominant_frequency, goertzel_power, read_wav_mono, rms
+from callbridge.codecs.formats import PCMA, PCMU, Codec
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.media.inprocess import ForeignEndpoint, InProcessEndpoint, InProcessMediaPlane
-from callbridge.media.plane import PCMA, PCMU, Codec, MediaPortsExhausted, RemoteMedia
+from callbridge.media.plane import MediaPortsExhausted
 from callbridge.media.sources import ToneSource
 
 TONE_RMS = 0.3 * 32767 / 2**0.5

@@ -4,7 +4,7 @@ import asyncio
 from pathlib import Path
 
 from audio_analysis import read_wav_mono
-from callbridge.media.plane import FRAME_BYTES
+from callbridge.codecs.formats import FRAME_BYTES
 from callbridge.media.recorder import WavRecorder
 from callbridge.rtp.clock import MediaClock
 

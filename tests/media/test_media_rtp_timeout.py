@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from callbridge.media.plane import PCMU, RemoteMedia
+from callbridge.codecs.formats import PCMU
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.media.rtp_timeout import RtpTimeout
 
 TALKING = RemoteMedia(host="192.0.2.7", port=4000, codec=PCMU, dtmf_payload_type=None)

@@ -9,8 +9,9 @@ import pytest
 import soundfile
 
 from audio_analysis import dominant_frequency, goertzel_power, rms
+from callbridge.codecs.formats import FRAME_BYTES
 from callbridge.media.audiofile import BadAudio, decode_for_telephony
-from callbridge.media.plane import FRAME_BYTES, AudioSource
+from callbridge.media.plane import AudioSource
 from callbridge.media.sources import (
     AudioFileSource,
     SequenceSource,

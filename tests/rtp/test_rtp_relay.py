@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from callbridge.media.g711 import ULAW_TO_ALAW
-from callbridge.media.plane import PCMA, PCMU, RemoteMedia
+from callbridge.codecs.formats import PCMA, PCMU
+from callbridge.codecs.g711 import ULAW_TO_ALAW
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.rtp.packet import RtpHeader, build_packet, parse_header
 from callbridge.rtp.pump import PacketPump
 from callbridge.rtp.relay import RelayDirection

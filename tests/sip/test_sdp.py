@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from aiosipua.sdp import parse_sdp
 
-from callbridge.media.plane import PCMA, PCMU, Codec, RemoteMedia
+from callbridge.codecs.formats import PCMA, PCMU, Codec
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.sip.sdp import (
     SdpNegotiationError,
     build_answer,

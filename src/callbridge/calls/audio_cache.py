@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from callbridge.media.plane import SAMPLE_RATE
+from callbridge.codecs.formats import SAMPLE_RATE
 from callbridge.media.wavfile import write_wav
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from callbridge.engine.events import Direction, Ended, EndReason
 from callbridge.engine.inbound_leg import dialled_user, inbound_leg
 from callbridge.engine.invite_auth import InviteAuthenticator
 from callbridge.engine.leg import CallLeg, PartyInfo
+from callbridge.engine.media_ports import MediaPlane
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
 from callbridge.engine.request_guard import FailureLog, answered_on_failure
@@ -26,7 +27,7 @@ from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
-from callbridge.media.plane import MediaPlane, MediaPortsExhausted
+from callbridge.media.plane import MediaPortsExhausted
 from callbridge.sip.auth import DigestAuthenticator
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.guesses import GuessLimits, GuessThrottle
@@ -265,7 +266,6 @@ class Engine:
         signalling = OutboundCall(
             leg=leg,
             stack=self,
-            codecs=self.media.codecs,
             destinations=destinations,
             caller=leg.caller,
             ring_timeout=ring_timeout or self.settings.default_ring_timeout,
@@ -273,7 +273,7 @@ class Engine:
         )
         leg.signalling = signalling
         self._track(leg)
-        signalling.start()
+        await signalling.start()
         return leg
 
     def bridge(self, a: CallLeg, b: CallLeg) -> None:
@@ -379,7 +379,6 @@ class Engine:
                 peer=peer,
                 endpoint=endpoint,
                 stack=self,
-                codecs=self.media.codecs,
                 tts=self._tts,
                 session_interval=session_interval,
             )

@@ -12,11 +12,11 @@ from aiosipua.headers import parse_address
 
 from callbridge.engine.events import Direction
 from callbridge.engine.leg import CallLeg, PartyInfo
+from callbridge.engine.media_ports import MediaEndpoint
 from callbridge.engine.ports import SipStack, SpeechSynthesizer
 from callbridge.engine.uas import InboundCall
-from callbridge.media.plane import Codec, MediaEndpoint
-from callbridge.sip.message import Peer
-from callbridge.sip.sdp import build_answer
+from callbridge.media.plane import MediaDialog
+from callbridge.sip.message import Peer, new_tag
 from callbridge.sip.session_timer import SessionInterval
 from callbridge.sip.transaction import ServerTransaction
 
@@ -29,16 +29,16 @@ async def inbound_leg(
     peer: Peer,
     endpoint: MediaEndpoint,
     stack: SipStack,
-    codecs: tuple[Codec, ...],
     tts: SpeechSynthesizer,
     session_interval: SessionInterval | None = None,
 ) -> CallLeg:
     """The answering leg of ``request``; raises SdpNegotiationError for an unusable offer.
     On any failure the leg's own tasks are closed; ``endpoint`` stays the caller's."""
-    answer, remote = build_answer(
-        request.body, host=endpoint.local_host, port=endpoint.local_port, codecs=codecs
-    )
     caller = parse_address(request.get_header("from") or "")
+    dialog = MediaDialog(
+        call_id=request.call_id or "", from_tag=caller.tag or "", to_tag=new_tag()
+    )
+    answer = await endpoint.answer(dialog, request.body)
     leg = CallLeg(
         leg_id=leg_id,
         direction=Direction.INBOUND,
@@ -56,13 +56,12 @@ async def inbound_leg(
         leg.signalling = InboundCall(
             leg=leg,
             stack=stack,
-            codecs=codecs,
             request=request,
             server_tx=server_tx,
             peer=peer,
             local=stack.local_for(peer.transport),
+            media_dialog=dialog,
             answer_sdp=answer,
-            remote_media=remote,
             session_interval=session_interval,
         )
     except BaseException:

@@ -13,10 +13,10 @@ from callbridge.engine.events import Ended, EndReason, LegEvent, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.ports import SipStack
 from callbridge.engine.session_expiry import SessionExpiry
-from callbridge.media.plane import Codec
+from callbridge.media.plane import MediaDialog
 from callbridge.sip.dialog import Dialog
 from callbridge.sip.message import Peer, build_response
-from callbridge.sip.sdp import SdpNegotiationError, build_answer, origin_of, parse_answer
+from callbridge.sip.sdp import SdpNegotiationError
 from callbridge.sip.session_timer import (
     Refresher,
     SessionInterval,
@@ -38,12 +38,12 @@ ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 class DialogSession:
     """In-dialog requests for one leg: BYE, re-INVITE, INFO, OPTIONS, ACK; and sending BYE."""
 
-    def __init__(self, *, leg: CallLeg, stack: SipStack, codecs: tuple[Codec, ...]) -> None:
+    def __init__(self, *, leg: CallLeg, stack: SipStack) -> None:
         self.leg = leg
         self.stack = stack
-        self.codecs = codecs
         self.dialog: Dialog | None = None
-        self.local_sdp: bytes = b""
+        self.media_dialog: MediaDialog | None = None  # as the dialog-creating INVITE names it
+        self.local_sdp: bytes = b""  # the SDP we sent last
         self.ack_received = asyncio.Event()
         self.session_expiry = SessionExpiry(
             on_refresh_due=self._refresh_due, on_expired=self._session_expired
@@ -81,12 +81,13 @@ class DialogSession:
         if self.dialog is not None and not self.dialog.accepts_remote_cseq(request):
             server_tx.respond(build_response(request, 500, "Server Internal Error (CSeq order)"))
             return
+        if request.method in ("INVITE", "UPDATE"):
+            self._spawn_reinvite(request, server_tx)
+            return
         handler = {
             "BYE": self._on_bye,
-            "INVITE": self._on_reinvite,
             "INFO": self._on_info,
             "OPTIONS": self._on_options,
-            "UPDATE": self._on_reinvite,
         }.get(request.method)
         if handler is None:
             response = build_response(request, 501)
@@ -107,45 +108,55 @@ class DialogSession:
     def _on_info(self, request: SipRequest, server_tx: ServerTransaction) -> None:
         server_tx.respond(build_response(request, 200))
 
-    def _on_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> None:
-        """§14.2: answer a re-INVITE or UPDATE (hold, session refresh) with our current
-        session, new version; the session timer starts again (RFC 4028 §9).
+    def _spawn_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> None:
+        """The media plane answers asynchronously: in the leg's task set, and a request
+        that reaches a leg already closed gets 481 (its dialog is gone)."""
+        try:
+            self.leg.tasks.spawn(
+                self._answer_reinvite(request, server_tx), name=f"re-INVITE {self.leg.id}"
+            )
+        except RuntimeError:
+            server_tx.respond(build_response(request, 481))
 
-        RFC 3264 §8: the new SDP keeps the o= line of our previous one (same sess-id)
-        with the version stepped by one; an offerless re-INVITE gets the previous SDP,
-        an offerless UPDATE (RFC 3311) none."""
+    async def _answer_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> None:
+        answered = False
+        try:
+            answered = await self._on_reinvite(request, server_tx)
+        finally:
+            if not answered:  # cancelled or failed before its final response
+                server_tx.respond(build_response(request, 500))
+
+    async def _on_reinvite(self, request: SipRequest, server_tx: ServerTransaction) -> bool:
+        """§14.2: answer a re-INVITE or UPDATE (hold, session refresh) with the media
+        plane's answer; the session timer starts again (RFC 4028 §9).  An offerless
+        re-INVITE gets the plane's offer (our previous SDP, RFC 3264 §8), an offerless
+        UPDATE (RFC 3311) none.  True once a final response went out."""
         interval, refusal = negotiate(request, self.stack.session_timers)
         if refusal is not None:
             server_tx.respond(refusal)
-            return
+            return True
+        assert self.dialog is not None, "registered once confirmed"
+        assert self.media_dialog is not None, "set with the dialog"
+        body = b""
         if request.body:
-            session_id, version = origin_of(self.local_sdp) or (None, 0)
             try:
-                answer, remote = build_answer(
-                    request.body,
-                    host=self.leg.media.local_host,
-                    port=self.leg.media.local_port,
-                    codecs=self.codecs,
-                    session_id=session_id,
-                    version=version + 1,
-                )
+                body = await self.leg.media.answer(self.media_dialog, request.body)
             except SdpNegotiationError:
                 server_tx.respond(build_response(request, 488))
-                return
-            self.leg.media.set_remote(remote)
-            self.local_sdp = answer
-        response = build_response(
-            request, 200, to_tag=self.dialog.local_tag if self.dialog else None
-        )
-        assert self.dialog is not None
+                return True
+            self.leg.media.answer_sent(self.media_dialog)
+        elif request.method == "INVITE":
+            body = await self.leg.media.offer(self.media_dialog)
+        response = build_response(request, 200, to_tag=self.dialog.local_tag)
         response.add_header("Contact", f"<{self.dialog.local.contact_uri}>")
         for name, value in response_headers(interval, request):
             response.add_header(name, value)
-        if request.method == "INVITE" or request.body:
+        if body:
             response.add_header("Content-Type", SDP)
-            response.body = self.local_sdp
+            response.body = self.local_sdp = body
         server_tx.respond(response)
         self.start_session_timer(interval, we_refresh=Refresher.UAS)
+        return True
 
     # --- session timer (RFC 4028) ---
 
@@ -177,17 +188,18 @@ class DialogSession:
         headers = dict(
             request_headers(self.stack.session_timers, seconds=interval.seconds, refresh=True)
         )
-        if self.peer_allows_update:
+        if self.peer_allows_update or self.media_dialog is None:
             request = dialog.create_request("UPDATE", extra_headers=headers)
         else:
+            offer = self.local_sdp = await self.leg.media.offer(self.media_dialog)
             request = dialog.create_request(
-                "INVITE", body=self.local_sdp, content_type=SDP, extra_headers=headers
+                "INVITE", body=offer, content_type=SDP, extra_headers=headers
             )
         tx = self.stack.send_request(request, dialog.next_hop())
         response = await asyncio.shield(tx.final)
         status = response.status_code
         if status < 300:
-            self._refreshed(request, response, interval)
+            await self._refreshed(request, response, interval)
         elif status in (408, 481):
             log.info("leg %s: session refresh answered %d, ending it", self.leg.id, status)
             await self.leg.hangup(EndReason.SESSION_EXPIRED, status)
@@ -200,14 +212,16 @@ class DialogSession:
             self.session_expiry.retry_refresh(0.0)
         # any other failure leaves the session to expire (RFC 4028 §10)
 
-    def _refreshed(self, request: SipRequest, response: SipResponse, old: SessionInterval) -> None:
+    async def _refreshed(
+        self, request: SipRequest, response: SipResponse, old: SessionInterval
+    ) -> None:
         if request.method == "INVITE" and self.dialog is not None:
             cseq = request.cseq.seq if request.cseq else self.dialog.local_seq
             self._refresh_ack = self.dialog.create_request("ACK", cseq=cseq)
             self.stack.send_raw(self._refresh_ack, self.dialog.next_hop())
-            if response.body:
+            if response.body and self.media_dialog is not None:
                 try:
-                    self.leg.media.set_remote(parse_answer(response.body, self.codecs))
+                    await self.leg.media.accept_answer(self.media_dialog, response.body)
                 except SdpNegotiationError:
                     log.info("leg %s: unusable SDP answer to a refresh ignored", self.leg.id)
         try:

@@ -23,9 +23,10 @@ from callbridge.engine.events import (
     Trying,
     transition,
 )
+from callbridge.engine.media_ports import MediaEndpoint
 from callbridge.engine.ports import SpeechSynthesizer
 from callbridge.engine.tasks import TaskOwner
-from callbridge.media.plane import AudioSource, MediaEndpoint
+from callbridge.media.plane import AudioSource
 from callbridge.media.sources import AudioFileSource
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from dataclasses import dataclass, field
 
 from aiosipua import SipRequest, SipResponse
@@ -31,10 +30,10 @@ from callbridge.engine.indialog import ALLOW, SDP, DialogSession
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.ports import SipStack
 from callbridge.engine.routing import Destination
-from callbridge.media.plane import Codec
+from callbridge.media.plane import MediaDialog
 from callbridge.sip.dialog import Dialog
 from callbridge.sip.message import Peer, new_call_id, new_tag
-from callbridge.sip.sdp import SdpNegotiationError, build_offer, parse_answer
+from callbridge.sip.sdp import SdpNegotiationError
 from callbridge.sip.session_timer import (
     Refresher,
     SessionTimerError,
@@ -66,6 +65,10 @@ class _Attempt:
     ack: SipRequest | None = None
     request: SipRequest | None = None  # the INVITE sent last
     session_expires: int | None = None  # asked for again after a 422 (RFC 4028 §7.3)
+    offer: bytes = b""  # the media plane's SDP offer for this fork
+
+    def media_dialog(self, to_tag: str | None = None) -> MediaDialog:
+        return MediaDialog(call_id=self.call_id, from_tag=self.from_tag, to_tag=to_tag)
 
 
 def _failed(attempt: _Attempt) -> None:
@@ -81,13 +84,12 @@ class OutboundCall(DialogSession):
         *,
         leg: CallLeg,
         stack: SipStack,
-        codecs: tuple[Codec, ...],
         destinations: list[Destination],
         caller: PartyInfo,
         ring_timeout: float,
         extra_headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(leg=leg, stack=stack, codecs=codecs)
+        super().__init__(leg=leg, stack=stack)
         self._caller = caller
         self._ring_timeout = ring_timeout
         self._extra = dict(extra_headers or {})
@@ -95,17 +97,10 @@ class OutboundCall(DialogSession):
         self._winner: _Attempt | None = None
         self._give_up: EndReason | None = None
         self._decided = asyncio.Event()
-        self._session_id = random.randrange(1, 2**31)
-        self.local_sdp = build_offer(
-            host=leg.media.local_host,
-            port=leg.media.local_port,
-            codecs=codecs,
-            session_id=self._session_id,
-            version=1,
-        )
 
-    def start(self) -> None:
-        """Send every destination's INVITE now, then follow them in the leg's task.
+    async def start(self) -> None:
+        """Ask the media plane for each fork's offer and send every destination's INVITE
+        now, then follow them in the leg's task.
 
         Sent before any task runs: under load each turn of the event loop waits behind
         everything that is ready, and an API call's latency is counted to its INVITE."""
@@ -113,6 +108,7 @@ class OutboundCall(DialogSession):
         self.leg.advance(Trying())
         for attempt in self._attempts:
             try:
+                attempt.offer = await self.leg.media.offer(attempt.media_dialog())
                 self._send_invite(attempt, cseq=1, auth=None)
             except Exception:
                 _failed(attempt)
@@ -190,7 +186,7 @@ class OutboundCall(DialogSession):
             response = await self._await_final(attempt)
             status = response.status_code
             if status < 300:
-                self._on_2xx(attempt, request, response)
+                await self._on_2xx(attempt, request, response)
                 return
             attempt.final_status = status
             attempt.timed_out = status == 408 and not (response.to_addr and response.to_addr.tag)
@@ -221,19 +217,22 @@ class OutboundCall(DialogSession):
                 return response
             attempt.provisional.set()
             if not attempt.cancelled and self._winner is None:
-                self._on_provisional(response)
+                await self._on_provisional(attempt, response)
 
-    def _on_provisional(self, response: SipResponse) -> None:
+    async def _on_provisional(self, attempt: _Attempt, response: SipResponse) -> None:
         status = response.status_code
         if status == 100:
             return
         if response.body and self.leg.state is not LegState.EARLY_MEDIA:
+            dialog = attempt.media_dialog(_to_tag(response))
             try:
-                self.leg.media.set_remote(parse_answer(response.body, self.codecs))
-                self.leg.advance(EarlyMedia())
-                return
+                await self.leg.media.accept_answer(dialog, response.body)
             except SdpNegotiationError:
                 log.info("leg %s: unusable early SDP ignored", self.leg.id)
+            else:
+                if self._winner is None and not self.leg.ended:
+                    self.leg.advance(EarlyMedia())
+                return
         self.leg.advance(Ringing())
 
     def _invite(self, attempt: _Attempt, *, cseq: int, auth: tuple[str, str] | None) -> SipRequest:
@@ -264,36 +263,46 @@ class OutboundCall(DialogSession):
         for header, value in self._extra.items():
             request.add_header(header, value)
         request.add_header("Content-Type", SDP)
-        request.body = self.local_sdp
+        request.body = attempt.offer
         return request
 
     # --- answers ---
 
-    def _on_2xx(self, attempt: _Attempt, request: SipRequest, response: SipResponse) -> None:
-        """§13.2.2.4: ACK every 2xx end to end; the first one wins the call."""
+    async def _on_2xx(
+        self, attempt: _Attempt, request: SipRequest, response: SipResponse
+    ) -> None:
+        """§13.2.2.4: ACK every 2xx end to end; the first one with a usable answer wins
+        the call (the winner is claimed before the plane is asked, so no other fork can
+        win meanwhile; an answer the plane refuses gives it up again)."""
         local = self.stack.local_for(attempt.destination.peer.transport)
         dialog = Dialog.as_uac(request=request, response=response, local=local)
         cseq = request.cseq.seq if request.cseq else 1
         attempt.dialog = dialog
         attempt.ack = dialog.create_request("ACK", cseq=cseq)
         self.stack.send_raw(attempt.ack, dialog.next_hop())
-        remote = None
-        if response.body:
-            try:
-                remote = parse_answer(response.body, self.codecs)
-            except SdpNegotiationError:
-                remote = None
         if (
             self._winner is not None
             or self._give_up is not None
-            or remote is None
+            or not response.body
             or self.leg.ended
         ):
             self.leg.tasks.spawn(self._bye_loser(dialog), name=f"bye {dialog.call_id}")
             return
         self._winner = attempt
+        media_dialog = attempt.media_dialog(dialog.remote_tag)
+        try:
+            await self.leg.media.accept_answer(media_dialog, response.body)
+        except SdpNegotiationError:
+            self._winner = None
+            self.leg.tasks.spawn(self._bye_loser(dialog), name=f"bye {dialog.call_id}")
+            return
+        if self._give_up is not None or self.leg.ended:  # while the plane was asked
+            self._winner = None
+            self.leg.tasks.spawn(self._bye_loser(dialog), name=f"bye {dialog.call_id}")
+            return
+        self.media_dialog = media_dialog
+        self.local_sdp = attempt.offer
         self.leg.sip_call_id = attempt.call_id
-        self.leg.media.set_remote(remote)
         self._confirm(dialog)
         self.peer_allows_update = allows_update(response)
         try:
@@ -348,3 +357,7 @@ class OutboundCall(DialogSession):
             return
         self._stop_ringing(reason if reason is not EndReason.HUNG_UP else EndReason.CANCELLED)
         await self.leg.wait_ended()
+
+
+def _to_tag(response: SipResponse) -> str | None:
+    return (response.to_addr.tag or None) if response.to_addr else None

@@ -21,9 +21,9 @@ from callbridge.engine.events import (
 from callbridge.engine.indialog import ALLOW, SDP, DialogSession
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.ports import SipStack
-from callbridge.media.plane import Codec, RemoteMedia
+from callbridge.media.plane import MediaDialog
 from callbridge.sip.dialog import Dialog, LocalContact
-from callbridge.sip.message import Peer, build_response, new_tag
+from callbridge.sip.message import Peer, build_response
 from callbridge.sip.session_timer import (
     Refresher,
     SessionInterval,
@@ -39,29 +39,31 @@ PROVISIONAL_REFRESH = 60.0  # §13.3.1.1: a non-100 provisional at least every m
 
 class InboundCall(DialogSession):
     """Signalling of an inbound leg: provisional answers, 200 with retransmission until ACK
-    (§13.3.1.4), CANCEL (§9.2), reject with a final status."""
+    (§13.3.1.4), CANCEL (§9.2), reject with a final status.  ``answer_sdp`` is the media
+    plane's answer to the INVITE's offer in ``media_dialog`` (whose ``to_tag`` is ours)."""
 
     def __init__(
         self,
         *,
         leg: CallLeg,
         stack: SipStack,
-        codecs: tuple[Codec, ...],
         request: SipRequest,
         server_tx: ServerTransaction,
         peer: Peer,
         local: LocalContact,
+        media_dialog: MediaDialog,
         answer_sdp: bytes,
-        remote_media: RemoteMedia,
         session_interval: SessionInterval | None = None,
     ) -> None:
-        super().__init__(leg=leg, stack=stack, codecs=codecs)
+        super().__init__(leg=leg, stack=stack)
+        if media_dialog.to_tag is None:
+            raise ValueError("an inbound leg's media dialog carries our to-tag")
         self.request = request
         self.server_tx = server_tx
         self.peer = peer
-        self.local_tag = new_tag()
+        self.local_tag = media_dialog.to_tag
+        self.media_dialog = self._answering = media_dialog
         self.local_sdp = answer_sdp
-        self._remote_media = remote_media
         self._session_interval = session_interval
         self.peer_allows_update = allows_update(request)
         self._early = Dialog.as_uas(request=request, local_tag=self.local_tag, local=local)
@@ -120,7 +122,7 @@ class InboundCall(DialogSession):
     async def early_media(self) -> None:
         """183 Session Progress with our SDP, so announcements reach the caller unanswered."""
         if self.leg.state in (LegState.TRYING, LegState.RINGING):
-            self.leg.media.set_remote(self._remote_media)
+            self.leg.media.answer_sent(self._answering)
             self._respond(183, with_sdp=True)
             self.leg.advance(EarlyMedia())
 
@@ -129,7 +131,7 @@ class InboundCall(DialogSession):
             return
         if self._final_sent:
             raise RuntimeError("call was already answered or rejected")
-        self.leg.media.set_remote(self._remote_media)
+        self.leg.media.answer_sent(self._answering)
         response = build_response(self.request, 200, to_tag=self.local_tag)
         response.add_header("Contact", f"<{self._early.local.contact_uri}>")
         response.add_header("Allow", ALLOW)

@@ -22,7 +22,7 @@ import numpy.typing as npt
 import soundfile
 import soxr
 
-from callbridge.media.plane import SAMPLE_RATE
+from callbridge.codecs.formats import SAMPLE_RATE
 
 MAX_SECONDS = 3600.0  # an hour of 8 kHz PCM is 57.6 MB
 BLOCK_SECONDS = 1.0

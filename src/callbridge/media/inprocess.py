@@ -1,6 +1,7 @@
 """The in-process media plane: RTP sessions on pooled sockets, paced by one media clock.
 
-Implements :class:`callbridge.media.plane.MediaPlane` and ``MediaEndpoint``.  Playback,
+Implements the engine's ``MediaPlane`` and ``MediaEndpoint``
+(:mod:`callbridge.engine.media_ports`); SDP offer/answer is :mod:`.negotiation`.  Playback,
 DTMF sending and recording subscribe to the shared :class:`~callbridge.rtp.clock.MediaClock`
 (no task per call); all sockets are read by one :class:`~callbridge.rtp.pump.PacketPump`;
 a bridge relays packets on receipt (:mod:`callbridge.rtp.relay`).
@@ -12,25 +13,20 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from callbridge.media.g711 import encoder_for, static_decoder
-from callbridge.media.plane import (
-    FRAME_SAMPLES,
-    PCMA,
-    PCMU,
-    AudioSource,
-    Codec,
-    MediaEndpoint,
-    RemoteMedia,
-)
+from callbridge.codecs.formats import FRAME_SAMPLES, PCMA, PCMU, Codec
+from callbridge.codecs.g711 import encoder_for, static_decoder
+from callbridge.codecs.stream import RemoteMedia
+from callbridge.media.bridge import Bridge
+from callbridge.media.negotiation import SdpNegotiator
+from callbridge.media.plane import AudioSource, MediaDialog, MediaPortsExhausted
 from callbridge.media.recorder import WavRecorder
 from callbridge.media.rtp_timeout import RtpTimeout
 from callbridge.media.sources import SILENT_FRAME, dtmf_tones
 from callbridge.rtp.clock import MediaClock
 from callbridge.rtp.dtmf import DtmfSender
 from callbridge.rtp.packet import MalformedRtp, header_length, payload_end
-from callbridge.rtp.ports import PortLease, PortPool
+from callbridge.rtp.ports import NoFreePort, PortLease, PortPool
 from callbridge.rtp.pump import PacketPump
-from callbridge.rtp.relay import RelayDirection
 from callbridge.rtp.session import RtpSession
 
 # The RTP timeout is checked once a second (every 50th tick of the 20 ms media clock).
@@ -39,29 +35,6 @@ _WATCH_TICKS = 50
 
 class ForeignEndpoint(Exception):
     """An endpoint handed to :meth:`InProcessMediaPlane.bridge` that this plane did not make."""
-
-
-class _Bridge:
-    """Two endpoints relaying to each other (RFC 3550 §7 translator)."""
-
-    __slots__ = ("a", "a_to_b", "b", "b_to_a")
-
-    def __init__(self, *, a: InProcessEndpoint, b: InProcessEndpoint) -> None:
-        self.a, self.b = a, b
-        self.a_to_b = RelayDirection(source=a.session, target=b.session)
-        self.b_to_a = RelayDirection(source=b.session, target=a.session)
-        a.session.forward = self.a_to_b.forward
-        b.session.forward = self.b_to_a.forward
-
-    def reconfigure(self) -> None:
-        self.a_to_b.configure(source=self.a.session)
-        self.b_to_a.configure(source=self.b.session)
-
-    def dissolve(self) -> None:
-        for endpoint, relay in ((self.a, self.a_to_b), (self.b, self.b_to_a)):
-            endpoint.session.forward = None
-            endpoint.bridge = None
-            relay.detach()
 
 
 class InProcessEndpoint:
@@ -75,11 +48,14 @@ class InProcessEndpoint:
         pool: PortPool,
         clock: MediaClock,
         host: str,
+        codecs: tuple[Codec, ...] = (PCMU, PCMA),
         on_closed: Callable[[InProcessEndpoint], None] | None = None,
         rtp_timeout: float | None = None,
     ) -> None:
         self.session = session
-        self.bridge: _Bridge | None = None
+        self.dialog: MediaDialog | None = None  # of the last offer or answer
+        self._sdp = SdpNegotiator(host=host, port=lease.port, codecs=codecs)
+        self.bridge: Bridge | None = None
         self._lease = lease
         self._pool = pool
         self._on_closed = on_closed
@@ -117,7 +93,29 @@ class InProcessEndpoint:
     def closed(self) -> bool:
         return self._closed
 
+    # --- SDP offer/answer (MediaEndpoint) ---
+
+    async def offer(self, dialog: MediaDialog, *, hold: bool = False) -> bytes:
+        self.dialog = dialog
+        return self._sdp.offer(hold=hold)
+
+    async def accept_answer(self, dialog: MediaDialog, answer: bytes) -> None:
+        remote = self._sdp.read_answer(answer)
+        self.dialog = dialog
+        self.set_remote(remote)
+
+    async def answer(self, dialog: MediaDialog, offer: bytes) -> bytes:
+        sdp = self._sdp.answer(offer)
+        self.dialog = dialog
+        return sdp
+
+    def answer_sent(self, dialog: MediaDialog) -> None:
+        remote = self._sdp.take_pending()
+        if remote is not None and not self._closed:
+            self.set_remote(remote)
+
     def set_remote(self, remote: RemoteMedia) -> None:
+        """Send to (and accept from) ``remote``; what the SDP methods apply."""
         encoder_for(remote.codec)
         self.session.set_remote(remote)
         if self.bridge is not None:
@@ -338,7 +336,10 @@ class InProcessMediaPlane:
         return self._pool
 
     async def allocate(self) -> InProcessEndpoint:
-        lease = self._pool.acquire()
+        try:
+            lease = self._pool.acquire()
+        except NoFreePort as exc:
+            raise MediaPortsExhausted(str(exc)) from None
         try:
             session = RtpSession(sock=lease.sock, pump=self._pump)
         except BaseException:
@@ -350,13 +351,14 @@ class InProcessMediaPlane:
             pool=self._pool,
             clock=self._clock,
             host=self._advertised,
+            codecs=self._codecs,
             on_closed=self._endpoints.discard,
             rtp_timeout=self._rtp_timeout,
         )
         self._endpoints.add(endpoint)
         return endpoint
 
-    def bridge(self, a: MediaEndpoint, b: MediaEndpoint) -> None:
+    def bridge(self, a: object, b: object) -> None:
         left, right = self._own(a), self._own(b)
         if left is right:
             raise ForeignEndpoint("cannot bridge an endpoint to itself")
@@ -364,10 +366,10 @@ class InProcessMediaPlane:
             self.unbridge(endpoint)
             endpoint.stop_playback()
             endpoint.stop_dtmf()
-        bridge = _Bridge(a=left, b=right)
+        bridge = Bridge(a=left, b=right)
         left.bridge = right.bridge = bridge
 
-    def unbridge(self, a: MediaEndpoint) -> None:
+    def unbridge(self, a: object) -> None:
         bridge = self._own(a).bridge
         if bridge is not None:
             bridge.dissolve()
@@ -380,7 +382,7 @@ class InProcessMediaPlane:
         self._pump.close()
         await self._clock.close()
 
-    def _own(self, endpoint: MediaEndpoint) -> InProcessEndpoint:
+    def _own(self, endpoint: object) -> InProcessEndpoint:
         # By pool, not by membership of _endpoints: that set holds open endpoints only
         # (closed ones leave it, or every call would leak its endpoint and RTP session).
         if not isinstance(endpoint, InProcessEndpoint) or endpoint._pool is not self._pool:

@@ -13,7 +13,7 @@ from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
-from callbridge.media.plane import FRAME_BYTES, SAMPLE_RATE
+from callbridge.codecs.formats import FRAME_BYTES, SAMPLE_RATE
 from callbridge.media.wavfile import fix_header, wav_header
 from callbridge.rtp.clock import ClockSubscription, MediaClock
 

@@ -9,7 +9,7 @@ hold ends.
 
 from __future__ import annotations
 
-from callbridge.media.plane import RemoteMedia
+from callbridge.codecs.stream import RemoteMedia
 
 
 class RtpTimeout:

@@ -8,14 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from callbridge.codecs.formats import FRAME_BYTES, FRAME_SAMPLES, FRAME_SECONDS, SAMPLE_RATE
 from callbridge.media.audiofile import decode_for_telephony
-from callbridge.media.plane import (
-    FRAME_BYTES,
-    FRAME_SAMPLES,
-    FRAME_SECONDS,
-    SAMPLE_RATE,
-    AudioSource,
-)
+from callbridge.media.plane import AudioSource
 
 SILENT_FRAME = bytes(FRAME_BYTES)
 _TAU = 2 * math.pi

@@ -15,8 +15,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from callbridge.codecs.formats import SAMPLE_RATE
 from callbridge.media.audiofile import BadAudio, decode_for_telephony
-from callbridge.media.plane import SAMPLE_RATE
 from callbridge.media.wavfile import write_wav
 
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from callbridge.media.plane import FRAME_SECONDS
+from callbridge.codecs.formats import FRAME_SECONDS
 
 TickCallback = Callable[[], None]
 

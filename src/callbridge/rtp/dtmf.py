@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from callbridge.media.plane import FRAME_SAMPLES
+from callbridge.codecs.formats import FRAME_SAMPLES
 
 DTMF_DIGITS = "0123456789*#ABCD"
 END_PACKETS = 3

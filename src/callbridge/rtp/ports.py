@@ -14,9 +14,11 @@ import socket
 from collections import deque
 from dataclasses import dataclass
 
-from callbridge.media.plane import MediaPortsExhausted
-
 _RECEIVE_BUFFER = 256 * 1024
+
+
+class NoFreePort(Exception):
+    """No even UDP port of the range can be had (all leased, or the pool is closed)."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,12 @@ class PortPool:
         return len(self._leased) + len(self._free)
 
     def acquire(self) -> PortLease:
-        """Lend a held socket; raises :class:`MediaPortsExhausted` when none can be had."""
+        """Lend a held socket; raises :class:`NoFreePort` when none can be had."""
         if self._closed:
-            raise MediaPortsExhausted("port pool is closed")
+            raise NoFreePort("port pool is closed")
         lease = self._reuse() or self._bind_next()
         if lease is None:
-            raise MediaPortsExhausted(f"no free even UDP port on {self._host}")
+            raise NoFreePort(f"no free even UDP port on {self._host}")
         self._leased[lease.port] = lease
         return lease
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import struct
 
-from callbridge.media.g711 import transcode_table
-from callbridge.media.plane import FRAME_SAMPLES
+from callbridge.codecs.formats import FRAME_SAMPLES
+from callbridge.codecs.g711 import transcode_table
 from callbridge.rtp.packet import HEADER, HEADER_BYTES, MalformedRtp, header_length, payload_end
 from callbridge.rtp.session import RtpSession
 

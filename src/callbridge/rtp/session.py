@@ -23,8 +23,9 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from callbridge.media.g711 import encoder_for
-from callbridge.media.plane import FRAME_SAMPLES, FRAME_SECONDS, PCMU, RemoteMedia
+from callbridge.codecs.formats import FRAME_SAMPLES, FRAME_SECONDS, PCMU
+from callbridge.codecs.g711 import encoder_for
+from callbridge.codecs.stream import RemoteMedia
 from callbridge.rtp.dtmf import DtmfReceiver
 from callbridge.rtp.packet import (
     HEADER_BYTES,

@@ -21,7 +21,8 @@ from aiosipua.sdp import (
     serialize_sdp,
 )
 
-from callbridge.media.plane import TELEPHONE_EVENT_PT, Codec, RemoteMedia
+from callbridge.codecs.formats import TELEPHONE_EVENT_PT, Codec
+from callbridge.codecs.stream import RemoteMedia
 
 TELEPHONE_EVENT = "telephone-event"
 DTMF_EVENTS = "0-16"
@@ -47,9 +48,13 @@ def build_offer(
     dtmf_payload_type: int = TELEPHONE_EVENT_PT,
     session_id: int,
     version: int,
+    direction: str = "sendrecv",
 ) -> bytes:
-    """RFC 3264 §5: one sendrecv audio stream with our codecs plus telephone-event 0-16."""
-    media = _audio(port, codecs, dtmf_payload_type, DTMF_EVENTS, "sendrecv")
+    """RFC 3264 §5: one audio stream with our codecs plus telephone-event 0-16;
+    ``direction`` ``sendonly`` puts the peer on hold (§8.4), ``sendrecv`` resumes."""
+    if direction not in _DIRECTIONS:
+        raise ValueError(f"unknown SDP direction {direction!r}")
+    media = _audio(port, codecs, dtmf_payload_type, DTMF_EVENTS, direction)
     return _session(host, session_id, version, media)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from aiortp.codecs.g711 import PcmaCodec, PcmuCodec
 
-from callbridge.media.plane import PCMA, PCMU, Codec
+from callbridge.codecs.formats import PCMA, PCMU, Codec
 
 _ULAW = PcmuCodec()
 _ALAW = PcmaCodec()
