@@ -196,3 +196,26 @@ async def test_caller_hanging_up_while_targets_ring_cancels_every_target(
     kinds = classify(customer.recorded_wav, HEARD)
     assert kinds.count("ringback") > 0.5 * FRAMES_PER_SECOND, runs(kinds)
     await nothing_left(world)
+
+
+async def test_dial_time_limit_ends_the_agent_and_the_caller_goes_on(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    """timeLimit ends the bridged agent only; the customer's document goes on (its action
+    is fetched with DialCallStatus=completed and the bridged seconds)."""
+    customer, agent = await asyncio.gather(
+        baresip("customer", auto_answer=True, tone_hz=CUSTOMER_TONE),
+        baresip("agent", auto_answer=True, tone_hz=AGENT_TONE),
+    )
+    world.receiver.documents["/app"] = (
+        f'<Response><Dial timeLimit="2" action="/dialled"><Sip>{agent.uri}</Sip></Dial></Response>'
+    )
+    world.receiver.documents["/dialled"] = "<Response><Hangup/></Response>"
+    await world.calls.place_call(request(world.receiver, customer.uri))
+    await agent.wait_event("CALL_ESTABLISHED", timeout=WAIT)
+    await agent.wait_event("CALL_CLOSED", timeout=WAIT)
+    form = await dialled(world)
+    assert form["DialCallStatus"] == "completed"
+    assert form["DialCallDuration"] == "2"
+    await customer.wait_event("CALL_CLOSED", timeout=WAIT)
+    await nothing_left(world)

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from callbridge.calls.switch.ringback import Ringback
 from callbridge.calls.switch.ringer import Originator
 from callbridge.engine.events import (
+    Answered,
     EarlyMedia,
     Ended,
     LegEndedError,
@@ -45,6 +46,7 @@ class CallerProgress:
         self._ringback = Ringback(leg=caller, tasks=caller.tasks)
         self._unsubscribe: list[Callable[[], None]] = []
         self._relayed: CallLeg | None = None  # the target whose early media the caller hears
+        self._rang = False  # a target has rung or sent early media
         self._stopped = False
 
     @property
@@ -80,14 +82,34 @@ class CallerProgress:
     def _on_event(self, target: CallLeg, event: LegEvent) -> None:
         if self._stopped or self._caller.ended is not None:
             return
-        if isinstance(event, Ringing):
+        if isinstance(event, Answered):
+            self._answered(target)
+        elif isinstance(event, Ringing):
             self._ringing()
         elif isinstance(event, EarlyMedia):
             self._early_media(target)
         elif isinstance(event, Ended) and target is self._relayed:
-            self._relayed = None  # the engine undoes its bridge as it reaps the target
+            self._relayed_ended()
+
+    def _answered(self, target: CallLeg) -> None:
+        """The first answer: the tone stops and another target's early media is cut at
+        once (the bridge comes once the others are cancelled)."""
+        self._stopped = True
+        self._ringback.halt()
+        if self._relayed is not None and self._relayed is not target:
+            self._relayed = None
+            self._engine.unbridge(self._caller)
+
+    def _relayed_ended(self) -> None:
+        """The target whose early media the caller heard is gone while others may still
+        ring: the caller hears ringback again (if it carries media and anyone rang)."""
+        self._relayed = None
+        self._engine.unbridge(self._caller)
+        if self._rang and self._caller.state in _CARRIES_MEDIA:
+            self._ringback.start()
 
     def _ringing(self) -> None:
+        self._rang = True
         if self._relayed is not None:
             return
         if self._caller.state in _CARRIES_MEDIA:
@@ -96,6 +118,7 @@ class CallerProgress:
             self._caller.tasks.spawn(_quietly(self._caller.ring()), name=f"180 {self._caller.id}")
 
     def _early_media(self, target: CallLeg) -> None:
+        self._rang = True
         if self._relayed is not None:
             return
         self._relayed = target

@@ -49,12 +49,18 @@ class Ringback:
             return
         self._task = self._tasks.spawn(_play(self._leg), name=f"ringback {self._leg.id}")
 
-    async def stop(self) -> None:
+    def halt(self) -> None:
         """Stop the tone at once (the next media tick sends none of it)."""
-        task, self._task = self._task, None
+        task = self._task
         if task is not None and not task.done():
             self._leg.stop_playback()
             task.cancel()
+
+    async def stop(self) -> None:
+        """:meth:`halt`, and wait until the playing task is gone."""
+        self.halt()
+        task, self._task = self._task, None
+        if task is not None:
             await asyncio.gather(task, return_exceptions=True)
 
 
