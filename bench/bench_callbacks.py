@@ -318,6 +318,9 @@ class TimedEngine:
         self.bridged[self._numbers[a.id]] = time.time()
         self._engine.bridge(a, b)
 
+    def unbridge(self, a: CallLeg) -> None:
+        self._engine.unbridge(a)
+
 
 class Unlimited:
     """Admission that admits every callback."""

@@ -28,6 +28,7 @@ from callbridge.calls.destination_policy import (
     TrunkAddress,
 )
 from callbridge.calls.drain import DrainGate, drain
+from callbridge.calls.extensions import ExtensionDialer
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
@@ -39,7 +40,6 @@ from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
-from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import Trunk
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.address_policy import AddressPolicy
@@ -400,7 +400,6 @@ async def serve(config: CallbridgeConfig) -> None:
                     log.warning("shutting down: callbacks left in the outbox for the next start")
             server.should_exit = True
             await http_task
-
 
 
 async def prune_idempotency_keys(store: IdempotencyStore) -> None:

@@ -22,11 +22,11 @@ import pytest
 from engine_setup import ENGINE_HOST, ENGINE_PORT, USERS
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
+from callbridge.calls.extensions import ExtensionDialer
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import Direction, EndReason, LegEndedError, Party, Ringing
 from callbridge.engine.indialog import DialogSession
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.pbx import ExtensionDialer
 from callbridge.engine.routing import UserOffline
 from callbridge.media.inprocess import InProcessEndpoint, InProcessMediaPlane
 from callbridge.media.sources import ToneSource

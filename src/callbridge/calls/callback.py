@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +34,8 @@ from callbridge.calls.request import (
     LegName,
     caller_id_user,
 )
-from callbridge.calls.ringer import GroupRinger, Rung
+from callbridge.calls.switch.bridge import BridgeEnd, bridge
+from callbridge.calls.switch.ringer import GroupRinger, Rung
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import (
     Answered,
@@ -296,30 +296,23 @@ class TwoLegCallback:
             await run.stop_ringback()
             if run.ended is not None or self._stopping:
                 raise _Gone(run)
-        a, b = self._a.live_leg(), self._b.live_leg()
-        self._engine.bridge(a, b)
         sids = {"leg_A": self._a.tracker.sid, "leg_B": self._b.tracker.sid}
-        await self._a.answer_stored.wait()  # "bridged" comes after A's "answered" in its log
-        await self._a.tracker.note("bridged", sids)
-        started = time.monotonic()
-        first = await self._first_to_end()
-        seconds = round(time.monotonic() - started, 1)
-        other = self._b if first is self._a else self._a
-        await other.live_leg().hangup(EndReason.HUNG_UP)
+
+        async def note_bridged() -> None:
+            await self._a.answer_stored.wait()  # "bridged" comes after A's "answered"
+            await self._a.tracker.note("bridged", sids)
+
+        bridged = await bridge(
+            self._engine, self._a.live_leg(), self._b.live_leg(), on_bridged=note_bridged
+        )
+        if not bridged.connected:
+            raise _Gone(self._a if self._a.ended is not None else self._b)
+        first = self._a if bridged.end is BridgeEnd.CALLER_ENDED else self._b
         ended = first.ended
         reason = STOPPED if self._stopping or ended is None else ended.reason.value
         return CallbackOutcome(
-            connected=True, leg=first.name, reason=reason, bridged_seconds=seconds
+            connected=True, leg=first.name, reason=reason, bridged_seconds=round(bridged.seconds, 1)
         )
-
-    async def _first_to_end(self) -> LegRun:
-        ends = {asyncio.ensure_future(run.wait_ended()): run for run in self._runs()}
-        try:
-            done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for future in ends:
-                future.cancel()
-        return next(run for future, run in ends.items() if future in done)
 
     # --- failing and ending ---
 

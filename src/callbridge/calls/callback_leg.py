@@ -8,22 +8,13 @@ Its tasks (event follower, ringback, progress watchers) belong to the callback's
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from callbridge.calls.request import LegName, LegSpec
+from callbridge.calls.switch.ringback import Ringback
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import Answered, EarlyMedia, Ended, LegEndedError, LegState, Ringing
+from callbridge.engine.events import Answered, EarlyMedia, Ended, LegState, Ringing
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
-from callbridge.media.plane import AudioSource
-from callbridge.media.sources import ToneSource
-
-RINGBACK_HZ = (440.0, 480.0)  # North American ringback: 2 s on, 4 s off
-RINGBACK_CADENCE = (2.0, 4.0)
-
-
-def ringback() -> AudioSource:
-    return ToneSource(frequencies=RINGBACK_HZ, duration_s=None, cadence=RINGBACK_CADENCE)
 
 
 class LegRun:
@@ -43,7 +34,7 @@ class LegRun:
         self.ringing_reported = False  # a line: the first target to ring reported it
         self.watchers: list[asyncio.Task[None]] = []
         self._tasks = tasks
-        self._ringback: asyncio.Task[None] | None = None
+        self._ringback: Ringback | None = None
 
     @property
     def answered(self) -> bool:
@@ -62,8 +53,8 @@ class LegRun:
 
     def start_ringback(self) -> None:
         if self.leg is not None and self._ringback is None and self.answered:
-            name = f"ringback {self.tracker.sid}"
-            self._ringback = self._tasks.spawn(_ring_back(self.leg), name=name)
+            self._ringback = Ringback(leg=self.leg, tasks=self._tasks)
+            self._ringback.start()
 
     async def watch_progress(self, leg: CallLeg) -> None:
         """``leg``, one of a line's targets, was placed: watch it for ringing (awaited by
@@ -82,13 +73,6 @@ class LegRun:
                 return
 
     async def stop_ringback(self) -> None:
-        task, self._ringback = self._ringback, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-
-
-async def _ring_back(leg: CallLeg) -> None:
-    """Ringback until stopped; the leg ending (even before it starts) is no failure."""
-    with contextlib.suppress(LegEndedError):
-        await leg.play(ringback())
+        ringback, self._ringback = self._ringback, None
+        if ringback is not None:
+            await ringback.stop()

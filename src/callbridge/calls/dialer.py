@@ -1,19 +1,21 @@
-"""EngineDialer: the call-flow Dial verb on the engine — groups in sequence, the targets of
-a group at once, the first to answer bridged to the caller, the others cancelled."""
+"""EngineDialer: the call-flow Dial verb on the switch — groups in sequence, the targets of
+a group at once (:class:`GroupRinger`), the caller hearing their progress or ringback
+(:class:`CallerProgress`), the first to answer bridged to the caller (:func:`bridge`),
+the others cancelled."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from callbridge.callflow.digits import Digits, plan_send_digits
 from callbridge.callflow.ports import DialResult, LegPort
 from callbridge.callflow.verbs import Dial, DialGroup, DialTarget
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
-from callbridge.calls.ringer import GroupRinger, Originator
-from callbridge.engine.events import EndReason, LegEndedError, LegState
+from callbridge.calls.switch.bridge import BridgeEnd, bridge
+from callbridge.calls.switch.progress import CallerProgress
+from callbridge.calls.switch.ringer import GroupRinger, Originator, Rung
 from callbridge.engine.leg import CallLeg
 from callbridge.vocabulary import CallStatus
 
@@ -64,16 +66,24 @@ class EngineDialer:
         groups = await self._allowed_groups(dial)
         if not groups:
             return DialResult(status=CallStatus.FAILED, duration=0.0, answered_target=None)
+        progress = CallerProgress(caller=self._caller, engine=self._engine)
+
+        async def placed(child: CallLeg, target: DialTarget) -> None:
+            progress.follow(child)
+            await self._track_child(child, target)
+
         ringer = GroupRinger(
-            engine=self._engine,
-            caller_id=dial.caller_id or self._caller_id,
-            on_leg=self._track_child,
+            engine=self._engine, caller_id=dial.caller_id or self._caller_id, on_leg=placed
         )
-        rung = await ringer.ring(
-            groups,
-            give_up=self._caller.wait_ended,
-            still_wanted=lambda: self._caller.ended is None,
-        )
+        rung = Rung(status=CallStatus.FAILED)
+        try:
+            rung = await ringer.ring(
+                groups,
+                give_up=self._caller.wait_ended,
+                still_wanted=lambda: self._caller.ended is None,
+            )
+        finally:
+            await progress.stop(winner=rung.leg)
         if rung.leg is not None and rung.target is not None:
             return await self._connect(rung.leg, rung.target, dial)
         return DialResult(status=rung.status, duration=0.0, answered_target=None)
@@ -106,20 +116,28 @@ class EngineDialer:
         return tuple(groups)
 
     async def _connect(self, callee: CallLeg, target: DialTarget, dial: Dial) -> DialResult:
-        try:
-            if self._caller.state is not LegState.ANSWERED:
-                await self._caller.answer()
-            if target.send_digits:
-                await _send_digits(callee, target.send_digits)
-        except LegEndedError:
-            await _hang_up_all((self._caller, callee))
+        """The caller stays when the callee hangs up or the time limit ends it: its
+        program goes on with the next verb."""
+        digits = target.send_digits
+
+        async def send_digits() -> None:
+            if digits:
+                await _send_digits(callee, digits)
+
+        bridged = await bridge(
+            self._engine,
+            self._caller,
+            callee,
+            time_limit=dial.time_limit,
+            limit_detail="Dial timeLimit reached",
+            caller_stays=True,
+            before=send_digits,
+        )
+        if bridged.end is BridgeEnd.NOT_CONNECTED:
             return DialResult(status=CallStatus.CANCELED, duration=0.0, answered_target=target)
-        self._engine.bridge(self._caller, callee)
-        started = time.monotonic()
-        await _until_one_ends(self._caller, callee, time_limit=dial.time_limit)
-        duration = time.monotonic() - started
-        await callee.hangup(EndReason.HUNG_UP)
-        return DialResult(status=CallStatus.COMPLETED, duration=duration, answered_target=target)
+        return DialResult(
+            status=CallStatus.COMPLETED, duration=bridged.seconds, answered_target=target
+        )
 
 
 async def _send_digits(leg: CallLeg, digits: str) -> None:
@@ -128,16 +146,3 @@ async def _send_digits(leg: CallLeg, digits: str) -> None:
             await leg.send_dtmf(step.keys)
         else:
             await asyncio.sleep(step.seconds)
-
-
-async def _until_one_ends(a: CallLeg, b: CallLeg, *, time_limit: float | None) -> None:
-    waits = {asyncio.ensure_future(a.wait_ended()), asyncio.ensure_future(b.wait_ended())}
-    try:
-        await asyncio.wait(waits, timeout=time_limit, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for future in waits:
-            future.cancel()
-
-
-async def _hang_up_all(legs: Sequence[CallLeg]) -> None:
-    await asyncio.gather(*(leg.hangup(EndReason.HUNG_UP) for leg in legs), return_exceptions=True)

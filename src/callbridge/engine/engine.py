@@ -280,6 +280,10 @@ class Engine:
         """Connect two answered legs' audio (and DTMF) both ways."""
         self.media.bridge(a.media, b.media)
 
+    def unbridge(self, a: CallLeg) -> None:
+        """Undo :meth:`bridge` for the pair that holds ``a`` (no-op when not bridged)."""
+        self.media.unbridge(a.media)
+
     # --- incoming SIP ---
 
     def _on_datagram(self, data: bytes, peer: Peer) -> None:

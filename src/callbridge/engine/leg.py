@@ -57,6 +57,8 @@ class LegSignalling(Protocol):
 
     async def ring(self) -> None: ...
 
+    async def early_media(self) -> None: ...
+
     async def answer(self) -> None: ...
 
     async def terminate(self, reason: EndReason, sip_code: int | None) -> None: ...
@@ -186,6 +188,11 @@ class CallLeg:
 
     async def ring(self) -> None:
         await self._require_signalling().ring()
+
+    async def early_media(self) -> None:
+        """An unanswered inbound leg: 183 with our SDP, so media reaches the caller
+        before the answer (a no-op once it is answered)."""
+        await self._require_signalling().early_media()
 
     async def answer(self) -> None:
         await self._require_signalling().answer()

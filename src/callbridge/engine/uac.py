@@ -347,6 +347,9 @@ class OutboundCall(DialogSession):
     async def ring(self) -> None:
         raise RuntimeError("an outbound leg does not ring itself")
 
+    async def early_media(self) -> None:
+        raise RuntimeError("an outbound leg gets early media from its peer")
+
     async def answer(self) -> None:
         raise RuntimeError("an outbound leg is answered by its peer")
 

@@ -1,8 +1,12 @@
-"""GroupRinger: rings groups of targets in sequence, the targets of a group at once; the
-first to answer wins and the others are cancelled (RFC 3261 §9.1 CANCEL).
+"""GroupRinger: the switch's one ringer.  Groups ring in sequence, each for its own ring
+time; the targets of a group ring at once; the first to answer wins and the others are
+cancelled (RFC 3261 §9.1 CANCEL); whoever waits for the ringing (``give_up``) is watched
+throughout, and its going cancels every target.
 
-Shared by the Dial verb (whose caller waits while its targets ring) and by lines (the
-first party of a ``callback.start``), so a group rings the same way for both.
+Used by the Dial verb, by extension dialling and by lines (the first party of a
+``callback.start``), so a group rings, and fails, the same way for all of them.
+(A registered user with several phones is one target: the engine forks its INVITE to
+every contact, RFC 3261 §16.7 in spirit.)
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class Originator(Protocol):
-    """The part of the engine that places calls."""
+    """The part of the engine that places calls and connects their media."""
 
     async def originate(
         self,
@@ -38,6 +42,8 @@ class Originator(Protocol):
     ) -> CallLeg: ...
 
     def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
+
+    def unbridge(self, a: CallLeg) -> None: ...
 
 
 # Called with each leg the moment it is placed (bookkeeping, progress reports).
