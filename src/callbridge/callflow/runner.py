@@ -37,6 +37,7 @@ from callbridge.engine.events import EndReason, LegEndedError, LegState
 log = logging.getLogger(__name__)
 
 ERROR_ANNOUNCEMENT = "An application error occurred. Goodbye."
+UNANSWERED_HANGUP = 603  # <Hangup/> before the call is answered: Decline
 
 Translate = Callable[[bytes, str], Program]
 Sleep = Callable[[float], Awaitable[None]]
@@ -252,15 +253,24 @@ class CallflowRunner:
             case Redirect(url=url, method=method):
                 return await self._load(url, method, {})
             case Hangup():
-                await self._leg.hangup()
+                await self._hang_up()
                 return Completed()
             case Reject():
                 return await self._reject(verb)
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
-        if self._leg.state is not LegState.ANSWERED:
+        # A leg still ringing (an inbound call) is answered when it first needs media; a
+        # Dial leaves that to its target's answer (the dialler answers then).
+        if self._leg.state is not LegState.ANSWERED and not isinstance(verb, Dial):
             await self._leg.answer()
         return await self._execute_media(verb)
+
+    async def _hang_up(self) -> None:
+        """``<Hangup/>``: BYE once answered; before that, a final 603 Decline."""
+        if self._leg.state is LegState.ANSWERED:
+            await self._leg.hangup()
+        else:
+            await self._leg.hangup(EndReason.HUNG_UP, UNANSWERED_HANGUP)
 
     async def _execute_media(self, verb: Verb) -> _Step:
         match verb:

@@ -3,6 +3,7 @@ the live ones, answers questions about stored ones, and closes what a crash left
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,9 +14,16 @@ from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits, Translate
 from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.dialer import Originator
-from callbridge.calls.errors import CallNotFound, CallNotLive, CallNotRedirectable
+from callbridge.calls.errors import (
+    CallLimitReached,
+    CallNotFound,
+    CallNotLive,
+    CallNotRedirectable,
+    ServerOverloaded,
+)
+from callbridge.calls.inbound.numbers import InboundNumber
 from callbridge.calls.live import LiveCall, LiveCalls
-from callbridge.calls.new_call import outbound_call
+from callbridge.calls.new_call import inbound_call, outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.session_factory import (
@@ -24,7 +32,9 @@ from callbridge.calls.session_factory import (
     SigningSecrets,
 )
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import DialogSnapshot
+from callbridge.engine.engine import IncomingCall
+from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
+from callbridge.engine.originate_checks import usable_caller_id
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
 from callbridge.store import errors as store_errors
@@ -42,6 +52,7 @@ from callbridge.store.repository import CallRepository
 log = logging.getLogger(__name__)
 
 RESTART_CAUSE = "server restarted during the call"
+OVER_LIMIT = 503  # an inbound call over its key's limits, or while overloaded
 
 
 class Permit(Protocol):
@@ -214,6 +225,54 @@ class CallbridgeCalls:
             raise CallNotFound(f"recording {recording_id}") from exc
         await self.get_call(recording.call_sid, api_key_id=api_key_id)
         return recording.path
+
+    async def receive(self, call: IncomingCall, number: InboundNumber) -> None:
+        """Run an inbound call to ``number`` (from a trunk) until it has ended: stored with
+        its initiated and ringing events, its program run on the ringing leg (which it
+        answers when it first needs media).  Over its key's limits, or overloaded: 503."""
+        leg = call.leg
+        try:
+            permit = self._limiter.admit(number.api_key_id)
+        except (CallLimitReached, ServerOverloaded) as refused:
+            log.info("inbound call to %s refused: %s", number.number, refused)
+            await leg.hangup(EndReason.FAILED, OVER_LIMIT, detail=str(refused))
+            return
+        try:
+            tracker = await CallTracker.create(
+                repository=self._repository,
+                clock=self._clock,
+                call=inbound_call(
+                    to=number.number,
+                    from_=leg.caller.user,
+                    node=self._settings.node,
+                    api_key_id=number.api_key_id,
+                    status_callback=number.status_callback,
+                    url=number.voice_url,
+                    method=number.voice_method,
+                ),
+            )
+            spec = SessionSpec(
+                api_key_id=number.api_key_id,
+                caller_id=usable_caller_id(leg.caller.user),
+                status_callback=number.status_callback,
+                account=number.api_key_name,
+                answered_first=False,
+                screened=number.runs_application,
+            )
+            session = await self._sessions.session(tracker, spec)
+        except BaseException:
+            permit.release()
+            raise
+        self._live[tracker.sid] = session
+        self.live.add(tracker.sid, session)
+        try:
+            with contextlib.suppress(LegEndedError):  # the caller gave up at once
+                await leg.ring()  # the application is asked with CallStatus=ringing
+            await session.run(leg, number.program())
+        finally:
+            self._live.pop(tracker.sid, None)
+            self.live.remove(tracker.sid)
+            permit.release()
 
     # --- inside ---
 
