@@ -12,7 +12,7 @@ from ipaddress import ip_network
 from pathlib import Path
 
 import pytest
-from call_world import ENGINE_HOST, ENGINE_PORT, CallWorld, Unlimited
+from call_world import ENGINE_HOST, CallWorld, Unlimited
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.calls.audio import HttpAudioLoader
@@ -46,6 +46,7 @@ from webhook_receiver import LOOPBACK_ALLOWED
 pytestmark = pytest.mark.peers
 
 NUMBER = "+15550199"
+ENGINE_PORT = 5087  # not the call tests' 5073: these run beside them on a shared machine
 TARGET = f"{ENGINE_HOST}:{ENGINE_PORT}"
 # The test's callers come from the peers' pools: SIPp 127.0.10.x, baresip 127.0.20.x.
 CARRIER_NETWORKS = (ip_network("127.0.10.0/24"), ip_network("127.0.20.0/24"))
@@ -339,3 +340,30 @@ async def test_the_keys_concurrency_limit_counts_inbound_calls(
         finally:
             await calls.close()
     await engine_idle(world.engine)
+
+
+BILLION_LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+    '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Response><Say>&b;</Say></Response>'
+)
+DEEP = "<Response>" + "<Gather>" * 5000 + "</Gather>" * 5000 + "</Response>"
+HUGE = "<Response>" + "<Pause/>" * 200_000 + "</Response>"  # 1.6 MB: above the limit
+
+
+@pytest.mark.parametrize("document", [BILLION_LAUGHS, DEEP, HUGE], ids=["entities", "deep", "huge"])
+async def test_a_hostile_document_ends_the_call_cleanly_before_an_answer(
+    inbound: Inbound, sipp_uac: SippUacFactory, document: str
+) -> None:
+    inbound.app(document)
+    run = sipp_uac(TARGET, "uac_busy", service=NUMBER)
+    result = await run.run()
+    assert not result.ok  # uac_busy wants 486: the server answered 500, never 200
+    trace = run.message_file.read_text(errors="replace")
+    assert "SIP/2.0 500" in trace
+    assert "SIP/2.0 200" not in trace
+    sid = await only_call(inbound)
+    detail = await inbound.calls.get_call(sid, api_key_id=inbound.key.id)
+    completed = next(e for e in detail.events if e.name == "completed")
+    assert "application error" in str(completed.data.get("cause"))
+    await engine_idle(inbound.world.engine)
+    assert len(inbound.calls.live) == 0  # no live call left behind
