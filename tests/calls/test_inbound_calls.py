@@ -22,6 +22,7 @@ from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
+from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
@@ -289,13 +290,17 @@ async def test_an_unknown_number_is_404_and_an_application_error_is_500(
     await engine_idle(inbound.world.engine)
 
 
-async def test_numbers_routed_to_a_user_and_forward_to(
+async def test_numbers_routed_to_forward_to_a_line_and_a_user(
     inbound: Inbound, baresip: BaresipFactory
 ) -> None:
     agent = await baresip("agent", tone_hz=1000.0)
     inbound.install(
         InboundNumber(number="+15550101", forward_to=agent.uri),
         InboundNumber(number="+15550102", user="1001"),
+        InboundNumber(
+            number="+15550103",
+            line=Line(id="sales", name="Sales", users=("1001",), forward_to=agent.uri),
+        ),
     )
     caller = await baresip("caller")
     await caller.dial(f"sip:15550101@{TARGET}")  # without '+': the same number
@@ -306,6 +311,14 @@ async def test_numbers_routed_to_a_user_and_forward_to(
     await asyncio.gather(
         agent.wait_event("CALL_CLOSED", timeout=10), caller.wait_event("CALL_CLOSED", timeout=10)
     )
+    # A line: its users first (1001 is offline), then its forward.
+    await caller.dial(f"sip:+1 555 0103@{TARGET}".replace(" ", ""))
+    await agent.wait_event("CALL_INCOMING", timeout=10)
+    await agent.answer()
+    await caller.wait_event("CALL_ESTABLISHED", timeout=10)
+    await agent.hangup()
+    await caller.wait_event("CALL_CLOSED", timeout=10)
+    await agent.wait_event("CALL_CLOSED", timeout=10)
     # 1001 is not registered: the Dial fails and the caller is told so (not answered).
     await caller.dial(f"sip:+15550102@{TARGET}")
     closed = await caller.wait_event("CALL_CLOSED", timeout=10)
