@@ -380,3 +380,24 @@ async def test_a_hostile_document_ends_the_call_cleanly_before_an_answer(
     assert "application error" in str(completed.data.get("cause"))
     await engine_idle(inbound.world.engine)
     assert len(inbound.calls.live) == 0  # no live call left behind
+
+
+async def test_a_caller_who_gives_up_during_a_slow_fetch_ends_the_session_at_once(
+    inbound: Inbound, sipp_uac: SippUacFactory
+) -> None:
+    inbound.app("<Response><Say>late</Say></Response>")
+    inbound.world.receiver.delay = 8.0  # the application is slow
+    result = await sipp_uac(TARGET, "uac_cancel", service=NUMBER).run()
+    assert result.ok, result.errors or result.stats  # 180, CANCEL: 200 and 487, no 200 OK
+    sid = await only_call(inbound)
+    for _ in range(40):  # well before the application answers
+        if len(inbound.calls.live) == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert len(inbound.calls.live) == 0
+    inbound.world.receiver.delay = 0.0  # the callbacks (sent again) get through now
+    statuses = [f["CallStatus"] for f in await completed_callback(inbound.world, sid)]
+    assert "answered" not in statuses
+    completed = callbacks(inbound.world, sid)[-1]
+    assert completed["CallStatus"] == "completed"
+    await engine_idle(inbound.world.engine)

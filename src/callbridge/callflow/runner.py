@@ -14,6 +14,7 @@ from callbridge.callflow.digits import Wait, plan_send_digits
 from callbridge.callflow.errors import FetchError, InvalidProgram
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
 from callbridge.callflow.ports import AudioLoader, Dialer, DocumentFetcher, LegPort, RecordingStore
+from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
     MAX_GATHER_DIGITS,
     MAX_LOOP,
@@ -177,7 +178,9 @@ class CallflowRunner:
         self._count_document()
         try:
             async with asyncio.timeout(self._limits.fetch_timeout):
-                body = await self._fetcher.fetch(url, method, params)
+                body = await unless_caller_leaves(
+                    self._leg, self._fetcher.fetch(url, method, params)
+                )
         except (FetchError, TimeoutError) as error:
             raise _Abort(f"cannot fetch {method} {url}: {str(error) or 'timed out'}") from error
         try:
