@@ -16,6 +16,7 @@ from call_world import ENGINE_HOST, CallWorld, Unlimited
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.calls.audio import HttpAudioLoader
+from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.destination_policy import DestinationPolicy, KeyRules
 from callbridge.calls.errors import CallNotFound
 from callbridge.calls.inbound.handler import InboundCallHandler
@@ -32,14 +33,13 @@ from callbridge.engine.routing import Trunk
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
+from callbridge.sip.transaction import Timers
 from callbridge.store.api_keys import ApiKeyRepository
 from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.records import ApiKeyRecord, CallFilters
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.signing import SIGNATURE_HEADER, verify
-from conftest import FAST_TIMERS, NODE
-from conftest import test_audio_cache as audio_cache_in
 from peers.conftest import BaresipFactory, SippUacFactory
 from peers.test_harness import tone_frames
 from webhook_receiver import LOOPBACK_ALLOWED
@@ -47,6 +47,8 @@ from webhook_receiver import LOOPBACK_ALLOWED
 pytestmark = pytest.mark.peers
 
 NUMBER = "+15550199"
+FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
+NODE = "test-node"
 ENGINE_PORT = 5087  # not the call tests' 5073: these run beside them on a shared machine
 TARGET = f"{ENGINE_HOST}:{ENGINE_PORT}"
 # The test's callers come from the peers' pools: SIPp 127.0.10.x, baresip 127.0.20.x.
@@ -112,6 +114,10 @@ class Inbound:
         number = InboundNumber(**fields)  # type: ignore[arg-type]
         self.install(number)
         return number
+
+
+def audio_cache_in(directory: Path) -> AudioCache:
+    return AudioCache(directory=directory, ttl=300.0, max_bytes=64 * 1024 * 1024)
 
 
 async def inbound_service(
