@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -225,12 +226,23 @@ class TrunkSection(_Section):
     default: bool = False
     username: str | None = None
     password: str | None = None
+    # Where this carrier's calls come from (addresses or networks); unset: the host of uri
+    # (an IP address; a host name must list its addresses here).  An INVITE from one of
+    # them is a call from the trunk: routed by [[numbers]], never digest-challenged.
+    inbound_addresses: tuple[str, ...] | None = None
 
     @field_validator("uri")
     @classmethod
     def _uri(cls, value: str) -> str:
         if not value.startswith(("sip:", "sips:")):
             raise ValueError("trunk uri must start with sip:")
+        return value
+
+    @field_validator("inbound_addresses")
+    @classmethod
+    def _inbound(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for entry in value or ():
+            parse_network(entry)
         return value
 
 
@@ -372,6 +384,78 @@ class LineSection(_Section):
         return tuple(t for t in targets if not t.lower().startswith(("sip:", "sips:")))
 
 
+CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+def _check_app_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"{value[:64]!r} must be an http:// or https:// URL")
+    return value
+
+
+class NumberSection(_Section):
+    """A number calls from trunks reach (matched as callbridge.calls.inbound.number_match
+    says), routed to exactly one of: a voice application (``voice_url``), a ``user``, a
+    ``line`` or ``forward_to`` (a number or SIP URI)."""
+
+    number: str
+    voice_url: str | None = None
+    voice_method: str = "POST"
+    user: str | None = None
+    line: str | None = None
+    forward_to: str | None = None
+    status_callback: str | None = None
+    status_callback_event: str = "completed"
+    api_key: str | None = None  # an [[api_keys]] name: signs, and may see, these calls
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if normalized_number(value) is None:
+            raise ValueError(f"{value[:40]!r} must be a phone number (e.g. +15550199)")
+        return value
+
+    @field_validator("voice_url", "status_callback")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return _check_app_url(value)
+
+    @field_validator("voice_method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value.upper() not in ("GET", "POST"):
+            raise ValueError("voice_method must be GET or POST")
+        return value.upper()
+
+    @field_validator("forward_to")
+    @classmethod
+    def _forward(cls, value: str | None) -> str | None:
+        return None if value is None else _check_external(value)
+
+    @field_validator("status_callback_event")
+    @classmethod
+    def _events(cls, value: str) -> str:
+        unknown = sorted(set(value.split()) - set(CALLBACK_EVENTS))
+        if unknown or not value.split():
+            raise ValueError(f"status_callback_event takes some of {' '.join(CALLBACK_EVENTS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_route(self) -> NumberSection:
+        routes = [r for r in (self.voice_url, self.user, self.line, self.forward_to) if r]
+        if len(routes) != 1:
+            raise ValueError(
+                f"number {self.number!r} needs exactly one of voice_url, user, line, forward_to"
+            )
+        if self.voice_url and self.api_key is None:
+            raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
+        return self
+
+    @property
+    def normalized(self) -> str:
+        return normalized_number(self.number) or ""
+
+
 class CallbridgeConfig(_Section):
     # Errors name the bad key and why, never its value: api_keys hold secrets.
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
@@ -386,6 +470,7 @@ class CallbridgeConfig(_Section):
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()
     lines: tuple[LineSection, ...] = ()
+    numbers: tuple[NumberSection, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -433,6 +518,28 @@ class CallbridgeConfig(_Section):
                 raise ValueError(
                     f"line {line.id!r} dials numbers: that needs a [[trunks]] with default = true"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _numbers(self) -> CallbridgeConfig:
+        seen: set[str] = set()
+        extensions = {u.extension for u in self.users}
+        lines = {line.id for line in self.lines}
+        key_names = {k.name for k in self.api_keys}
+        for number in self.numbers:
+            name = f"number {number.number!r}"
+            if number.normalized in seen:
+                raise ValueError(f"{name} is configured twice (after removing + and separators)")
+            seen.add(number.normalized)
+            if number.user is not None and number.user not in extensions:
+                raise ValueError(f"{name}: user {number.user!r} is not a [[users]] extension")
+            if number.line is not None and number.line not in lines:
+                raise ValueError(f"{name}: line {number.line!r} is not a [[lines]] id")
+            if number.api_key is not None and number.api_key not in key_names:
+                raise ValueError(f"{name}: api_key {number.api_key!r} is not an [[api_keys]] name")
+            forward = number.forward_to
+            if forward and not forward.lower().startswith("sip") and self.default_trunk is None:
+                raise ValueError(f"{name} forwards to a number: that needs a default [[trunks]]")
         return self
 
     @property

@@ -29,11 +29,14 @@ from callbridge.calls.destination_policy import (
 )
 from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.extensions import ExtensionDialer
+from callbridge.calls.inbound.handler import InboundCallHandler
+from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
+from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
-from callbridge.calls.request import Announcement
+from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
@@ -42,7 +45,7 @@ from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
 from callbridge.engine.tasks import TaskOwner
-from callbridge.httpclient.address_policy import AddressPolicy
+from callbridge.httpclient.address_policy import AddressPolicy, parse_network
 from callbridge.httpclient.client import HttpClient
 from callbridge.httpclient.own_addresses import own_addresses
 from callbridge.httpclient.process import ProcessHttpClient
@@ -69,6 +72,7 @@ from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
+from callbridge.webhooks.params import CallbackEvent
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +90,14 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
         users=tuple((u.extension, u.password) for u in config.users),
         trunks=tuple(
             Trunk(
-                name=t.name, uri=t.uri, default=t.default, username=t.username, password=t.password
+                name=t.name,
+                uri=t.uri,
+                default=t.default,
+                username=t.username,
+                password=t.password,
+                inbound_networks=None
+                if t.inbound_addresses is None
+                else tuple(parse_network(each) for each in t.inbound_addresses),
             )
             for t in config.trunks
         ),
@@ -210,6 +221,40 @@ async def destination_policy(config: CallbridgeConfig, keys: ApiKeyRepository) -
         extensions=frozenset(u.extension for u in config.users),
         local_addresses=frozenset((each.lower(), port) for each in local),
     )
+
+
+async def inbound_numbers(
+    config: CallbridgeConfig, keys: ApiKeyRepository
+) -> tuple[InboundNumber, ...]:
+    """The configured [[numbers]], each with its key's id as stored and its line."""
+    lines = {line.id: line for line in configured_lines(config)}
+    numbers: list[InboundNumber] = []
+    for number in config.numbers:
+        key_id = None
+        if number.api_key is not None:
+            key = next(k for k in config.api_keys if k.name == number.api_key)
+            record = await keys.find_by_key(key.key)
+            key_id = None if record is None else record.id
+        callback = None
+        if number.status_callback is not None:
+            callback = StatusCallback(
+                url=number.status_callback,
+                events=tuple(CallbackEvent(each) for each in number.status_callback_event.split()),
+            )
+        numbers.append(
+            InboundNumber(
+                number=number.number,
+                voice_url=number.voice_url,
+                voice_method=number.voice_method,
+                user=number.user,
+                line=None if number.line is None else lines[number.line],
+                forward_to=number.forward_to,
+                status_callback=callback,
+                api_key_id=key_id,
+                api_key_name=number.api_key,
+            )
+        )
+    return tuple(numbers)
 
 
 def trunk_address(name: str, uri: str, default: bool) -> TrunkAddress:
@@ -345,6 +390,15 @@ async def serve(config: CallbridgeConfig) -> None:
             settings=call_service_settings(config),
             live=live,
             policy=policy,
+            secrets=StoredSigningSecrets(keys=keys),
+        )
+        engine.set_incoming_handler(
+            InboundCallHandler(
+                numbers=NumberPlan(await inbound_numbers(config, keys)),
+                sessions=calls,
+                extensions=ExtensionDialer(engine=engine, max_duration=config.calls.max_duration),
+                directory=engine.router,
+            )
         )
         callbacks = CallbridgeCallbacks(
             engine=engine,

@@ -14,6 +14,7 @@ from callbridge.callflow.digits import Wait, plan_send_digits
 from callbridge.callflow.errors import FetchError, InvalidProgram
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
 from callbridge.callflow.ports import AudioLoader, Dialer, DocumentFetcher, LegPort, RecordingStore
+from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
     MAX_GATHER_DIGITS,
     MAX_LOOP,
@@ -37,6 +38,7 @@ from callbridge.engine.events import EndReason, LegEndedError, LegState
 log = logging.getLogger(__name__)
 
 ERROR_ANNOUNCEMENT = "An application error occurred. Goodbye."
+UNANSWERED_HANGUP = 603  # <Hangup/> before the call is answered: Decline
 
 Translate = Callable[[bytes, str], Program]
 Sleep = Callable[[float], Awaitable[None]]
@@ -176,7 +178,9 @@ class CallflowRunner:
         self._count_document()
         try:
             async with asyncio.timeout(self._limits.fetch_timeout):
-                body = await self._fetcher.fetch(url, method, params)
+                body = await unless_caller_leaves(
+                    self._leg, self._fetcher.fetch(url, method, params)
+                )
         except (FetchError, TimeoutError) as error:
             raise _Abort(f"cannot fetch {method} {url}: {str(error) or 'timed out'}") from error
         try:
@@ -252,15 +256,24 @@ class CallflowRunner:
             case Redirect(url=url, method=method):
                 return await self._load(url, method, {})
             case Hangup():
-                await self._leg.hangup()
+                await self._hang_up()
                 return Completed()
             case Reject():
                 return await self._reject(verb)
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
-        if self._leg.state is not LegState.ANSWERED:
+        # A leg still ringing (an inbound call) is answered when it first needs media; a
+        # Dial leaves that to its target's answer (the dialler answers then).
+        if self._leg.state is not LegState.ANSWERED and not isinstance(verb, Dial):
             await self._leg.answer()
         return await self._execute_media(verb)
+
+    async def _hang_up(self) -> None:
+        """``<Hangup/>``: BYE once answered; before that, a final 603 Decline."""
+        if self._leg.state is LegState.ANSWERED:
+            await self._leg.hangup()
+        else:
+            await self._leg.hangup(EndReason.HUNG_UP, UNANSWERED_HANGUP)
 
     async def _execute_media(self, verb: Verb) -> _Step:
         match verb:

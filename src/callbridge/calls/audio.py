@@ -74,8 +74,6 @@ class HttpAudioLoader:
 
     def _decode(self, url: str, body: bytes) -> bytes:
         try:
-            return decode_for_telephony(
-                io.BytesIO(body), name=url, max_seconds=self._max_seconds
-            )
+            return decode_for_telephony(io.BytesIO(body), name=url, max_seconds=self._max_seconds)
         except BadAudio as exc:
             raise FetchError(f"{url} is not playable audio: {exc}") from exc

@@ -23,11 +23,14 @@ class HttpDocumentFetcher:
         call_params: Callable[[], Mapping[str, str]],
         timeout: float = 10.0,
         max_bytes: int = MAX_DOCUMENT_BYTES,
+        signing_secret: str | None = None,
     ) -> None:
+        """``signing_secret``: the call's key's; every request carries its signature."""
         self._client = client
         self._call_params = call_params
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._signing_secret = signing_secret
 
     async def fetch(self, url: str, method: str, params: Mapping[str, str]) -> bytes:
         merged = {**self._call_params(), **params}
@@ -38,4 +41,5 @@ class HttpDocumentFetcher:
             params=merged,
             max_bytes=self._max_bytes,
             timeout=self._timeout,
+            signing_secret=self._signing_secret,
         )

@@ -3,12 +3,16 @@ timeouts and the error wording the call log shows."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+
+from yarl import URL
 
 from callbridge.callflow.errors import FetchError
 from callbridge.httpclient.client import HttpFailure
 from callbridge.httpclient.port import HttpRequests
+from callbridge.webhooks.signing import SIGNATURE_HEADER, signature_header
 
 ALLOWED_SCHEMES = ("http", "https")
 
@@ -32,21 +36,36 @@ async def fetch_bounded(
     params: Mapping[str, str] | None = None,
     max_bytes: int,
     timeout: float,
+    signing_secret: str | None = None,
 ) -> bytes:
-    """The body of ``url`` (GET: params in the query; POST: a form body).
+    """The body of ``url`` (GET: params in the query; POST: a form body), signed with
+    ``signing_secret`` as status callbacks are (:mod:`callbridge.webhooks.signing`: the
+    form body, or the query string, as sent).
 
     Raises :class:`FetchError` on a non-2xx answer, a transport error, a timeout, or a body
     above ``max_bytes`` (read no further than that)."""
     check_url(url)
     method = method.upper()
+    query: Mapping[str, str] | None = params if method == "GET" else None
+    headers: list[tuple[str, str]] = []
+    if signing_secret:
+        if method == "GET":
+            signed_url = URL(url).extend_query(dict(params or {}))
+            url, query = str(signed_url), None
+            payload = signed_url.raw_query_string.encode()
+        else:  # aiohttp encodes a form exactly so (urlencode of its pairs)
+            payload = urlencode(list((params or {}).items())).encode()
+        value = signature_header(secret=signing_secret, timestamp=int(time.time()), payload=payload)
+        headers.append((SIGNATURE_HEADER, value))
     try:
         return await client.fetch(
             method,
             url,
-            params=params if method == "GET" else None,
+            params=query,
             form=dict(params or {}) if method == "POST" else None,
             max_bytes=max_bytes,
             timeout=timeout,
+            headers=headers,
         )
     except HttpFailure as exc:
         raise FetchError(str(exc)) from exc

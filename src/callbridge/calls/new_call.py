@@ -1,9 +1,11 @@
 """The store's record of a call about to be placed (one leg, outbound), from what the API
-asked for; every call an API places is made here, so all carry the same fields."""
+asked for, or of a call that arrived (inbound); every call is made here, so all carry the
+same fields."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from callbridge.calls.request import StatusCallback
 from callbridge.store.records import CallRecord, NewCall
@@ -45,3 +47,26 @@ def outbound_call(
         secret_key=None if callback is None else callback.secret_key,
         optional=None if callback is None else callback.optional,
     )
+
+
+def inbound_call(
+    *,
+    to: str,
+    from_: str,
+    node: str,
+    api_key_id: str | None,
+    status_callback: StatusCallback | None,
+    url: str | None = None,
+    method: str = "POST",
+) -> NewCall:
+    """A new ``queued`` inbound call (a call from a trunk to a configured number)."""
+    outbound = outbound_call(
+        to=to,
+        from_=from_,
+        node=node,
+        api_key_id=api_key_id,
+        status_callback=status_callback,
+        url=url,
+        method=method,
+    )
+    return replace(outbound, direction="inbound")

@@ -1,5 +1,6 @@
 """OutboundCall: one call placed through the outbound call API (seed-001), from dialling
-``to`` until its completed event is stored.
+``to`` until its completed event is stored: originate, then run the call's session on the
+answered leg.
 
 When ``to`` answers, ``send_digits`` go first; then the voice application at ``url`` runs,
 or — without ``url`` — ``from`` is dialled and bridged (click to call).
@@ -8,25 +9,15 @@ or — without ``url`` — ``from`` is dialled and bridged (click to call).
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable
-from pathlib import Path
 
-from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
-from callbridge.callflow.runner import CallflowRunner
 from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, SendDigits
-from callbridge.calls.dialer import EngineDialer, Originator
-from callbridge.calls.recordings import CallRecordings
+from callbridge.calls.dialer import Originator
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
-from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import Answered, Ended, EndReason, LegEndedError, Party
+from callbridge.calls.session import CallSession
+from callbridge.engine.events import Ended, EndReason, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.media.plane import MediaPortsExhausted
-
-log = logging.getLogger(__name__)
-
-RunnerFactory = Callable[[CallLeg, EngineDialer, CallRecordings], CallflowRunner]
 
 
 def dial_target(address: str) -> DialTarget:
@@ -56,32 +47,17 @@ class OutboundCall:
     event is stored.  ``redirect`` and ``hang_up`` act on it while it runs."""
 
     def __init__(
-        self,
-        *,
-        engine: Originator,
-        request: OutboundCallRequest,
-        tracker: CallTracker,
-        recordings: CallRecordings,
-        make_runner: RunnerFactory,
-        make_dialer: Callable[[CallLeg], EngineDialer],
+        self, *, engine: Originator, request: OutboundCallRequest, session: CallSession
     ) -> None:
+        """``session`` runs the call once answered (``answered_first``)."""
         self._engine = engine
         self._request = request
-        self._tracker = tracker
-        self._recordings = recordings
-        self._make_runner = make_runner
-        self._make_dialer = make_dialer
-        self._leg: CallLeg | None = None
-        self._runner: CallflowRunner | None = None
-        self._recording: Path | None = None
-        self._hangup_requested = False
-        self._hangup_detail = ""
-        self._answer_stored = asyncio.Event()
+        self._session = session
         self._dialled = asyncio.Event()
 
     @property
     def sid(self) -> str:
-        return self._tracker.sid
+        return self._session.sid
 
     async def dialled(self) -> None:
         """Returns once the call's INVITE is on the wire, or it failed to go out."""
@@ -96,27 +72,16 @@ class OutboundCall:
             self._dialled.set()
         if leg is None:
             reason = EndReason.OFFLINE if isinstance(failure, UserOffline) else EndReason.FAILED
-            await self._tracker.ended(Ended(reason, Party.LOCAL, None, str(failure)))
+            await self._session.tracker.ended(Ended(reason, Party.LOCAL, None, str(failure)))
             return
-        self._leg = leg
-        async with asyncio.TaskGroup() as group:
-            group.create_task(self._follow(leg), name=f"events {self.sid}")
-            try:
-                if not self._hangup_requested:
-                    await self._drive(leg)
-            finally:
-                if leg.ended is None:
-                    await leg.hangup(detail=self._hangup_detail)
+        await self._session.run(leg, program_on_answer(self._request))
 
     async def hang_up(self, detail: str = "") -> None:
         """End the call; ``detail`` is the cause its completed event gives."""
-        self._hangup_requested = True
-        self._hangup_detail = self._hangup_detail or detail
-        if self._leg is not None:
-            await self._leg.hangup(detail=detail)
+        await self._session.hang_up(detail)
 
     def redirect(self, url: str, method: str) -> bool:
-        return self._runner is not None and self._runner.redirect(url, method)
+        return self._session.redirect(url, method)
 
     async def _originate(self) -> CallLeg:
         request = self._request
@@ -126,44 +91,3 @@ class OutboundCall:
             caller_name=request.caller_name,
             ring_timeout=request.ring_timeout,
         )
-
-    async def _follow(self, leg: CallLeg) -> None:
-        """Store each leg event in order; the recording is published before completed."""
-        async for event in leg.events():
-            if isinstance(event, Ended):
-                await self._publish_recording(leg)
-            await self._tracker.on_leg_event(event)
-            if isinstance(event, Answered):
-                self._answer_stored.set()
-
-    async def _drive(self, leg: CallLeg) -> None:
-        try:
-            await leg.wait_answered()
-        except LegEndedError:
-            return
-        # The answered event (and its callback) is durable before the application runs:
-        # a crash from here on still owes, and sends, every event up to answered.
-        await self._answer_stored.wait()
-        if self._request.record:
-            self._recording = self._recordings.new_path(leg.id)
-            leg.record(self._recording)
-        self._runner = self._make_runner(leg, self._make_dialer(leg), self._recordings)
-        outcome = await self._runner.run(program_on_answer(self._request))
-        while isinstance(outcome, Redirected):
-            outcome = await self._runner.run_url(outcome.url, outcome.method)
-        await self._log_outcome(outcome)
-
-    async def _log_outcome(self, outcome: Outcome) -> None:
-        if isinstance(outcome, Failed):
-            log.warning("call %s: application error: %s", self.sid, outcome.error)
-            await self._tracker.note("error", {"message": outcome.error})
-        elif isinstance(outcome, HungUp | Completed):
-            log.debug("call %s: program ended: %r", self.sid, outcome)
-
-    async def _publish_recording(self, leg: CallLeg) -> None:
-        if self._recording is None:
-            return
-        path, self._recording = self._recording, None
-        leg.stop_recording()
-        stored = await self._recordings.publish(path)
-        await self._tracker.recorded(stored.url)

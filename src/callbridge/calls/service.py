@@ -3,6 +3,7 @@ the live ones, answers questions about stored ones, and closes what a crash left
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -10,20 +11,30 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from callbridge.callflow.ports import AudioLoader
-from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
-from callbridge.callflow.verbs import DialTarget
-from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
-from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
-from callbridge.calls.documents import HttpDocumentFetcher
-from callbridge.calls.errors import CallNotFound, CallNotLive, CallNotRedirectable
-from callbridge.calls.live import DialLeg, LiveCall, LiveCalls
-from callbridge.calls.new_call import outbound_call
+from callbridge.callflow.runner import RunnerLimits, Translate
+from callbridge.calls.destination_policy import DestinationPolicy
+from callbridge.calls.dialer import Originator
+from callbridge.calls.errors import (
+    CallLimitReached,
+    CallNotFound,
+    CallNotLive,
+    CallNotRedirectable,
+    ServerOverloaded,
+)
+from callbridge.calls.inbound.numbers import InboundNumber
+from callbridge.calls.live import LiveCall, LiveCalls
+from callbridge.calls.new_call import inbound_call, outbound_call
 from callbridge.calls.outbound import OutboundCall
-from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
+from callbridge.calls.session_factory import (
+    SessionFactory,
+    SessionSpec,
+    SigningSecrets,
+)
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import DialogSnapshot
-from callbridge.engine.leg import CallLeg
+from callbridge.engine.engine import IncomingCall
+from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
+from callbridge.engine.originate_checks import usable_caller_id
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
 from callbridge.store import errors as store_errors
@@ -35,15 +46,13 @@ from callbridge.store.records import (
     CallRecord,
     Cursor,
     NewCall,
-    RecordingRecord,
 )
 from callbridge.store.repository import CallRepository
 
 log = logging.getLogger(__name__)
 
 RESTART_CAUSE = "server restarted during the call"
-DIAL_REFUSED_EVENT = "dial_refused"
-API_VERSION = "v2"
+OVER_LIMIT = 503  # an inbound call over its key's limits, or while overloaded
 
 
 class Permit(Protocol):
@@ -73,25 +82,6 @@ class CallServiceSettings:
     runner_limits: RunnerLimits = field(default_factory=RunnerLimits)
 
 
-def call_params(call: CallRecord) -> dict[str, str]:
-    """The parameters every application request carries (Twilio's names, which the seed's
-    platform follows)."""
-    params = {
-        "CallSid": call.sid,
-        "AccountSid": call.api_key_id or "",
-        "From": call.from_,
-        "To": call.to,
-        "Called": call.to,
-        "Caller": call.from_,
-        "CallStatus": str(call.status),  # a plain str: the HTTP worker marshals it
-        "Direction": call.direction,
-        "ApiVersion": API_VERSION,
-    }
-    if call.parent_sid:
-        params["ParentCallSid"] = call.parent_sid
-    return params
-
-
 class CallbridgeCalls:
     """Implements :class:`callbridge.calls.ports.CallService`."""
 
@@ -107,11 +97,12 @@ class CallbridgeCalls:
         settings: CallServiceSettings,
         live: LiveCalls | None = None,
         policy: DestinationPolicy | None = None,
+        secrets: SigningSecrets | None = None,
     ) -> None:
         """``live`` is shared with the callback service, so the call API reaches every call
         it lists (its own registry without it); ``policy`` holds where each API key's calls
         may go (default: the built-in denied prefixes, no SIP URIs; calls without a key are
-        not checked)."""
+        not checked); ``secrets`` sign the documents fetched for a key's calls."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -120,10 +111,26 @@ class CallbridgeCalls:
         self._limiter = limiter
         self._settings = settings
         self._policy = DestinationPolicy() if policy is None else policy
-        self._live: dict[str, OutboundCall] = {}
+        self._live: dict[str, LiveCall] = {}
         self.live = live if live is not None else LiveCalls()
         self._owns_live = live is None
         self._tasks = TaskOwner(name="calls")
+        self._sessions = SessionFactory(
+            engine=engine,
+            repository=repository,
+            clock=clock,
+            http=http,
+            audio=audio,
+            translate=settings.translate,
+            runner_limits=settings.runner_limits,
+            recordings_dir=settings.recordings_dir,
+            public_url=settings.public_url,
+            node=settings.node,
+            policy=self._policy,
+            live=self.live,
+            tasks=self._tasks,
+            secrets=secrets,
+        )
 
     # --- lifecycle ---
 
@@ -171,7 +178,11 @@ class CallbridgeCalls:
         except BaseException:
             permit.release()
             raise
-        call = self._outbound_call(request, tracker)
+        try:
+            call = await self._outbound_call(request, tracker)
+        except BaseException:
+            permit.release()
+            raise
         self._live[tracker.sid] = call
         self.live.add(tracker.sid, call)
         self._tasks.spawn(self._run(call, permit.release), name=f"call {tracker.sid}")
@@ -215,6 +226,54 @@ class CallbridgeCalls:
         await self.get_call(recording.call_sid, api_key_id=api_key_id)
         return recording.path
 
+    async def receive(self, call: IncomingCall, number: InboundNumber) -> None:
+        """Run an inbound call to ``number`` (from a trunk) until it has ended: stored with
+        its initiated and ringing events, its program run on the ringing leg (which it
+        answers when it first needs media).  Over its key's limits, or overloaded: 503."""
+        leg = call.leg
+        try:
+            permit = self._limiter.admit(number.api_key_id)
+        except (CallLimitReached, ServerOverloaded) as refused:
+            log.info("inbound call to %s refused: %s", number.number, refused)
+            await leg.hangup(EndReason.FAILED, OVER_LIMIT, detail=str(refused))
+            return
+        try:
+            tracker = await CallTracker.create(
+                repository=self._repository,
+                clock=self._clock,
+                call=inbound_call(
+                    to=number.number,
+                    from_=leg.caller.user,
+                    node=self._settings.node,
+                    api_key_id=number.api_key_id,
+                    status_callback=number.status_callback,
+                    url=number.voice_url,
+                    method=number.voice_method,
+                ),
+            )
+            spec = SessionSpec(
+                api_key_id=number.api_key_id,
+                caller_id=usable_caller_id(leg.caller.user),
+                status_callback=number.status_callback,
+                account=number.api_key_name,
+                answered_first=False,
+                screened=number.runs_application,
+            )
+            session = await self._sessions.session(tracker, spec)
+        except BaseException:
+            permit.release()
+            raise
+        self._live[tracker.sid] = session
+        self.live.add(tracker.sid, session)
+        try:
+            with contextlib.suppress(LegEndedError):  # the caller gave up at once
+                await leg.ring()  # the application is asked with CallStatus=ringing
+            await session.run(leg, number.program())
+        finally:
+            self._live.pop(tracker.sid, None)
+            self.live.remove(tracker.sid)
+            permit.release()
+
     # --- inside ---
 
     def _check_destinations(self, request: OutboundCallRequest) -> None:
@@ -255,92 +314,14 @@ class CallbridgeCalls:
             method=request.method,
         )
 
-    def _outbound_call(self, request: OutboundCallRequest, tracker: CallTracker) -> OutboundCall:
-        recordings = self._recordings_of(tracker)
-
-        def make_runner(
-            leg: CallLeg, dialer: EngineDialer, store: CallRecordings
-        ) -> CallflowRunner:
-            fetcher = HttpDocumentFetcher(
-                client=self._http, call_params=lambda: call_params(tracker.call)
-            )
-            return CallflowRunner(
-                leg=leg,
-                fetcher=fetcher,
-                dialer=dialer,
-                recorder=store,
-                audio=self._audio,
-                translate=self._settings.translate,
-                limits=self._settings.runner_limits,
-            )
-
-        async def note_refused(refused: DestinationRefused) -> None:
-            log.warning("call %s: <Dial> refused: %s", tracker.sid, refused.message)
-            await tracker.note(
-                DIAL_REFUSED_EVENT,
-                {"to": refused.destination, "rule": refused.rule, "message": refused.message},
-            )
-
-        def make_dialer(leg: CallLeg) -> EngineDialer:
-            return EngineDialer(
-                engine=self._engine,
-                caller=leg,
-                caller_id=caller_id_user(request.to),
-                track_child=lambda child, target: self._track_child(
-                    request, tracker, child, target
-                ),
-                screen=DialScreen(
-                    policy=self._policy, api_key_id=request.api_key_id, note=note_refused
-                ),
-            )
-
-        return OutboundCall(
-            engine=self._engine,
-            request=request,
-            tracker=tracker,
-            recordings=recordings,
-            make_runner=make_runner,
-            make_dialer=make_dialer,
-        )
-
-    def _recordings_of(self, tracker: CallTracker) -> CallRecordings:
-        async def add(path: Path, duration: float) -> RecordingRecord:
-            return await self._repository.add_recording(
-                tracker.sid, path=str(path), duration=duration
-            )
-
-        return CallRecordings(
-            directory=self._settings.recordings_dir,
-            call_sid=tracker.sid,
-            public_url=self._settings.public_url,
-            add=add,
-        )
-
-    async def _track_child(
-        self,
-        request: OutboundCallRequest,
-        parent: CallTracker,
-        leg: CallLeg,
-        target: DialTarget,
-    ) -> None:
-        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback."""
-        child_request = OutboundCallRequest(
+    async def _outbound_call(
+        self, request: OutboundCallRequest, tracker: CallTracker
+    ) -> OutboundCall:
+        spec = SessionSpec(
             api_key_id=request.api_key_id,
-            to=target.address,
-            from_=leg.caller.user or request.to,
+            caller_id=caller_id_user(request.to),
             status_callback=request.status_callback,
+            record=request.record,
         )
-        tracker = await CallTracker.create(
-            repository=self._repository,
-            clock=self._clock,
-            call=self._new_call(child_request, parent=parent.call),
-        )
-        self.live.add(tracker.sid, DialLeg(leg))
-        self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
-
-    async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
-        try:
-            async for event in leg.events():
-                await tracker.on_leg_event(event)
-        finally:
-            self.live.remove(tracker.sid)
+        session = await self._sessions.session(tracker, spec)
+        return OutboundCall(engine=self._engine, request=request, session=session)

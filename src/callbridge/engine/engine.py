@@ -71,12 +71,14 @@ class EngineSettings:
 
 @dataclass(frozen=True)
 class IncomingCall:
-    """An INVITE that is not part of a dialog, as the application sees it."""
+    """An INVITE that is not part of a dialog, as the application sees it; ``trunk`` is
+    the trunk it came from (its source is in the trunk's inbound networks)."""
 
     leg: CallLeg
     dialled: str
     authenticated_user: str | None
     request: SipRequest
+    trunk: Trunk | None = None
 
 
 class IncomingCallHandler(Protocol):
@@ -357,7 +359,8 @@ class Engine:
     async def _incoming_invite(
         self, request: SipRequest, server_tx: ServerTransaction, peer: Peer
     ) -> None:
-        user, challenge = self._invite_auth.caller(request, peer)
+        trunk = self.router.trunk_from(peer.host)
+        user, challenge = self._invite_auth.caller(request, peer, from_trunk=trunk is not None)
         if challenge is not None:
             server_tx.respond(challenge)
             return
@@ -394,7 +397,7 @@ class Engine:
             await endpoint.close()  # the caller answers 400/500; the port goes back now
             raise
         self._track(leg)
-        await self._run_handler(IncomingCall(leg, dialled_user(request), user, request))
+        await self._run_handler(IncomingCall(leg, dialled_user(request), user, request, trunk))
 
     async def _run_handler(self, call: IncomingCall) -> None:
         leg = call.leg

@@ -35,9 +35,7 @@ async def inbound_leg(
     """The answering leg of ``request``; raises SdpNegotiationError for an unusable offer.
     On any failure the leg's own tasks are closed; ``endpoint`` stays the caller's."""
     caller = parse_address(request.get_header("from") or "")
-    dialog = MediaDialog(
-        call_id=request.call_id or "", from_tag=caller.tag or "", to_tag=new_tag()
-    )
+    dialog = MediaDialog(call_id=request.call_id or "", from_tag=caller.tag or "", to_tag=new_tag())
     answer = await endpoint.answer(dialog, request.body)
     leg = CallLeg(
         leg_id=leg_id,

@@ -5,7 +5,9 @@ Request-URI names: the domain a phone registered to) says it comes from one of o
 and is challenged whatever user it names: an unknown user is challenged, checked and
 refused exactly as a wrong password is, so the answers do not tell which users exist.
 INVITEs from other domains (a carrier, someone calling in) are not challenged: they reach
-what callers from outside may reach (the incoming-call handler decides).
+what callers from outside may reach (the incoming-call handler decides).  Neither is an
+INVITE from a trunk's inbound address, whatever its From claims: carriers often put the
+number they call (our domain) in From, and cannot answer a challenge.
 """
 
 from __future__ import annotations
@@ -43,10 +45,13 @@ class InviteAuthenticator:
             return False
         return from_host == target_host
 
-    def caller(self, request: SipRequest, peer: Peer) -> tuple[str | None, SipResponse | None]:
-        """``(authenticated user, None)``, ``(None, None)`` for a caller from outside, or
-        ``(None, the response to send)``: a 407 challenge, or 403 while throttled."""
-        if not self.claims_our_domain(request):
+    def caller(
+        self, request: SipRequest, peer: Peer, *, from_trunk: bool = False
+    ) -> tuple[str | None, SipResponse | None]:
+        """``(authenticated user, None)``, ``(None, None)`` for a caller from outside (or
+        from a trunk), or ``(None, the response to send)``: a 407 challenge, or 403 while
+        throttled."""
+        if from_trunk or not self.claims_our_domain(request):
             return None, None
         caller = parse_address(request.get_header("from") or "").uri.user or ""
         result = self._auth.verify(

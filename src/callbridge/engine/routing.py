@@ -18,15 +18,41 @@ from callbridge.sip.registrar import Registrar
 NUMBER = re.compile(r"^\+?[0-9*#]{1,32}$")
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
 @dataclass(frozen=True)
 class Trunk:
-    """A carrier: numbers that are no extension go there (with digest credentials if set)."""
+    """A carrier: numbers that are no extension go there (with digest credentials if set);
+    its calls come from ``inbound_networks``."""
 
     name: str
     uri: str
     default: bool = False
     username: str | None = None
     password: str | None = None
+    inbound_networks: tuple[Network, ...] | None = None  # None: the host of ``uri``
+
+    @property
+    def sources(self) -> tuple[Network, ...]:
+        """Where its calls come from: ``inbound_networks``, else the host of ``uri`` when
+        that is an IP address (a host name is not resolved)."""
+        if self.inbound_networks is not None:
+            return self.inbound_networks
+        try:
+            host = parse_uri(self.uri).host.strip("[]")
+            return (ipaddress.ip_network(host),)
+        except ValueError:
+            return ()
+
+    def sends_from(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host.strip("[]").partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.sources)
 
 
 @dataclass(frozen=True)
@@ -69,6 +95,10 @@ class Router:
 
     def is_extension(self, target: str) -> bool:
         return self._registrar.is_user(target)
+
+    def trunk_from(self, host: str) -> Trunk | None:
+        """The trunk whose ``inbound_networks`` hold ``host`` (a request's source)."""
+        return next((t for t in self._trunks.values() if t.sends_from(host)), None)
 
     async def resolve(self, target: str, *, trunk: str | None = None) -> list[Destination]:
         """All destinations to ring at once for ``target``.

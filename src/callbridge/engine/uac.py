@@ -268,9 +268,7 @@ class OutboundCall(DialogSession):
 
     # --- answers ---
 
-    async def _on_2xx(
-        self, attempt: _Attempt, request: SipRequest, response: SipResponse
-    ) -> None:
+    async def _on_2xx(self, attempt: _Attempt, request: SipRequest, response: SipResponse) -> None:
         """§13.2.2.4: ACK every 2xx end to end; the first one with a usable answer wins
         the call (the winner is claimed before the plane is asked, so no other fork can
         win meanwhile; an answer the plane refuses gives it up again)."""

@@ -128,15 +128,17 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
         max_bytes: int,
         timeout: float | None = None,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
         """The body of a 2xx answer (redirects followed), read no further than
-        ``max_bytes``."""
+        ``max_bytes``; ``headers`` are added to the request."""
         try:
             async with self._pool().request(
                 method,
                 url,
                 params=dict(params) if params else None,
                 data=dict(form) if form is not None else None,
+                headers=list(headers) or None,
                 timeout=self._limit(timeout),
             ) as response:
                 if not 200 <= response.status < 300:

@@ -1,0 +1,141 @@
+"""CallSession: a program running on one call leg, whichever way the call went — the
+tracked call (status, events, callbacks), the program's runner, the call's recording, the
+redirects and hang-ups the API asks for.
+
+An outbound call runs its session on the leg it originated, once answered; an inbound
+call runs its session on the caller's leg at once, and the runner answers it when the
+program first needs media (or a ``<Dial>`` target answers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
+from callbridge.callflow.runner import CallflowRunner
+from callbridge.callflow.verbs import Program
+from callbridge.calls.dialer import EngineDialer
+from callbridge.calls.recordings import CallRecordings
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.events import Ended, LegEndedError
+from callbridge.engine.leg import CallLeg
+
+log = logging.getLogger(__name__)
+
+RunnerFactory = Callable[[CallLeg, EngineDialer, CallRecordings], CallflowRunner]
+
+APPLICATION_ERROR_EVENT = "error"
+
+
+class CallSession:
+    """Owned by the call service; :meth:`run` returns when the leg has ended and its last
+    event is stored.  ``redirect`` and ``hang_up`` act on it while it runs (a hang-up asked
+    for before :meth:`run` ends the leg as soon as it is given)."""
+
+    def __init__(
+        self,
+        *,
+        tracker: CallTracker,
+        recordings: CallRecordings,
+        make_runner: RunnerFactory,
+        make_dialer: Callable[[CallLeg], EngineDialer],
+        answered_first: bool,
+        record: bool = False,
+    ) -> None:
+        """``answered_first``: the program runs once the leg is answered (an outbound
+        call); otherwise at once, on a leg still ringing (an inbound call).  ``record``:
+        the leg is recorded from its answer (outbound calls only)."""
+        self._tracker = tracker
+        self._recordings = recordings
+        self._make_runner = make_runner
+        self._make_dialer = make_dialer
+        self._answered_first = answered_first
+        self._record = record
+        self._leg: CallLeg | None = None
+        self._runner: CallflowRunner | None = None
+        self._recording: Path | None = None
+        self._hangup_requested = False
+        self._hangup_detail = ""
+        self._stored = 0  # leg events stored so far (the follower counts them)
+        self._progress = asyncio.Event()
+
+    @property
+    def sid(self) -> str:
+        return self._tracker.sid
+
+    @property
+    def tracker(self) -> CallTracker:
+        return self._tracker
+
+    async def run(self, leg: CallLeg, program: Program) -> None:
+        self._leg = leg
+        async with asyncio.TaskGroup() as group:
+            group.create_task(self._follow(leg), name=f"events {self.sid}")
+            try:
+                if not self._hangup_requested:
+                    await self._drive(leg, program)
+            finally:
+                if leg.ended is None:
+                    await leg.hangup(detail=self._hangup_detail)
+
+    async def hang_up(self, detail: str = "") -> None:
+        """End the call; ``detail`` is the cause its completed event gives."""
+        self._hangup_requested = True
+        self._hangup_detail = self._hangup_detail or detail
+        if self._leg is not None:
+            await self._leg.hangup(detail=detail)
+
+    def redirect(self, url: str, method: str) -> bool:
+        return self._runner is not None and self._runner.redirect(url, method)
+
+    async def _follow(self, leg: CallLeg) -> None:
+        """Store each leg event in order; the recording is published before completed."""
+        async for event in leg.events():
+            if isinstance(event, Ended):
+                await self._publish_recording(leg)
+            await self._tracker.on_leg_event(event)
+            self._stored += 1
+            self._progress.set()
+
+    async def _events_stored(self, count: int) -> None:
+        while self._stored < count:
+            self._progress.clear()
+            await self._progress.wait()
+
+    async def _drive(self, leg: CallLeg, program: Program) -> None:
+        if self._answered_first:
+            try:
+                await leg.wait_answered()
+            except LegEndedError:
+                return
+        # Every event so far (answered, or ringing) and its callback is durable before the
+        # application runs: a crash from here on still owes, and sends, each of them.
+        await self._events_stored(len(leg.history))
+        if leg.ended is not None:
+            return
+        if self._record and self._answered_first:
+            self._recording = self._recordings.new_path(leg.id)
+            leg.record(self._recording)
+        self._runner = self._make_runner(leg, self._make_dialer(leg), self._recordings)
+        outcome = await self._runner.run(program)
+        while isinstance(outcome, Redirected):
+            outcome = await self._runner.run_url(outcome.url, outcome.method)
+        await self._log_outcome(outcome)
+
+    async def _log_outcome(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Failed):
+            log.warning("call %s: application error: %s", self.sid, outcome.error)
+            await self._tracker.note(APPLICATION_ERROR_EVENT, {"message": outcome.error})
+        elif isinstance(outcome, HungUp | Completed):
+            log.debug("call %s: program ended: %r", self.sid, outcome)
+
+    async def _publish_recording(self, leg: CallLeg) -> None:
+        if self._recording is None:
+            return
+        path, self._recording = self._recording, None
+        leg.stop_recording()
+        stored = await self._recordings.publish(path)
+        await self._tracker.recorded(stored.url)

@@ -1,0 +1,215 @@
+"""SessionFactory: builds the :class:`CallSession` of a tracked call — its runner (the
+documents it fetches, signed with its key's secret), its dialler (with its key's
+destination policy) and the bookkeeping of each ``<Dial>`` leg — the same for outbound
+and inbound calls."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from callbridge.callflow.ports import AudioLoader
+from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
+from callbridge.callflow.verbs import DialTarget
+from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
+from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
+from callbridge.calls.documents import HttpDocumentFetcher
+from callbridge.calls.live import DialLeg, LiveCalls
+from callbridge.calls.new_call import outbound_call
+from callbridge.calls.recordings import CallRecordings
+from callbridge.calls.request import StatusCallback
+from callbridge.calls.session import CallSession
+from callbridge.calls.tracker import CallTracker
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.tasks import TaskOwner
+from callbridge.httpclient.port import HttpRequests
+from callbridge.store.clock import Clock
+from callbridge.store.records import CallRecord, RecordingRecord
+from callbridge.store.repository import CallRepository
+
+log = logging.getLogger(__name__)
+
+DIAL_REFUSED_EVENT = "dial_refused"
+API_VERSION = "v2"
+
+
+class SigningSecrets(Protocol):
+    """The signing secret of an API key (by id): it signs every request made to that key's
+    applications (documents and status callbacks); ``None`` for an unknown key."""
+
+    async def signing_secret(self, api_key_id: str) -> str | None: ...
+
+
+def call_params(call: CallRecord, *, account: str | None = None) -> dict[str, str]:
+    """The parameters every application request carries (Twilio's names, which the seed's
+    platform follows); ``account`` is the ``AccountSid`` (default: the call's key id)."""
+    params = {
+        "CallSid": call.sid,
+        "AccountSid": account if account is not None else call.api_key_id or "",
+        "From": call.from_,
+        "To": call.to,
+        "Called": call.to,
+        "Caller": call.from_,
+        "CallStatus": str(call.status),  # a plain str: the HTTP worker marshals it
+        "Direction": call.direction,
+        "ApiVersion": API_VERSION,
+    }
+    if call.parent_sid:
+        params["ParentCallSid"] = call.parent_sid
+    return params
+
+
+@dataclass(frozen=True, kw_only=True)
+class SessionSpec:
+    """Who a session runs for: ``api_key_id`` (its policy and secret), ``account`` (its
+    ``AccountSid``), the caller ID its ``<Dial>`` shows, where its legs' callbacks go, and
+    ``screened``: whether its ``<Dial>`` obeys the key's destination policy (an operator's
+    own routing does not)."""
+
+    api_key_id: str | None
+    caller_id: str
+    status_callback: StatusCallback | None
+    account: str | None = None
+    answered_first: bool = True
+    record: bool = False
+    screened: bool = True
+
+
+class SessionFactory:
+    def __init__(
+        self,
+        *,
+        engine: Originator,
+        repository: CallRepository,
+        clock: Clock,
+        http: HttpRequests,
+        audio: AudioLoader,
+        translate: Translate,
+        runner_limits: RunnerLimits,
+        recordings_dir: Path,
+        public_url: str,
+        node: str,
+        policy: DestinationPolicy,
+        live: LiveCalls,
+        tasks: TaskOwner,
+        secrets: SigningSecrets | None = None,
+    ) -> None:
+        self._engine = engine
+        self._repository = repository
+        self._clock = clock
+        self._http = http
+        self._audio = audio
+        self._translate = translate
+        self._runner_limits = runner_limits
+        self._recordings_dir = recordings_dir
+        self._public_url = public_url
+        self._node = node
+        self._policy = policy
+        self._live = live
+        self._tasks = tasks
+        self._secrets = secrets
+
+    async def session(self, tracker: CallTracker, spec: SessionSpec) -> CallSession:
+        secret = await self._secret(spec.api_key_id)
+        recordings = self._recordings_of(tracker)
+
+        def make_runner(
+            leg: CallLeg, dialer: EngineDialer, store: CallRecordings
+        ) -> CallflowRunner:
+            fetcher = HttpDocumentFetcher(
+                client=self._http,
+                call_params=lambda: call_params(tracker.call, account=spec.account),
+                signing_secret=secret,
+            )
+            return CallflowRunner(
+                leg=leg,
+                fetcher=fetcher,
+                dialer=dialer,
+                recorder=store,
+                audio=self._audio,
+                translate=self._translate,
+                limits=self._runner_limits,
+            )
+
+        async def note_refused(refused: DestinationRefused) -> None:
+            log.warning("call %s: <Dial> refused: %s", tracker.sid, refused.message)
+            await tracker.note(
+                DIAL_REFUSED_EVENT,
+                {"to": refused.destination, "rule": refused.rule, "message": refused.message},
+            )
+
+        def make_dialer(leg: CallLeg) -> EngineDialer:
+            screen = DialScreen(policy=self._policy, api_key_id=spec.api_key_id, note=note_refused)
+            return EngineDialer(
+                engine=self._engine,
+                caller=leg,
+                caller_id=spec.caller_id,
+                track_child=lambda child, target: self._track_child(spec, tracker, child, target),
+                screen=screen if spec.screened else None,
+            )
+
+        return CallSession(
+            tracker=tracker,
+            recordings=recordings,
+            make_runner=make_runner,
+            make_dialer=make_dialer,
+            answered_first=spec.answered_first,
+            record=spec.record,
+        )
+
+    async def _secret(self, api_key_id: str | None) -> str | None:
+        if api_key_id is None or self._secrets is None:
+            return None
+        return await self._secrets.signing_secret(api_key_id)
+
+    def _recordings_of(self, tracker: CallTracker) -> CallRecordings:
+        async def add(path: Path, duration: float) -> RecordingRecord:
+            return await self._repository.add_recording(
+                tracker.sid, path=str(path), duration=duration
+            )
+
+        return CallRecordings(
+            directory=self._recordings_dir,
+            call_sid=tracker.sid,
+            public_url=self._public_url,
+            add=add,
+        )
+
+    async def _track_child(
+        self, spec: SessionSpec, parent: CallTracker, leg: CallLeg, target: DialTarget
+    ) -> None:
+        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback."""
+        tracker = await CallTracker.create(
+            repository=self._repository,
+            clock=self._clock,
+            call=outbound_call(
+                to=target.address,
+                from_=leg.caller.user or parent.call.to,
+                node=self._node,
+                api_key_id=spec.api_key_id,
+                status_callback=spec.status_callback,
+                parent=parent.call,
+            ),
+        )
+        self._live.add(tracker.sid, DialLeg(leg))
+        self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
+
+    async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
+        try:
+            async for event in leg.events():
+                await tracker.on_leg_event(event)
+        finally:
+            self._live.remove(tracker.sid)
+
+
+def secrets_of(mapping: Mapping[str, str]) -> SigningSecrets:
+    """Signing secrets held in memory (tests; keys known at start-up)."""
+
+    class _Fixed:
+        async def signing_secret(self, api_key_id: str) -> str | None:
+            return mapping.get(api_key_id)
+
+    return _Fixed()
