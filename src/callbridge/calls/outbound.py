@@ -22,6 +22,7 @@ from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import Answered, Ended, EndReason, LegEndedError, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
+from callbridge.log_context import bind_leg
 from callbridge.media.plane import MediaPortsExhausted
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class OutboundCall:
             await self._tracker.ended(Ended(reason, Party.LOCAL, None, str(failure)))
             return
         self._leg = leg
+        bind_leg(leg.id)  # the call's task's log lines name its leg
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow(leg), name=f"events {self.sid}")
             try:

@@ -26,6 +26,7 @@ from callbridge.engine.events import DialogSnapshot
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
+from callbridge.log_context import bind_call
 from callbridge.store import errors as store_errors
 from callbridge.store.clock import Clock
 from callbridge.store.records import (
@@ -234,6 +235,7 @@ class CallbridgeCalls:
         return call
 
     async def _run(self, call: OutboundCall, release: Callable[[], None]) -> None:
+        bind_call(call.sid)  # on every log line of the call's task and of its legs' tasks
         try:
             await call.run()
         finally:
@@ -339,6 +341,7 @@ class CallbridgeCalls:
         self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
 
     async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
+        bind_call(tracker.sid, leg=leg.id)
         try:
             async for event in leg.events():
                 await tracker.on_leg_event(event)

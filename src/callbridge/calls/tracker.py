@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from callbridge.calls.cdr import record_call_end
 from callbridge.engine.events import (
     Answered,
     EarlyMedia,
@@ -156,6 +157,7 @@ class CallTracker:
         await self._change(
             status, CallbackEvent.COMPLETED, "completed", data, ending=ending, outcome=outcome
         )
+        record_call_end(self._call, outcome)  # the CDR line and the count by outcome
 
     async def completed_after_restart(self) -> None:
         """The call was already closed in the store (the server stopped during it): owe only

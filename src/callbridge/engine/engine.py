@@ -26,8 +26,10 @@ from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
+from callbridge.log_context import bind_leg, start_in_leg
 from callbridge.media.plane import MediaPlane, MediaPortsExhausted
 from callbridge.sip.auth import DigestAuthenticator
+from callbridge.sip.counts import SipCounts
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.guesses import GuessLimits, GuessThrottle
 from callbridge.sip.message import Peer, build_response
@@ -159,6 +161,11 @@ class Engine:
         return self._transactions.pending_server_count
 
     @property
+    def sip_counts(self) -> SipCounts:
+        """Requests received by method, responses sent by code (``/metrics``)."""
+        return self._transactions.counts
+
+    @property
     def server_transactions(self) -> int:
         """Server transactions held, with those only absorbing retransmissions."""
         return self._transactions.server_count
@@ -273,7 +280,7 @@ class Engine:
         )
         leg.signalling = signalling
         self._track(leg)
-        signalling.start()
+        start_in_leg(leg.id, signalling.start)  # its tasks' log lines name the leg
         return leg
 
     def bridge(self, a: CallLeg, b: CallLeg) -> None:
@@ -391,6 +398,7 @@ class Engine:
             await endpoint.close()  # the caller answers 400/500; the port goes back now
             raise
         self._track(leg)
+        bind_leg(leg.id)  # this task's log lines, and its children's, name the leg
         await self._run_handler(IncomingCall(leg, dialled_user(request), user, request))
 
     async def _run_handler(self, call: IncomingCall) -> None:
