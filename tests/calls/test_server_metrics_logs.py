@@ -128,7 +128,8 @@ async def test_metrics_move_and_the_json_log_names_calls_and_requests(
     # The request id: the client's when sane, else a new one; echoed and on its lines.
     assert before.headers["x-request-id"] == "scrape-1"
     made = after.headers["x-request-id"]
-    assert len(made) == 32 and made != "scrape-1"
+    assert len(made) == 32
+    assert made != "scrape-1"
 
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
     assert all({"time", "level", "logger", "message"} <= set(line) for line in lines)
