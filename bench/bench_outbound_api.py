@@ -70,6 +70,8 @@ SIP_PORT = 5093
 SERVER_HOST = "127.0.0.1"
 NUMBER_BASE = 15550000000
 EVENTS = tuple(os.environ.get("BENCH_EVENTS", "initiated ringing answered completed").split())
+# The server's [log] section (e.g. 'format = "json"'); unset: the defaults.
+LOG_SECTION = os.environ.get("BENCH_LOG", "")
 HANGUP_DOCUMENT = b'<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 REPO = Path(__file__).resolve().parent.parent
 # The server under cProfile (``--cprofile``): uvicorn re-raises SIGTERM once it has shut
@@ -199,6 +201,7 @@ default = true
 key = "{API_KEY}"
 name = "bench"
 """
+        + (f"[log]\n{LOG_SECTION}\n" if LOG_SECTION else "")
     )
     return path
 

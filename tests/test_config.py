@@ -333,3 +333,44 @@ def test_tcp_limits_and_body_timeout_reach_the_engine_and_are_checked(tmp_path: 
         path.write_text(bad + "\n")
         with pytest.raises(ConfigError, match=bad.split("\n")[1].split(" ")[0]):
             load_config(path)
+
+
+def test_log_and_metrics_keys(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("")
+    config = load_config(path)
+    assert (config.log.format, config.log.level, config.http.metrics_public) == (
+        "text",
+        "INFO",
+        False,
+    )
+    path.write_text(
+        '[log]\nformat = "json"\nlevel = "debug"\n[http]\nmetrics_public = true\n'
+        '[[api_keys]]\nkey = "scraper-key-0123456789"\nname = "prometheus"\n'
+        'scopes = ["metrics"]\n'
+    )
+    config = load_config(path)
+    assert (config.log.format, config.log.level, config.http.metrics_public) == (
+        "json",
+        "DEBUG",
+        True,
+    )
+    assert config.api_keys[0].scopes == ("metrics",)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('[log]\nformat = "xml"\n', "format"),
+        ('[log]\nlevel = "loud"\n', "level must be one of DEBUG, INFO"),
+        ("[http]\nmetrics_public = 3\n", "metrics_public"),
+        ('[[api_keys]]\nkey = "scraper-key-0123456789"\nname = "p"\nscopes = ["stats"]\n', "known"),
+    ],
+)
+def test_invalid_log_and_metrics_keys_are_clear_errors(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(body)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

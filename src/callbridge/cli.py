@@ -21,7 +21,8 @@ from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from callbridge.config import CallbridgeConfig, ConfigError, load_config
+from callbridge.config import LOG_LEVELS, CallbridgeConfig, ConfigError, load_config
+from callbridge.log_format import configure_logging
 from callbridge.startup import StartupError, shown_database_url, startup_warnings
 from callbridge.store.records import ApiKeyRecord
 
@@ -42,7 +43,13 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the SIP engine and the HTTP API")
     serve.add_argument("--config", type=Path, required=True, help="TOML configuration file")
-    serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        default=None,
+        help="overrides the configuration's [log] level",
+    )
     check = commands.add_parser("check-config", help="validate a configuration file")
     check.add_argument("config", type=Path, help="TOML configuration file")
     db = commands.add_parser("db", help="database maintenance")
@@ -77,9 +84,7 @@ def main(argv: list[str] | None = None) -> int:
 
             print("\n".join(key_lines(list_keys(config))))
             return 0
-        logging.basicConfig(
-            level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        configure_logging(kind=config.log.format, level=args.log_level or config.log.level)
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # 7 lines a start
         from callbridge.main import run
 

@@ -9,6 +9,7 @@ import re
 import socket
 import tomllib
 from pathlib import Path
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -119,6 +120,9 @@ class HttpSection(_Section):
     # connection is closed (a late body gets 408 first).
     header_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
     body_timeout: float = Field(default=10.0, gt=0, le=3600, allow_inf_nan=False)
+    # GET /metrics without an API key (true; for a scraper on a private network), or only
+    # with a key that has the "metrics" scope (false).
+    metrics_public: bool = False
 
     @field_validator("public_url")
     @classmethod
@@ -135,6 +139,25 @@ class HttpSection(_Section):
     @property
     def host_port(self) -> tuple[str, int]:
         return split_host_port(self.listen, default_port=8080)
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class LogSection(_Section):
+    """The server's log (callbridge.log_format): one line per record on standard error,
+    readable text or one JSON object per line; ``level`` is the least severe written
+    (``callbridge serve --log-level`` overrides it)."""
+
+    format: Literal["text", "json"] = "text"
+    level: str = "INFO"
+
+    @field_validator("level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"level must be one of {', '.join(LOG_LEVELS)}")
+        return value.upper()
 
 
 class MediaSection(_Section):
@@ -269,7 +292,9 @@ def _check_prefix(value: str) -> str:
     return value
 
 
-API_KEY_SCOPES = ("call",)
+# "call": the call APIs; "metrics": GET /metrics (unless [http] metrics_public).
+API_KEY_SCOPES = ("call", "metrics")
+DEFAULT_SCOPES = ("call",)
 MIN_SECRET_CHARS = 16
 
 
@@ -279,7 +304,7 @@ class ApiKeySection(_Section):
 
     key: str = Field(min_length=MIN_SECRET_CHARS, max_length=200)
     name: str = Field(min_length=1, max_length=200)
-    scopes: tuple[str, ...] = API_KEY_SCOPES
+    scopes: tuple[str, ...] = DEFAULT_SCOPES
     calls_per_second: float | None = Field(default=None, gt=0, le=10_000, allow_inf_nan=False)
     max_concurrent: int | None = Field(default=None, ge=1)
     signing_secret: str | None = Field(default=None, min_length=MIN_SECRET_CHARS, max_length=200)
@@ -466,6 +491,7 @@ class CallbridgeConfig(_Section):
     database: DatabaseSection = DatabaseSection()
     calls: CallsSection = CallsSection()
     http_client: HttpClientSection = HttpClientSection()
+    log: LogSection = LogSection()
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()

@@ -21,6 +21,7 @@ from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.cdr import CALLS_ENDED
 from callbridge.calls.destination_policy import (
     DEFAULT_DENIED_PREFIXES,
     DestinationPolicy,
@@ -52,6 +53,8 @@ from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.log_bounds import bound_log_lines
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
+from callbridge.metrics.server import ServerState, server_metrics
+from callbridge.metrics.timed_http import TimedDocuments, TimedWebhooks
 from callbridge.shutdown import ApiServer, ShutdownSignals
 from callbridge.sip.guesses import GuessLimits
 from callbridge.sip.pike import PikeLimits
@@ -359,9 +362,10 @@ async def serve(config: CallbridgeConfig) -> None:
         stack.push_async_callback(engine.close)
         http = http_client(config)
         stack.push_async_callback(http.close)
+        metrics = server_metrics()
         dispatcher = WebhookDispatcher(
             database=database,
-            client=http,
+            client=TimedWebhooks(inner=http, metrics=metrics.webhooks),
             clock=clock,
             node_id=config.calls.node,
             request_timeout=config.calls.webhook_timeout,
@@ -372,19 +376,24 @@ async def serve(config: CallbridgeConfig) -> None:
         policy = await destination_policy(config, keys)
         tasks = TaskOwner(name="server")
         stack.push_async_callback(tasks.close)
-        if config.calls.overload_lag_ms > 0 or config.sip.overload_lag_ms > 0:
-            tasks.spawn(lag.run(), name="loop-lag")
+        tasks.spawn(lag.run(), name="loop-lag")  # /metrics reports it, guards or not
         gate = DrainGate(inner=overload_guarded(config, limiter, lag))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
         audio = HttpAudioLoader(client=http, cache=audio_cache(config))
         live = LiveCalls(max_duration=config.calls.max_duration)
         stack.push_async_callback(live.close)
+        worker = http if isinstance(http, ProcessHttpClient) else None
+        metrics.watch(
+            ServerState(
+                engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
+            )
+        )
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
             clock=clock,
-            http=http,
+            http=TimedDocuments(inner=http, metrics=metrics.documents),
             audio=audio,
             limiter=gate,
             settings=call_service_settings(config),
@@ -425,6 +434,8 @@ async def serve(config: CallbridgeConfig) -> None:
             idempotency=idempotency,
             throttle=key_throttle(config),
             body_timeout=config.http.body_timeout,
+            metrics=metrics.registry,
+            metrics_public=config.http.metrics_public,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
@@ -433,7 +444,11 @@ async def serve(config: CallbridgeConfig) -> None:
             log.info("%s", step)
         protocol = with_head_deadline(config.http.header_timeout)
         server = ApiServer(
-            uvicorn.Config(app, host=host, port=port, log_level="info", http=protocol)
+            # uvicorn's lines go through the root logger's handler (callbridge.log_format),
+            # in the configured format, with the request's X-Request-Id.
+            uvicorn.Config(
+                app, host=host, port=port, log_config=None, log_level=None, http=protocol
+            )
         )
         install_key_redaction()  # uvicorn's Config has configured its loggers by now
         bound_log_lines()
@@ -493,7 +508,7 @@ def http_client(config: CallbridgeConfig) -> HttpClient | ProcessHttpClient:
     timeout = config.calls.webhook_timeout
     policy = address_policy(config)
     if config.calls.http_worker:
-        return ProcessHttpClient(policy=policy, timeout=timeout)
+        return ProcessHttpClient(policy=policy, timeout=timeout, log_format=config.log.format)
     return HttpClient(policy=policy, timeout=timeout)
 
 

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry
 
 from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
@@ -20,7 +21,9 @@ from callbridge.api.errors import install_error_handlers
 from callbridge.api.idempotency import IdempotencyClaims
 from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.api.keys import keys_router
+from callbridge.api.metrics import metrics_router
 from callbridge.api.openapi import install_docs
+from callbridge.api.request_id import RequestId
 from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
@@ -49,6 +52,8 @@ def create_http_app(
     idempotency: IdempotencyClaims | None = None,
     throttle: FailedKeyThrottle | None = None,
     body_timeout: float = 10.0,
+    metrics: CollectorRegistry | None = None,
+    metrics_public: bool = False,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -57,9 +62,12 @@ def create_http_app(
     keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
     not honoured); ``throttle`` makes the source addresses of wrong keys wait (every API
     shares it); a request's body must arrive within ``body_timeout`` seconds
-    (:mod:`callbridge.api.body_deadline`)."""
+    (:mod:`callbridge.api.body_deadline`); ``metrics`` is served at ``/metrics``, to keys
+    with the ``metrics`` scope unless ``metrics_public`` (:mod:`callbridge.api.metrics`).
+    Every request has an ``X-Request-Id`` (:mod:`callbridge.api.request_id`)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
     app.add_middleware(BodyDeadline, timeout=body_timeout)
+    app.add_middleware(RequestId)  # the outermost: set before anything logs
     install_docs(app)
     install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
 
@@ -83,6 +91,12 @@ def create_http_app(
         )
     )
     app.include_router(keys_router(auth=authenticator))
+    if metrics is not None:
+        app.include_router(
+            metrics_router(
+                registry=metrics, keys=api_keys, throttle=throttle, public=metrics_public
+            )
+        )
     if callbacks is not None:
         app.include_router(
             callback_router(

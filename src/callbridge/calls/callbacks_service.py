@@ -33,6 +33,7 @@ from callbridge.calls.request import Announcement, CallbackRequest, LegSpec
 from callbridge.calls.service import Admission
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.tasks import TaskOwner
+from callbridge.log_context import bind_call
 from callbridge.store import errors as store_errors
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallDetail, CallRecord, NewCall
@@ -158,6 +159,7 @@ class CallbridgeCallbacks:
         return detail
 
     async def _run(self, flow: TwoLegCallback, leg_b_sid: str, release: Callable[[], None]) -> None:
+        bind_call(flow.sid)  # leg A's sid names the callback on its tasks' log lines
         try:
             outcome = await flow.run()
             log.info("callback %s ended: %s", flow.sid, outcome)

@@ -17,6 +17,7 @@ from callbridge.calls.session import CallSession
 from callbridge.engine.events import Ended, EndReason, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
+from callbridge.log_context import bind_leg
 from callbridge.media.plane import MediaPortsExhausted
 
 
@@ -74,6 +75,7 @@ class OutboundCall:
             reason = EndReason.OFFLINE if isinstance(failure, UserOffline) else EndReason.FAILED
             await self._session.tracker.ended(Ended(reason, Party.LOCAL, None, str(failure)))
             return
+        bind_leg(leg.id)  # the call's task's log lines name its leg
         await self._session.run(leg, program_on_answer(self._request))
 
     async def hang_up(self, detail: str = "") -> None:

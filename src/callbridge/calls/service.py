@@ -37,6 +37,7 @@ from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
 from callbridge.engine.originate_checks import usable_caller_id
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
+from callbridge.log_context import bind_call
 from callbridge.store import errors as store_errors
 from callbridge.store.clock import Clock
 from callbridge.store.records import (
@@ -293,6 +294,7 @@ class CallbridgeCalls:
         return call
 
     async def _run(self, call: OutboundCall, release: Callable[[], None]) -> None:
+        bind_call(call.sid)  # on every log line of the call's task and of its legs' tasks
         try:
             await call.run()
         finally:

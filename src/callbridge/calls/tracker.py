@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from callbridge.calls.cdr import record_call_end
 from callbridge.engine.events import Answered, EarlyMedia, Ended, LegEvent, Ringing
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallEnding, CallRecord, EventWrite, NewCall, NewEvent
@@ -114,6 +115,7 @@ class CallTracker:
             data["cause"] = ending.cause
         status = final_status(event.reason, answered=self._answered)
         await self._change(status, CallbackEvent.COMPLETED, data, ending=ending, outcome=outcome)
+        record_call_end(self._call, outcome)  # the CDR line and the count by outcome
 
     async def completed_after_restart(self) -> None:
         """The call was already closed in the store (the server stopped during it): owe only

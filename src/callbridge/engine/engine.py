@@ -27,8 +27,10 @@ from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
+from callbridge.log_context import bind_leg
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.sip.auth import DigestAuthenticator
+from callbridge.sip.counts import SipCounts
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
 from callbridge.sip.guesses import GuessLimits, GuessThrottle
 from callbridge.sip.message import Peer, build_response
@@ -160,6 +162,11 @@ class Engine:
     def pending_requests(self) -> int:
         """Server transactions still waiting for our final response."""
         return self._transactions.pending_server_count
+
+    @property
+    def sip_counts(self) -> SipCounts:
+        """Requests received by method, responses sent by code (``/metrics``)."""
+        return self._transactions.counts
 
     @property
     def server_transactions(self) -> int:
@@ -397,6 +404,7 @@ class Engine:
             await endpoint.close()  # the caller answers 400/500; the port goes back now
             raise
         self._track(leg)
+        bind_leg(leg.id)  # this task's log lines, and its children's, name the leg
         await self._run_handler(IncomingCall(leg, dialled_user(request), user, request, trunk))
 
     async def _run_handler(self, call: IncomingCall) -> None:

@@ -71,15 +71,16 @@ class ProcessHttpClient:
         connections: int = 200,
         command: Sequence[str] | None = None,
         grace: float = GRACE,
+        log_format: str = "text",
     ) -> None:
         """``policy`` says which addresses the worker may connect to; ``command`` runs the
         worker (tests give another program); ``grace`` is how long past a request's timeout
-        its answer is waited for."""
+        its answer is waited for; ``log_format`` is the worker's log lines' (``[log] format``)."""
         self._timeout = timeout
         self._grace = grace
         self._command = list(command or (sys.executable, "-m", "callbridge.httpclient.worker"))
         self._command += ["--timeout", str(timeout), "--connections", str(connections)]
-        self._command += ["--policy", policy.to_json()]
+        self._command += ["--policy", policy.to_json(), "--log-format", log_format]
         self._transport: asyncio.SubprocessTransport | None = None
         self._channel: _Channel | None = None
         self._starting = asyncio.Lock()
@@ -87,6 +88,7 @@ class ProcessHttpClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Frame]] = {}
         self._closed = False
+        self.restarts = 0  # workers that exited while the client was open (/metrics)
 
     async def __aenter__(self) -> ProcessHttpClient:
         return self
@@ -169,6 +171,7 @@ class ProcessHttpClient:
         if transport is not None:
             transport.close()
         if not self._closed:
+            self.restarts += 1
             log.warning("the HTTP worker exited (code %s); it starts again when needed", code)
         self._fail_pending(f"the HTTP worker exited (code {code})")
 

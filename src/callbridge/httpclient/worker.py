@@ -24,6 +24,7 @@ import uvloop
 from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient, HttpFailure
 from callbridge.httpclient.frames import OK, Frame, FrameError, FrameReader, encode, failure_reply
+from callbridge.log_format import configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--policy", type=AddressPolicy.from_json, required=True)
+    parser.add_argument("--log-format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(kind=args.log_format, level="INFO")
     ignore_shutdown_signals()
     yield_to_server()
     uvloop.run(serve(policy=args.policy, timeout=args.timeout, connections=args.connections))

@@ -100,6 +100,11 @@ class Registrar:
         self._bindings[extension] = live
         return sorted(live.values(), key=lambda b: b.expires_at, reverse=True)
 
+    def bound_contacts(self) -> int:
+        """Contacts registered now, over all users (``/metrics``)."""
+        now = self._clock()
+        return sum(b.expires_at > now for each in self._bindings.values() for b in each.values())
+
     def handle(self, request: SipRequest, peer: Peer) -> RegisterAnswer:
         result = self._auth.verify(
             request.get_header("authorization"),

@@ -73,6 +73,7 @@ class ServerTransaction(Transaction):
             log.debug("dropping %s: transaction %s is %s", status, self.key, self.state)
             return
         self._last = bytes(response)
+        self._layer.counts.response(status)
         self._layer.transmit(self._last, self.peer)
         if status < 200:
             self.state = "proceeding"

@@ -20,6 +20,7 @@ from aiosipua import SipRequest, SipResponse
 from aiosipua.header_codec import parse_via
 
 from callbridge.sip.client_transaction import ClientTransaction
+from callbridge.sip.counts import SipCounts
 from callbridge.sip.message import (
     Peer,
     SipParseError,
@@ -92,6 +93,7 @@ class TransactionLayer:
         # Timer callbacks use no context variables: one shared context instead of a copy
         # per timer (tens of thousands of timers are pending on a busy server).
         self.timer_context = contextvars.copy_context()
+        self.counts = SipCounts()  # read by /metrics
 
     @property
     def server_count(self) -> int:
@@ -128,6 +130,7 @@ class TransactionLayer:
         except SipParseError as exc:  # §21.4.1: answer 400 (505, 513) when addressable
             log.debug("malformed message from %s: %s", peer, exc)
             if (response := response_to_malformed(data, exc)) is not None:
+                self.counts.response(response.status_code)
                 self.transmit(bytes(response), peer)
             return
         try:
@@ -149,6 +152,7 @@ class TransactionLayer:
             tx.on_response(response)
 
     def _receive_request(self, request: SipRequest, peer: Peer) -> None:
+        self.counts.request(request.method)
         record_source(request, peer)
         key = _server_key(request)
         tx = self._servers.get(key)
@@ -215,6 +219,7 @@ class TransactionLayer:
 
     def _busy(self, request: SipRequest, peer: Peer) -> None:
         busy = build_response(request, 503, headers={"Retry-After": str(self._retry_after)})
+        self.counts.response(503)
         self.transmit(bytes(busy), peer)
 
     def forget(self, tx: Transaction) -> None:

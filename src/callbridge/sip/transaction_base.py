@@ -12,6 +12,7 @@ from typing import Protocol
 
 from aiosipua import SipRequest
 
+from callbridge.sip.counts import SipCounts
 from callbridge.sip.message import Peer
 
 TxKey = tuple[str, ...]
@@ -44,6 +45,11 @@ class TransactionOwner(Protocol):
     @property
     def timer_context(self) -> contextvars.Context:
         """The context every timer callback runs in."""
+        ...
+
+    @property
+    def counts(self) -> SipCounts:
+        """Requests received and responses sent (``/metrics``)."""
         ...
 
     def transmit(self, data: bytes, peer: Peer) -> None:
