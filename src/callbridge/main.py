@@ -69,6 +69,7 @@ from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
+from callbridge.webhooks.twilio_signature import AuthTokens, TwilioWebhookSigner
 
 log = logging.getLogger(__name__)
 
@@ -314,12 +315,16 @@ async def serve(config: CallbridgeConfig) -> None:
         stack.push_async_callback(engine.close)
         http = http_client(config)
         stack.push_async_callback(http.close)
+        twilio_tokens = AuthTokens()  # the configured keys' now, the others' as they sign in
+        for configured in config.api_keys:
+            twilio_tokens.learn(configured.name, configured.key)
         dispatcher = WebhookDispatcher(
             database=database,
             client=http,
             clock=clock,
             node_id=config.calls.node,
             request_timeout=config.calls.webhook_timeout,
+            sign=TwilioWebhookSigner(tokens=twilio_tokens),
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
@@ -371,6 +376,7 @@ async def serve(config: CallbridgeConfig) -> None:
             idempotency=idempotency,
             throttle=key_throttle(config),
             body_timeout=config.http.body_timeout,
+            twilio_tokens=twilio_tokens,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

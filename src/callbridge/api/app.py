@@ -21,9 +21,14 @@ from callbridge.api.idempotency import IdempotencyClaims
 from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.api.keys import keys_router
 from callbridge.api.openapi import install_docs
+from callbridge.api.twilio.auth import TwilioAuthenticator
+from callbridge.api.twilio.errors import twilio_error_of
+from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
+from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
+from callbridge.webhooks.twilio_signature import AuthTokens
 
 
 class LiveLegs(Protocol):
@@ -49,6 +54,7 @@ def create_http_app(
     idempotency: IdempotencyClaims | None = None,
     throttle: FailedKeyThrottle | None = None,
     body_timeout: float = 10.0,
+    twilio_tokens: AuthTokens | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -57,11 +63,14 @@ def create_http_app(
     keeps the replies of requests with an ``Idempotency-Key`` (without it the header is
     not honoured); ``throttle`` makes the source addresses of wrong keys wait (every API
     shares it); a request's body must arrive within ``body_timeout`` seconds
-    (:mod:`callbridge.api.body_deadline`)."""
+    (:mod:`callbridge.api.body_deadline`); ``twilio_tokens`` learns the auth token of each
+    key that authenticates to the Twilio-compatible API (its webhooks are signed with it)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
     app.add_middleware(BodyDeadline, timeout=body_timeout)
     install_docs(app)
-    install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
+    install_error_handlers(
+        app, renderers=((REST_PREFIX, bitrix_error_of), (TWILIO_ROOT, twilio_error_of))
+    )
 
     @app.get("/health", response_model=None)
     async def health() -> dict[str, Any] | JSONResponse:
@@ -83,6 +92,18 @@ def create_http_app(
         )
     )
     app.include_router(keys_router(auth=authenticator))
+    app.include_router(
+        twilio_router(
+            calls=calls,
+            auth=TwilioAuthenticator(
+                keys=api_keys,
+                throttle=throttle,
+                tokens=AuthTokens() if twilio_tokens is None else twilio_tokens,
+            ),
+            max_body_bytes=max_body_bytes,
+            idempotency=idempotency,
+        )
+    )
     if callbacks is not None:
         app.include_router(
             callback_router(

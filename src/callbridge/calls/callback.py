@@ -25,6 +25,7 @@ from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
+from callbridge.callflow.verbs import Program
 from callbridge.calls.callback_leg import LegRun
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
@@ -141,6 +142,9 @@ class TwoLegCallback:
 
     def redirect(self, url: str, method: str) -> bool:
         """A callback runs no application: nothing to redirect."""
+        return False
+
+    def run_program(self, program: Program) -> bool:
         return False
 
     # --- connecting ---

@@ -14,7 +14,15 @@ from pathlib import Path
 
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
 from callbridge.callflow.runner import CallflowRunner
-from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, SendDigits
+from callbridge.callflow.verbs import (
+    Dial,
+    DialGroup,
+    DialTarget,
+    Program,
+    Redirect,
+    SendDigits,
+    Verb,
+)
 from callbridge.calls.dialer import EngineDialer, Originator
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
@@ -40,9 +48,12 @@ def dial_target(address: str) -> DialTarget:
 
 def program_on_answer(request: OutboundCallRequest) -> Program:
     """What runs on the answered leg: digits first, then the application (or the bridge)."""
-    verbs: list[SendDigits | Redirect | Dial] = []
+    verbs: list[Verb] = []
     if request.send_digits:
         verbs.append(SendDigits(digits=request.send_digits))
+    if request.program is not None:  # an inline document
+        verbs.extend(request.program.verbs)
+        return Program(verbs=tuple(verbs), base_url=request.program.base_url)
     if request.url:
         verbs.append(Redirect(url=request.url, method=request.method))
         return Program(verbs=tuple(verbs), base_url=request.url)
@@ -118,6 +129,9 @@ class OutboundCall:
     def redirect(self, url: str, method: str) -> bool:
         return self._runner is not None and self._runner.redirect(url, method)
 
+    def run_program(self, program: Program) -> bool:
+        return self._runner is not None and self._runner.replace(program)
+
     async def _originate(self) -> CallLeg:
         request = self._request
         return await self._engine.originate(
@@ -150,7 +164,7 @@ class OutboundCall:
         self._runner = self._make_runner(leg, self._make_dialer(leg), self._recordings)
         outcome = await self._runner.run(program_on_answer(self._request))
         while isinstance(outcome, Redirected):
-            outcome = await self._runner.run_url(outcome.url, outcome.method)
+            outcome = await self._runner.follow(outcome)
         await self._log_outcome(outcome)
 
     async def _log_outcome(self, outcome: Outcome) -> None:

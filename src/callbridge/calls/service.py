@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
-from callbridge.callflow.verbs import DialTarget
+from callbridge.callflow.verbs import DialTarget, Program
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
@@ -166,7 +166,10 @@ class CallbridgeCalls:
         permit = self._limiter.admit(request.api_key_id)
         try:
             tracker = await CallTracker.create(
-                repository=self._repository, clock=self._clock, call=self._new_call(request)
+                repository=self._repository,
+                clock=self._clock,
+                call=self._new_call(request),
+                dialect=request.dialect,
             )
         except BaseException:
             permit.release()
@@ -207,6 +210,14 @@ class CallbridgeCalls:
             raise CallNotRedirectable(sid)
         return (await self._repository.get_call(sid)).call
 
+    async def run_program(
+        self, sid: str, program: Program, *, api_key_id: str | None
+    ) -> CallRecord:
+        call = await self._live_call(sid, api_key_id)
+        if not call.run_program(program):
+            raise CallNotRedirectable(sid)
+        return (await self._repository.get_call(sid)).call
+
     async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:
         try:
             recording = await self._repository.get_recording(recording_id)
@@ -222,7 +233,7 @@ class CallbridgeCalls:
         Raises :class:`DestinationRefused`."""
         key = request.api_key_id
         self._policy.check_destination(key, request.to)
-        if request.url is None:
+        if request.url is None and request.program is None:
             self._policy.check_destination(key, request.from_)
         self._policy.check_caller_id(key, request.from_)
 
@@ -258,12 +269,15 @@ class CallbridgeCalls:
     def _outbound_call(self, request: OutboundCallRequest, tracker: CallTracker) -> OutboundCall:
         recordings = self._recordings_of(tracker)
 
+        def document_params() -> dict[str, str]:
+            if request.dialect is not None:
+                return request.dialect.document_params(tracker.call)
+            return call_params(tracker.call)
+
         def make_runner(
             leg: CallLeg, dialer: EngineDialer, store: CallRecordings
         ) -> CallflowRunner:
-            fetcher = HttpDocumentFetcher(
-                client=self._http, call_params=lambda: call_params(tracker.call)
-            )
+            fetcher = HttpDocumentFetcher(client=self._http, call_params=document_params)
             return CallflowRunner(
                 leg=leg,
                 fetcher=fetcher,
@@ -329,11 +343,13 @@ class CallbridgeCalls:
             to=target.address,
             from_=leg.caller.user or request.to,
             status_callback=request.status_callback,
+            dialect=request.dialect,
         )
         tracker = await CallTracker.create(
             repository=self._repository,
             clock=self._clock,
             call=self._new_call(child_request, parent=parent.call),
+            dialect=request.dialect,
         )
         self.live.add(tracker.sid, DialLeg(leg))
         self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from callbridge.calls.api_dialect import ApiDialect
 from callbridge.engine.events import (
     Answered,
     EarlyMedia,
@@ -76,11 +77,18 @@ def status_event(
     at: datetime,
     *,
     outcome: CallOutcome | None = None,
+    dialect: ApiDialect | None = None,
+    sequence: int = 0,
 ) -> EventWrite:
-    """The event ``name`` of ``call`` (as the change leaves it) and the callback it owes."""
+    """The event ``name`` of ``call`` (as the change leaves it) and the callback it owes,
+    worded by ``dialect`` when the call has one (``sequence``: the callbacks sent before)."""
+    if dialect is None:
+        params = status_callback_params(call, kind, outcome=outcome)
+    else:
+        params = dialect.callback_params(call, kind, outcome=outcome, at=at, sequence=sequence)
     return EventWrite(
         event=NewEvent(name=name, at=at, data={**data, "status": kind.value}),
-        params=status_callback_params(call, kind, outcome=outcome),
+        params=params,
         callback=callback_for(call, kind),
     )
 
@@ -90,26 +98,40 @@ class CallTracker:
     new status, an event row and (when subscribed) the status callback it owes (the
     outbox)."""
 
-    def __init__(self, *, repository: CallRepository, clock: Clock, call: CallRecord) -> None:
+    def __init__(
+        self,
+        *,
+        repository: CallRepository,
+        clock: Clock,
+        call: CallRecord,
+        dialect: ApiDialect | None = None,
+    ) -> None:
         self._repository = repository
         self._clock = clock
         self._call = call
+        self._dialect = dialect
+        self._sent = 0 if callback_for(call, CallbackEvent.INITIATED) is None else 1
         self._answered = False
         self._lock = asyncio.Lock()
 
     @classmethod
     async def create(
-        cls, *, repository: CallRepository, clock: Clock, call: NewCall
+        cls,
+        *,
+        repository: CallRepository,
+        clock: Clock,
+        call: NewCall,
+        dialect: ApiDialect | None = None,
     ) -> CallTracker:
         """Store a new call with its initiated event (and callback) in one transaction."""
         at = clock.now()
         record = await repository.create_call(
             call,
             then=lambda created: status_event(
-                created, CallbackEvent.INITIATED, "initiated", {}, at
+                created, CallbackEvent.INITIATED, "initiated", {}, at, dialect=dialect
             ),
         )
-        return cls(repository=repository, clock=clock, call=record)
+        return cls(repository=repository, clock=clock, call=record, dialect=dialect)
 
     @property
     def call(self) -> CallRecord:
@@ -201,8 +223,25 @@ class CallTracker:
                 at=at,
                 ending=ending,
                 sip_dialog=sip_dialog,
-                then=lambda call: status_event(call, kind, name, data, at, outcome=outcome),
+                then=lambda call: self._event(call, kind, name, data, at, outcome=outcome),
             )
+
+    def _event(
+        self,
+        call: CallRecord,
+        kind: CallbackEvent,
+        name: str,
+        data: Mapping[str, Any],
+        at: datetime,
+        *,
+        outcome: CallOutcome | None = None,
+    ) -> EventWrite:
+        sequence = self._sent
+        if callback_for(call, kind) is not None:
+            self._sent += 1
+        return status_event(
+            call, kind, name, data, at, outcome=outcome, dialect=self._dialect, sequence=sequence
+        )
 
     async def _emit(
         self,
@@ -213,7 +252,7 @@ class CallTracker:
         outcome: CallOutcome | None = None,
     ) -> None:
         async with self._lock:
-            params = status_callback_params(self._call, kind, outcome=outcome)
-            event = NewEvent(name=name, at=self._clock.now(), data={**data, "status": kind.value})
-            callback = callback_for(self._call, kind)
-            await self._repository.record_event_with_delivery(self.sid, event, params, callback)
+            write = self._event(self._call, kind, name, data, self._clock.now(), outcome=outcome)
+            await self._repository.record_event_with_delivery(
+                self.sid, write.event, write.params, write.callback
+            )
