@@ -119,6 +119,10 @@ async def test_the_sdk_places_fetches_lists_and_hangs_up_a_call_running_its_twim
     assert fetch.form["CallStatus"] == "in-progress"
     assert fetch.form["Direction"] == "outbound-api"
     assert fetch.form["ApiVersion"] == "2010-04-01"
+    validator = RequestValidator(API_KEY)
+    assert validator.validate(
+        receiver.url("/after"), fetch.form, fetch.headers["x-twilio-signature"]
+    )
     answered = [r for r in statuses(receiver, call.sid) if r.form["CallStatus"] == "in-progress"]
     assert answered
     assert receiver.requests.index(answered[0]) < receiver.requests.index(fetch)
@@ -133,6 +137,27 @@ async def test_the_sdk_places_fetches_lists_and_hangs_up_a_call_running_its_twim
     assert call.sid in [each.sid for each in listed]
     live = await asyncio.to_thread(client.calls.list, status="in-progress", to=call.to)
     assert [each.sid for each in live] == [call.sid]
+
+    # Update with Twiml: it replaces the running document (its <Redirect> shows it ran);
+    # then with Url and Method=GET: that document, fetched with a signed query.
+    replaced = VoiceResponse()
+    replaced.say("Replaced.")
+    replaced.redirect(receiver.url("/replaced"))
+    receiver.documents["/replaced"] = '<Response><Pause length="60"/></Response>'
+    updated = await asyncio.to_thread(client.calls(call.sid).update, twiml=str(replaced))
+    assert updated.status == "in-progress"
+    await receiver.wait_for(lambda: bool(receiver.on("/replaced")), timeout=15)
+    receiver.documents["/by-url"] = '<Response><Pause length="60"/></Response>'
+    await asyncio.to_thread(
+        client.calls(call.sid).update, url=receiver.url("/by-url?step=3"), method="GET"
+    )
+    await receiver.wait_for(lambda: bool(receiver.on("/by-url")), timeout=15)
+    [by_url] = receiver.on("/by-url")
+    assert by_url.method == "GET"
+    assert by_url.query_params["step"] == "3"
+    assert by_url.query_params["CallSid"] == call.sid
+    full_url = f"{receiver.url('/by-url')}?{by_url.query}"
+    assert validator.validate(full_url, {}, by_url.headers["x-twilio-signature"])
 
     ended = await asyncio.to_thread(client.calls(call.sid).update, status="completed")
     assert ended.sid == call.sid
@@ -158,7 +183,6 @@ async def test_the_sdk_places_fetches_lists_and_hangs_up_a_call_running_its_twim
         "completed",
     ]
     assert [r.form["SequenceNumber"] for r in received] == ["0", "1", "2", "3"]
-    validator = RequestValidator(API_KEY)
     for each in received:
         form = each.form
         assert form["AccountSid"] == ACCOUNT

@@ -6,6 +6,7 @@ Twilio-compatible API gives its calls Twilio's
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
@@ -29,4 +30,9 @@ class ApiDialect(Protocol):
 
     def document_params(self, call: CallRecord) -> dict[str, str]:
         """The call's parameters on every fetch of its voice-application documents."""
+        ...
+
+    def document_headers(self, url: str, params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """The headers of a document fetch of ``url`` (as sent) with the POST ``params``
+        (a signature)."""
         ...

@@ -3,7 +3,7 @@ timeouts and the error wording the call log shows."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from callbridge.callflow.errors import FetchError
@@ -32,6 +32,7 @@ async def fetch_bounded(
     params: Mapping[str, str] | None = None,
     max_bytes: int,
     timeout: float,
+    headers: Iterable[tuple[str, str]] = (),
 ) -> bytes:
     """The body of ``url`` (GET: params in the query; POST: a form body).
 
@@ -47,6 +48,7 @@ async def fetch_bounded(
             form=dict(params or {}) if method == "POST" else None,
             max_bytes=max_bytes,
             timeout=timeout,
+            headers=headers,
         )
     except HttpFailure as exc:
         raise FetchError(str(exc)) from exc

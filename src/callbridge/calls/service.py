@@ -277,7 +277,11 @@ class CallbridgeCalls:
         def make_runner(
             leg: CallLeg, dialer: EngineDialer, store: CallRecordings
         ) -> CallflowRunner:
-            fetcher = HttpDocumentFetcher(client=self._http, call_params=document_params)
+            fetcher = HttpDocumentFetcher(
+                client=self._http,
+                call_params=document_params,
+                sign=None if request.dialect is None else request.dialect.document_headers,
+            )
             return CallflowRunner(
                 leg=leg,
                 fetcher=fetcher,

@@ -7,19 +7,25 @@ Every request carries ``CallSid``, ``AccountSid`` (the API key's name), ``From``
 ``ParentCallSid`` on a ``<Dial>`` leg.  A status callback adds ``Timestamp`` (RFC 2822),
 ``SequenceNumber`` (from 0), ``CallbackSource=call-progress-events`` and, when the call
 ended, ``CallDuration``, ``Duration`` (minutes, rounded up), ``SipResponseCode`` and the
-recording's ``RecordingUrl``.  The webhooks are signed with ``X-Twilio-Signature``
-(:mod:`callbridge.webhooks.twilio_signature`).  Pure: no I/O.
+recording's ``RecordingUrl``.  Webhooks and document fetches are signed with
+``X-Twilio-Signature`` (:mod:`callbridge.webhooks.twilio_signature`).  Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 
 from callbridge.dialects.twilio_resource import rfc2822, twilio_direction
 from callbridge.store.records import CallRecord
 from callbridge.webhooks.params import OUTCOMES, CallbackEvent, CallOutcome
-from callbridge.webhooks.twilio_signature import TWILIO_API_VERSION
+from callbridge.webhooks.twilio_signature import (
+    TWILIO_API_VERSION,
+    TWILIO_SIGNATURE_HEADER,
+    AuthTokens,
+    twilio_signature,
+)
 
 CALLBACK_SOURCE = "call-progress-events"
 # CallStatus of each event's callback (completed: how the call ended).
@@ -33,8 +39,16 @@ _EVENT_STATUS = {
 class TwilioCallDialect:
     """The wording of the calls of one account (``account_sid``: the API key's name)."""
 
-    def __init__(self, *, account_sid: str) -> None:
+    def __init__(self, *, account_sid: str, tokens: AuthTokens) -> None:
         self.account_sid = account_sid
+        self._tokens = tokens
+
+    def document_headers(self, url: str, params: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+        """``X-Twilio-Signature`` with the account's auth token (none when unknown)."""
+        token = self._tokens.token_of(self.account_sid)
+        if token is None:
+            return ()
+        return ((TWILIO_SIGNATURE_HEADER, twilio_signature(token=token, url=url, params=params)),)
 
     def document_params(self, call: CallRecord) -> dict[str, str]:
         params = {

@@ -31,6 +31,12 @@ READ_CHUNK = 65536
 NO_ANSWER = "no answer (refused, unreachable or timed out; the server's log has the reason)"
 
 
+
+def wire_url(url: str) -> str:
+    """``url`` as :meth:`HttpClient.fetch` puts it on the wire (yarl's normalised
+    percent-encoding): what a signature of a fetched URL must cover."""
+    return str(URL(url))
+
 class HttpFailure(Exception):
     """A request got no usable answer: a transport error, or (``fetch``) a non-2xx status."""
 
@@ -128,6 +134,7 @@ class HttpClient:
         form: Mapping[str, str] | None = None,
         max_bytes: int,
         timeout: float | None = None,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
         """The body of a 2xx answer (redirects followed), read no further than
         ``max_bytes``."""
@@ -137,6 +144,7 @@ class HttpClient:
                 url,
                 params=dict(params) if params else None,
                 data=dict(form) if form is not None else None,
+                headers=dict(headers) or None,
                 timeout=self._limit(timeout),
             ) as response:
                 if not 200 <= response.status < 300:

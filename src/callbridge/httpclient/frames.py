@@ -8,8 +8,8 @@ interpreter (``sys.executable``), so they agree on its format.
 
 - request ``(id, "send", method, url, headers, body, timeout)``: ``headers`` a list of
   pairs; the answer is the status code;
-- request ``(id, "fetch", method, url, params, form, max_bytes, timeout)``: the answer is
-  the body;
+- request ``(id, "fetch", method, url, params, form, max_bytes, timeout, headers)``: the
+  answer is the body;
 - reply ``(id, "ok", value)``, or ``(id, kind, message)`` with ``kind`` one of
   :data:`FAILURES`.
 """

@@ -34,7 +34,8 @@ class HttpRequests(Protocol):
         form: Mapping[str, str] | None = None,
         max_bytes: int,
         timeout: float | None = None,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
         """The body of a 2xx answer (redirects followed), read no further than
-        ``max_bytes``."""
+        ``max_bytes``; ``headers`` are sent with the request."""
         ...

@@ -120,6 +120,7 @@ class ProcessHttpClient:
         form: Mapping[str, str] | None = None,
         max_bytes: int,
         timeout: float | None = None,
+        headers: Iterable[tuple[str, str]] = (),
     ) -> bytes:
         request = (
             "fetch",
@@ -129,6 +130,7 @@ class ProcessHttpClient:
             dict(form) if form is not None else None,
             max_bytes,
             timeout,
+            [list(h) for h in headers],
         )
         return cast(bytes, await self._call(request, timeout))
 

@@ -95,9 +95,15 @@ class Worker:
                 method, url, headers=[tuple(h) for h in headers], body=body, timeout=timeout
             )
         if op == "fetch":
-            _, _, method, url, params, form, max_bytes, timeout = frame
+            _, _, method, url, params, form, max_bytes, timeout, headers = frame
             return await self._client.fetch(
-                method, url, params=params, form=form, max_bytes=max_bytes, timeout=timeout
+                method,
+                url,
+                params=params,
+                form=form,
+                max_bytes=max_bytes,
+                timeout=timeout,
+                headers=[tuple(h) for h in headers],
             )
         raise ValueError(f"unknown operation {op!r}")
 

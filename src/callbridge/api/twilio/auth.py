@@ -29,7 +29,7 @@ class TwilioAuthenticator:
     ) -> None:
         self._keys = keys
         self._throttle = throttle
-        self._tokens = tokens
+        self.tokens = tokens
 
     async def authenticate(self, request: Request, account_sid: str) -> ApiKeyRecord:
         """The key of ``request``'s credentials, which must own ``account_sid``.
@@ -76,7 +76,7 @@ class TwilioAuthenticator:
                 error_id="not_found",
                 message=f"the requested resource {request.url.path} was not found",
             )
-        self._tokens.learn(record.name, token)
+        self.tokens.learn(record.name, token)
         return record
 
 

@@ -73,7 +73,7 @@ def twilio_router(
     @router.post(f"{ACCOUNT}/Calls.json", status_code=201)
     async def create_call(account_sid: str, request: Request) -> JSONResponse:
         key, fields = await key_and_form(request, account_sid)
-        dialect = TwilioCallDialect(account_sid=key.name)
+        dialect = TwilioCallDialect(account_sid=key.name, tokens=auth.tokens)
         asked = parse_create_call(fields, api_key_id=key.id, dialect=dialect)
 
         async def place() -> JSONResponse:
