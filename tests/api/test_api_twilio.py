@@ -133,6 +133,14 @@ async def test_create_with_twiml_hands_the_parsed_document_and_twilios_dialect(
         ({"To": "+1", "From": "+2", "Url": "ftp://example.com/a"}, 21205),
         ({"To": "+1", "From": "+2", "Twiml": "<Response><Say>"}, 12100),
         ({"To": "+1", "From": "+2", "Twiml": "<Nope/>"}, 12100),
+        (
+            {
+                "To": "+1",
+                "From": "+2",
+                "Twiml": '<!DOCTYPE r [<!ENTITY a "b">]><Response><Say>&a;</Say></Response>',
+            },
+            12100,
+        ),
         ({"To": "+1", "From": "+2", "Twiml": "<Response>" + " " * 4000 + "</Response>"}, 12100),
         (
             {

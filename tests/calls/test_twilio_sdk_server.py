@@ -173,6 +173,10 @@ async def test_the_sdk_places_fetches_lists_and_hangs_up_a_call_running_its_twim
     recordings = await asyncio.to_thread(client.calls(call.sid).recordings.list)
     assert len(recordings) == 1
     assert recordings[0].call_sid == call.sid
+    async with httpx.AsyncClient(base_url=server.url, auth=(ACCOUNT, API_KEY)) as raw:
+        audio = await raw.get(f"/2010-04-01/Accounts/{ACCOUNT}/Recordings/{recordings[0].sid}.wav")
+    assert audio.status_code == 200
+    assert audio.content[:4] == b"RIFF"
 
     # Every callback: Twilio's parameters, signed so the SDK's validator accepts it.
     received = statuses(receiver, call.sid)
