@@ -1,5 +1,6 @@
 """The HTTP face of Callbridge (FastAPI): ``/health``, the outbound call API, the two-leg
-callback API and Bitrix24's REST methods for callbacks under ``/rest/``."""
+callback API, Bitrix24's REST methods for callbacks under ``/rest/`` and the
+Twilio-compatible Calls API under ``/2010-04-01/``."""
 
 from __future__ import annotations
 

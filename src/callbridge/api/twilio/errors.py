@@ -40,7 +40,6 @@ _API_CODES = {
     "api_key_scope": 20403,
     "api_key_throttled": 20429,
     "not_found": 20404,
-    "idempotency_key_reused": 20409,
 }
 _HTTP_CODES = {404: 20404, 405: 20004}
 # A refused field's code: (when missing, when invalid).
