@@ -76,6 +76,7 @@ from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from callbridge.webhooks.params import CallbackEvent
+from callbridge.webhooks.twilio_signature import AuthTokens, TwilioWebhookSigner
 
 log = logging.getLogger(__name__)
 
@@ -363,12 +364,16 @@ async def serve(config: CallbridgeConfig) -> None:
         http = http_client(config)
         stack.push_async_callback(http.close)
         metrics = server_metrics()
+        twilio_tokens = AuthTokens()  # the configured keys' now, the others' as they sign in
+        for configured in config.api_keys:
+            twilio_tokens.learn(configured.name, configured.key)
         dispatcher = WebhookDispatcher(
             database=database,
             client=TimedWebhooks(inner=http, metrics=metrics.webhooks),
             clock=clock,
             node_id=config.calls.node,
             request_timeout=config.calls.webhook_timeout,
+            sign=TwilioWebhookSigner(tokens=twilio_tokens),
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
@@ -436,6 +441,7 @@ async def serve(config: CallbridgeConfig) -> None:
             body_timeout=config.http.body_timeout,
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
+            twilio_tokens=twilio_tokens,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

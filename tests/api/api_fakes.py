@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
+from callbridge.callflow.verbs import Program
 from callbridge.calls.errors import CallLimitReached, CallNotFound, CallNotLive, ServerOverloaded
 from callbridge.calls.request import OutboundCallRequest
 from callbridge.store.records import (
@@ -95,6 +96,7 @@ class FakeCalls:
     live: set[str] = field(default_factory=set)
     hung_up: list[str] = field(default_factory=list)
     redirected: list[tuple[str, str, str]] = field(default_factory=list)
+    programs: list[tuple[str, Program]] = field(default_factory=list)
     refuse: CallLimitReached | ServerOverloaded | None = None
 
     def add(self, record: CallRecord, *, live: bool = False) -> CallRecord:
@@ -175,6 +177,13 @@ class FakeCalls:
     ) -> CallRecord:
         record = self._live(sid, api_key_id)
         self.redirected.append((sid, url, method))
+        return record
+
+    async def run_program(
+        self, sid: str, program: Program, *, api_key_id: str | None
+    ) -> CallRecord:
+        record = self._live(sid, api_key_id)
+        self.programs.append((sid, program))
         return record
 
     async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:

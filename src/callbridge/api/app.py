@@ -1,5 +1,6 @@
 """The HTTP face of Callbridge (FastAPI): ``/health``, the outbound call API, the two-leg
-callback API and Bitrix24's REST methods for callbacks under ``/rest/``."""
+callback API, Bitrix24's REST methods for callbacks under ``/rest/`` and the
+Twilio-compatible Calls API under ``/2010-04-01/``."""
 
 from __future__ import annotations
 
@@ -24,9 +25,14 @@ from callbridge.api.keys import keys_router
 from callbridge.api.metrics import metrics_router
 from callbridge.api.openapi import install_docs
 from callbridge.api.request_id import RequestId
+from callbridge.api.twilio.auth import TwilioAuthenticator
+from callbridge.api.twilio.errors import twilio_error_of
+from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
+from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
+from callbridge.webhooks.twilio_signature import AuthTokens
 
 
 class LiveLegs(Protocol):
@@ -54,6 +60,7 @@ def create_http_app(
     body_timeout: float = 10.0,
     metrics: CollectorRegistry | None = None,
     metrics_public: bool = False,
+    twilio_tokens: AuthTokens | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -64,12 +71,16 @@ def create_http_app(
     shares it); a request's body must arrive within ``body_timeout`` seconds
     (:mod:`callbridge.api.body_deadline`); ``metrics`` is served at ``/metrics``, to keys
     with the ``metrics`` scope unless ``metrics_public`` (:mod:`callbridge.api.metrics`).
-    Every request has an ``X-Request-Id`` (:mod:`callbridge.api.request_id`)."""
+    Every request has an ``X-Request-Id`` (:mod:`callbridge.api.request_id`).
+    ``twilio_tokens`` learns the auth token of each key that authenticates to the
+    Twilio-compatible API (its webhooks are signed with it)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
     app.add_middleware(BodyDeadline, timeout=body_timeout)
     app.add_middleware(RequestId)  # the outermost: set before anything logs
     install_docs(app)
-    install_error_handlers(app, renderers=((REST_PREFIX, bitrix_error_of),))
+    install_error_handlers(
+        app, renderers=((REST_PREFIX, bitrix_error_of), (TWILIO_ROOT, twilio_error_of))
+    )
 
     @app.get("/health", response_model=None)
     async def health() -> dict[str, Any] | JSONResponse:
@@ -97,6 +108,18 @@ def create_http_app(
                 registry=metrics, keys=api_keys, throttle=throttle, public=metrics_public
             )
         )
+    app.include_router(
+        twilio_router(
+            calls=calls,
+            auth=TwilioAuthenticator(
+                keys=api_keys,
+                throttle=throttle,
+                tokens=AuthTokens() if twilio_tokens is None else twilio_tokens,
+            ),
+            max_body_bytes=max_body_bytes,
+            idempotency=idempotency,
+        )
+    )
     if callbacks is not None:
         app.include_router(
             callback_router(

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from swagger_ui_bundle import swagger_ui_path
 
 from callbridge.api import openapi_models as m
+from callbridge.api.twilio import openapi as twilio_docs
 
 ASSETS = "/docs/assets"
 FORM = "application/x-www-form-urlencoded"
@@ -75,8 +76,8 @@ def described(app: FastAPI) -> dict[str, Any]:
         spec = get_openapi(title=app.title, version=app.version, routes=app.routes)
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    components["securitySchemes"] = SCHEMES
-    for model in _all_models():
+    components["securitySchemes"] = {**SCHEMES, **twilio_docs.SECURITY_SCHEMES}
+    for model in (*_all_models(), *twilio_docs.MODELS):
         schema = model.model_json_schema(ref_template=REF, by_alias=True)
         for name, definition in schema.pop("$defs", {}).items():
             schemas.setdefault(name, definition)
@@ -95,6 +96,9 @@ def _describe(path: str, method: str, operation: dict[str, Any]) -> None:
         return
     if path.startswith("/rest/"):
         _describe_bitrix(path, method, operation)
+        return
+    if path.startswith("/2010-04-01/"):
+        twilio_docs.describe(path, method, operation)
         return
     operation["security"] = API_KEY
     callback = path.startswith("/voice/call/callback")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from callbridge.callflow.verbs import Program
 from callbridge.engine.events import Ended
 
 
@@ -21,10 +22,12 @@ class HungUp:
 
 @dataclass(frozen=True, kw_only=True)
 class Redirected:
-    """:meth:`CallflowRunner.redirect` interrupted the program; the owner continues at ``url``."""
+    """:meth:`CallflowRunner.redirect` interrupted the program; the owner continues at ``url``
+    (or with ``program``, an inline document: :meth:`CallflowRunner.replace`)."""
 
     url: str
     method: str
+    program: Program | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

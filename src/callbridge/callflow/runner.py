@@ -125,12 +125,25 @@ class CallflowRunner:
         """Fetch the application document at ``url`` and run it."""
         return await self.run(Program(verbs=(Redirect(url=url, method=method),), base_url=url))
 
+    async def follow(self, redirected: Redirected) -> Outcome:
+        """Run what interrupted the last program: an inline document or a URL's."""
+        if redirected.program is not None:
+            return await self.run(redirected.program)
+        return await self.run_url(redirected.url, redirected.method)
+
+    def replace(self, program: Program) -> bool:
+        """As :meth:`redirect`, with an inline document instead of a URL."""
+        return self._interrupt(Redirected(url=program.base_url, method="POST", program=program))
+
     def redirect(self, url: str, method: str = "POST") -> bool:
         """Interrupt the running program; :meth:`run` returns :class:`Redirected`.
         False when nothing is running (or a redirect is already pending)."""
+        return self._interrupt(Redirected(url=url, method=method))
+
+    def _interrupt(self, redirected: Redirected) -> bool:
         if self._task is None or self._redirect is not None:
             return False
-        self._redirect = Redirected(url=url, method=method)
+        self._redirect = redirected
         self._task.cancel()
         return True
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
+from callbridge.callflow.verbs import Program
 from callbridge.calls.callback_leg import LegRun
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
@@ -142,6 +143,9 @@ class TwoLegCallback:
 
     def redirect(self, url: str, method: str) -> bool:
         """A callback runs no application: nothing to redirect."""
+        return False
+
+    def run_program(self, program: Program) -> bool:
         return False
 
     # --- connecting ---

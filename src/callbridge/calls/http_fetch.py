@@ -4,7 +4,7 @@ timeouts and the error wording the call log shows."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from urllib.parse import urlencode, urlsplit
 
 from yarl import URL
@@ -37,6 +37,7 @@ async def fetch_bounded(
     max_bytes: int,
     timeout: float,
     signing_secret: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
 ) -> bytes:
     """The body of ``url`` (GET: params in the query; POST: a form body), signed with
     ``signing_secret`` as status callbacks are (:mod:`callbridge.webhooks.signing`: the
@@ -47,7 +48,7 @@ async def fetch_bounded(
     check_url(url)
     method = method.upper()
     query: Mapping[str, str] | None = params if method == "GET" else None
-    headers: list[tuple[str, str]] = []
+    sent: list[tuple[str, str]] = list(headers)
     if signing_secret:
         if method == "GET":
             signed_url = URL(url).extend_query(dict(params or {}))
@@ -56,7 +57,7 @@ async def fetch_bounded(
         else:  # aiohttp encodes a form exactly so (urlencode of its pairs)
             payload = urlencode(list((params or {}).items())).encode()
         value = signature_header(secret=signing_secret, timestamp=int(time.time()), payload=payload)
-        headers.append((SIGNATURE_HEADER, value))
+        sent.append((SIGNATURE_HEADER, value))
     try:
         return await client.fetch(
             method,
@@ -65,7 +66,7 @@ async def fetch_bounded(
             form=dict(params or {}) if method == "POST" else None,
             max_bytes=max_bytes,
             timeout=timeout,
-            headers=headers,
+            headers=sent,
         )
     except HttpFailure as exc:
         raise FetchError(str(exc)) from exc

@@ -14,6 +14,7 @@ import asyncio
 import logging
 from typing import Protocol
 
+from callbridge.callflow.verbs import Program
 from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
@@ -32,6 +33,10 @@ class LiveCall(Protocol):
         """Run the document at ``url`` instead; False when the call runs no application."""
         ...
 
+    def run_program(self, program: Program) -> bool:
+        """Run the inline document ``program`` instead (as :meth:`redirect`)."""
+        ...
+
 
 class DialLeg:
     """A ``<Dial>`` leg as a live call: it can be hung up, not redirected."""
@@ -43,6 +48,9 @@ class DialLeg:
         await self._leg.hangup(EndReason.HUNG_UP, detail=detail)
 
     def redirect(self, url: str, method: str) -> bool:
+        return False
+
+    def run_program(self, program: Program) -> bool:
         return False
 
 

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import asyncio
 
-from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, SendDigits
+from callbridge.callflow.verbs import (
+    Dial,
+    DialGroup,
+    DialTarget,
+    Program,
+    Redirect,
+    SendDigits,
+    Verb,
+)
 from callbridge.calls.dialer import Originator
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.session import CallSession
@@ -32,9 +40,12 @@ def dial_target(address: str) -> DialTarget:
 
 def program_on_answer(request: OutboundCallRequest) -> Program:
     """What runs on the answered leg: digits first, then the application (or the bridge)."""
-    verbs: list[SendDigits | Redirect | Dial] = []
+    verbs: list[Verb] = []
     if request.send_digits:
         verbs.append(SendDigits(digits=request.send_digits))
+    if request.program is not None:  # an inline document
+        verbs.extend(request.program.verbs)
+        return Program(verbs=tuple(verbs), base_url=request.program.base_url)
     if request.url:
         verbs.append(Redirect(url=request.url, method=request.method))
         return Program(verbs=tuple(verbs), base_url=request.url)
@@ -84,6 +95,9 @@ class OutboundCall:
 
     def redirect(self, url: str, method: str) -> bool:
         return self._session.redirect(url, method)
+
+    def run_program(self, program: Program) -> bool:
+        return self._session.run_program(program)
 
     async def _originate(self) -> CallLeg:
         request = self._request

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from callbridge.callflow.verbs import Program
 from callbridge.calls.callback_state import CallbackDetail, PlacedCallback
 from callbridge.calls.request import CallbackRequest, OutboundCallRequest
 from callbridge.store.records import CallDetail, CallFilters, CallPage, CallRecord, Cursor
@@ -33,6 +34,13 @@ class CallService(Protocol):
         self, sid: str, url: str, method: str, *, api_key_id: str | None
     ) -> CallRecord:
         """Run the document at ``url`` on the live call instead of its current program."""
+        ...
+
+    async def run_program(
+        self, sid: str, program: Program, *, api_key_id: str | None
+    ) -> CallRecord:
+        """Run the inline document ``program`` on the live call instead of its current one
+        (as :meth:`redirect`)."""
         ...
 
     async def recording_path(self, recording_id: int, *, api_key_id: str | None) -> str:

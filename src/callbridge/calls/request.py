@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callbridge.callflow.verbs import Program
+from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.lines import Line
 from callbridge.webhooks.params import DEFAULT_EVENTS, CallbackEvent
 
@@ -28,7 +30,9 @@ class OutboundCallRequest:
 
     ``to`` and ``from_`` are a number, an extension or a SIP URI.  With ``url`` the voice
     application there runs when ``to`` answers; without it, ``from_`` is called next and the
-    two are bridged (click to call)."""
+    two are bridged (click to call).  ``program`` is an inline document (Twilio's
+    ``Twiml``), run instead of a URL's; ``dialect`` words the call's callbacks and document
+    fetches for the API that placed it (Callbridge's own without one)."""
 
     api_key_id: str | None
     to: str
@@ -40,6 +44,8 @@ class OutboundCallRequest:
     status_callback: StatusCallback | None = None
     ring_timeout: float = 60.0
     record: bool = False
+    program: Program | None = None
+    dialect: ApiDialect | None = None
 
 
 def caller_id_user(address: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits, Translate
+from callbridge.callflow.verbs import Program
 from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import (
@@ -174,7 +175,10 @@ class CallbridgeCalls:
         permit = self._limiter.admit(request.api_key_id)
         try:
             tracker = await CallTracker.create(
-                repository=self._repository, clock=self._clock, call=self._new_call(request)
+                repository=self._repository,
+                clock=self._clock,
+                call=self._new_call(request),
+                dialect=request.dialect,
             )
         except BaseException:
             permit.release()
@@ -216,6 +220,14 @@ class CallbridgeCalls:
     ) -> CallRecord:
         call = await self._live_call(sid, api_key_id)
         if not call.redirect(url, method):
+            raise CallNotRedirectable(sid)
+        return (await self._repository.get_call(sid)).call
+
+    async def run_program(
+        self, sid: str, program: Program, *, api_key_id: str | None
+    ) -> CallRecord:
+        call = await self._live_call(sid, api_key_id)
+        if not call.run_program(program):
             raise CallNotRedirectable(sid)
         return (await self._repository.get_call(sid)).call
 
@@ -282,7 +294,7 @@ class CallbridgeCalls:
         Raises :class:`DestinationRefused`."""
         key = request.api_key_id
         self._policy.check_destination(key, request.to)
-        if request.url is None:
+        if request.url is None and request.program is None:
             self._policy.check_destination(key, request.from_)
         self._policy.check_caller_id(key, request.from_)
 
@@ -324,6 +336,7 @@ class CallbridgeCalls:
             caller_id=caller_id_user(request.to),
             status_callback=request.status_callback,
             record=request.record,
+            dialect=request.dialect,
         )
         session = await self._sessions.session(tracker, spec)
         return OutboundCall(engine=self._engine, request=request, session=session)

@@ -91,6 +91,10 @@ class CallSession:
     def redirect(self, url: str, method: str) -> bool:
         return self._runner is not None and self._runner.redirect(url, method)
 
+    def run_program(self, program: Program) -> bool:
+        """As :meth:`redirect`, with an inline document."""
+        return self._runner is not None and self._runner.replace(program)
+
     async def _follow(self, leg: CallLeg) -> None:
         """Store each leg event in order; the recording is published before completed."""
         async for event in leg.events():
@@ -122,7 +126,7 @@ class CallSession:
         self._runner = self._make_runner(leg, self._make_dialer(leg), self._recordings)
         outcome = await self._runner.run(program)
         while isinstance(outcome, Redirected):
-            outcome = await self._runner.run_url(outcome.url, outcome.method)
+            outcome = await self._runner.follow(outcome)
         await self._log_outcome(outcome)
 
     async def _log_outcome(self, outcome: Outcome) -> None:

@@ -14,6 +14,7 @@ from typing import Protocol
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
+from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
@@ -76,6 +77,7 @@ class SessionSpec:
     answered_first: bool = True
     record: bool = False
     screened: bool = True
+    dialect: ApiDialect | None = None  # the API's own wording (Twilio's), else ours
 
 
 class SessionFactory:
@@ -119,10 +121,18 @@ class SessionFactory:
         def make_runner(
             leg: CallLeg, dialer: EngineDialer, store: CallRecordings
         ) -> CallflowRunner:
+            dialect = spec.dialect
+
+            def document_params() -> dict[str, str]:
+                if dialect is not None:
+                    return dialect.document_params(tracker.call)
+                return call_params(tracker.call, account=spec.account)
+
             fetcher = HttpDocumentFetcher(
                 client=self._http,
-                call_params=lambda: call_params(tracker.call, account=spec.account),
+                call_params=document_params,
                 signing_secret=secret,
+                sign=None if dialect is None else dialect.document_headers,
             )
             return CallflowRunner(
                 leg=leg,
@@ -193,6 +203,7 @@ class SessionFactory:
                 status_callback=spec.status_callback,
                 parent=parent.call,
             ),
+            dialect=spec.dialect,
         )
         self._live.add(tracker.sid, DialLeg(leg))
         self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")

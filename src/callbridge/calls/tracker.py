@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.cdr import record_call_end
 from callbridge.engine.events import Answered, EarlyMedia, Ended, LegEvent, Ringing
 from callbridge.store.clock import Clock
@@ -38,11 +39,18 @@ def status_event(
     at: datetime,
     *,
     outcome: CallOutcome | None = None,
+    dialect: ApiDialect | None = None,
+    sequence: int = 0,
 ) -> EventWrite:
-    """The event ``kind`` of ``call`` (as the change leaves it) and the callback it owes."""
+    """The event ``kind`` of ``call`` (as the change leaves it) and the callback it owes,
+    worded by ``dialect`` when the call has one (the store numbers it: ``sequence_param``)."""
+    if dialect is None:
+        params = status_callback_params(call, kind, at=at, outcome=outcome)
+    else:
+        params = dialect.callback_params(call, kind, outcome=outcome, at=at, sequence=sequence)
     return EventWrite(
         event=NewEvent(name=kind.value, at=at, data={**data, "status": kind.value}),
-        params=status_callback_params(call, kind, at=at, outcome=outcome),
+        params=params,
         callback=callback_for(call, kind),
         sequence_param=SEQUENCE_NUMBER,
     )
@@ -53,24 +61,39 @@ class CallTracker:
     new status, an event row and (when subscribed) the status callback it owes (the
     outbox)."""
 
-    def __init__(self, *, repository: CallRepository, clock: Clock, call: CallRecord) -> None:
+    def __init__(
+        self,
+        *,
+        repository: CallRepository,
+        clock: Clock,
+        call: CallRecord,
+        dialect: ApiDialect | None = None,
+    ) -> None:
         self._repository = repository
         self._clock = clock
         self._call = call
+        self._dialect = dialect
         self._answered = call.answered_at is not None
         self._lock = asyncio.Lock()
 
     @classmethod
     async def create(
-        cls, *, repository: CallRepository, clock: Clock, call: NewCall
+        cls,
+        *,
+        repository: CallRepository,
+        clock: Clock,
+        call: NewCall,
+        dialect: ApiDialect | None = None,
     ) -> CallTracker:
         """Store a new call with its initiated event (and callback) in one transaction."""
         at = clock.now()
         record = await repository.create_call(
             call,
-            then=lambda created: status_event(created, CallbackEvent.INITIATED, {}, at),
+            then=lambda created: status_event(
+                created, CallbackEvent.INITIATED, {}, at, dialect=dialect
+            ),
         )
-        return cls(repository=repository, clock=clock, call=record)
+        return cls(repository=repository, clock=clock, call=record, dialect=dialect)
 
     @property
     def call(self) -> CallRecord:
@@ -162,8 +185,19 @@ class CallTracker:
                 at=at,
                 ending=ending,
                 sip_dialog=sip_dialog,
-                then=lambda call: status_event(call, kind, data, at, outcome=outcome),
+                then=lambda call: self._event(call, kind, data, at, outcome=outcome),
             )
+
+    def _event(
+        self,
+        call: CallRecord,
+        kind: CallbackEvent,
+        data: Mapping[str, Any],
+        at: datetime,
+        *,
+        outcome: CallOutcome | None = None,
+    ) -> EventWrite:
+        return status_event(call, kind, data, at, outcome=outcome, dialect=self._dialect)
 
     async def _emit(
         self,
@@ -173,7 +207,7 @@ class CallTracker:
         outcome: CallOutcome | None = None,
     ) -> None:
         async with self._lock:
-            write = status_event(self._call, kind, data, self._clock.now(), outcome=outcome)
+            write = self._event(self._call, kind, data, self._clock.now(), outcome=outcome)
             await self._repository.record_event_with_delivery(
                 self.sid,
                 write.event,

@@ -31,6 +31,12 @@ READ_CHUNK = 65536
 NO_ANSWER = "no answer (refused, unreachable or timed out; the server's log has the reason)"
 
 
+def wire_url(url: str) -> str:
+    """``url`` as :meth:`HttpClient.fetch` puts it on the wire (yarl's normalised
+    percent-encoding): what a signature of a fetched URL must cover."""
+    return str(URL(url))
+
+
 class HttpFailure(Exception):
     """A request got no usable answer: a transport error, or (``fetch``) a non-2xx status."""
 

@@ -40,12 +40,14 @@ from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.models import DeliveryStatus
 from callbridge.store.outbox import DirectClaim, OutboxItem, OutboxRepository, Outcome
+from callbridge.store.records import DeliveryRecord
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.request import WebhookRequest, build_request
 
 log = logging.getLogger(__name__)
 
 FLUSH_POLL = 0.05
+RequestSigner = Callable[[DeliveryRecord, WebhookRequest], WebhookRequest]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,7 +78,10 @@ class WebhookDispatcher:
         drain_timeout: float = 5.0,
         settle_delay: float = 0.05,
         rng: Callable[[], float] = random.random,
+        sign: RequestSigner | None = None,
     ) -> None:
+        """``sign`` adds a signature of another scheme to each request (e.g. Twilio's
+        :class:`~callbridge.webhooks.twilio_signature.TwilioWebhookSigner`)."""
         if lease <= request_timeout:
             raise ValueError("the lease must outlast a request, or a row could be sent twice")
         self._outbox = OutboxRepository(database=database)
@@ -91,6 +96,7 @@ class WebhookDispatcher:
         self._drain_timeout = drain_timeout
         self._settle_delay = settle_delay
         self._rng = rng
+        self._sign = sign
         self._wake = asyncio.Event()
         self._scan = True  # look for due rows at the next turn of the loop
         self._next_scan = 0.0  # monotonic time of the next look in any case
@@ -350,6 +356,8 @@ class WebhookDispatcher:
             signing_secret=item.signing_secret,
             timestamp=int(self._clock.now().timestamp()),
         )
+        if self._sign is not None:
+            request = self._sign(item.delivery, request)
         attempt = await self._send(request)
         return self._outcome(item, attempt)
 

@@ -1,0 +1,1 @@
+"""The Twilio-compatible Calls API under ``/2010-04-01/Accounts/{AccountSid}/``."""
