@@ -153,6 +153,7 @@ def test_callback_params_per_event_are_twilios() -> None:
         "0",
     )
     child = dialect.document_params(record(parent_sid="CA" + "2" * 32))
+    assert all(type(value) is str for value in child.values())  # the HTTP worker marshals them
     assert child["Direction"] == "outbound-dial"
     assert child["ParentCallSid"] == "CA" + "2" * 32
 

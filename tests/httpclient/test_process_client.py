@@ -26,6 +26,7 @@ from callbridge.httpclient.frames import (
     reply_exception,
 )
 from callbridge.httpclient.process import ProcessHttpClient
+from callbridge.vocabulary import CallStatus
 from webhook_receiver import LOOPBACK_ALLOWED, serve_app
 
 SILENT_WORKER = [sys.executable, "-c", "import sys; sys.stdin.buffer.read()"]
@@ -60,6 +61,19 @@ async def test_requests_run_at_once_in_one_worker(base: str) -> None:
         )
         assert statuses == [200] * 50
         assert client.worker_pid is not None
+
+
+async def test_fields_that_are_str_enums_cross_to_the_worker_as_plain_text(base: str) -> None:
+    """A ``StrEnum`` value (``CallStatus``) in a document's fields once failed the fetch:
+    ``marshal`` refuses str subclasses."""
+    async with ProcessHttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
+        body = await client.fetch(
+            "POST",
+            f"{base}/ok",
+            params={"CallStatus": CallStatus.IN_PROGRESS},
+            max_bytes=100,
+        )
+        assert body == b"ok"
 
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux's scheduling classes")

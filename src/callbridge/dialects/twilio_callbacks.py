@@ -59,7 +59,7 @@ class TwilioCallDialect:
             "To": call.to,
             "Caller": call.from_,
             "Called": call.to,
-            "CallStatus": call.status,
+            "CallStatus": str(call.status),
             "Direction": twilio_direction(call),
             "ApiVersion": TWILIO_API_VERSION,
         }
@@ -96,5 +96,5 @@ class TwilioCallDialect:
 def _final_status(call: CallRecord, outcome: CallOutcome | None) -> str:
     """An answered call is ``completed`` however it ended, as at Twilio."""
     if call.status in FINAL_STATUSES:
-        return call.status
+        return str(call.status)
     return outcome.outcome if outcome is not None else "failed"

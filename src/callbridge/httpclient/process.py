@@ -128,8 +128,8 @@ class ProcessHttpClient:
             "fetch",
             method,
             url,
-            dict(params) if params else None,
-            dict(form) if form is not None else None,
+            _plain(params) if params else None,
+            _plain(form) if form is not None else None,
             max_bytes,
             timeout,
             [list(h) for h in headers],
@@ -228,3 +228,9 @@ def _stdin(transport: asyncio.SubprocessTransport) -> asyncio.WriteTransport:
     pipe = transport.get_pipe_transport(0)
     assert pipe is not None, "the worker's input is a pipe"
     return cast(asyncio.WriteTransport, pipe)
+
+
+def _plain(fields: Mapping[str, str]) -> dict[str, str]:
+    """The fields as plain ``str``: ``marshal`` refuses str subclasses (a ``StrEnum`` such as
+    ``CallStatus``), which would fail the request at the worker's door."""
+    return {str(name): str(value) for name, value in fields.items()}
