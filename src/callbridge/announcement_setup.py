@@ -11,10 +11,14 @@ from callbridge.calls.announcements.library import (
     ConfiguredAnnouncement,
     SpeechSynthesizer,
 )
+from callbridge.calls.announcements.uploads import MediaLibrary
 from callbridge.calls.hold_music import HoldMusic, HoldMusicError
 from callbridge.config import CallbridgeConfig
 from callbridge.config_media_library import audio_files_in
 from callbridge.startup import StartupError
+from callbridge.store.announcements import AnnouncementRepository
+from callbridge.store.clock import Clock
+from callbridge.store.database import Database
 
 
 def configured_announcements(config: CallbridgeConfig) -> tuple[ConfiguredAnnouncement, ...]:
@@ -40,6 +44,26 @@ async def announcement_library(
     except AnnouncementUnplayable as exc:
         raise StartupError(str(exc)) from exc
     return library
+
+
+async def media_library(
+    config: CallbridgeConfig,
+    *,
+    library: AnnouncementLibrary,
+    tts: SpeechSynthesizer,
+    database: Database,
+    clock: Clock,
+) -> MediaLibrary:
+    """The media library API's side, with the stored uploads made playable."""
+    media = MediaLibrary(
+        library=library,
+        stored=AnnouncementRepository(database=database),
+        directory=Path(config.media.announcements_dir),
+        tts=tts,
+        clock=clock,
+    )
+    await media.load()
+    return media
 
 
 def hold_music(config: CallbridgeConfig) -> HoldMusic:

@@ -13,7 +13,7 @@ import uvicorn
 import uvloop
 from aiosipua.headers import parse_uri
 
-from callbridge.announcement_setup import announcement_library, hold_music
+from callbridge.announcement_setup import announcement_library, hold_music, media_library
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
@@ -388,6 +388,9 @@ async def serve(config: CallbridgeConfig) -> None:
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
         library = await announcement_library(config, tts)
+        media = await media_library(
+            config, library=library, tts=tts, database=database, clock=clock
+        )
         music = hold_music(config)
         log.info("music on hold: %s, %.1f s", music.name, music.seconds)
         audio = AnnouncementAudio(
@@ -449,6 +452,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
+            announcements=media,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from callbridge.calls.announcements.errors import AnnouncementUnplayable, UnknownAnnouncement
+from callbridge.codecs.formats import SAMPLE_RATE
 from callbridge.engine.leg import DEFAULT_VOICE
 from callbridge.media.audiofile import BadAudio, decode_for_telephony
 from callbridge.media.plane import AudioSource
@@ -73,6 +74,10 @@ class AnnouncementLibrary:
         if announcement.text is None:
             return None
         return announcement.voice or self._default_voice
+
+    def rendered_seconds(self, announcement_id: str) -> float:
+        """A configured announcement's length once rendered (0 before)."""
+        return round(len(self._rendered.get(announcement_id, b"")) / (2 * SAMPLE_RATE), 3)
 
     def add_uploaded(self, announcement_id: str, path: Path) -> None:
         """Make an uploaded announcement playable (its 8 kHz WAV at ``path``)."""
