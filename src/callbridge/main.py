@@ -16,7 +16,6 @@ from aiosipua.headers import parse_uri
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
-from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
@@ -55,6 +54,7 @@ from callbridge.httpclient.own_addresses import own_addresses
 from callbridge.httpclient.port import HttpRequests
 from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.log_bounds import bound_log_lines
+from callbridge.log_redaction import install_key_redaction
 from callbridge.media.inprocess import InProcessMediaPlane
 from callbridge.media.tts import Tts
 from callbridge.metrics.server import ServerState, server_metrics
