@@ -1,6 +1,7 @@
 """The HTTP worker's own log lines (a child process writing to the server's standard error)
 show no credentials a URL carries: call-control URLs with basic auth (``user:pass@``) and
-the ``apikey=`` a GET status callback carries (seed-001's ``secretKey``)."""
+the ``apikey=`` a GET status callback carries (seed-001's ``secretKey``); nor the
+signing secret of a signed request (only its signature crosses to the worker)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ import socket
 
 import pytest
 
+from callbridge.callflow.errors import FetchError
+from callbridge.calls.http_fetch import fetch_bounded
 from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpFailure
 from callbridge.httpclient.process import ProcessHttpClient
 from webhook_receiver import LOOPBACK_ALLOWED
 
 PASSWORD = "hunter2-basic-auth"
+SIGNING_SECRET = "whsec-signing-secret-0123456789"
 SECRET_KEY = "s3cret-callback-key"
 
 
@@ -36,11 +40,23 @@ async def test_a_refused_connection_is_logged_without_the_urls_credentials(
     ) as client:
         with pytest.raises(HttpFailure):
             await client.fetch("GET", url, max_bytes=1000)
+        with pytest.raises(FetchError):  # a signed document fetch (X-Callbridge-Signature)
+            await fetch_bounded(
+                client,
+                url,
+                method="GET",
+                params={"CallSid": "CA1"},
+                max_bytes=1000,
+                timeout=5.0,
+                signing_secret=SIGNING_SECRET,
+            )
     err = capfd.readouterr().err
     lines = [line for line in err.splitlines() if "no answer" in line]
     assert lines, f"the worker logged no line for the failure: {err!r}"
+    assert len(lines) == 2
     assert PASSWORD not in err
     assert SECRET_KEY not in err
+    assert SIGNING_SECRET not in err
     assert "[redacted]@127.0.0.1" in lines[0]
     assert "apikey=[redacted]" in lines[0]
 
