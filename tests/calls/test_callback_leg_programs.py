@@ -180,7 +180,7 @@ async def test_the_agent_hears_the_whisper_alone_and_the_customers_ivr_gets_the_
     assert url.endswith(f"/{recording.id}.wav")
     assert Path(recording.path).parent == recordings_dir
     assert recording.duration is not None
-    assert recording.duration >= detail.bridged_seconds
+    assert recording.duration > detail.bridged_seconds - 0.5  # it covers the bridge
     heard_from_customer = classify(Path(recording.path), {"customer": (CUSTOMER_TONE,)})
     assert heard_from_customer.count("customer") > 100, "the recording lacks the customer"
 
