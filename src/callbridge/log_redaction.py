@@ -26,9 +26,10 @@ _USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>]*@")
 def redact_keys(text: str) -> str:
     """``text`` with every API key and credential a URL in it may carry replaced by
     ``[redacted]``."""
-    if "=" not in text and "/rest/" not in text and "@" not in text:
+    if "@" in text and "://" in text:  # a SIP URI's "@" alone costs no regex
+        text = _USERINFO.sub(rf"\1{REDACTED}@", text)
+    if "=" not in text and "/rest/" not in text:
         return text
-    text = _USERINFO.sub(rf"\1{REDACTED}@", text)
     text = _QUERY_FIELD.sub(_redacted_field, text)
     return _WEBHOOK_KEY.sub(rf"\1{REDACTED}", text)
 
