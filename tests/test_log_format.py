@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from callbridge.api.log_redaction import RedactKeys
 from callbridge.calls.cdr import CALLS_ENDED, record_call_end
 from callbridge.log_bounds import MAX_FIELD, BoundedFields
 from callbridge.log_context import CALL_SID, LEG_ID, bind_call, current, start_in_leg
 from callbridge.log_format import JsonFormatter, TextFormatter, configure_logging
+from callbridge.log_redaction import RedactKeys
 from callbridge.store.records import CallRecord
 from callbridge.webhooks.params import CallOutcome
 

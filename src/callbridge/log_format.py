@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from callbridge import log_context
 from callbridge.log_bounds import bounded
+from callbridge.log_redaction import RedactKeys
 
 LogFormat = Literal["text", "json"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -75,13 +76,14 @@ def formatter(kind: LogFormat) -> logging.Formatter:
 
 
 def configure_logging(*, kind: LogFormat, level: str) -> logging.Handler:
-    """One handler on the root logger (standard error) in ``kind``'s format; the root
-    logger's level is ``level``.  Replaces the handlers set before."""
+    """One handler on the root logger (standard error) in ``kind``'s format, secrets in
+    URLs redacted; the root logger's level is ``level``.  Replaces the handlers set before."""
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(kind))
+    handler.addFilter(RedactKeys())
     root.addHandler(handler)
     root.setLevel(level.upper())
     return handler

@@ -35,6 +35,7 @@ class NoLegs:
 
     legs: dict[str, object] = {}
     refusing: str | None = None
+    drain_retry_after: float | None = None
 
     def refusal(self) -> str | None:
         return self.refusing

@@ -146,6 +146,29 @@ async def test_health_needs_no_key(client: httpx.AsyncClient) -> None:
     assert response.json() == {"status": "ok", "legs": 0}
 
 
+async def test_health_says_when_the_server_is_draining(
+    database: Database, fake_calls: FakeCalls
+) -> None:
+    """A load balancer sees a server shutting down (it answered "ok" while it refused
+    every new call with 503)."""
+    engine = NoLegs()
+    app = create_http_app(
+        engine=engine,
+        calls=fake_calls,
+        api_keys=ApiKeyRepository(database=database, clock=SystemClock()),
+    )
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+        engine.drain_retry_after = 30.0
+        response = await c.get("/health")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "30"
+    assert response.json() == {
+        "status": "draining",
+        "reason": "shutting down: new calls get 503 until the live ones have ended",
+        "legs": 0,
+    }
+
+
 async def test_an_unexpected_error_is_a_500_error_body(
     database: Database, keys: Keys, fake_calls: FakeCalls
 ) -> None:

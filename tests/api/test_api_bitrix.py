@@ -11,6 +11,7 @@ from api_fakes import KEY, MAX_BODY, OTHER_KEY, UNSCOPED_KEY, Keys, form
 from bitrix_fakes import SALES, FakeVoices
 from callback_fakes import FakeCallbacks
 
+from audio_analysis import read_wav_mono, rms
 from callbridge.calls.errors import CallLimitReached, ServerOverloaded
 from callbridge.calls.request import (
     Announcement,
@@ -19,6 +20,7 @@ from callbridge.calls.request import (
     LegName,
     LegSpec,
 )
+from callbridge.dialects.bitrix_voices import bitrix_voice, bitrix_voices_offered
 from callbridge.media.tts import Tts
 
 START = "/rest/voximplant.callback.start"
@@ -249,6 +251,24 @@ async def test_the_real_espeak_voices(tmp_path: Path) -> None:
     assert voices
     assert all(v.id and v.name for v in voices)
     assert "en-us" in {v.id for v in voices}
+
+
+async def test_each_bitrix24_voice_offered_by_the_real_espeak_speaks(tmp_path: Path) -> None:
+    """Every Bitrix24 id voices.get offers here names a voice espeak-ng renders (its
+    language with the +f3/+m3 variant), not just a name in a table."""
+    tts = Tts(cache_dir=tmp_path)
+    installed = {voice.id for voice in await tts.voices()}
+    offered = bitrix_voices_offered(installed)
+    assert {"ruinternalfemale", "ruinternalmale", "usenglishfemale", "internalfemale"} <= set(
+        offered
+    )
+    for voice_id in offered:
+        espeak = bitrix_voice(voice_id, installed)
+        assert espeak is not None
+        rate, samples = read_wav_mono(await tts.synthesize("Hello, one two three.", espeak))
+        assert rate == 8000
+        assert len(samples) > 0.3 * rate, f"{voice_id} ({espeak}) said nothing"
+        assert rms(samples) > 100, f"{voice_id} ({espeak}) is silent"
 
 
 async def test_a_webhook_starts_a_callback_with_its_code_as_the_key(

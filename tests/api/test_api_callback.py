@@ -82,6 +82,39 @@ async def test_options_reach_the_service(
     assert placed.failure_announce == Announcement(text="Sorry")
 
 
+async def test_the_seed_example_with_each_legs_own_attributes(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    """seed-000: "you can use more attributes ... for each call leg": the outbound API's
+    url, senddigits and record (its spellings), and a field no API knows is a warning."""
+    document = {
+        "leg_A": {**SEED["leg_A"], "url": "https://app.example/whisper.xml", "Method": "GET"},
+        "leg_B": {**SEED["leg_B"], "sendDigits": "WW101", "record": "true", "colour": "red"},
+    }
+    response = await client.post(URL, json=document)
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == [
+        {"field": "leg_B.colour", "message": "is not a field of this API and was ignored"}
+    ]
+    (placed,) = fake_callbacks.placed
+    assert (placed.leg_a.url, placed.leg_a.method) == ("https://app.example/whisper.xml", "GET")
+    assert (placed.leg_b.send_digits, placed.leg_b.record) == ("WW101", True)
+
+
+async def test_bad_per_leg_attributes_are_named_and_nothing_is_placed(
+    client: httpx.AsyncClient, fake_callbacks: FakeCallbacks
+) -> None:
+    document = {
+        "leg_A": {**SEED["leg_A"], "url": "file:///etc/passwd"},
+        "leg_B": {**SEED["leg_B"], "senddigits": "1;BYE", "record": "maybe"},
+    }
+    response = await client.post(URL, json=document)
+    assert response.status_code == 400, response.text
+    fields = error_of(response)["fields"]
+    assert set(fields) == {"leg_A.url", "leg_B.send_digits", "leg_B.record"}  # type: ignore[arg-type]
+    assert fake_callbacks.placed == []
+
+
 async def test_the_key_may_be_a_body_field_and_a_json_body_sent_as_a_form_is_read(
     client: httpx.AsyncClient, fake_callbacks: FakeCallbacks, keys: Keys
 ) -> None:

@@ -127,3 +127,32 @@ async def test_wrong_keys_are_throttled_by_the_real_server(server: tuple[Server,
     assert codes == [401] * 10 + [429] * 20
     assert right.status_code == 429  # the right key waits too, from the throttled address
     assert right.headers["retry-after"] == "60"
+
+
+async def test_a_callback_urls_credentials_and_secret_key_never_reach_the_log(
+    server: tuple[Server, Path], tmp_path: Path
+) -> None:
+    """Call-control URLs carry basic auth; GET callbacks carry secretKey as apikey=: the
+    HTTP worker that fails to reach them logs the URL without either."""
+    running, _ = server
+    closed = free_tcp_port()  # nothing listens there: the callback finds no answer
+    async with httpx.AsyncClient(base_url=running.url, headers={"apikey": KEY}) as api:
+        created = await api.post(
+            "/api/v2/calls",
+            data={
+                "to": f"sip:nobody@127.0.0.1:{closed}",
+                "from": "15550001",
+                "statusCallback": f"http://app:basic-auth-pw-0001@127.0.0.1:{closed}/cb",
+                "statusCallbackMethod": "GET",
+                "statusCallbackEvent": "initiated",
+                "secretKey": "callback-secret-key-0001",
+            },
+        )
+    assert created.status_code == 201, created.text
+    log = await until_logged(tmp_path / "server.log", f"[redacted]@127.0.0.1:{closed}/cb")
+    assert f"GET http://[redacted]@127.0.0.1:{closed}/cb?" in log, log[-2000:]
+    assert "apikey=[redacted]" in log
+    assert "basic-auth-pw-0001" not in log
+    assert "callback-secret-key-0001" not in log
+    # ... and the start-up said where to go next
+    assert f"interactive documentation: {running.url}/docs" in log

@@ -128,6 +128,8 @@ async def test_pin_call_sends_digits_then_speaks_with_ordered_callbacks(
     assert last["CallbackSource"] == "call-progress-event"
     assert last["apikey"] == "s3cret-key"
     assert int(last["CallDuration"]) >= 1
+    # seed-001's own spellings too (its table: callSid, CallDurartion)
+    assert (last["callSid"], last["CallDurartion"]) == (call.sid, last["CallDuration"])
     hooks = world.receiver.on("/status")
     assert all(h.query_params.get("token") == "123456" for h in hooks)
     fetched = world.receiver.on("/app")[0].form

@@ -126,6 +126,11 @@ async def test_sigterm_refuses_new_calls_then_ends_the_live_one_with_bye_and_cal
             # The live call is still there, and can still be looked at.
             live = await api.get(f"/api/v2/calls/{sid}")
             assert live.json()["status"] == "in-progress"
+            # A load balancer is told (it was "ok" while every new call got 503).
+            health = await api.get("/health")
+            assert health.status_code == 503, health.text
+            assert health.json()["status"] == "draining"
+            assert health.headers["retry-after"] == "4"
         assert await sip_answer_to_invite() == "SIP/2.0 503 Service Unavailable | Retry-After: 4"
         assert all(e["type"] != "CALL_CLOSED" for e in phone.events), "ended before the drain"
         await phone.wait_event("CALL_CLOSED", timeout=DRAIN_SECONDS + 5)

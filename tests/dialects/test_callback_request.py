@@ -87,6 +87,35 @@ def test_every_leg_field() -> None:
     )
 
 
+def test_each_legs_own_application_digits_and_recording() -> None:
+    """seed-000's "more attributes ... for each leg": the outbound API's url, senddigits
+    and record, under its spellings too."""
+    app = "https://app.example.com/whisper.xml"
+    request = parse(
+        {
+            "leg_A": {**SEED["leg_A"], "url": app, "method": "get", "record": True},
+            "leg_B": {**SEED["leg_B"], "sendDigits": "WW1w23#", "Record": "false"},
+        }
+    )
+    assert (request.leg_a.url, request.leg_a.method, request.leg_a.record) == (app, "GET", True)
+    assert request.leg_a.send_digits is None
+    assert (request.leg_b.url, request.leg_b.send_digits, request.leg_b.record) == (
+        None,
+        "WW1w23#",
+        False,
+    )
+    assert parse(with_leg_a(url=app)).leg_a.method == "POST"
+
+
+def test_a_method_without_url_is_a_warning() -> None:
+    body = with_leg_a(method="GET")
+    asked = parse_callback(read_callback_document(json.dumps(body).encode()), api_key_id="k")
+    assert asked.value.leg_a.url is None
+    assert dict(asked.warnings) == {
+        "leg_A.method": "had no effect: it is the method of url, which was not given"
+    }
+
+
 def test_the_outbound_apis_spellings_and_any_case_are_accepted() -> None:
     request = parse(
         {
@@ -225,6 +254,12 @@ def test_unknown_fields_and_options_without_effect_are_warnings() -> None:
             "leg_A.status_callback_method",
         ),
         ({"from": "1000125\u0000"}, "leg_A.from"),
+        ({"url": "ftp://app.example.com/a.xml"}, "leg_A.url"),
+        ({"url": "https://app.example.com/a.xml", "method": "PUT"}, "leg_A.method"),
+        ({"senddigits": "12x"}, "leg_A.send_digits"),
+        ({"senddigits": "1" * 129}, "leg_A.send_digits"),
+        ({"record": "yes"}, "leg_A.record"),
+        ({"record": 1}, "leg_A.record"),
     ],
 )
 def test_refused_leg_fields(fields: dict[str, Any], label: str) -> None:

@@ -35,6 +35,8 @@ from callbridge.calls.ports import CallbackService, CallService
 from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
 from callbridge.webhooks.twilio_signature import AuthTokens
 
+DRAINING = "shutting down: new calls get 503 until the live ones have ended"
+
 
 class LiveLegs(Protocol):
     """What ``/health`` reports (the engine is one)."""
@@ -44,6 +46,11 @@ class LiveLegs(Protocol):
 
     def refusal(self) -> str | None:
         """Why every new call would be refused now (e.g. a full transaction table), or None."""
+        ...
+
+    @property
+    def drain_retry_after(self) -> float | None:
+        """While the server shuts down (it takes no new calls): their Retry-After."""
         ...
 
 
@@ -87,6 +94,11 @@ def create_http_app(
 
     @app.get("/health", response_model=None)
     async def health() -> dict[str, Any] | JSONResponse:
+        retry_after = engine.drain_retry_after
+        if retry_after is not None:  # shutting down: a load balancer must move on
+            body = {"status": "draining", "reason": DRAINING, "legs": len(engine.legs)}
+            headers = {"Retry-After": str(max(1, round(retry_after)))}
+            return JSONResponse(body, status_code=503, headers=headers)
         refusal = engine.refusal()
         if refusal is not None:  # a load balancer must stop sending calls here
             body = {"status": "refusing", "reason": refusal, "legs": len(engine.legs)}

@@ -166,6 +166,14 @@ class Leg(_Doc):
     status_callback_method: HttpMethod = "POST"
     secret_key: str | None = None
     optional: str | None = None
+    url: str | None = Field(
+        None, description="an application run on this leg alone once it answers, before the bridge"
+    )
+    method: HttpMethod = "POST"
+    senddigits: str | None = Field(
+        None, description="DTMF sent once it answers (before the bridge); w waits 0.5 s, W 1 s"
+    )
+    record: bool = Field(False, description="record what this leg says until it ends")
 
 
 class PlaceCallback(_Doc):

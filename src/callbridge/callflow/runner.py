@@ -86,7 +86,12 @@ class CallflowRunner:
         limits: RunnerLimits = RunnerLimits(),
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        hang_up_when_done: bool = True,
     ) -> None:
+        """``hang_up_when_done``: a program that runs out of verbs hangs the leg up (a
+        call's application); ``False`` leaves it up for its owner (a callback leg's
+        application, run before the bridge).  ``<Hangup/>`` ends the leg either way."""
+        self._hang_up_when_done = hang_up_when_done
         self._leg = leg
         self._fetcher = fetcher
         self._dialer = dialer
@@ -233,7 +238,8 @@ class CallflowRunner:
         ended = self._leg.ended
         if ended is not None:
             return HungUp(ended=ended)
-        await self._leg.hangup()
+        if self._hang_up_when_done:
+            await self._leg.hangup()
         return Completed()
 
     async def _fail(self, reason: str) -> Failed:

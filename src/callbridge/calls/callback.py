@@ -7,6 +7,10 @@ when the second has answered and heard its own announcement, the two are bridged
 Simultaneous: both are called at once; whoever is ready first hears ringback until the
 other is; then they are bridged.
 
+Once a leg answers, before it is ready: its ``send_digits`` are sent, its announcement
+played and its ``url``'s application run on it alone (``LegRun.run_program``); then its
+``record=true`` recording starts (the application's ``<Record>`` cannot end it).
+
 Every failure ends cleanly: a leg that ends before the bridge (busy, no answer at its
 ring timeout, unreachable, hung up) ends the other — an answered one hears the failure
 announcement and is hung up, a ringing one is cancelled, one never dialled is closed as
@@ -19,13 +23,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
-from callbridge.callflow.verbs import Program
-from callbridge.calls.callback_leg import LegRun
+from callbridge.callflow.verbs import Program, Redirect, SendDigits
+from callbridge.calls.callback_leg import LegPrograms, LegRun
+from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
 from callbridge.calls.request import (
@@ -59,26 +63,6 @@ NOT_DIALLED = "not dialled: the other leg did not connect"
 STOPPED = "stopped"
 
 
-@dataclass(frozen=True, kw_only=True)
-class CallbackOutcome:
-    """How a callback ended: ``leg`` is the leg that ended it (hung up first, or could not
-    be connected) and ``reason`` why (an ``EndReason`` value, or ``stopped`` when it was
-    hung up through the API)."""
-
-    connected: bool
-    leg: LegName | None
-    reason: str
-    bridged_seconds: float = 0.0
-
-    def as_data(self) -> dict[str, object]:
-        return {
-            "connected": self.connected,
-            "leg": None if self.leg is None else self.leg.value,
-            "reason": self.reason,
-            "bridged_seconds": self.bridged_seconds,
-        }
-
-
 class _Gone(Exception):
     """A leg ended, could not be dialled, or the callback was stopped before the bridge."""
 
@@ -100,7 +84,10 @@ class TwoLegCallback:
         leg_b: CallTracker,
         audio: AudioLoader,
         failure_announcement: Announcement,
+        programs: LegPrograms | None = None,
     ) -> None:
+        """``programs``: runs the legs' ``send_digits`` and ``url`` and keeps their
+        recordings (without it, a leg asking for them gets an ``error`` event instead)."""
         self._engine = engine
         self._request = request
         self._audio = audio
@@ -108,8 +95,12 @@ class TwoLegCallback:
         # Every task of the callback (followers, ringback, progress watchers) is one of
         # these; :meth:`run` closes it once both legs have ended.
         self._tasks = TaskOwner(name=f"callback {leg_a.sid}")
-        self._a = LegRun(name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks)
-        self._b = LegRun(name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks)
+        self._a = LegRun(
+            name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks, programs=programs
+        )
+        self._b = LegRun(
+            name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks, programs=programs
+        )
         self._stopping = False
         self._stop_detail = ""  # why it was stopped (hang_up's detail)
         self._stopped = asyncio.Event()
@@ -233,6 +224,8 @@ class TwoLegCallback:
         failure is logged here and ends the follower, not the callback."""
         try:
             async for event in run.live_leg().events():
+                if isinstance(event, Ended):
+                    await run.publish_recording()
                 await run.tracker.on_leg_event(event)
                 if isinstance(event, Answered):
                     run.answer_stored.set()
@@ -251,10 +244,19 @@ class TwoLegCallback:
         # Not waiting for ``answer_stored`` here: the database's latency would become the
         # bridge's (the events are stored in order all the same, and a crash still closes
         # the call with its completed event on restart).
-        if run.spec.announce is not None:
-            await self._announce(run, run.spec.announce)
+        spec = run.spec
+        if spec.send_digits:
+            digits = SendDigits(digits=spec.send_digits)
+            await run.run_program(Program(verbs=(digits,), base_url=""))
+        if spec.announce is not None and leg.ended is None:
+            await self._announce(run, spec.announce)
+        if spec.url is not None and leg.ended is None and not self._stopping:
+            fetch = Redirect(url=spec.url, method=spec.method)
+            await run.run_program(Program(verbs=(fetch,), base_url=spec.url))
         if leg.ended is not None or self._stopping:
             raise _Gone(run)
+        if spec.record:
+            await run.start_recording()
         run.ready = True
 
     async def _both_ready(self) -> None:

@@ -146,3 +146,23 @@ def _first_end(legs: tuple[CallRecord, CallRecord]) -> datetime | None:
 def _crash_cause(legs: tuple[CallRecord, CallRecord]) -> str | None:
     """Why a callback without an outcome ended: its A leg's hangup cause."""
     return legs[0].hangup_cause
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackOutcome:
+    """How a callback ended: ``leg`` is the leg that ended it (hung up first, or could not
+    be connected) and ``reason`` why (an ``EndReason`` value, or ``stopped`` when it was
+    hung up through the API)."""
+
+    connected: bool
+    leg: LegName | None
+    reason: str
+    bridged_seconds: float = 0.0
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "connected": self.connected,
+            "leg": None if self.leg is None else self.leg.value,
+            "reason": self.reason,
+            "bridged_seconds": self.bridged_seconds,
+        }

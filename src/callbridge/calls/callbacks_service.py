@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from callbridge.callflow.ports import AudioLoader
 from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, TwoLegCallback
+from callbridge.calls.callback_leg import LegPrograms
 from callbridge.calls.callback_state import (
     CALLBACK_EVENT,
     CallbackDetail,
@@ -67,10 +68,13 @@ class CallbridgeCallbacks:
         settings: CallbackSettings,
         live: LiveCalls | None = None,
         policy: DestinationPolicy | None = None,
+        programs: LegPrograms | None = None,
     ) -> None:
         """``live``: the registry the call API hangs calls up through (shared with the call
         service), where both legs of each callback are live while it runs; ``policy``:
-        where each API key's calls may go (see ``CallbridgeCalls``)."""
+        where each API key's calls may go (see ``CallbridgeCalls``); ``programs``: runs a
+        leg's ``send_digits`` and ``url`` before the bridge and keeps its recordings."""
+        self._programs = programs
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -111,6 +115,7 @@ class CallbridgeCallbacks:
             leg_b=self._tracker(leg_b),
             audio=self._audio,
             failure_announcement=self._settings.failure_announcement,
+            programs=self._programs,
         )
         self._live[leg_a.sid] = flow
         self.live.add(leg_a.sid, flow)

@@ -86,9 +86,11 @@ class LegSpec:
     """One leg of a two-leg callback (seed-000): whom to call and what that leg sees.
 
     ``from_`` is the caller ID shown to this leg; ``headers`` are extra SIP headers of its
-    INVITE; ``announce`` is played to it once it answers, before it is connected.  With
-    ``line`` the leg rings that line by its rules (``to`` is then the line's id) and is
-    whoever answers first."""
+    INVITE.  Once it answers, before it is connected: ``send_digits`` are sent to it (DTMF,
+    ``w``/``W`` waits), ``announce`` is played to it, then the voice application at ``url``
+    (fetched with ``method``) runs on it alone (a whisper); ``record`` records what it says
+    from its answer on.  With ``line`` the leg rings that line by its rules (``to`` is then
+    the line's id) and is whoever answers first."""
 
     to: str
     from_: str
@@ -99,6 +101,10 @@ class LegSpec:
     announce: Announcement | None = None
     status_callback: StatusCallback | None = None
     line: Line | None = None
+    url: str | None = None
+    method: str = "POST"
+    send_digits: str | None = None
+    record: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

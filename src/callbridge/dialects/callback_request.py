@@ -9,9 +9,12 @@
 Each leg takes ``to`` and ``from`` (the caller ID that leg sees), ``caller_name``,
 ``trunk``, ``timeout`` (ring seconds), ``headers`` (an object of extra SIP headers:
 ``X-...`` and a few standard ones), ``announce`` (text, or ``{"text", "voice"}``, or
-``{"url"}`` of a WAV file), ``voice`` (of a text ``announce``) and the outbound API's
-status-callback fields ``status_callback``, ``status_callback_event``,
-``status_callback_method``, ``secret_key`` and ``optional``.  ``mode`` is ``sequential``
+``{"url"}`` of a WAV file), ``voice`` (of a text ``announce``), ``url`` (a voice
+application run on the leg once it answers, before the bridge; ``method`` GET or POST),
+``senddigits`` (DTMF sent once it answers, ``w``/``W`` waits), ``record`` (``true``: what
+the leg says is recorded from its answer) and the outbound API's status-callback fields
+``status_callback``, ``status_callback_event``, ``status_callback_method``, ``secret_key``
+and ``optional``.  ``mode`` is ``sequential``
 (the default) or ``simultaneous``; ``first`` (``A`` or ``B``) is the leg a sequential
 callback dials first.
 
@@ -39,8 +42,10 @@ from callbridge.dialects.accepted import Accepted, accepted
 from callbridge.dialects.errors import InvalidRequest
 from callbridge.dialects.fields import (
     check_address,
+    check_bool,
     check_http_url,
     check_length,
+    check_method,
 )
 from callbridge.dialects.json_object import (
     JsonDocument,
@@ -53,6 +58,7 @@ from callbridge.dialects.outbound_call import (
     DEFAULT_RING_TIMEOUT,
     check_caller_name,
     check_ring_timeout,
+    check_send_digits,
     parse_events,
 )
 from callbridge.dialects.status_callback import CallbackFieldNames, read_status_callback
@@ -106,6 +112,10 @@ _LEG = {
     "statuscallbackmethod": "status_callback_method",
     "secretkey": "secret_key",
     "optional": "optional",
+    "url": "url",
+    "method": "method",
+    "senddigits": "send_digits",
+    "record": "record",
 }
 _ANNOUNCE = {"text": "text", "voice": "voice", "url": "url"}
 
@@ -160,6 +170,12 @@ def _leg(top: ObjectReader, name: str) -> LegSpec | None:
     if voice is not None and (announce is None or announce.text is None):
         reader.fail("voice", "is the voice of the announce text; give announce text too")
     callback = _status_callback(reader)
+    url = reader.checked("url", check_http_url)
+    method = reader.checked("method", check_method)
+    if method is not None and url is None:
+        reader.warn("method", "had no effect: it is the method of url, which was not given")
+    send_digits = reader.checked("send_digits", check_send_digits)
+    record = _record(reader)
     if to is None or from_ is None:
         return None
     return LegSpec(
@@ -171,7 +187,19 @@ def _leg(top: ObjectReader, name: str) -> LegSpec | None:
         headers=headers,
         announce=announce,
         status_callback=callback,
+        url=url,
+        method=method or "POST",
+        send_digits=send_digits,
+        record=record,
     )
+
+
+def _record(reader: ObjectReader) -> bool:
+    """``true``/``false``, as JSON or as a string."""
+    value = reader.raw("record")
+    if isinstance(value, bool):
+        return value
+    return bool(reader.checked("record", check_bool))
 
 
 def _timeout(reader: ObjectReader) -> float | None:

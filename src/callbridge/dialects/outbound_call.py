@@ -107,7 +107,7 @@ def parse_outbound_call(fields: Fields, *, api_key_id: str | None) -> Accepted[O
     url = reader.checked("url", check_http_url)
     from_ = reader.checked("from", check_address, required=_from_required(reader))
     method = reader.checked("Method", check_method) or "POST"
-    send_digits = reader.checked("sendDigits", _check_send_digits)
+    send_digits = reader.checked("sendDigits", check_send_digits)
     timeout = reader.checked("timeout", check_ring_timeout)
     record = reader.checked("record", check_bool)
     caller_name = reader.checked("callerName", check_caller_name)
@@ -226,7 +226,7 @@ def _events(reader: FieldReader) -> tuple[CallbackEvent, ...] | None:
         return None
 
 
-def _check_send_digits(value: str) -> str:
+def check_send_digits(value: str) -> str:
     if len(value) > MAX_SEND_DIGITS or not SEND_DIGITS.fullmatch(value):
         raise ValueError(
             f"must be up to {MAX_SEND_DIGITS} of 0-9, * and #, with w (wait 0.5 s) and W (wait 1 s)"

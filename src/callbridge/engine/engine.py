@@ -177,6 +177,11 @@ class Engine:
         """A new INVITE gets 503 with Retry-After from now on (shutting down)."""
         self._refuse_retry_after = retry_after
 
+    @property
+    def drain_retry_after(self) -> float | None:
+        """While shutting down: the Retry-After (seconds) new INVITEs get; else None."""
+        return self._refuse_retry_after
+
     async def close(self) -> None:
         self._serving = False
         for leg in list(self.legs.values()):

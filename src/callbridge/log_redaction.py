@@ -1,8 +1,11 @@
-"""API keys out of log lines: a client may send its key in the URL (``?apikey=``,
+"""Secrets out of log lines: a client may send its key in the URL (``?apikey=``,
 Bitrix24's ``?auth=``, an incoming webhook's ``/rest/<user>/<key>/...``), and uvicorn's
-access log writes every URL.  :class:`RedactKeys` is a ``logging.Filter`` that rewrites
-each record's message, arguments and traceback text before any handler formats it; the
-composition root installs it on every handler (:func:`install_key_redaction`)."""
+access log writes every URL; a customer's URL may carry basic-auth credentials
+(``https://user:pass@host/``) or a ``secretKey`` (sent as ``apikey=``), and the HTTP
+client logs the URLs it could not reach.  :class:`RedactKeys` is a ``logging.Filter``
+that rewrites each record's message, arguments and traceback text before any handler
+formats it; ``log_format.configure_logging`` puts it on its handler (the server's and the
+HTTP worker's) and the composition root on uvicorn's (:func:`install_key_redaction`)."""
 
 from __future__ import annotations
 
@@ -16,10 +19,15 @@ KEY_FIELDS = ("apikey", "api_key", "auth", "access_token")
 _QUERY_FIELD = re.compile(r"([?&;])([^=&;#\s\"'?]+)=([^&;#\s\"']*)")
 # /rest/<user_id>/<code>/...: the second segment after /rest/ is the key.
 _WEBHOOK_KEY = re.compile(r"(/rest/[^/?#\s\"']+/)[^/?#\s\"']+")
+# scheme://user:password@host: everything between "//" and the authority's last "@".
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s\"'<>]*@")
 
 
 def redact_keys(text: str) -> str:
-    """``text`` with every API key a URL in it may carry replaced by ``[redacted]``."""
+    """``text`` with every API key and credential a URL in it may carry replaced by
+    ``[redacted]``."""
+    if "@" in text and "://" in text:  # a SIP URI's "@" alone costs no regex
+        text = _USERINFO.sub(rf"\1{REDACTED}@", text)
     if "=" not in text and "/rest/" not in text:
         return text
     text = _QUERY_FIELD.sub(_redacted_field, text)

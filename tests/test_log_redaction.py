@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from callbridge.api.log_redaction import RedactKeys, redact_keys
+from callbridge.log_redaction import RedactKeys, redact_keys
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,15 @@ from callbridge.api.log_redaction import RedactKeys, redact_keys
         ("/rest/12/s3cret", "/rest/12/[redacted]"),
         ("/rest/voximplant.line.get?x=1", "/rest/voximplant.line.get?x=1"),
         ("/api/v2/calls?to=123&author=ok", "/api/v2/calls?to=123&author=ok"),
+        (
+            "POST https://app:pa55@hooks.example.com/cb: no answer",
+            "POST https://[redacted]@hooks.example.com/cb: no answer",
+        ),
+        ("URL('http://u:p@ss@10.0.0.1:81/x')", "URL('http://[redacted]@10.0.0.1:81/x')"),
+        ("http://token@h.example/a?b=c@d", "http://[redacted]@h.example/a?b=c@d"),
+        ("http://h.example/a@b", "http://h.example/a@b"),
+        ("sip:1001@127.0.0.1:5060", "sip:1001@127.0.0.1:5060"),
+        ("mail alice@example.com", "mail alice@example.com"),
     ],
 )
 def test_redact_keys(text: str, shown: str) -> None:
