@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from callbridge.calls.inbound.number_match import normalized_number
+from callbridge.config_mwi import MwiSection
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -492,6 +493,7 @@ class CallbridgeConfig(_Section):
     calls: CallsSection = CallsSection()
     http_client: HttpClientSection = HttpClientSection()
     log: LogSection = LogSection()
+    mwi: MwiSection = MwiSection()
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()
