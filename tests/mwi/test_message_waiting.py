@@ -204,6 +204,8 @@ async def test_unknown_dialog_and_garbage_body(mwi_engine: Engine) -> None:
         garbage = "\x01<<not a body>>\r\n" * 50  # a SUBSCRIBE's body is not read
         assert (await phone.subscribe(body=garbage)).status_code == 200
         await phone.notify()
+        assert (await phone.subscribe(expires=0, in_dialog=True)).status_code == 200
+        await phone.notify()
     await settled(mwi_engine)
     assert mwi_engine.message_waiting.held == 0
 
