@@ -259,3 +259,22 @@ async def test_unauthenticated_flood_holds_nothing(mwi_engine: Engine) -> None:
         assert set(statuses) == {401}
     await settled(mwi_engine)
     assert mwi_engine.message_waiting.held == 0
+
+
+async def test_a_fetch_at_the_per_user_cap_ends_no_one(mwi_engine: Engine) -> None:
+    mwi = mwi_engine.message_waiting
+    phones = [subscriber(host=f"127.0.30.{40 + n}") for n in range(4)]
+    for phone in phones:
+        await phone.__aenter__()
+    try:
+        for phone in phones[:3]:
+            assert (await phone.subscribe()).status_code == 200
+            await phone.notify()
+        assert (await phones[3].subscribe(expires=0)).status_code == 200
+        assert state(await phones[3].notify()) == "terminated;reason=timeout"
+        for kept in phones[:3]:
+            await kept.no_notify(wait=0.2)
+        assert mwi.subscribers("1001") == 3
+    finally:
+        for phone in phones:
+            await phone.__aexit__()

@@ -85,6 +85,8 @@ class MessageWaiting:
         self._tasks = TaskOwner(name="message-waiting")
         self._held: dict[tuple[str, str, str], Subscription] = {}  # until its last NOTIFY
         self._by_user: dict[str, dict[tuple[str, str, str], Subscription]] = {}  # active
+        self._full = False  # logged once each time the table fills
+        self._closed = False
 
     def serve(self, counts: MessageCounts) -> None:
         """Offer message-summary from now on, with the counts read from ``counts``."""
@@ -115,6 +117,7 @@ class MessageWaiting:
                 subscription.changed()
 
     async def close(self) -> None:
+        self._closed = True
         for subscription in list(self._held.values()):
             subscription.close()
         await self._tasks.close()
@@ -153,13 +156,10 @@ class MessageWaiting:
         expires = self.granted(request, server_tx)
         if expires is None:
             return
-        if len(self._held) >= self.limits.max_subscriptions:
-            log.warning("%d subscriptions held: 503 to %s", len(self._held), peer.host)
-            busy = build_response(request, 503)
-            busy.add_header("Retry-After", str(RETRY_AFTER))
-            server_tx.respond(busy)
+        if self._refused_for_room(request, server_tx):
             return
-        self._make_room_for(user)
+        if expires > 0:  # a fetch ends at once: it takes no one's place
+            self._make_room_for(user)
         tag = new_tag()
         subscription = Subscription(
             user=user,
@@ -229,6 +229,19 @@ class MessageWaiting:
             server_tx.respond(too_brief)
             return None
         return min(expires, self.limits.max_expires)
+
+    def _refused_for_room(self, request: SipRequest, server_tx: ServerTransaction) -> bool:
+        """503 with Retry-After when ``max_subscriptions`` are held (or shutting down)."""
+        full = len(self._held) >= self.limits.max_subscriptions
+        if full and not self._full:
+            log.warning("%d subscriptions held: new ones get 503", len(self._held))
+        self._full = full
+        if not (full or self._closed):
+            return False
+        busy = build_response(request, 503)
+        busy.add_header("Retry-After", str(RETRY_AFTER))
+        server_tx.respond(busy)
+        return True
 
     def _make_room_for(self, user: str) -> None:
         """At ``max_per_user``, the user's oldest subscription ends (``rejected``)."""
