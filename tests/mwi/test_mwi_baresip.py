@@ -46,7 +46,8 @@ async def test_baresip_sees_message_waiting_on_then_off(
         await phone.wait_event("REGISTER_OK")
         first = await phone.wait_event("MWI_NOTIFY", timeout=10)
         assert not parse_message_summary(first["param"]).waiting
-        assert mwi.subscribers("1001") == 1
+        (subscription,) = mwi.subscriptions_of("1001")
+        assert subscription.peer.transport == "udp"  # baresip 1.0 subscribes over UDP only
 
         mailboxes.of["1001"] = (1, 0)  # a message arrives
         mwi.mailbox_changed(["1001"])

@@ -110,6 +110,10 @@ class MessageWaiting:
     def subscribers(self, user: str) -> int:
         return len(self._by_user.get(user, {}))
 
+    def subscriptions_of(self, user: str) -> tuple[Subscription, ...]:
+        """The user's subscriptions in force, oldest first."""
+        return tuple(self._by_user.get(user, {}).values())
+
     def mailbox_changed(self, users: Sequence[str]) -> None:
         """The messages of these users' mailboxes changed: NOTIFY their subscribers."""
         for user in users:
