@@ -50,7 +50,7 @@ from callbridge.sip.transport import SipTransport
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER, SUBSCRIBE"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER"
 
 
 @dataclass(frozen=True)
@@ -334,11 +334,11 @@ class Engine:
             return  # a stray ACK
         if request.method == "REGISTER":
             self._serve(self._register(request, server_tx, peer), request, server_tx, peer)
-        elif request.method == "SUBSCRIBE":
+        elif request.method == "SUBSCRIBE" and self.message_waiting.offered:
             self.message_waiting.on_subscribe(request, server_tx, peer)
         elif request.method == "OPTIONS":
             response = build_response(request, 200)
-            response.add_header("Allow", ALLOW)
+            response.add_header("Allow", self._allow)
             response.add_header("Accept", "application/sdp")
             server_tx.respond(response)
         elif request.method == "INVITE" and self._refuse_retry_after is not None:
@@ -351,8 +351,12 @@ class Engine:
             server_tx.respond(build_response(request, 481))
         else:
             response = build_response(request, 405)
-            response.add_header("Allow", ALLOW)
+            response.add_header("Allow", self._allow)
             server_tx.respond(response)
+
+    @property
+    def _allow(self) -> str:
+        return ALLOW + (", SUBSCRIBE" if self.message_waiting.offered else "")
 
     def _serve(
         self,

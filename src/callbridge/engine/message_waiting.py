@@ -14,7 +14,7 @@ watch only its own mailbox); the duration is not below ``min_expires`` (423 with
 Refreshes come in the subscription's dialog (:mod:`callbridge.engine.subscription`) and
 are not challenged again: the dialog's tags (ours is 48 random bits) identify it.
 The counts come from a :class:`~callbridge.engine.subscription.MessageCounts` given with
-:meth:`MessageWaiting.serve`; until then the package is not offered (489).
+:meth:`MessageWaiting.serve`; until then the engine does not take SUBSCRIBE (405).
 """
 
 from __future__ import annotations
@@ -93,6 +93,11 @@ class MessageWaiting:
         self._counts = counts
 
     @property
+    def offered(self) -> bool:
+        """Whether message-summary is served (else SUBSCRIBE is a method we do not know)."""
+        return self._counts is not None
+
+    @property
     def active(self) -> int:
         """Subscriptions in force."""
         return sum(len(each) for each in self._by_user.values())
@@ -143,10 +148,12 @@ class MessageWaiting:
         event = parse_event(request)
         if event is None:
             raise SipParseError("no Event header")
-        if counts is None or event.package != EVENT_PACKAGE:
+        if counts is None:  # the engine answers 405 while nothing is served
+            server_tx.respond(build_response(request, 489))
+            return
+        if event.package != EVENT_PACKAGE:
             bad_event = build_response(request, 489)
-            if counts is not None:
-                bad_event.add_header("Allow-Events", EVENT_PACKAGE)
+            bad_event.add_header("Allow-Events", EVENT_PACKAGE)
             server_tx.respond(bad_event)
             return
         if not accepts(request, CONTENT_TYPE):
