@@ -278,3 +278,14 @@ async def test_a_fetch_at_the_per_user_cap_ends_no_one(mwi_engine: Engine) -> No
     finally:
         for phone in phones:
             await phone.__aexit__()
+
+
+async def test_notify_ignores_record_route(mwi_engine: Engine) -> None:
+    """A subscriber cannot aim our NOTIFYs at another host through Record-Route."""
+    async with subscriber(host="127.0.30.60") as phone:
+        ok = await phone.subscribe(headers={"Record-Route": "<sip:127.0.30.99:5999;lr>"})
+        assert ok.status_code == 200
+        notify = await phone.notify()
+        assert notify.get_header("route") is None
+        assert (await phone.subscribe(expires=0, in_dialog=True)).status_code == 200
+        await phone.notify()

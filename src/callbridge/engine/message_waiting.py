@@ -172,13 +172,17 @@ class MessageWaiting:
         if expires > 0:  # a fetch ends at once: it takes no one's place
             self._make_room_for(user)
         tag = new_tag()
+        dialog = Dialog.as_uas(
+            request=request, local_tag=tag, local=self._stack.local_for(peer.transport)
+        )
+        # NOTIFYs go where the SUBSCRIBE came from, never where a Record-Route points
+        # (that would let a subscriber aim our NOTIFYs at any host).
+        dialog.route_set.clear()
         subscription = Subscription(
             user=user,
             account=f"sip:{user}@{self._domain}",
             event=event,
-            dialog=Dialog.as_uas(
-                request=request, local_tag=tag, local=self._stack.local_for(peer.transport)
-            ),
+            dialog=dialog,
             peer=peer,
             stack=self._stack,
             counts=counts,

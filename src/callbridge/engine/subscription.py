@@ -218,8 +218,7 @@ class Subscription:
                 "Contact": f"<{self.dialog.local.contact_uri}>",
             },
         )
-        hop = self.dialog.next_hop() if self.dialog.route_set else self.peer
-        return await self._stack.send_request(request, hop).final
+        return await self._stack.send_request(request, self.peer).final
 
     async def _body(self) -> bytes:
         """The summary now; no body (state unknown, §4.2.2) when the counts cannot be read."""
