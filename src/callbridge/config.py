@@ -27,6 +27,7 @@ from callbridge.config_media_library import (
     check_music_on_hold,
     check_unique_announcements,
 )
+from callbridge.config_mwi import MwiSection
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -507,6 +508,7 @@ class CallbridgeConfig(_Section):
     calls: CallsSection = CallsSection()
     http_client: HttpClientSection = HttpClientSection()
     log: LogSection = LogSection()
+    mwi: MwiSection = MwiSection()
     trunks: tuple[TrunkSection, ...] = ()
     users: tuple[UserSection, ...] = ()
     api_keys: tuple[ApiKeySection, ...] = ()

@@ -48,7 +48,9 @@ from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
+from callbridge.engine.message_waiting import SubscriptionLimits
 from callbridge.engine.routing import Trunk
+from callbridge.engine.subscription import MessageCounts
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.address_policy import AddressPolicy, parse_network
 from callbridge.httpclient.client import HttpClient
@@ -130,7 +132,21 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             idle_seconds=config.sip.tcp_idle_seconds,
             read_seconds=config.sip.tcp_read_seconds,
         ),
+        subscriptions=SubscriptionLimits(
+            min_expires=config.mwi.min_expires,
+            max_expires=config.mwi.max_expires,
+            max_subscriptions=config.mwi.max_subscriptions,
+            max_per_user=config.mwi.max_per_user,
+        ),
     )
+
+
+def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
+    """Phones' message-summary subscriptions read their counts from ``counts`` (voicemail's
+    ``Voicemail``, which is told of changes through ``engine.message_waiting``); None: the
+    package is not offered (489)."""
+    if counts is not None:
+        engine.message_waiting.serve(counts)
 
 
 def sip_pike(config: CallbridgeConfig) -> PikeLimits | None:
@@ -450,6 +466,8 @@ async def serve(config: CallbridgeConfig) -> None:
                 directory=engine.router,
             )
         )
+        # The lead: the voicemail store here, and Voicemail(notifier=engine.message_waiting).
+        wire_message_waiting(engine, counts=None)
         callbacks = CallbridgeCallbacks(
             engine=engine,
             repository=repository,

@@ -20,6 +20,7 @@ from callbridge.engine.inbound_leg import dialled_user, inbound_leg
 from callbridge.engine.invite_auth import InviteAuthenticator
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.media_ports import MediaPlane
+from callbridge.engine.message_waiting import MessageWaiting, SubscriptionLimits
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
 from callbridge.engine.request_guard import FailureLog, answered_on_failure
@@ -69,6 +70,7 @@ class EngineSettings:
     guesses: GuessLimits | None = None
     session_timers: SessionTimerPolicy = field(default_factory=SessionTimerPolicy)
     tcp_limits: TcpLimits = field(default_factory=TcpLimits)
+    subscriptions: SubscriptionLimits = field(default_factory=SubscriptionLimits)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,13 @@ class Engine:
             registrar=self.registrar,
             trunks=settings.trunks,
             domain=settings.advertised_host or settings.host,
+        )
+        self.message_waiting = MessageWaiting(
+            stack=self,
+            authenticator=self.authenticator,
+            password_for=self.registrar.password_for,
+            domain=settings.advertised_host or settings.host,
+            limits=settings.subscriptions,
         )
         self._transport = SipTransport(on_message=self._on_datagram, tcp_limits=settings.tcp_limits)
         self._transactions = TransactionLayer(
@@ -189,6 +198,7 @@ class Engine:
                 leg.tasks.spawn(leg.hangup(), name=f"shutdown {leg.id}")
         await asyncio.sleep(0)
         await self._tasks.close()
+        await self.message_waiting.close()
         for leg in list(self.legs.values()):
             await leg.close()
         await self._transactions.close()
@@ -329,9 +339,11 @@ class Engine:
             return  # a stray ACK
         if request.method == "REGISTER":
             self._serve(self._register(request, server_tx, peer), request, server_tx, peer)
+        elif request.method == "SUBSCRIBE" and self.message_waiting.offered:
+            self.message_waiting.on_subscribe(request, server_tx, peer)
         elif request.method == "OPTIONS":
             response = build_response(request, 200)
-            response.add_header("Allow", ALLOW)
+            response.add_header("Allow", self._allow)
             response.add_header("Accept", "application/sdp")
             server_tx.respond(response)
         elif request.method == "INVITE" and self._refuse_retry_after is not None:
@@ -344,8 +356,12 @@ class Engine:
             server_tx.respond(build_response(request, 481))
         else:
             response = build_response(request, 405)
-            response.add_header("Allow", ALLOW)
+            response.add_header("Allow", self._allow)
             server_tx.respond(response)
+
+    @property
+    def _allow(self) -> str:
+        return ALLOW + (", SUBSCRIBE" if self.message_waiting.offered else "")
 
     def _serve(
         self,
