@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from callbridge.calls.inbound.number_match import normalized_number
+from callbridge.config_pbx import ContextSection, OriginateUserSection, ProjectSection, check_pbx
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -273,6 +274,7 @@ class UserSection(_Section):
     extension: str
     password: str
     name: str | None = None
+    project: int | None = None  # the [[projects]] id it belongs to; None: every project
 
     @field_validator("extension")
     @classmethod
@@ -497,6 +499,9 @@ class CallbridgeConfig(_Section):
     api_keys: tuple[ApiKeySection, ...] = ()
     lines: tuple[LineSection, ...] = ()
     numbers: tuple[NumberSection, ...] = ()
+    projects: tuple[ProjectSection, ...] = ()
+    originate_users: tuple[OriginateUserSection, ...] = ()
+    contexts: tuple[ContextSection, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -566,6 +571,16 @@ class CallbridgeConfig(_Section):
             forward = number.forward_to
             if forward and not forward.lower().startswith("sip") and self.default_trunk is None:
                 raise ValueError(f"{name} forwards to a number: that needs a default [[trunks]]")
+        return self
+
+    @model_validator(mode="after")
+    def _pbx(self) -> CallbridgeConfig:
+        check_pbx(
+            projects=self.projects,
+            originate_users=self.originate_users,
+            contexts=self.contexts,
+            user_projects=((u.extension, u.project) for u in self.users),
+        )
         return self
 
     @property

@@ -37,6 +37,7 @@ from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
+from callbridge.calls.presence import Presence
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
@@ -406,6 +407,10 @@ async def serve(config: CallbridgeConfig) -> None:
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
         )
+        presence = Presence(
+            contacts=engine.registrar, extensions=[u.extension for u in config.users]
+        )
+        engine.watch_legs(presence.watch)
         engine.set_incoming_handler(
             InboundCallHandler(
                 numbers=NumberPlan(await inbound_numbers(config, keys)),
@@ -442,6 +447,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
+            presence=presence,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
