@@ -36,6 +36,8 @@ from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
+from callbridge.calls.originate.clients import OriginateClient, OriginateClients
+from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.presence import Presence
 from callbridge.calls.request import Announcement, StatusCallback
@@ -126,6 +128,30 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
             read_seconds=config.sip.tcp_read_seconds,
         ),
     )
+
+
+def originate_api(
+    config: CallbridgeConfig, engine: Engine, presence: Presence
+) -> tuple[OriginateService, OriginateClients]:
+    """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
+    directory = PbxDirectory(
+        projects=frozenset(p.id for p in config.projects),
+        users={u.extension: u.project for u in config.users},
+        trunks=frozenset(t.name for t in config.trunks),
+        default_trunk=config.default_trunk.name if config.default_trunk else None,
+        contexts=[(c.project, c.name) for c in config.contexts],
+    )
+    service = OriginateService(
+        engine=engine,
+        presence=presence,
+        directory=directory,
+        times=OriginateTimes(max_duration=config.calls.max_duration),
+    )
+    clients = OriginateClients(
+        OriginateClient(username=u.username, password=u.password, key=u.key, project=u.project)
+        for u in config.originate_users
+    )
+    return service, clients
 
 
 def sip_pike(config: CallbridgeConfig) -> PikeLimits | None:
@@ -411,6 +437,8 @@ async def serve(config: CallbridgeConfig) -> None:
             contacts=engine.registrar, extensions=[u.extension for u in config.users]
         )
         engine.watch_legs(presence.watch)
+        originate = originate_api(config, engine, presence)
+        stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(
                 numbers=NumberPlan(await inbound_numbers(config, keys)),
@@ -448,6 +476,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
             presence=presence,
+            originate=originate,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node
