@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosipua import SipRequest, SipResponse
+from aiosipua.auth import SipDigestAuth, answer_challenge
 
+from callbridge.sip.message import parse_message
 from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
@@ -228,7 +232,8 @@ async def test_each_error_is_named_in_the_seed_reply_shape(server: Server) -> No
 
         async def refused(params: dict[str, Any], key: str = "your_api_key") -> list[str]:
             reply = await signed(api, params, key)
-            assert reply["has_error"] is True and reply["results"] == [], reply
+            assert reply["has_error"] is True, reply
+            assert reply["results"] == [], reply
             messages: list[str] = reply["messages"]
             return messages
 
@@ -278,3 +283,115 @@ async def test_each_error_is_named_in_the_seed_reply_shape(server: Server) -> No
         assert garbage.status_code == 200
         assert garbage.json()["has_error"] is True
         assert (await api.get("/health")).json()["legs"] == 0
+
+
+class RawAgent:
+    """A second phone of user 1001 made of one UDP socket: it registers (digest), keeps
+    the INVITEs it gets (to read their headers), answers 180, and a CANCEL 200 + 487."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((host, port))
+        self.sock.setblocking(False)
+        self.invites: list[SipRequest] = []
+        self.cancelled = asyncio.Event()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    async def _receive(self) -> SipRequest | SipResponse:
+        loop = asyncio.get_running_loop()
+        data = await loop.sock_recv(self.sock, 65535)
+        return parse_message(data)
+
+    def _send(self, text: str) -> None:
+        self.sock.sendto(text.encode(), ("127.0.0.1", SIP_PORT))
+
+    def _register(self, cseq: int, authorization: str = "") -> None:
+        auth_line = f"Authorization: {authorization}\r\n" if authorization else ""
+        self._send(
+            f"REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {self.host}:{self.port};branch=z9hG4bK-agent-{cseq}\r\n"
+            f"From: <sip:1001@127.0.0.1>;tag=agent\r\nTo: <sip:1001@127.0.0.1>\r\n"
+            f"Call-ID: agent-reg\r\nCSeq: {cseq} REGISTER\r\n"
+            f"Contact: <sip:1001@{self.host}:{self.port}>\r\n{auth_line}"
+            "Max-Forwards: 70\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
+        )
+
+    async def register(self) -> None:
+        async with asyncio.timeout(5):
+            self._register(1)
+            challenge = await self._receive()
+            assert isinstance(challenge, SipResponse)
+            assert challenge.status_code == 401
+            answer = answer_challenge(
+                SipDigestAuth("1001", "secret1001"), challenge, 401, "REGISTER", "sip:127.0.0.1"
+            )
+            assert answer is not None
+            self._register(2, answer[1])
+            ok = await self._receive()
+            assert isinstance(ok, SipResponse)
+            assert ok.status_code == 200
+
+    async def serve(self) -> None:
+        while True:
+            message = await self._receive()
+            if not isinstance(message, SipRequest):
+                continue
+            if message.method == "INVITE":
+                self.invites.append(message)
+                self._send(self._reply(message, "180 Ringing"))
+            elif message.method == "CANCEL":
+                self._send(self._reply(message, "200 OK"))
+                invite = self.invites[-1]
+                self._send(self._reply(invite, "487 Request Terminated"))
+                self.cancelled.set()
+
+    def _reply(self, request: SipRequest, status: str) -> str:
+        headers = "".join(
+            f"{name}: {value}\r\n"
+            for name in ("Via", "From", "Call-ID", "CSeq")
+            for value in request.get_header_values(name.lower())
+        )
+        to = request.get_header("to") or ""
+        return (
+            f"SIP/2.0 {status}\r\n{headers}To: {to};tag=agent-leg\r\n"
+            f"Contact: <sip:1001@{self.host}:{self.port}>\r\nContent-Length: 0\r\n\r\n"
+        )
+
+
+async def test_every_phone_of_the_agent_rings_with_the_customer_and_the_crm_link(
+    server: Server, baresip: BaresipFactory
+) -> None:
+    desk = await registered_phone(
+        baresip, "1001", registrar=f"127.0.0.1:{SIP_PORT}", password="secret1001"
+    )
+    softphone = RawAgent("127.0.0.62", 5242)
+    serving: asyncio.Task[None] | None = None
+    try:
+        await softphone.register()
+        serving = asyncio.create_task(softphone.serve())
+        async with httpx.AsyncClient(base_url=server.url) as api:
+            reply = await signed(api, {**auth(), "data": data(external_id="fork-1")})
+            assert reply["results"] == ["Call successfully originated for user: 1001"], reply
+            await desk.wait_event("CALL_INCOMING", timeout=10)
+            for _ in range(100):
+                if softphone.invites:
+                    break
+                await asyncio.sleep(0.05)
+            [invite] = softphone.invites
+            assert invite.get_header("call-info") == "<https://crm.example.com/?id=1>;purpose=info"
+            assert invite.get_header("x-backend-link") == "https://crm.example.com/?id=1"
+            shown = invite.get_header("from") or ""
+            assert shown.startswith(f'"John Doe" <sip:{CUSTOMER}@'), shown
+            await desk.answer()  # the other phone stops ringing
+            async with asyncio.timeout(10):
+                await softphone.cancelled.wait()
+            assert (await state_of(api, "fork-1", "in_progress"))["status"] == "in_progress"
+            await desk.hangup()
+            assert await _no_legs(api)
+    finally:
+        if serving is not None:
+            serving.cancel()
+        softphone.close()
