@@ -37,6 +37,7 @@ from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.originate.clients import OriginateClient, OriginateClients
+from callbridge.calls.originate.context import ContextFlow
 from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.presence import Presence
@@ -131,7 +132,7 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
 
 
 def originate_api(
-    config: CallbridgeConfig, engine: Engine, presence: Presence
+    config: CallbridgeConfig, engine: Engine, presence: Presence, calls: CallbridgeCalls
 ) -> tuple[OriginateService, OriginateClients]:
     """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
     directory = PbxDirectory(
@@ -139,12 +140,18 @@ def originate_api(
         users={u.extension: u.project for u in config.users},
         trunks=frozenset(t.name for t in config.trunks),
         default_trunk=config.default_trunk.name if config.default_trunk else None,
-        contexts=[(c.project, c.name) for c in config.contexts],
+        contexts={
+            (c.project, c.name): ContextFlow(voice_url=c.voice_url, voice_xml=c.voice_xml)
+            for c in config.contexts
+        },
     )
     service = OriginateService(
         engine=engine,
         presence=presence,
         directory=directory,
+        contexts=calls,
+        translate=parse_voice_xml,
+        base_url=config.http.base_url or "",
         times=OriginateTimes(max_duration=config.calls.max_duration),
     )
     clients = OriginateClients(
@@ -437,7 +444,7 @@ async def serve(config: CallbridgeConfig) -> None:
             contacts=engine.registrar, extensions=[u.extension for u in config.users]
         )
         engine.watch_legs(presence.watch)
-        originate = originate_api(config, engine, presence)
+        originate = originate_api(config, engine, presence, calls)
         stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(

@@ -27,6 +27,7 @@ from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SippRun, UasMode
 from server_process import Server, write_config
+from webhook_receiver import Receiver
 
 pytestmark = [
     pytest.mark.peers,
@@ -41,7 +42,7 @@ CUSTOMER = "0123456789"
 SHOWN_NUMBER = "+40212345678"
 
 
-def pbx(carrier: str) -> str:
+def pbx(carrier: str, context_url: str) -> str:
     return f"""
 [[trunks]]
 name = "default-trunk"
@@ -70,6 +71,13 @@ project = 1
 extension = "2001"
 password = "secret2001"
 project = 2
+[[contexts]]
+name = "welcome"
+project = 1
+voice_url = "{context_url}"
+[[contexts]]
+name = "greet"
+voice_xml = '<Response><Say>Hello {{{{NAME}}}}</Say><Hangup/></Response>'
 """
 
 
@@ -79,7 +87,16 @@ async def carrier(sipp_uas: SippUasFactory) -> SippRun:
 
 
 @pytest.fixture
-async def server(tmp_path: Path, carrier: SippRun) -> AsyncIterator[Server]:
+async def crm() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    receiver.documents["/context/welcome"] = '<Response><Pause length="1"/></Response>'
+    await receiver.start()
+    yield receiver
+    await receiver.stop()
+
+
+@pytest.fixture
+async def server(tmp_path: Path, carrier: SippRun, crm: Receiver) -> AsyncIterator[Server]:
     http_port = free_tcp_port()
     config = write_config(
         tmp_path,
@@ -88,7 +105,7 @@ async def server(tmp_path: Path, carrier: SippRun) -> AsyncIterator[Server]:
         rtp_ports=RTP,
         node="originate-e2e",
         api_key=KEY,
-        more=pbx(carrier.address),
+        more=pbx(carrier.address, crm.url("/context/welcome")),
     )
     running = Server(config, http_port, tmp_path / "server.log")
     await running.start()
@@ -395,3 +412,27 @@ async def test_every_phone_of_the_agent_rings_with_the_customer_and_the_crm_link
         if serving is not None:
             serving.cancel()
         softphone.close()
+
+
+async def test_a_context_runs_on_the_answered_customer_with_the_vars(
+    server: Server, crm: Receiver, carrier: SippRun
+) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as api:
+        variables = {"SKIP_WELCOME": 1, "NAME": "Ann"}
+        asked = data(type="context", destination="welcome", external_id="ctx-1", vars=variables)
+        reply = await signed(api, {**auth(), "data": asked})
+        assert reply["results"] == ["Call successfully originated for context: welcome"], reply
+        await crm.wait_for(lambda: bool(crm.on("/context/welcome")))
+        [fetch] = crm.on("/context/welcome")
+        assert fetch.query_params["SKIP_WELCOME"] == "1"
+        assert fetch.query_params["NAME"] == "Ann"
+        assert fetch.form["CallStatus"] == "in-progress"  # fetched once the customer answered
+        done = await state_of(api, "ctx-1", "completed")
+        assert done["status"] == "completed", done
+        [invite] = carrier_invites(carrier)
+        assert f"INVITE sip:{CUSTOMER}@" in invite
+        greeted = data(type="context", destination="greet", external_id="ctx-2", vars={})
+        reply = await signed(api, {**auth(), "data": greeted})
+        assert reply["has_error"] is False, reply
+        assert (await state_of(api, "ctx-2", "completed"))["status"] == "completed"
+        assert await _no_legs(api)

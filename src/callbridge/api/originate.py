@@ -32,7 +32,7 @@ ORIGINATE_PATH = "/api/originate-call"
 class Originator(Protocol):
     async def originate(self, client: OriginateClient, request: OriginateRequest) -> str: ...
 
-    def find(self, external_id: str) -> OriginatedCall | None: ...
+    async def find(self, external_id: str) -> OriginatedCall | None: ...
 
 
 def originate_router(
@@ -45,7 +45,7 @@ def originate_router(
             params = await _params(request, max_body_bytes)
             client = clients.authenticate(params)
             if "data" not in params and "external_id" in params:
-                return _reply(results=[_state_json(originator, params.get("external_id"))])
+                return _reply(results=[await _state_json(originator, params.get("external_id"))])
             asked = parse_originate(params)
             return _reply(results=[await originator.originate(client, asked)])
         except OriginateRefused as refused:
@@ -85,10 +85,10 @@ async def _params(request: Request, limit: int) -> PhpArray:
         raise OriginateRefused(f"Invalid request: {str(exc)[:120]}") from exc
 
 
-def _state_json(originator: Originator, external_id: object) -> dict[str, object]:
+async def _state_json(originator: Originator, external_id: object) -> dict[str, object]:
     if not isinstance(external_id, str) or not external_id:
         raise OriginateRefused("Missing mandatory field: external_id")
-    call = originator.find(external_id)
+    call = await originator.find(external_id)
     if call is None:
         raise OriginateRefused(f"Invalid external_id. No call with external_id {external_id}")
     asked = call.request
@@ -100,4 +100,5 @@ def _state_json(originator: Originator, external_id: object) -> dict[str, object
         "status": str(call.status),
         "detail": call.detail,
         "started_at": call.started_at.isoformat(),
+        **({"call_sid": call.call_sid} if call.call_sid else {}),
     }

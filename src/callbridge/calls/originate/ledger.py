@@ -52,6 +52,7 @@ class OriginatedCall:
     started_at: datetime
     serial: int
     detail: str = ""
+    call_sid: str | None = None  # type=context: the call service's call
 
 
 class OriginateLedger:
@@ -60,10 +61,17 @@ class OriginateLedger:
         self._limit = limit
         self._serials = itertools.count(1)
 
-    def add(self, request: OriginateRequest) -> OriginatedCall:
+    def add(
+        self,
+        request: OriginateRequest,
+        *,
+        status: OriginateStatus = OriginateStatus.AGENT_RINGING,
+        call_sid: str | None = None,
+    ) -> OriginatedCall:
         call = OriginatedCall(
             request=request,
-            status=OriginateStatus.AGENT_RINGING,
+            status=status,
+            call_sid=call_sid,
             started_at=datetime.now(UTC),
             serial=next(self._serials),
         )

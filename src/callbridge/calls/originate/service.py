@@ -17,11 +17,20 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from callbridge.callflow.errors import CallflowError
+from callbridge.calls.errors import CallServiceError
 from callbridge.calls.originate.clients import OriginateClient
+from callbridge.calls.originate.context import (
+    ContextCalls,
+    ContextFlow,
+    Translate,
+    call_status,
+    context_call,
+)
 from callbridge.calls.originate.ledger import OriginatedCall, OriginateLedger, OriginateStatus
 from callbridge.calls.originate.request import (
     OriginateRefused,
@@ -86,7 +95,7 @@ class PbxDirectory:
     users: Mapping[str, int | None]
     trunks: frozenset[str]
     default_trunk: str | None
-    contexts: Collection[tuple[int | None, str]] = ()
+    contexts: Mapping[tuple[int | None, str], ContextFlow] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,13 +113,21 @@ class OriginateService:
         presence: PresenceReader,
         directory: PbxDirectory,
         queues: QueueRinger | None = None,
+        contexts: ContextCalls | None = None,
+        translate: Translate | None = None,
+        base_url: str = "",
         times: OriginateTimes = OriginateTimes(),
         ledger: OriginateLedger | None = None,
     ) -> None:
+        """``contexts`` (the call service) and ``translate`` (the voice XML parser) run
+        type=context; without them a context is refused."""
         self._engine = engine
         self._presence = presence
         self._directory = directory
         self._queues = queues
+        self._contexts = contexts
+        self._translate = translate
+        self._base_url = base_url
         self._times = times
         self.ledger = OriginateLedger() if ledger is None else ledger
         self._tasks = TaskOwner(name="originate")
@@ -118,9 +135,16 @@ class OriginateService:
     async def close(self) -> None:
         await self._tasks.close()
 
-    def find(self, external_id: str) -> OriginatedCall | None:
+    async def find(self, external_id: str) -> OriginatedCall | None:
         """The newest call originated with ``external_id``, as it stands now."""
-        return self.ledger.find(external_id)
+        call = self.ledger.find(external_id)
+        if call is None or call.call_sid is None or self._contexts is None:
+            return call
+        status = await call_status(self._contexts, call.call_sid)
+        for step in _CONTEXT_STEPS.get(status or "", ()):
+            self.ledger.advance(call, step, status or "")
+            call = self.ledger.find(external_id) or call
+        return call
 
     async def originate(self, client: OriginateClient, request: OriginateRequest) -> str:
         """Start the call; the success message, or OriginateRefused saying why not."""
@@ -138,12 +162,7 @@ class OriginateService:
         elif request.type is OriginateType.QUEUE:
             return await self._ring_queue(request, trunk)
         else:
-            if (request.project_id, request.destination) not in directory.contexts and (
-                None,
-                request.destination,
-            ) not in directory.contexts:
-                raise OriginateRefused(INVALID_CONTEXT)
-            raise OriginateRefused("Contexts are not available on this server yet")
+            return await self._run_context(request, trunk)
         call = self.ledger.add(request)
         self._tasks.spawn(self._connect(call, agent, trunk), name=f"originate {agent.id}")
         if request.wait:
@@ -192,6 +211,34 @@ class OriginateService:
             found = self.ledger.find(request.external_id)
             if found is not None and found.status is OriginateStatus.AGENT_NOT_ANSWERED:
                 raise OriginateRefused(f"No member of queue {request.destination} answered")
+        return originated_message(request)
+
+    async def _run_context(self, request: OriginateRequest, trunk: str | None) -> str:
+        contexts = self._directory.contexts
+        flow = contexts.get((request.project_id, request.destination)) or contexts.get(
+            (None, request.destination)
+        )
+        if flow is None or self._contexts is None or self._translate is None:
+            raise OriginateRefused(INVALID_CONTEXT)
+        if trunk is not None and trunk != self._directory.default_trunk:
+            raise OriginateRefused(f"{INVALID_TRUNK}: a context dials through the default trunk")
+        try:
+            asked = context_call(
+                flow,
+                customer=request.caller_id,
+                shown_number=request.outbound_number,
+                variables=request.vars,
+                translate=self._translate,
+                base_url=self._base_url,
+                ring_timeout=self._times.customer_ring,
+            )
+        except CallflowError as exc:  # the context's voice_xml, filled in, is not a document
+            raise OriginateRefused(f"Invalid Context document: {str(exc)[:200]}") from exc
+        try:
+            record = await self._contexts.place_call(asked)
+        except (CallServiceError, RoutingError) as exc:
+            raise OriginateRefused(f"Cannot call {request.caller_id}: {exc}") from exc
+        self.ledger.add(request, status=OriginateStatus.CUSTOMER_RINGING, call_sid=record.sid)
         return originated_message(request)
 
     async def _agent_answer(self, request: OriginateRequest, agent: CallLeg) -> None:
@@ -255,6 +302,16 @@ async def _answer_or_end(customer: CallLeg, agent: CallLeg) -> bool:
         if not answered.done():
             answered.cancel()
     return answered.done() and not answered.cancelled() and answered.exception() is None
+
+
+_CONTEXT_STEPS: dict[str, tuple[OriginateStatus, ...]] = {
+    "in-progress": (OriginateStatus.IN_PROGRESS,),
+    "completed": (OriginateStatus.IN_PROGRESS, OriginateStatus.COMPLETED),
+    "busy": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
+    "no-answer": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
+    "canceled": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
+    "failed": (OriginateStatus.FAILED,),
+}
 
 
 def _agent_failure(extension: str, ended: Ended) -> str:
