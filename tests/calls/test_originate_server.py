@@ -436,3 +436,28 @@ async def test_a_context_runs_on_the_answered_customer_with_the_vars(
         assert reply["has_error"] is False, reply
         assert (await state_of(api, "ctx-2", "completed"))["status"] == "completed"
         assert await _no_legs(api)
+
+
+async def test_async_0_answers_once_the_agent_answered(
+    server: Server, baresip: BaresipFactory
+) -> None:
+    agent = await registered_phone(
+        baresip, "1001", registrar=f"127.0.0.1:{SIP_PORT}", password="secret1001"
+    )
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as api:
+        pending = asyncio.ensure_future(
+            signed(api, {**auth(), "data": data(external_id="wait-2", **{"async": 0})})
+        )
+        await agent.wait_event("CALL_INCOMING", timeout=10)
+        await asyncio.sleep(0.3)
+        assert not pending.done()
+        await agent.answer()
+        reply = await pending
+        assert reply == {
+            "has_error": False,
+            "messages": [],
+            "results": ["Call successfully originated for user: 1001"],
+        }
+        await state_of(api, "wait-2", "in_progress")
+        await agent.hangup()
+        assert await _no_legs(api)
