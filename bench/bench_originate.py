@@ -28,7 +28,7 @@ from aiosipua.auth import SipDigestAuth, answer_challenge
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from callbridge.calls.originate.clients import expected_hash
+from callbridge.dialects.originate_auth import expected_hash
 from callbridge.sip.message import parse_message
 from peers.net import free_tcp_port
 from server_process import Server, write_config

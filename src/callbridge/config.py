@@ -580,6 +580,7 @@ class CallbridgeConfig(_Section):
             originate_users=self.originate_users,
             contexts=self.contexts,
             user_projects=((u.extension, u.project) for u in self.users),
+            api_key_names=(k.name for k in self.api_keys),
         )
         return self
 

@@ -40,6 +40,7 @@ class OriginateUserSection(_Section):
     password: str
     key: str
     project: int | None = None  # None: every project
+    api_key: str | None = None  # the [[api_keys]] name its stored calls belong to
 
     @field_validator("username", "password", "key")
     @classmethod
@@ -82,6 +83,7 @@ def check_pbx(
     originate_users: Sequence[OriginateUserSection],
     contexts: Sequence[ContextSection],
     user_projects: Iterable[tuple[str, int | None]],
+    api_key_names: Iterable[str] = (),
 ) -> None:
     """Cross-checks: unique ids and names, every ``project`` a ``[[projects]]`` id.
     Raises ValueError naming the offender (never a password or key)."""
@@ -89,6 +91,13 @@ def check_pbx(
     if len(set(ids)) != len(ids):
         raise ValueError("project ids must be unique")
     known = set(ids)
+    key_names = set(api_key_names)
+    for client in originate_users:
+        if client.api_key is not None and client.api_key not in key_names:
+            raise ValueError(
+                f"originate user {client.username!r}: api_key {client.api_key!r} is not an"
+                " [[api_keys]] name"
+            )
     usernames = [u.username for u in originate_users]
     if len(set(usernames)) != len(usernames):
         raise ValueError("originate_users usernames must be unique")

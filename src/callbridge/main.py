@@ -36,7 +36,7 @@ from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
-from callbridge.calls.originate.clients import OriginateClient, OriginateClients
+from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import ContextFlow
 from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
@@ -45,6 +45,7 @@ from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
+from callbridge.dialects.originate_auth import OriginateClients
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
@@ -131,8 +132,12 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
     )
 
 
-def originate_api(
-    config: CallbridgeConfig, engine: Engine, presence: Presence, calls: CallbridgeCalls
+async def originate_api(
+    config: CallbridgeConfig,
+    engine: Engine,
+    presence: Presence,
+    calls: CallbridgeCalls,
+    keys: ApiKeyRepository,
 ) -> tuple[OriginateService, OriginateClients]:
     """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
     directory = PbxDirectory(
@@ -154,8 +159,18 @@ def originate_api(
         base_url=config.http.base_url or "",
         times=OriginateTimes(max_duration=config.calls.max_duration),
     )
+    key_ids: dict[str, str | None] = {}
+    for configured in config.api_keys:
+        record = await keys.find_by_key(configured.key)
+        key_ids[configured.name] = None if record is None else record.id
     clients = OriginateClients(
-        OriginateClient(username=u.username, password=u.password, key=u.key, project=u.project)
+        OriginateClient(
+            username=u.username,
+            password=u.password,
+            key=u.key,
+            project=u.project,
+            api_key_id=None if u.api_key is None else key_ids.get(u.api_key),
+        )
         for u in config.originate_users
     )
     return service, clients
@@ -444,7 +459,7 @@ async def serve(config: CallbridgeConfig) -> None:
             contacts=engine.registrar, extensions=[u.extension for u in config.users]
         )
         engine.watch_legs(presence.watch)
-        originate = originate_api(config, engine, presence, calls)
+        originate = await originate_api(config, engine, presence, calls, keys)
         stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(

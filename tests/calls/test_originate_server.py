@@ -59,6 +59,7 @@ username = "your_api_usr"
 password = "your_api_pass"
 key = "your_api_key"
 project = 1
+api_key = "test"
 [[users]]
 extension = "1001"
 password = "secret1001"
@@ -427,10 +428,17 @@ async def test_a_context_runs_on_the_answered_customer_with_the_vars(
         assert fetch.query_params["SKIP_WELCOME"] == "1"
         assert fetch.query_params["NAME"] == "Ann"
         assert fetch.form["CallStatus"] == "in-progress"  # fetched once the customer answered
+        assert fetch.form["ExternalId"] == "ctx-1"
         done = await state_of(api, "ctx-1", "completed")
         assert done["status"] == "completed", done
         [invite] = carrier_invites(carrier)
         assert f"INVITE sip:{CUSTOMER}@" in invite
+        listed = await api.get(
+            "/api/v2/calls", params={"external_id": "ctx-1"}, headers={"apikey": KEY}
+        )
+        [stored] = listed.json()["calls"]
+        assert stored["externalId"] == "ctx-1"
+        assert stored["CallSid"] == done["call_sid"]
         greeted = data(type="context", destination="greet", external_id="ctx-2", vars={})
         reply = await signed(api, {**auth(), "data": greeted})
         assert reply["has_error"] is False, reply

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from callbridge.calls.originate.clients import expected_hash
+from callbridge.dialects.originate_auth import expected_hash
 from callbridge.dialects.php_query import PhpQueryError, parse_php_pairs, php_build_query
 
 needs_php = pytest.mark.skipif(shutil.which("php") is None, reason="php-cli is not installed")

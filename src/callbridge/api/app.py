@@ -32,8 +32,8 @@ from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
 from callbridge.api.users import UserDirectory, users_router
 from callbridge.calls.lines import Line
-from callbridge.calls.originate.clients import OriginateClients
 from callbridge.calls.ports import CallbackService, CallService
+from callbridge.dialects.originate_auth import OriginateClients
 from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
 from callbridge.webhooks.twilio_signature import AuthTokens
 

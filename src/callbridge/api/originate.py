@@ -20,9 +20,10 @@ from fastapi.responses import JSONResponse
 
 from callbridge.api.body import MAX_BODY_BYTES, read_body
 from callbridge.api.errors import ApiError
-from callbridge.calls.originate.clients import OriginateClient, OriginateClients
+from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.ledger import OriginatedCall
 from callbridge.calls.originate.request import OriginateRefused, OriginateRequest
+from callbridge.dialects.originate_auth import OriginateClients
 from callbridge.dialects.originate_call import originate_reply, parse_originate
 from callbridge.dialects.php_query import PhpArray, PhpQueryError, parse_php_pairs
 

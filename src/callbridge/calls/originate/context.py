@@ -4,7 +4,8 @@ The flow is the context's ``voice_url`` (fetched as any voice application is, wi
 request's ``vars`` added to its query string, so they reach it as request fields) or its
 ``voice_xml`` with each ``{{NAME}}`` replaced by ``vars[NAME]`` (XML-escaped; an unknown
 name by nothing).  The call is an ordinary call of the call service (no API key): it is
-stored, listed and shown like the others.
+stored (with its ``external_id``), listed and shown like the others, under the API key of
+the ``[[originate_users]]`` entry (``api_key``; none: no key's).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ class ContextCalls(Protocol):
 
     async def place_call(self, request: OutboundCallRequest) -> CallRecord: ...
 
-    async def get_call(self, sid: str, *, api_key_id: str | None) -> CallDetail: ...
+    async def get_call(self, sid: str, *, api_key_id: str | None) -> CallDetail:
+        """``api_key_id`` None: any call."""
+        ...
 
 
 Translate = Callable[[bytes, str], Program]
@@ -62,6 +65,8 @@ def context_call(
     translate: Translate,
     base_url: str,
     ring_timeout: float,
+    api_key_id: str | None,
+    external_id: str,
 ) -> OutboundCallRequest:
     """The outbound call that runs ``flow`` on the answered customer."""
     program = None
@@ -71,7 +76,8 @@ def context_call(
     else:
         program = translate(filled_xml(flow.voice_xml or "", variables).encode(), base_url)
     return OutboundCallRequest(
-        api_key_id=None,
+        api_key_id=api_key_id,
+        external_id=external_id,
         to=customer,
         from_=shown_number or "anonymous",
         url=url,

@@ -162,7 +162,7 @@ class OriginateService:
         elif request.type is OriginateType.QUEUE:
             return await self._ring_queue(request, trunk)
         else:
-            return await self._run_context(request, trunk)
+            return await self._run_context(client, request, trunk)
         call = self.ledger.add(request)
         self._tasks.spawn(self._connect(call, agent, trunk), name=f"originate {agent.id}")
         if request.wait:
@@ -213,7 +213,9 @@ class OriginateService:
                 raise OriginateRefused(f"No member of queue {request.destination} answered")
         return originated_message(request)
 
-    async def _run_context(self, request: OriginateRequest, trunk: str | None) -> str:
+    async def _run_context(
+        self, client: OriginateClient, request: OriginateRequest, trunk: str | None
+    ) -> str:
         contexts = self._directory.contexts
         flow = contexts.get((request.project_id, request.destination)) or contexts.get(
             (None, request.destination)
@@ -231,6 +233,8 @@ class OriginateService:
                 translate=self._translate,
                 base_url=self._base_url,
                 ring_timeout=self._times.customer_ring,
+                api_key_id=client.api_key_id,
+                external_id=request.external_id,
             )
         except CallflowError as exc:  # the context's voice_xml, filled in, is not a document
             raise OriginateRefused(f"Invalid Context document: {str(exc)[:200]}") from exc
