@@ -293,6 +293,17 @@ async def test_each_error_is_named_in_the_seed_reply_shape(server: Server) -> No
         assert await refused({**auth(), "external_id": "never"}) == [
             "Invalid external_id. No call with external_id never"
         ]
+        by_query = {**auth(), "external_id": "never"}
+        got = await api.get(
+            "/api/originate-call",
+            params={**by_query, "api_hash": php_hash(by_query, "your_api_key")},
+        )
+        assert got.status_code == 200
+        assert got.json() == {
+            "has_error": True,
+            "messages": ["Invalid external_id. No call with external_id never"],
+            "results": [],
+        }
         garbage = await api.post(
             "/api/originate-call",
             content=b"data[a]]=1",
