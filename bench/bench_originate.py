@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import sys
@@ -133,6 +134,9 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def main(rate: float, seconds: float) -> None:
+    # The load generator and the phone in SCHED_BATCH (as bench_outbound_api.py's peers):
+    # they do not preempt the server, whose latency is measured.
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     with tempfile.TemporaryDirectory() as tmp:
         http_port = free_tcp_port()
         config = write_config(

@@ -12,6 +12,7 @@ from callbridge.calls.originate.request import OriginateRefused, OriginateReques
 from callbridge.calls.originate.service import OriginateService, PbxDirectory
 from callbridge.calls.presence import PresenceState
 from callbridge.engine.leg import CallLeg
+from callbridge.media.plane import MediaPortsExhausted
 
 CLIENT = OriginateClient(username="u", password="p", key="k", project=None)
 DIRECTORY = PbxDirectory(
@@ -83,4 +84,31 @@ async def test_a_known_queue_rings_its_members_with_the_customer_shown() -> None
     found = await service.find("q-test-queue-True")
     assert found is not None
     assert found.status is OriginateStatus.AGENT_NOT_ANSWERED
+    await service.close()
+
+
+class NoPorts:
+    async def originate(self, to: str, **_: object) -> CallLeg:
+        raise MediaPortsExhausted("no RTP port free")
+
+    def bridge(self, a: CallLeg, b: CallLeg) -> None:
+        raise AssertionError
+
+
+async def test_no_free_rtp_port_is_a_named_error_not_a_crash() -> None:
+    directory = PbxDirectory(
+        projects=frozenset({1}), users={"1001": None}, trunks=frozenset(), default_trunk="t"
+    )
+    service = OriginateService(engine=NoPorts(), presence=Everyone(), directory=directory)
+    user_call = OriginateRequest(
+        project_id=1,
+        caller_id="0123456789",
+        caller_id_name="John Doe",
+        type=OriginateType.USER,
+        destination="1001",
+        external_id="ports-1",
+    )
+    with pytest.raises(OriginateRefused) as refused:
+        await service.originate(CLIENT, user_call)
+    assert refused.value.messages == ("The server is too busy to call now. Try again later",)
     await service.close()

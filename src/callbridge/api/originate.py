@@ -12,6 +12,7 @@ clients read the body, never the status).
 from __future__ import annotations
 
 import json
+import logging
 from typing import Protocol
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,7 @@ from callbridge.dialects.originate_call import originate_reply, parse_originate
 from callbridge.dialects.php_query import PhpArray, PhpQueryError, parse_php_pairs
 
 ORIGINATE_PATH = "/api/originate-call"
+log = logging.getLogger(__name__)
 
 
 class Originator(Protocol):
@@ -51,6 +53,9 @@ def originate_router(
             return _reply(results=[await originator.originate(client, asked)])
         except OriginateRefused as refused:
             return _reply(messages=refused.messages)
+        except Exception:  # the seed's clients read the body: never a bare 500
+            log.exception("originate-call failed")
+            return _reply(messages=("Internal error. The call was not originated",))
 
     for path in (ORIGINATE_PATH, f"{ORIGINATE_PATH}/"):
         router.add_api_route(path, originate_call, methods=["GET", "POST"])

@@ -45,6 +45,7 @@ from callbridge.engine.events import Ended, LegEndedError
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError
 from callbridge.engine.tasks import TaskOwner
+from callbridge.media.plane import MediaPortsExhausted
 from callbridge.vocabulary import EndReason
 
 log = logging.getLogger(__name__)
@@ -187,6 +188,8 @@ class OriginateService:
             )
         except RoutingError as exc:  # offline since, or a name no INVITE can carry
             raise OriginateRefused(f"Cannot call user {extension}: {exc}") from exc
+        except MediaPortsExhausted as exc:
+            raise OriginateRefused("The server is too busy to call now. Try again later") from exc
 
     async def _ring_queue(self, request: OriginateRequest, trunk: str | None) -> str:
         queues = self._queues
@@ -277,7 +280,7 @@ class OriginateService:
                 ring_timeout=self._times.customer_ring,
                 trunk=trunk,
             )
-        except RoutingError as exc:
+        except (RoutingError, MediaPortsExhausted) as exc:
             await ringback.stop()
             self.ledger.advance(call, OriginateStatus.FAILED, str(exc))
             await agent.hangup(EndReason.FAILED, detail=f"customer not reachable: {exc}")
