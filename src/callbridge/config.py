@@ -28,6 +28,7 @@ from callbridge.config_media_library import (
     check_unique_announcements,
 )
 from callbridge.config_mwi import MwiSection
+from callbridge.config_pbx import ContextSection, OriginateUserSection, ProjectSection, check_pbx
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -289,6 +290,7 @@ class UserSection(_Section):
     extension: str
     password: str
     name: str | None = None
+    project: int | None = None  # the [[projects]] id it belongs to; None: every project
 
     @field_validator("extension")
     @classmethod
@@ -520,6 +522,9 @@ class CallbridgeConfig(_Section):
     def _announcements(self) -> CallbridgeConfig:
         check_unique_announcements(self.announcements)
         return self
+    projects: tuple[ProjectSection, ...] = ()
+    originate_users: tuple[OriginateUserSection, ...] = ()
+    contexts: tuple[ContextSection, ...] = ()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -589,6 +594,17 @@ class CallbridgeConfig(_Section):
             forward = number.forward_to
             if forward and not forward.lower().startswith("sip") and self.default_trunk is None:
                 raise ValueError(f"{name} forwards to a number: that needs a default [[trunks]]")
+        return self
+
+    @model_validator(mode="after")
+    def _pbx(self) -> CallbridgeConfig:
+        check_pbx(
+            projects=self.projects,
+            originate_users=self.originate_users,
+            contexts=self.contexts,
+            user_projects=((u.extension, u.project) for u in self.users),
+            api_key_names=(k.name for k in self.api_keys),
+        )
         return self
 
     @property

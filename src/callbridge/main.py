@@ -39,12 +39,17 @@ from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
+from callbridge.calls.originate.clients import OriginateClient
+from callbridge.calls.originate.context import ContextFlow
+from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
+from callbridge.calls.presence import Presence
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.calls.session_factory import SigningSecrets
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
+from callbridge.dialects.originate_auth import OriginateClients
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
@@ -147,6 +152,48 @@ def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
     package is not offered (489)."""
     if counts is not None:
         engine.message_waiting.serve(counts)
+async def originate_api(
+    config: CallbridgeConfig,
+    engine: Engine,
+    presence: Presence,
+    calls: CallbridgeCalls,
+    keys: ApiKeyRepository,
+) -> tuple[OriginateService, OriginateClients]:
+    """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
+    directory = PbxDirectory(
+        projects=frozenset(p.id for p in config.projects),
+        users={u.extension: u.project for u in config.users},
+        trunks=frozenset(t.name for t in config.trunks),
+        default_trunk=config.default_trunk.name if config.default_trunk else None,
+        contexts={
+            (c.project, c.name): ContextFlow(voice_url=c.voice_url, voice_xml=c.voice_xml)
+            for c in config.contexts
+        },
+    )
+    service = OriginateService(
+        engine=engine,
+        presence=presence,
+        directory=directory,
+        contexts=calls,
+        translate=parse_voice_xml,
+        base_url=config.http.base_url or "",
+        times=OriginateTimes(max_duration=config.calls.max_duration),
+    )
+    key_ids: dict[str, str | None] = {}
+    for configured in config.api_keys:
+        record = await keys.find_by_key(configured.key)
+        key_ids[configured.name] = None if record is None else record.id
+    clients = OriginateClients(
+        OriginateClient(
+            username=u.username,
+            password=u.password,
+            key=u.key,
+            project=u.project,
+            api_key_id=None if u.api_key is None else key_ids.get(u.api_key),
+        )
+        for u in config.originate_users
+    )
+    return service, clients
 
 
 def sip_pike(config: CallbridgeConfig) -> PikeLimits | None:
@@ -458,6 +505,12 @@ async def serve(config: CallbridgeConfig) -> None:
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
         )
+        presence = Presence(
+            contacts=engine.registrar, extensions=[u.extension for u in config.users]
+        )
+        engine.watch_legs(presence.watch)
+        originate = await originate_api(config, engine, presence, calls, keys)
+        stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(
                 numbers=NumberPlan(await inbound_numbers(config, keys)),
@@ -504,6 +557,8 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
             announcements=media,
+            presence=presence,
+            originate=originate,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -26,6 +26,7 @@ def outbound_call(
     parent: CallRecord | None = None,
     url: str | None = None,
     method: str = "POST",
+    external_id: str | None = None,
 ) -> NewCall:
     """A new ``queued`` outbound call with a fresh CallSid (a child of ``parent``)."""
     callback = status_callback
@@ -46,6 +47,7 @@ def outbound_call(
         else tuple(event.value for event in callback.events),
         secret_key=None if callback is None else callback.secret_key,
         optional=None if callback is None else callback.optional,
+        external_id=external_id,
     )
 
 

@@ -46,6 +46,7 @@ class OutboundCallRequest:
     record: bool = False
     program: Program | None = None
     dialect: ApiDialect | None = None
+    external_id: str | None = None  # seed-002's: stored, listed, in the status callbacks
 
 
 def caller_id_user(address: str) -> str:

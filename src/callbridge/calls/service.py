@@ -326,6 +326,7 @@ class CallbridgeCalls:
             parent=parent,
             url=request.url,
             method=request.method,
+            external_id=request.external_id,
         )
 
     async def _outbound_call(

@@ -60,6 +60,8 @@ def call_params(call: CallRecord, *, account: str | None = None) -> dict[str, st
     }
     if call.parent_sid:
         params["ParentCallSid"] = call.parent_sid
+    if call.external_id is not None:
+        params["ExternalId"] = call.external_id
     return params
 
 

@@ -62,6 +62,7 @@ def call_json(call: CallRecord) -> JsonObject:
         "sipCode": call.sip_code,
         "recordingUrl": call.recording_url,
         "link": call_link(call.sid),
+        **({"externalId": call.external_id} if call.external_id is not None else {}),
     }
 
 
@@ -93,6 +94,7 @@ def _next_link(filters: CallFilters, limit: int, cursor: str) -> str:
         "from": filters.from_,
         "to": filters.to,
         "parent": filters.parent_sid,
+        "external_id": filters.external_id,
         "limit": str(limit),
         "cursor": cursor,
     }

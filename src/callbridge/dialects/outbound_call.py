@@ -161,6 +161,7 @@ def parse_call_query(fields: Fields, *, api_key_id: str | None) -> CallQuery:
     from_ = reader.checked("from", check_length(200))
     to = reader.checked("to", check_length(200))
     parent = reader.checked("parent", check_length(64), "ParentCallSid")
+    external_id = reader.checked("external_id", check_length(256))
     limit = reader.checked("limit", check_int(1, MAX_PAGE))
     cursor = reader.checked("cursor", _check_cursor)
     reader.raise_if_failed("the call query has invalid fields")
@@ -171,6 +172,7 @@ def parse_call_query(fields: Fields, *, api_key_id: str | None) -> CallQuery:
         parent_sid=parent,
         from_=from_,
         to=to,
+        external_id=external_id,
     )
     return CallQuery(filters=filters, cursor=cursor, limit=limit or DEFAULT_PAGE)
 

@@ -116,6 +116,7 @@ class CallRow(Base):
         Index("ix_calls_api_key_created_at", "api_key_id", "created_at"),
         Index("ix_calls_node_ended_at", "node", "ended_at"),
         Index("ix_calls_parent_sid", "parent_sid"),
+        Index("ix_calls_external_id", "external_id"),
     )
 
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -141,6 +142,7 @@ class CallRow(Base):
     sip_code: Mapped[int | None]
     recording_url: Mapped[str | None] = mapped_column(Text)
     node: Mapped[str] = mapped_column(String(64))
+    external_id: Mapped[str | None] = mapped_column(String(256))
     # The answered leg's SIP dialog (callbridge.sip.dialog.DialogSnapshot as JSON) while the
     # call is live: a restart after a crash sends it a BYE.  Cleared when the call ends.
     sip_dialog: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

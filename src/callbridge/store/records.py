@@ -30,6 +30,7 @@ class NewCall:
     status_callback_events: tuple[str, ...] = ("completed",)
     secret_key: str | None = None
     optional: str | None = None
+    external_id: str | None = None  # seed-002's, of an originated call
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -57,6 +58,7 @@ class CallRecord:
     sip_code: int | None
     recording_url: str | None
     node: str
+    external_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +168,7 @@ class CallFilters:
     parent_sid: str | None = None
     from_: str | None = None
     to: str | None = None
+    external_id: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
 

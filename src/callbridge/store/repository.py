@@ -295,6 +295,7 @@ def _new_call_record(call: NewCall, *, created_at: datetime) -> CallRecord:
         sip_code=None,
         recording_url=None,
         node=call.node,
+        external_id=call.external_id,
     )
 
 
@@ -317,6 +318,7 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
         "optional": call.optional,
         "created_at": call.created_at,
         "node": call.node,
+        "external_id": call.external_id,
         "last_event_seq": last_event_seq,
         "callback_count": 0,
     }
@@ -357,6 +359,7 @@ def _filter_clauses(filters: CallFilters) -> list[ColumnElement[bool]]:
         CallRow.parent_sid: filters.parent_sid,
         CallRow.from_: filters.from_,
         CallRow.to: filters.to,
+        CallRow.external_id: filters.external_id,
     }
     clauses = [column == value for column, value in equal.items() if value is not None]
     if filters.created_after is not None:

@@ -53,6 +53,7 @@ def call_record_of_columns(columns: Mapping[Any, Any]) -> CallRecord:
         sip_code=columns["sip_code"],
         recording_url=columns["recording_url"],
         node=columns["node"],
+        external_id=columns.get("external_id"),
     )
 
 

@@ -71,6 +71,8 @@ def status_callback_params(
         params["SipResponseCode"] = str(ending.sip_code)
         if call.recording_url:
             params["RecordingURL"] = call.recording_url
+    if call.external_id is not None:
+        params["ExternalId"] = call.external_id
     if call.secret_key:
         params["apikey"] = call.secret_key
     return params
