@@ -37,6 +37,9 @@ from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.overload import LoopLag, OverloadGuard
+from callbridge.calls.queues import Queues, QueueSettings, Strategy
+from callbridge.calls.queues.enqueue import QueueVerb
+from callbridge.calls.queues.members import RegisteredPresence
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
@@ -150,6 +153,28 @@ def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
     )
 
 
+def configured_queues(config: CallbridgeConfig, engine: Engine) -> Queues:
+    """[[queues]]; members' presence from their registrations (and the queues' own
+    busy and wrap-up view); waiting callers hear the ringback tone until music on hold
+    is wired."""
+    settings = tuple(
+        QueueSettings(
+            id=q.id,
+            project=q.project,
+            strategy=Strategy(q.strategy),
+            members=q.members,
+            member_timeout=q.member_timeout,
+            wrapup=q.wrapup,
+            max_wait=q.max_wait,
+            overflow=q.overflow,
+            announce_position_every=q.announce_position_every,
+        )
+        for q in config.queues
+    )
+    presence = RegisteredPresence(registrations=engine.registrar)
+    return Queues(queues=settings, engine=engine, presence=presence)
+
+
 def build_tts(config: CallbridgeConfig) -> Tts:
     return Tts(cache_dir=Path(config.media.tts_cache_dir))
 
@@ -253,6 +278,7 @@ async def inbound_numbers(
                 user=number.user,
                 line=None if number.line is None else lines[number.line],
                 forward_to=number.forward_to,
+                queue=number.queue,
                 status_callback=callback,
                 api_key_id=key_id,
                 api_key_name=number.api_key,
@@ -394,6 +420,7 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
+        queues = configured_queues(config, engine)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -405,6 +432,7 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
+            queues=lambda leg: QueueVerb(queues=queues, caller=leg),
         )
         engine.set_incoming_handler(
             InboundCallHandler(
@@ -442,6 +470,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
+            queues=queues,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -24,6 +24,7 @@ from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.api.keys import keys_router
 from callbridge.api.metrics import metrics_router
 from callbridge.api.openapi import install_docs
+from callbridge.api.queues import QueueDirectory, queues_router
 from callbridge.api.request_id import RequestId
 from callbridge.api.twilio.auth import TwilioAuthenticator
 from callbridge.api.twilio.errors import twilio_error_of
@@ -61,6 +62,7 @@ def create_http_app(
     metrics: CollectorRegistry | None = None,
     metrics_public: bool = False,
     twilio_tokens: AuthTokens | None = None,
+    queues: QueueDirectory | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -102,6 +104,8 @@ def create_http_app(
         )
     )
     app.include_router(keys_router(auth=authenticator))
+    if queues is not None:  # GET /api/v2/queues, /api/v2/queues/{id}
+        app.include_router(queues_router(queues=queues, auth=authenticator))
     if metrics is not None:
         app.include_router(
             metrics_router(

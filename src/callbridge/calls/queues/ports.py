@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from callbridge.media.plane import AudioSource
@@ -31,4 +32,4 @@ class HoldMusic(Protocol):
 class Registrations(Protocol):
     """Who is registered (the engine's registrar)."""
 
-    def lookup(self, extension: str) -> list[object]: ...
+    def lookup(self, extension: str) -> Sequence[object]: ...
