@@ -13,11 +13,13 @@ import uvicorn
 import uvloop
 from aiosipua.headers import parse_uri
 
+from callbridge.announcement_setup import announcement_library, hold_music, media_library
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
 from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.runner import RunnerLimits
+from callbridge.calls.announcements.play import AnnouncementAudio
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -30,6 +32,7 @@ from callbridge.calls.destination_policy import (
 )
 from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.extensions import ExtensionDialer
+from callbridge.calls.hold_music import HoldMusic
 from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.key_secrets import StoredSigningSecrets
@@ -153,10 +156,9 @@ def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
     )
 
 
-def configured_queues(config: CallbridgeConfig, engine: Engine) -> Queues:
+def configured_queues(config: CallbridgeConfig, engine: Engine, music: HoldMusic) -> Queues:
     """[[queues]]; members' presence from their registrations (and the queues' own
-    busy and wrap-up view); waiting callers hear the ringback tone until music on hold
-    is wired."""
+    busy and wrap-up view); waiting callers hear ``music`` ([media] music_on_hold)."""
     settings = tuple(
         QueueSettings(
             id=q.id,
@@ -172,7 +174,7 @@ def configured_queues(config: CallbridgeConfig, engine: Engine) -> Queues:
         for q in config.queues
     )
     presence = RegisteredPresence(registrations=engine.registrar)
-    return Queues(queues=settings, engine=engine, presence=presence)
+    return Queues(queues=settings, engine=engine, presence=presence, music=music)
 
 
 def build_tts(config: CallbridgeConfig) -> Tts:
@@ -411,7 +413,15 @@ async def serve(config: CallbridgeConfig) -> None:
         gate = DrainGate(inner=overload_guarded(config, limiter, lag))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
-        audio = HttpAudioLoader(client=http, cache=audio_cache(config))
+        library = await announcement_library(config, tts)
+        media = await media_library(
+            config, library=library, tts=tts, database=database, clock=clock
+        )
+        music = hold_music(config)
+        log.info("music on hold: %s, %.1f s", music.name, music.seconds)
+        audio = AnnouncementAudio(
+            inner=HttpAudioLoader(client=http, cache=audio_cache(config)), library=library
+        )
         live = LiveCalls(max_duration=config.calls.max_duration)
         stack.push_async_callback(live.close)
         worker = http if isinstance(http, ProcessHttpClient) else None
@@ -420,7 +430,7 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
-        queues = configured_queues(config, engine)
+        queues = configured_queues(config, engine, music)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -471,6 +481,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
             queues=queues,
+            announcements=media,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -215,3 +215,18 @@ class IdempotencyRow(Base):
     status_code: Mapped[int | None]
     body: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
+
+
+class AnnouncementRow(Base):
+    """An uploaded announcement (the media library); its audio is a WAV file named by id."""
+
+    __tablename__ = "announcements"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # "file" or "text"
+    text: Mapped[str | None] = mapped_column(Text)
+    voice: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    duration: Mapped[float] = mapped_column(Float)
+    api_key_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
