@@ -9,7 +9,7 @@ STAMP := $(VENV)/.callbridge-installed
 CONFIG ?= callbridge.example.toml
 
 RUN_DEBS := espeak-ng
-TEST_DEBS := sip-tester baresip sox espeak-ng postgresql chromium
+TEST_DEBS := sip-tester baresip sox espeak-ng postgresql chromium php-cli php-curl
 
 # Install the Debian packages in $(1) that dpkg does not report as installed.
 define apt_ensure

@@ -27,6 +27,7 @@ from callbridge.config_media_library import (
     check_music_on_hold,
     check_unique_announcements,
 )
+from callbridge.config_pbx import ContextSection, OriginateUserSection, ProjectSection, check_pbx
 from callbridge.config_queues import QueueSection, check_queues
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
@@ -289,6 +290,7 @@ class UserSection(_Section):
     extension: str
     password: str
     name: str | None = None
+    project: int | None = None  # the [[projects]] id it belongs to; None: every project
 
     @field_validator("extension")
     @classmethod
@@ -525,6 +527,10 @@ class CallbridgeConfig(_Section):
         check_unique_announcements(self.announcements)
         return self
 
+    projects: tuple[ProjectSection, ...] = ()
+    originate_users: tuple[OriginateUserSection, ...] = ()
+    contexts: tuple[ContextSection, ...] = ()
+
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
         if sum(t.default for t in self.trunks) > 1:
@@ -600,6 +606,16 @@ class CallbridgeConfig(_Section):
     @model_validator(mode="after")
     def _queues(self) -> CallbridgeConfig:
         check_queues(self.queues, {u.extension for u in self.users})
+        return self
+
+    @model_validator(mode="after")
+    def _pbx(self) -> CallbridgeConfig:
+        check_pbx(
+            projects=self.projects,
+            originate_users=self.originate_users,
+            contexts=self.contexts,
+            user_projects=((u.extension, u.project) for u in self.users),
+        )
         return self
 
     @property

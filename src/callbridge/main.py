@@ -39,10 +39,12 @@ from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
+from callbridge.calls.originate.clients import OriginateClient, OriginateClients
+from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
+from callbridge.calls.presence import Presence
 from callbridge.calls.queues import Queues, QueueSettings, Strategy
 from callbridge.calls.queues.enqueue import QueueVerb
-from callbridge.calls.queues.members import RegisteredPresence
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
@@ -133,6 +135,31 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
     )
 
 
+def originate_api(
+    config: CallbridgeConfig, engine: Engine, presence: Presence, queues: Queues
+) -> tuple[OriginateService, OriginateClients]:
+    """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
+    directory = PbxDirectory(
+        projects=frozenset(p.id for p in config.projects),
+        users={u.extension: u.project for u in config.users},
+        trunks=frozenset(t.name for t in config.trunks),
+        default_trunk=config.default_trunk.name if config.default_trunk else None,
+        contexts=[(c.project, c.name) for c in config.contexts],
+    )
+    service = OriginateService(
+        engine=engine,
+        presence=presence,
+        directory=directory,
+        queues=queues,
+        times=OriginateTimes(max_duration=config.calls.max_duration),
+    )
+    clients = OriginateClients(
+        OriginateClient(username=u.username, password=u.password, key=u.key, project=u.project)
+        for u in config.originate_users
+    )
+    return service, clients
+
+
 def sip_pike(config: CallbridgeConfig) -> PikeLimits | None:
     if config.sip.pike_requests == 0:
         return None
@@ -156,9 +183,11 @@ def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
     )
 
 
-def configured_queues(config: CallbridgeConfig, engine: Engine, music: HoldMusic) -> Queues:
-    """[[queues]]; members' presence from their registrations (and the queues' own
-    busy and wrap-up view); waiting callers hear ``music`` ([media] music_on_hold)."""
+def configured_queues(
+    config: CallbridgeConfig, engine: Engine, music: HoldMusic, presence: Presence
+) -> Queues:
+    """[[queues]]: members online, busy or resting as ``presence`` says (with the queues'
+    own view of their calls); waiting callers hear ``music`` ([media] music_on_hold)."""
     settings = tuple(
         QueueSettings(
             id=q.id,
@@ -173,7 +202,6 @@ def configured_queues(config: CallbridgeConfig, engine: Engine, music: HoldMusic
         )
         for q in config.queues
     )
-    presence = RegisteredPresence(registrations=engine.registrar)
     return Queues(queues=settings, engine=engine, presence=presence, music=music)
 
 
@@ -430,7 +458,11 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
-        queues = configured_queues(config, engine, music)
+        presence = Presence(
+            contacts=engine.registrar, extensions=[u.extension for u in config.users]
+        )
+        engine.watch_legs(presence.watch)
+        queues = configured_queues(config, engine, music, presence)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -444,6 +476,8 @@ async def serve(config: CallbridgeConfig) -> None:
             secrets=StoredSigningSecrets(keys=keys),
             queues=lambda leg: QueueVerb(queues=queues, caller=leg),
         )
+        originate = originate_api(config, engine, presence, queues)
+        stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(
                 numbers=NumberPlan(await inbound_numbers(config, keys)),
@@ -482,6 +516,8 @@ async def serve(config: CallbridgeConfig) -> None:
             twilio_tokens=twilio_tokens,
             queues=queues,
             announcements=media,
+            presence=presence,
+            originate=originate,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

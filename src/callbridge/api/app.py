@@ -25,13 +25,16 @@ from callbridge.api.key_throttle import FailedKeyThrottle
 from callbridge.api.keys import keys_router
 from callbridge.api.metrics import metrics_router
 from callbridge.api.openapi import install_docs
+from callbridge.api.originate import Originator, originate_router
 from callbridge.api.queues import QueueDirectory, queues_router
 from callbridge.api.request_id import RequestId
 from callbridge.api.twilio.auth import TwilioAuthenticator
 from callbridge.api.twilio.errors import twilio_error_of
 from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
+from callbridge.api.users import UserDirectory, users_router
 from callbridge.calls.lines import Line
+from callbridge.calls.originate.clients import OriginateClients
 from callbridge.calls.ports import CallbackService, CallService
 from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
 from callbridge.webhooks.twilio_signature import AuthTokens
@@ -65,6 +68,8 @@ def create_http_app(
     twilio_tokens: AuthTokens | None = None,
     queues: QueueDirectory | None = None,
     announcements: Announcements | None = None,
+    presence: UserDirectory | None = None,
+    originate: tuple[Originator, OriginateClients] | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -111,6 +116,13 @@ def create_http_app(
         app.include_router(queues_router(queues=queues, auth=authenticator))
     if announcements is not None:
         app.include_router(announcements_router(announcements=announcements, auth=authenticator))
+    if presence is not None:  # GET /api/v2/users
+        app.include_router(users_router(presence=presence, auth=authenticator))
+    if originate is not None:  # seed-002's /api/originate-call
+        originator, clients = originate
+        app.include_router(
+            originate_router(originator=originator, clients=clients, max_body_bytes=max_body_bytes)
+        )
     if metrics is not None:
         app.include_router(
             metrics_router(

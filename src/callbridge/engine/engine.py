@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import logging
 import secrets
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -132,6 +132,7 @@ class Engine:
         )
         self._dialogs: dict[tuple[str, str, str], DialogHandler] = {}
         self.legs: dict[str, CallLeg] = {}
+        self._leg_watchers: list[Callable[[CallLeg], None]] = []
         self._tasks = TaskOwner(name="engine")
         self._handler: IncomingCallHandler | None = None
         self._ids = itertools.count(1)
@@ -225,8 +226,15 @@ class Engine:
     def _new_leg_id(self) -> str:
         return f"{self._prefix}-{next(self._ids)}"
 
+    def watch_legs(self, watcher: Callable[[CallLeg], None]) -> None:
+        """Call ``watcher`` with every new leg, inbound or outbound, as it is tracked
+        (presence subscribes to each leg's events this way)."""
+        self._leg_watchers.append(watcher)
+
     def _track(self, leg: CallLeg) -> None:
         self.legs[leg.id] = leg
+        for watcher in self._leg_watchers:
+            watcher(leg)
 
         def on_event(event: object) -> None:
             if isinstance(event, Ended):
