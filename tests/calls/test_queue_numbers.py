@@ -20,9 +20,9 @@ from callbridge.calls.extensions import ExtensionDialer
 from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.key_secrets import StoredSigningSecrets
+from callbridge.calls.presence import Presence
 from callbridge.calls.queues import Queues, QueueSettings, Strategy
 from callbridge.calls.queues.enqueue import QueueVerb
-from callbridge.calls.queues.members import RegisteredPresence
 from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
@@ -98,6 +98,8 @@ async def queue_calls(
     world: CallWorld, database: Database, tmp_path: Path
 ) -> AsyncIterator[QueueCalls]:
     engine = world.engine
+    presence = Presence(contacts=engine.registrar, extensions=("1001", "1002"))
+    engine.watch_legs(presence.watch)
     queues = Queues(
         queues=(
             QueueSettings(
@@ -110,7 +112,7 @@ async def queue_calls(
             ),
         ),
         engine=engine,
-        presence=RegisteredPresence(registrations=engine.registrar),
+        presence=presence,
     )
     plans = RecordedPlans()
     keys = ApiKeyRepository(database=database, clock=SystemClock())

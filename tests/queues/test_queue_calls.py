@@ -12,8 +12,8 @@ import pytest
 from queue_world import ENGINE_HOST, ENGINE_PORT
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
+from callbridge.calls.presence import Presence
 from callbridge.calls.queues import QueueResult, Queues, QueueSettings, Strategy
-from callbridge.calls.queues.members import RegisteredPresence
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import EndReason
 from callbridge.media.plane import AudioSource
@@ -64,10 +64,12 @@ class QueueHandler:
 def queues_on(engine: Engine, **settings: object) -> QueueHandler:
     fields: dict[str, object] = {"id": "sales", "members": ("1001", "1002")}
     fields.update(settings)
+    presence = Presence(contacts=engine.registrar, extensions=("1001", "1002", "1003"))
+    engine.watch_legs(presence.watch)
     queues = Queues(
         queues=(QueueSettings(**fields),),  # type: ignore[arg-type]
         engine=engine,
-        presence=RegisteredPresence(registrations=engine.registrar),
+        presence=presence,
         music=ToneMusic(),
     )
     handler = QueueHandler(queues, "sales")
@@ -273,4 +275,22 @@ async def test_ring_members_returns_the_answered_member_leg_who_then_rests(
     assert states == {"1001": "online", "1002": "wrapup"}
     # 1002 rests and 1001 does not answer: nobody
     assert await queues.ring_members("sales", caller_id="+15550100", display_name=None) is None
+    await engine_idle(engine)
+
+
+async def test_a_member_busy_on_another_call_is_skipped(
+    engine: Engine, baresip: BaresipFactory, sipp_uac: SippUacFactory
+) -> None:
+    handler = queues_on(engine, strategy=Strategy.LINEAR, announce_position_every=0)
+    agents = await members(baresip, ("1001", "1002"), auto_answer=True, tones=(440.0, 1000.0))
+    # 1001 takes a call that is not the queue's (presence: busy while it is answered).
+    other = await engine.originate("1001", caller_id="+15550999")
+    await other.wait_answered()
+    assert handler.queues.snapshot("sales").members[0].state == "busy"
+    result = await sipp_uac(TARGET, "uac", service="sales", pause_ms=1000).run()
+    assert result.ok, result
+    await handler.wait_results(1)
+    assert handler.answered_by() == ["1002"]
+    assert sum(e["type"] == "CALL_ESTABLISHED" for e in agents[0].events) == 1  # only `other`
+    await other.hangup()
     await engine_idle(engine)

@@ -14,26 +14,10 @@ from callbridge.calls.queues.ports import (
     ONLINE,
     WRAPUP,
     MemberPresence,
-    Registrations,
 )
 from callbridge.calls.queues.strategy import MemberRecord
 
 RINGING = "ringing"  # rung by a queue now (not to be rung again meanwhile)
-
-
-class RegisteredPresence:
-    """Presence from registrations alone (online while registered, else offline): the
-    queues' own view of busy and wrap-up adds the rest.  Used when no presence service
-    is wired."""
-
-    def __init__(self, *, registrations: Registrations) -> None:
-        self._registrations = registrations
-
-    def state(self, extension: str) -> str:
-        return ONLINE if self._registrations.lookup(extension) else OFFLINE
-
-    def rest(self, extension: str, seconds: float) -> None:
-        """Wrap-up is kept by the :class:`MemberBoard`."""
 
 
 class MemberBoard:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from callbridge.media.plane import AudioSource
@@ -27,9 +26,3 @@ class HoldMusic(Protocol):
     caller from the start."""
 
     def source(self) -> AudioSource: ...
-
-
-class Registrations(Protocol):
-    """Who is registered (the engine's registrar)."""
-
-    def lookup(self, extension: str) -> Sequence[object]: ...
