@@ -132,14 +132,20 @@ async def run(args: argparse.Namespace) -> None:
                 calls=callers,
                 rate=args.rate,
                 trace_messages=args.keep,
-                extra=["-recv_timeout", str(int((args.max_wait + 40) * 1000))],
+                # -l: every caller at once if need be (SIPp's own limit held callers back)
+                extra=["-l", str(callers), "-recv_timeout", str(int((args.max_wait + 40) * 1000))],
             )
             started = time.monotonic()
             budget = args.seconds + args.max_wait + 30
-            result = await uac.run(timeout=budget)
+            try:
+                result = await uac.run(timeout=budget)
+            except TimeoutError:  # callers still in calls: stopped, and counted as lost
+                print(f"SIPp callers still running after {budget:.0f} s: stopped")
+                result = await uac.stop()
             took = time.monotonic() - started
             await asyncio.sleep(1.0)
             snapshot = queues.snapshot("bench")
+            print(f"still waiting at the end: {len(snapshot.waiting)}; legs {len(engine.legs)}")
         finally:
             for member in members:
                 await member.stop()
