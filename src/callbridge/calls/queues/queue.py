@@ -165,6 +165,8 @@ class CallQueue:
         self._board.ringing(targets, on=True)
         try:
             rung = await self._ring(targets, caller=leg, deadline=deadline)
+            if rung is not None:  # busy before it stops ringing: nobody else picks it
+                self._board.call_started(rung[0])
         finally:
             self._board.ringing(targets, on=False)
             waiter.serving = False
@@ -175,7 +177,6 @@ class CallQueue:
         waited = asyncio.get_running_loop().time() - waiter.joined
         self._leave(waiter)
         await _stop(leg, music)
-        self._board.call_started(member)
         self._answered += 1
         self._answered_wait += waited
         self._waited_answers += 1
@@ -254,12 +255,13 @@ class CallQueue:
                     caller_id=caller_id,
                     display_name=display_name,
                 )
+                if rung is not None:
+                    self._board.call_started(rung[0])
             finally:
                 self._board.ringing(targets, on=False)
                 self._notify()
             if rung is not None:
                 member, leg = rung
-                self._board.call_started(member)
                 self._answered += 1
                 self._watch_member_call(member, leg)
                 return leg
