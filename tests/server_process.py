@@ -27,6 +27,7 @@ def write_config(
     calls: str = "",
     more: str = "",
     sip: str = "",
+    media: str = "",
 ) -> Path:
     """A configuration whose files all live in ``directory`` (SQLite there too, unless
     ``database_url``); ``calls`` is more of the ``[calls]`` section (TOML lines), ``sip``
@@ -46,6 +47,8 @@ rtp_port_start = {rtp_ports[0]}
 rtp_port_end = {rtp_ports[1]}
 tts_cache_dir = "{directory / "tts"}"
 recordings_dir = "{directory / "recordings"}"
+announcements_dir = "{directory / "announcements"}"
+{media}
 [database]
 url = "{database_url}"
 [calls]

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 import soundfile
 
+from callbridge.announcement_setup import announcement_library, hold_music
 from callbridge.config import ConfigError, load_config
+from callbridge.media.tts import Tts
+from callbridge.startup import StartupError
 
 
 def tone_file(path: Path, *, seconds: float = 0.5, rate: int = 16000) -> Path:
@@ -103,3 +106,17 @@ def test_music_on_hold_is_a_file_or_a_folder_of_audio(tmp_path: Path) -> None:
         load(tmp_path, f'[media]\nmusic_on_hold = "{tmp_path / "missing"}"\n')
     with pytest.raises(ConfigError, match="is not an audio file"):
         load(tmp_path, f'[media]\nmusic_on_hold = "{folder / "README.txt"}"\n')
+
+
+async def test_a_bad_configured_voice_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    config = load(tmp_path, '[[announcements]]\nid = "4"\ntext = "hi"\nvoice = "klingon"\n')
+    with pytest.raises(StartupError, match="announcement '4': espeak-ng has no voice"):
+        await announcement_library(config, Tts(cache_dir=tmp_path / "tts"))
+    folder = tmp_path / "moh"
+    folder.mkdir()
+    tone_file(folder / "b.wav", seconds=0.5)
+    tone_file(folder / "a.wav", seconds=0.25)
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff")
+    config = load(tmp_path, f'[media]\nmusic_on_hold = "{folder}"\n')
+    assert hold_music(config).seconds == pytest.approx(0.75, abs=0.01)
+    assert hold_music(load(tmp_path, "")).name == "the built-in piece"

@@ -24,6 +24,7 @@ TABLES = {
     "deliveries",
     "recordings",
     "idempotency_keys",
+    "announcements",
     "alembic_version",
 }
 
