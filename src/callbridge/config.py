@@ -29,6 +29,7 @@ from callbridge.config_media_library import (
 )
 from callbridge.config_mwi import MwiSection
 from callbridge.config_pbx import ContextSection, OriginateUserSection, ProjectSection, check_pbx
+from callbridge.config_queues import QueueSection, check_queues
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -447,6 +448,7 @@ class NumberSection(_Section):
     user: str | None = None
     line: str | None = None
     forward_to: str | None = None
+    queue: str | None = None  # a [[queues]] id: callers wait in it
     status_callback: str | None = None
     status_callback_event: str = "completed"
     api_key: str | None = None  # an [[api_keys]] name: signs, and may see, these calls
@@ -485,10 +487,13 @@ class NumberSection(_Section):
 
     @model_validator(mode="after")
     def _one_route(self) -> NumberSection:
-        routes = [r for r in (self.voice_url, self.user, self.line, self.forward_to) if r]
+        routes = [
+            r for r in (self.voice_url, self.user, self.line, self.forward_to, self.queue) if r
+        ]
         if len(routes) != 1:
             raise ValueError(
-                f"number {self.number!r} needs exactly one of voice_url, user, line, forward_to"
+                f"number {self.number!r} needs exactly one of voice_url, user, line, "
+                "forward_to, queue"
             )
         if self.voice_url and self.api_key is None:
             raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
@@ -516,12 +521,14 @@ class CallbridgeConfig(_Section):
     api_keys: tuple[ApiKeySection, ...] = ()
     lines: tuple[LineSection, ...] = ()
     numbers: tuple[NumberSection, ...] = ()
+    queues: tuple[QueueSection, ...] = ()
     announcements: tuple[AnnouncementSection, ...] = ()
 
     @model_validator(mode="after")
     def _announcements(self) -> CallbridgeConfig:
         check_unique_announcements(self.announcements)
         return self
+
     projects: tuple[ProjectSection, ...] = ()
     originate_users: tuple[OriginateUserSection, ...] = ()
     contexts: tuple[ContextSection, ...] = ()
@@ -589,11 +596,18 @@ class CallbridgeConfig(_Section):
                 raise ValueError(f"{name}: user {number.user!r} is not a [[users]] extension")
             if number.line is not None and number.line not in lines:
                 raise ValueError(f"{name}: line {number.line!r} is not a [[lines]] id")
+            if number.queue is not None and number.queue not in {q.id for q in self.queues}:
+                raise ValueError(f"{name}: queue {number.queue!r} is not a [[queues]] id")
             if number.api_key is not None and number.api_key not in key_names:
                 raise ValueError(f"{name}: api_key {number.api_key!r} is not an [[api_keys]] name")
             forward = number.forward_to
             if forward and not forward.lower().startswith("sip") and self.default_trunk is None:
                 raise ValueError(f"{name} forwards to a number: that needs a default [[trunks]]")
+        return self
+
+    @model_validator(mode="after")
+    def _queues(self) -> CallbridgeConfig:
+        check_queues(self.queues, {u.extension for u in self.users})
         return self
 
     @model_validator(mode="after")

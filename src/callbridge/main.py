@@ -33,6 +33,7 @@ from callbridge.calls.destination_policy import (
 )
 from callbridge.calls.drain import DrainGate, drain
 from callbridge.calls.extensions import ExtensionDialer
+from callbridge.calls.hold_music import HoldMusic
 from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.key_secrets import StoredSigningSecrets
@@ -44,6 +45,8 @@ from callbridge.calls.originate.context import ContextFlow
 from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.presence import Presence
+from callbridge.calls.queues import Queues, QueueSettings, Strategy
+from callbridge.calls.queues.enqueue import QueueVerb
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.calls.session_factory import SigningSecrets
@@ -152,12 +155,15 @@ def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
     package is not offered (489)."""
     if counts is not None:
         engine.message_waiting.serve(counts)
+
+
 async def originate_api(
     config: CallbridgeConfig,
     engine: Engine,
     presence: Presence,
     calls: CallbridgeCalls,
     keys: ApiKeyRepository,
+    queues: Queues,
 ) -> tuple[OriginateService, OriginateClients]:
     """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
     directory = PbxDirectory(
@@ -177,6 +183,7 @@ async def originate_api(
         contexts=calls,
         translate=parse_voice_xml,
         base_url=config.http.base_url or "",
+        queues=queues,
         times=OriginateTimes(max_duration=config.calls.max_duration),
     )
     key_ids: dict[str, str | None] = {}
@@ -217,6 +224,28 @@ def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
         )
         for line in config.lines
     )
+
+
+def configured_queues(
+    config: CallbridgeConfig, engine: Engine, music: HoldMusic, presence: Presence
+) -> Queues:
+    """[[queues]]: members online, busy or resting as ``presence`` says (with the queues'
+    own view of their calls); waiting callers hear ``music`` ([media] music_on_hold)."""
+    settings = tuple(
+        QueueSettings(
+            id=q.id,
+            project=q.project,
+            strategy=Strategy(q.strategy),
+            members=q.members,
+            member_timeout=q.member_timeout,
+            wrapup=q.wrapup,
+            max_wait=q.max_wait,
+            overflow=q.overflow,
+            announce_position_every=q.announce_position_every,
+        )
+        for q in config.queues
+    )
+    return Queues(queues=settings, engine=engine, presence=presence, music=music)
 
 
 def build_tts(config: CallbridgeConfig) -> Tts:
@@ -322,6 +351,7 @@ async def inbound_numbers(
                 user=number.user,
                 line=None if number.line is None else lines[number.line],
                 forward_to=number.forward_to,
+                queue=number.queue,
                 status_callback=callback,
                 api_key_id=key_id,
                 api_key_name=number.api_key,
@@ -493,6 +523,11 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
+        presence = Presence(
+            contacts=engine.registrar, extensions=[u.extension for u in config.users]
+        )
+        engine.watch_legs(presence.watch)
+        queues = configured_queues(config, engine, music, presence)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -504,12 +539,9 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
+            queues=lambda leg: QueueVerb(queues=queues, caller=leg),
         )
-        presence = Presence(
-            contacts=engine.registrar, extensions=[u.extension for u in config.users]
-        )
-        engine.watch_legs(presence.watch)
-        originate = await originate_api(config, engine, presence, calls, keys)
+        originate = await originate_api(config, engine, presence, calls, keys, queues)
         stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(
@@ -556,6 +588,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
+            queues=queues,
             announcements=media,
             presence=presence,
             originate=originate,

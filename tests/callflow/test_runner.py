@@ -15,6 +15,7 @@ from callbridge.callflow import (
     Dial,
     DialGroup,
     DialTarget,
+    Enqueue,
     Failed,
     FetchError,
     Gather,
@@ -34,7 +35,7 @@ from callbridge.callflow import (
     SendDigits,
     Verb,
 )
-from callbridge.callflow.ports import DialResult
+from callbridge.callflow.ports import DialResult, EnqueueResult
 from callbridge.callflow.runner import ERROR_ANNOUNCEMENT
 from callbridge.engine.events import EndReason, LegState
 
@@ -403,3 +404,44 @@ async def test_a_runner_runs_one_program_at_a_time() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class FakeQueues:
+    """The Queueing port: ``support`` exists and ends as ``result``; others are unknown."""
+
+    def __init__(self, result: str) -> None:
+        self.result = result
+        self.asked: list[str] = []
+
+    async def enqueue(self, leg: object, enqueue: Enqueue) -> EnqueueResult:
+        self.asked.append(enqueue.queue)
+        if enqueue.queue != "support":
+            raise LookupError(enqueue.queue)
+        return EnqueueResult(result=self.result, queue_time=12.6)
+
+
+def queue_runner(h: Harness, queues: FakeQueues) -> CallflowRunner:
+    return CallflowRunner(
+        leg=h.leg,
+        fetcher=h.app,
+        dialer=h.dialer,
+        recorder=h.recorder,
+        audio=FakeAudio(),
+        translate=h.app.translate,
+        queues=queues,
+    )
+
+
+async def test_enqueue_reports_its_result_to_the_action_and_an_unknown_queue_fails() -> None:
+    after = "https://app.example/after.xml"
+    h = Harness()
+    h.app.documents[after] = program(Hangup())
+    outcome = await queue_runner(h, FakeQueues("bridged")).run(
+        program(Enqueue(queue="support", action=after))
+    )
+    assert outcome == Completed()
+    assert h.app.requests == [(after, "POST", {"QueueResult": "bridged", "QueueTime": "13"})]
+    assert ("answer",) not in h.leg.calls  # the queue answers, not the runner
+    outcome = await queue_runner(Harness(), FakeQueues("leave")).run(program(Enqueue(queue="nope")))
+    assert isinstance(outcome, Failed)
+    assert "unknown queue 'nope'" in outcome.error

@@ -286,7 +286,8 @@ class SippRun:
             await self.stop()
 
     def log_tail(self, chars: int = 3000) -> str:
-        texts = [p.read_text(errors="replace") for p in (self.log_file, self.error_file)]
+        files = (self.log_file, self.error_file)  # -trace_err writes its file on a first error
+        texts = [p.read_text(errors="replace") for p in files if p.exists()]
         return "\n".join(t[-chars:] for t in texts if t)
 
     def _started(self) -> asyncio.subprocess.Process:

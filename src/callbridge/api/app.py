@@ -26,6 +26,7 @@ from callbridge.api.keys import keys_router
 from callbridge.api.metrics import metrics_router
 from callbridge.api.openapi import install_docs
 from callbridge.api.originate import Originator, originate_router
+from callbridge.api.queues import QueueDirectory, queues_router
 from callbridge.api.request_id import RequestId
 from callbridge.api.twilio.auth import TwilioAuthenticator
 from callbridge.api.twilio.errors import twilio_error_of
@@ -72,6 +73,7 @@ def create_http_app(
     metrics: CollectorRegistry | None = None,
     metrics_public: bool = False,
     twilio_tokens: AuthTokens | None = None,
+    queues: QueueDirectory | None = None,
     announcements: Announcements | None = None,
     presence: UserDirectory | None = None,
     originate: tuple[Originator, OriginateClients] | None = None,
@@ -122,6 +124,8 @@ def create_http_app(
         )
     )
     app.include_router(keys_router(auth=authenticator))
+    if queues is not None:  # GET /api/v2/queues, /api/v2/queues/{id}
+        app.include_router(queues_router(queues=queues, auth=authenticator))
     if announcements is not None:
         app.include_router(announcements_router(announcements=announcements, auth=authenticator))
     if presence is not None:  # GET /api/v2/users

@@ -29,6 +29,7 @@ from callbridge.calls.errors import (
     ServerDraining,
     ServerOverloaded,
 )
+from callbridge.calls.queues.service import UnknownQueue
 from callbridge.dialects.errors import InvalidRequest
 
 _HTTP_IDS = {404: "not_found", 405: "method_not_allowed"}
@@ -84,6 +85,8 @@ def error_of(exc: Exception) -> JSONResponse:
         return error_response(400, "invalid_request", exc.message, fields=exc.fields)
     if isinstance(exc, CallNotFound):
         return error_response(404, "call_not_found", f"no call {exc.sid}")
+    if isinstance(exc, UnknownQueue):
+        return error_response(404, "queue_not_found", f"no queue {exc.queue_id[:64]!r}")
     if isinstance(exc, CallbackNotFound):
         return error_response(404, "callback_not_found", f"no callback {exc.callback_id}")
     if isinstance(exc, CallNotLive):
@@ -126,6 +129,7 @@ def install_error_handlers(
         InvalidRequest,
         CallNotFound,
         CallbackNotFound,
+        UnknownQueue,
         CallNotLive,
         CallNotRedirectable,
         CallLimitReached,

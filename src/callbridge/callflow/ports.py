@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.verbs import Dial, DialTarget
+from callbridge.callflow.verbs import Dial, DialTarget, Enqueue
 from callbridge.engine.events import Ended, EndReason, LegState
 from callbridge.media.plane import AudioSource
 from callbridge.vocabulary import CallStatus
@@ -77,6 +77,23 @@ class DialResult:
     duration: float
     answered_target: DialTarget | None
     recording_url: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnqueueResult:
+    """How an Enqueue ended (Twilio's ``QueueResult``): ``bridged`` (a member talked to
+    the caller), ``hangup`` (the caller hung up while waiting) or ``leave`` (the caller
+    overflowed: max_wait, or no member logged in); ``queue_time``: seconds waited."""
+
+    result: str
+    queue_time: float
+
+
+class Queueing(Protocol):
+    """Puts the leg in a queue (:class:`~callbridge.callflow.verbs.Enqueue`); raises
+    ``LookupError`` for an unknown queue."""
+
+    async def enqueue(self, leg: LegPort, enqueue: Enqueue) -> EnqueueResult: ...
 
 
 class Dialer(Protocol):

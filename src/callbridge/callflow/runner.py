@@ -13,7 +13,14 @@ from typing import Any
 from callbridge.callflow.digits import Wait, plan_send_digits
 from callbridge.callflow.errors import FetchError, InvalidProgram
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
-from callbridge.callflow.ports import AudioLoader, Dialer, DocumentFetcher, LegPort, RecordingStore
+from callbridge.callflow.ports import (
+    AudioLoader,
+    Dialer,
+    DocumentFetcher,
+    LegPort,
+    Queueing,
+    RecordingStore,
+)
 from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
     MAX_GATHER_DIGITS,
@@ -87,12 +94,15 @@ class CallflowRunner:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         hang_up_when_done: bool = True,
+        queues: Queueing | None = None,
     ) -> None:
         """``hang_up_when_done``: a program that runs out of verbs hangs the leg up (a
         call's application); ``False`` leaves it up for its owner (a callback leg's
-        application, run before the bridge).  ``<Hangup/>`` ends the leg either way."""
+        application, run before the bridge).  ``<Hangup/>`` ends the leg either way.
+        ``queues`` serves ``<Enqueue>`` (without it the verb is an application error)."""
         self._hang_up_when_done = hang_up_when_done
         self._leg = leg
+        self._queues = queues
         self._fetcher = fetcher
         self._dialer = dialer
         self._recorder = recorder
@@ -282,8 +292,9 @@ class CallflowRunner:
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
         # A leg still ringing (an inbound call) is answered when it first needs media; a
-        # Dial leaves that to its target's answer (the dialler answers then).
-        if self._leg.state is not LegState.ANSWERED and not isinstance(verb, Dial):
+        # Dial leaves that to its target's answer (the dialler answers then), an Enqueue
+        # to the queue (which does not answer a caller it cannot take).
+        if self._leg.state is not LegState.ANSWERED and not isinstance(verb, Dial | Enqueue):
             await self._leg.answer()
         return await self._execute_media(verb)
 
@@ -309,7 +320,7 @@ class CallflowRunner:
             case Dial():
                 return await self._dial(verb)
             case Enqueue():
-                raise _Abort("Enqueue is not supported (no queue service)")
+                return await self._enqueue(verb)
         raise _Abort(f"unknown verb {verb!r}")
 
     async def _reject(self, verb: Reject) -> Outcome:
@@ -417,3 +428,16 @@ class CallflowRunner:
         if result.recording_url is not None:
             params["RecordingUrl"] = result.recording_url
         return await self._report(dial.action, dial.method, params)
+
+    async def _enqueue(self, enqueue: Enqueue) -> _Step:
+        if self._queues is None:
+            raise _Abort("Enqueue is not supported (no queue service)")
+        try:
+            result = await self._queues.enqueue(self._leg, enqueue)
+        except LookupError as error:
+            raise _Abort(f"Enqueue: unknown queue {enqueue.queue!r}") from error
+        if enqueue.action is None:
+            ended = self._leg.ended
+            return None if ended is None else HungUp(ended=ended)
+        params = {"QueueResult": result.result, "QueueTime": str(round(result.queue_time))}
+        return await self._report(enqueue.action, enqueue.method, params)

@@ -188,14 +188,23 @@ class Dial:
 
 @dataclass(frozen=True, kw_only=True)
 class Enqueue:
-    """Put the caller in ``queue``; ``wait_url`` is the document played while waiting."""
+    """Put the caller in ``queue`` until a member has talked to it, it hung up, or it
+    overflowed; then ``action`` (if any) is asked with ``QueueResult`` and ``QueueTime``.
+    ``wait_url`` is accepted but not run: the queue's own music and announcements play.
+    ``run_overflow``: an overflow runs the queue's overflow plan (a number routed to the
+    queue; documents cannot set it)."""
 
     queue: str
     wait_url: str | None = None
+    action: str | None = None
+    method: str = "POST"
+    run_overflow: bool = False
 
     def __post_init__(self) -> None:
         _require(bool(self.queue.strip()), "Enqueue needs a queue name")
         _check_optional_text(self.wait_url, "waitUrl")
+        _check_optional_text(self.action, "action")
+        _check_method(self.method)
 
 
 @dataclass(frozen=True, kw_only=True)

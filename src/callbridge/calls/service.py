@@ -28,6 +28,7 @@ from callbridge.calls.new_call import inbound_call, outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.session_factory import (
+    QueueingFor,
     SessionFactory,
     SessionSpec,
     SigningSecrets,
@@ -100,11 +101,13 @@ class CallbridgeCalls:
         live: LiveCalls | None = None,
         policy: DestinationPolicy | None = None,
         secrets: SigningSecrets | None = None,
+        queues: QueueingFor | None = None,
     ) -> None:
-        """``live`` is shared with the callback service, so the call API reaches every call
-        it lists (its own registry without it); ``policy`` holds where each API key's calls
-        may go (default: the built-in denied prefixes, no SIP URIs; calls without a key are
-        not checked); ``secrets`` sign the documents fetched for a key's calls."""
+        """``queues`` serves the ``<Enqueue>`` of each call's program (and numbers routed
+        to a queue).  ``live`` is shared with the callback service, so the call API reaches
+        every call it lists (its own registry without it); ``policy`` holds where each API
+        key's calls may go (default: the built-in denied prefixes, no SIP URIs; calls without
+        a key are not checked); ``secrets`` sign the documents fetched for a key's calls."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -132,6 +135,7 @@ class CallbridgeCalls:
             live=self.live,
             tasks=self._tasks,
             secrets=secrets,
+            queues=queues,
         )
 
     # --- lifecycle ---

@@ -6,12 +6,12 @@ and inbound calls."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.ports import AudioLoader
+from callbridge.callflow.ports import AudioLoader, Queueing
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
 from callbridge.callflow.verbs import DialTarget
 from callbridge.calls.api_dialect import ApiDialect
@@ -35,6 +35,10 @@ log = logging.getLogger(__name__)
 
 DIAL_REFUSED_EVENT = "dial_refused"
 API_VERSION = "v2"
+
+
+# The ``<Enqueue>`` port of one call's leg (calls.queues.enqueue.QueueVerb), if queues exist.
+QueueingFor = Callable[[CallLeg], Queueing]
 
 
 class SigningSecrets(Protocol):
@@ -100,8 +104,10 @@ class SessionFactory:
         live: LiveCalls,
         tasks: TaskOwner,
         secrets: SigningSecrets | None = None,
+        queues: QueueingFor | None = None,
     ) -> None:
         self._engine = engine
+        self._queues = queues
         self._repository = repository
         self._clock = clock
         self._http = http
@@ -144,6 +150,7 @@ class SessionFactory:
                 audio=self._audio,
                 translate=self._translate,
                 limits=self._runner_limits,
+                queues=None if self._queues is None else self._queues(leg),
             )
 
         async def note_refused(refused: DestinationRefused) -> None:

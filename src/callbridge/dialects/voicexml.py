@@ -231,8 +231,13 @@ def _number(text: str) -> str:
 
 
 def _enqueue(element: Element, base_url: str) -> Enqueue:
-    check_attributes(element, ("waitUrl",))
-    return Enqueue(queue=require_text(element), wait_url=url_attr(element, "waitUrl", base_url))
+    check_attributes(element, ("waitUrl", "action", "method"))
+    return Enqueue(
+        queue=require_text(element),
+        wait_url=url_attr(element, "waitUrl", base_url),
+        action=url_attr(element, "action", base_url),
+        method=method_attr(element),
+    )
 
 
 def _record(element: Element, base_url: str) -> Record:

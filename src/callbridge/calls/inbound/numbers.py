@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, TargetKind
+from callbridge.callflow.verbs import (
+    Dial,
+    DialGroup,
+    DialTarget,
+    Enqueue,
+    Program,
+    Redirect,
+    TargetKind,
+)
 from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
@@ -16,7 +24,7 @@ USER_RING_TIMEOUT = 30.0
 @dataclass(frozen=True, kw_only=True)
 class InboundNumber:
     """One number and its route: exactly one of ``voice_url``, ``user``, ``line``,
-    ``forward_to``.  ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
+    ``forward_to``, ``queue``.  ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
 
     number: str
     voice_url: str | None = None
@@ -24,12 +32,13 @@ class InboundNumber:
     user: str | None = None
     line: Line | None = None
     forward_to: str | None = None
+    queue: str | None = None
     status_callback: StatusCallback | None = None
     api_key_id: str | None = None
     api_key_name: str | None = None
 
     def __post_init__(self) -> None:
-        routes = (self.voice_url, self.user, self.line, self.forward_to)
+        routes = (self.voice_url, self.user, self.line, self.forward_to, self.queue)
         if sum(route is not None for route in routes) != 1:
             raise ValueError(f"number {self.number!r} needs exactly one route")
 
@@ -38,8 +47,11 @@ class InboundNumber:
         return self.voice_url is not None
 
     def program(self) -> Program:
-        """What runs on the caller's leg: the application's first document, or a Dial of
-        the user, the line's groups, or the forward target."""
+        """What runs on the caller's leg: the application's first document, the queue
+        (its overflow plan on an overflow), or a Dial of the user, the line's groups, or
+        the forward target."""
+        if self.queue is not None:
+            return Program(verbs=(Enqueue(queue=self.queue, run_overflow=True),), base_url="")
         if self.voice_url is not None:
             redirect = Redirect(url=self.voice_url, method=self.voice_method)
             return Program(verbs=(redirect,), base_url=self.voice_url)

@@ -1,0 +1,69 @@
+"""QueueVerb: the call flow's ``<Enqueue>`` on :class:`Queues` for one call's leg.
+
+A document's ``<Enqueue>`` goes on with its ``action`` (``QueueResult`` bridged, hangup
+or leave) or its next verb.  A number routed to a queue (``run_overflow``) runs the
+queue's overflow plan on an overflow, through the seed-004 plan runner when one is wired;
+with no plan or no runner the caller gets 480 (or a BYE once answered) and the call's
+cause says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from callbridge.callflow.ports import EnqueueResult, LegPort
+from callbridge.callflow.verbs import Enqueue
+from callbridge.calls.queues.queue import QueueResult
+from callbridge.engine.events import EndReason
+from callbridge.engine.leg import CallLeg
+
+log = logging.getLogger(__name__)
+
+BRIDGED = "bridged"
+HANGUP = "hangup"
+LEAVE = "leave"
+UNAVAILABLE = 480
+
+
+class OverflowPlans(Protocol):
+    """Runs a seed-004 XML plan on a leg (branch control's plan executor)."""
+
+    async def run_plan(self, leg: CallLeg, plan: str) -> None: ...
+
+
+class QueueWaiting(Protocol):
+    async def wait_in(self, leg: CallLeg, queue_id: str) -> QueueResult: ...
+
+
+class QueueVerb:
+    def __init__(
+        self, *, queues: QueueWaiting, caller: CallLeg, overflow: OverflowPlans | None = None
+    ) -> None:
+        self._queues = queues
+        self._caller = caller
+        self._overflow = overflow
+
+    async def enqueue(self, leg: LegPort, enqueue: Enqueue) -> EnqueueResult:
+        if leg is not self._caller:
+            raise ValueError("this queue verb serves one call leg only")
+        result = await self._queues.wait_in(self._caller, enqueue.queue)
+        if result.answered_by is not None:
+            return EnqueueResult(result=BRIDGED, queue_time=result.waited)
+        if not result.overflowed:
+            return EnqueueResult(result=HANGUP, queue_time=result.waited)
+        if enqueue.run_overflow:
+            await self._run_overflow(enqueue.queue, result.overflow_plan)
+        return EnqueueResult(result=LEAVE, queue_time=result.waited)
+
+    async def _run_overflow(self, queue_id: str, plan: str | None) -> None:
+        caller = self._caller
+        if plan is not None and self._overflow is not None:
+            await self._overflow.run_plan(caller, plan)
+            return
+        why = "it has no overflow plan" if plan is None else "no plan runner is wired"
+        log.warning("queue %s: overflow, but %s: the caller is hung up", queue_id, why)
+        if caller.ended is None:
+            await caller.hangup(
+                EndReason.OFFLINE, UNAVAILABLE, detail=f"queue {queue_id} overflow: {why}"
+            )

@@ -1,0 +1,51 @@
+"""What a waiting caller hears: music on hold, interrupted every
+``announce_position_every`` seconds (and once on joining) by "You are caller number N",
+spoken with espeak-ng through the leg's Say path.  The music goes on where it stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from callbridge.calls.queues.ports import HoldMusic
+from callbridge.calls.switch.ringback import ringback_tone
+from callbridge.engine.events import LegEndedError
+from callbridge.engine.leg import CallLeg
+from callbridge.media.plane import AudioSource
+
+log = logging.getLogger(__name__)
+
+
+def position_sentence(position: int) -> str:
+    return f"You are caller number {position}."
+
+
+async def hold(
+    leg: CallLeg,
+    *,
+    music: HoldMusic | None,
+    every: float,
+    position: Callable[[], int],
+) -> None:
+    """Until cancelled or the leg ends.  Without hold music wired, the ringback tone."""
+    source: AudioSource = music.source() if music is not None else ringback_tone()
+    with contextlib.suppress(LegEndedError):
+        while leg.ended is None:
+            if every > 0:
+                await leg.say(position_sentence(position()))
+            await _play_for(leg, source, every if every > 0 else None)
+
+
+async def _play_for(leg: CallLeg, source: AudioSource, seconds: float | None) -> None:
+    playing = asyncio.ensure_future(leg.play(source))
+    try:
+        done, _ = await asyncio.wait({playing}, timeout=seconds)
+        if playing in done and seconds is None:
+            await leg.wait_ended()  # the music ended (or was stopped): wait quietly
+    finally:
+        if not playing.done():
+            leg.stop_playback()
+            playing.cancel()
+            await asyncio.gather(playing, return_exceptions=True)

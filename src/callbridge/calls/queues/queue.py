@@ -1,0 +1,337 @@
+"""CallQueue: one queue's callers, served in order.
+
+A caller joins (answered, hearing :mod:`.hold`) unless no member is logged in (then it
+overflows at once: "join when empty" is no).  The first caller not being served yet gets
+the free members the strategy picks (:mod:`.strategy`), rung through the switch's
+ringer; the first to answer is bridged to the caller, and rests ``wrapup`` seconds once
+the call ends.  Several callers are served at once while free members remain.  After
+``max_wait`` seconds, or once no member is logged in any more, the caller overflows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass, field
+
+from callbridge.callflow.verbs import DialGroup, DialTarget
+from callbridge.calls.queues.hold import hold
+from callbridge.calls.queues.members import MemberBoard
+from callbridge.calls.queues.ports import HoldMusic
+from callbridge.calls.queues.settings import QueueSettings
+from callbridge.calls.queues.snapshot import MemberSnapshot, QueueSnapshot, WaitingCaller
+from callbridge.calls.queues.strategy import pick
+from callbridge.calls.switch.bridge import bridge
+from callbridge.calls.switch.ringer import GroupRinger, Originator
+from callbridge.engine.events import LegEndedError, LegState
+from callbridge.engine.leg import CallLeg
+from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
+
+log = logging.getLogger(__name__)
+
+POLL = 0.5  # seconds between looks at presence (registrations, wrap-up ends) while waiting
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueResult:
+    """``answered_by``: the member the caller talked to (the bridged call has ended);
+    else ``overflow_plan`` (the queue's seed-004 XML, ``None`` when it has none) for the
+    caller to run, unless the caller hung up.  ``waited``: seconds in the queue."""
+
+    answered_by: str | None
+    overflow_plan: str | None
+    waited: float
+    overflowed: bool = False
+
+
+@dataclass(eq=False, kw_only=True)
+class _Waiter:
+    leg: CallLeg
+    joined: float
+    tried: set[str] = field(default_factory=set)
+    serving: bool = False
+
+
+class CallQueue:
+    def __init__(
+        self,
+        *,
+        settings: QueueSettings,
+        board: MemberBoard,
+        engine: Originator,
+        music: HoldMusic | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self._board = board
+        self._engine = engine
+        self._music = music
+        self._rng = rng or random.Random()
+        self._waiting: list[_Waiter] = []
+        self._changed = asyncio.Event()
+        self._last_rung: str | None = None
+        self._answered = 0
+        self._abandoned = 0
+        self._overflowed = 0
+        self._answered_wait = 0.0
+        self._waited_answers = 0  # callers answered from the queue (not ring_members)
+
+    # --- a caller waits ---
+
+    async def wait_in(self, leg: CallLeg) -> QueueResult:
+        loop = asyncio.get_running_loop()
+        joined = loop.time()
+        if not self._board.logged_in(self.settings.members):
+            return self._overflow(joined, "no member is logged in")
+        try:
+            if leg.state is not LegState.ANSWERED:
+                await leg.answer()
+        except LegEndedError:
+            self._abandoned += 1
+            return QueueResult(answered_by=None, overflow_plan=None, waited=0.0)
+        waiter = _Waiter(leg=leg, joined=joined)
+        self._waiting.append(waiter)
+        music = leg.tasks.spawn(
+            hold(
+                leg,
+                music=self._music,
+                every=self.settings.announce_position_every,
+                position=lambda: self._position(waiter),
+            ),
+            name=f"queue hold {leg.id}",
+        )
+        try:
+            return await self._serve(waiter, music)
+        finally:
+            await _stop(leg, music)
+            self._leave(waiter)
+
+    async def _serve(self, waiter: _Waiter, music: asyncio.Task[None]) -> QueueResult:
+        loop = asyncio.get_running_loop()
+        deadline = waiter.joined + self.settings.max_wait
+        while True:
+            if waiter.leg.ended is not None:
+                self._abandoned += 1
+                return QueueResult(
+                    answered_by=None, overflow_plan=None, waited=loop.time() - waiter.joined
+                )
+            if loop.time() >= deadline:
+                return self._overflow(waiter.joined, "max_wait reached")
+            if not self._board.logged_in(self.settings.members):
+                return self._overflow(waiter.joined, "no member is logged in any more")
+            if self._turn(waiter):
+                targets = self._pick(waiter)
+                if targets:
+                    result = await self._attempt(waiter, targets, deadline, music)
+                    if result is not None:
+                        return result
+                    continue
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(POLL, max(0.0, deadline - loop.time())))
+
+    def _turn(self, waiter: _Waiter) -> bool:
+        """Every caller ahead is being served (members ring for it)."""
+        for ahead in self._waiting:
+            if ahead is waiter:
+                return True
+            if not ahead.serving:
+                return False
+        return False
+
+    def _pick(self, waiter: _Waiter) -> tuple[str, ...]:
+        members = self.settings.members
+        return pick(
+            self.settings.strategy,
+            members=members,
+            free=self._board.free(members),
+            tried=waiter.tried,
+            records=self._board.records,
+            last_rung=self._last_rung,
+            rng=self._rng,
+        )
+
+    async def _attempt(
+        self, waiter: _Waiter, targets: tuple[str, ...], deadline: float, music: asyncio.Task[None]
+    ) -> QueueResult | None:
+        """Ring ``targets`` for the caller; bridged (the result once the call ended) or
+        ``None`` when nobody answered."""
+        leg = waiter.leg
+        waiter.serving = True
+        waiter.tried.update(targets)
+        self._last_rung = targets[-1]
+        self._board.ringing(targets, on=True)
+        try:
+            rung = await self._ring(targets, caller=leg, deadline=deadline)
+            if rung is not None:  # busy before it stops ringing: nobody else picks it
+                self._board.call_started(rung[0])
+        finally:
+            self._board.ringing(targets, on=False)
+            waiter.serving = False
+            self._notify()
+        if rung is None:
+            return None
+        member, callee = rung
+        waited = asyncio.get_running_loop().time() - waiter.joined
+        self._leave(waiter)
+        await _stop(leg, music)
+        self._answered += 1
+        self._answered_wait += waited
+        self._waited_answers += 1
+        log.info("queue %s: %s answered %s after %.1f s", self.settings.id, member, leg.id, waited)
+        try:
+            await bridge(self._engine, leg, callee)
+        finally:
+            self._board.call_ended(member, wrapup=self.settings.wrapup)
+            self._notify()
+        return QueueResult(answered_by=member, overflow_plan=None, waited=waited)
+
+    async def _ring(
+        self,
+        targets: tuple[str, ...],
+        *,
+        caller: CallLeg | None,
+        deadline: float | None,
+        caller_id: str | None = None,
+        display_name: str | None = None,
+    ) -> tuple[str, CallLeg] | None:
+        loop = asyncio.get_running_loop()
+        if caller is not None:
+            caller_id = caller.caller.user
+            display_name = caller.caller.display_name
+        ringer = GroupRinger(
+            engine=self._engine,
+            caller_id=usable_caller_id(caller_id or ""),
+            caller_name=usable_display_name(display_name),
+        )
+        group = DialGroup(
+            targets=tuple(DialTarget(kind="user", address=m) for m in targets),
+            ring_timeout=self.settings.member_timeout,
+        )
+
+        async def give_up() -> None:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            if caller is None:
+                await asyncio.sleep(left) if left is not None else await asyncio.Event().wait()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(caller.wait_ended(), left)
+
+        rung = await ringer.ring((group,), give_up=give_up)
+        if rung.leg is None or rung.target is None:
+            return None
+        return rung.target.address, rung.leg
+
+    # --- members rung for a call placed from outside (OriginateCall type=queue) ---
+
+    async def ring_members(self, *, caller_id: str, display_name: str | None) -> CallLeg | None:
+        """Members in the strategy's order (each once; ringall: all at once, once) until
+        one answers: its answered leg (the member is busy until it ends, then rests)."""
+        tried: set[str] = set()
+        while True:
+            members = self.settings.members
+            free = self._board.free(members) - tried
+            targets = pick(
+                self.settings.strategy,
+                members=members,
+                free=free,
+                tried=tried,
+                records=self._board.records,
+                last_rung=self._last_rung,
+                rng=self._rng,
+            )
+            if not targets:
+                return None
+            tried.update(targets)
+            self._last_rung = targets[-1]
+            self._board.ringing(targets, on=True)
+            try:
+                rung = await self._ring(
+                    targets,
+                    caller=None,
+                    deadline=None,
+                    caller_id=caller_id,
+                    display_name=display_name,
+                )
+                if rung is not None:
+                    self._board.call_started(rung[0])
+            finally:
+                self._board.ringing(targets, on=False)
+                self._notify()
+            if rung is not None:
+                member, leg = rung
+                self._answered += 1
+                self._watch_member_call(member, leg)
+                return leg
+
+    def _watch_member_call(self, member: str, leg: CallLeg) -> None:
+        """The member rests once its answered leg ends."""
+
+        def on_event(_event: object) -> None:
+            if leg.ended is not None:
+                unsubscribe()
+                self._board.call_ended(member, wrapup=self.settings.wrapup)
+                self._notify()
+
+        unsubscribe = leg.subscribe(on_event)
+
+    # --- bookkeeping ---
+
+    def _overflow(self, joined: float, why: str) -> QueueResult:
+        self._overflowed += 1
+        waited = asyncio.get_running_loop().time() - joined
+        log.info("queue %s: overflow after %.1f s (%s)", self.settings.id, waited, why)
+        return QueueResult(
+            answered_by=None, overflow_plan=self.settings.overflow, waited=waited, overflowed=True
+        )
+
+    def _position(self, waiter: _Waiter) -> int:
+        try:
+            return self._waiting.index(waiter) + 1
+        except ValueError:
+            return 1
+
+    def _leave(self, waiter: _Waiter) -> None:
+        if waiter in self._waiting:
+            self._waiting.remove(waiter)
+            self._notify()
+
+    def _notify(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def snapshot(self) -> QueueSnapshot:
+        now = asyncio.get_running_loop().time()
+        records = self._board.records
+        return QueueSnapshot(
+            id=self.settings.id,
+            project=self.settings.project,
+            strategy=str(self.settings.strategy),
+            waiting=tuple(
+                WaitingCaller(position=i + 1, caller=w.leg.caller.user, waited=now - w.joined)
+                for i, w in enumerate(self._waiting)
+            ),
+            members=tuple(
+                MemberSnapshot(
+                    extension=m,
+                    state=self._board.state(m),
+                    answered=records[m].answered if m in records else 0,
+                )
+                for m in self.settings.members
+            ),
+            answered=self._answered,
+            abandoned=self._abandoned,
+            overflowed=self._overflowed,
+            average_wait=(
+                self._answered_wait / self._waited_answers if self._waited_answers else None
+            ),
+        )
+
+
+async def _stop(leg: CallLeg, music: asyncio.Task[None]) -> None:
+    if not music.done():
+        leg.stop_playback()
+        music.cancel()
+    await asyncio.gather(music, return_exceptions=True)

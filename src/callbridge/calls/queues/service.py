@@ -1,0 +1,76 @@
+"""Queues: every configured queue, as the rest of the server uses them (the contract of
+``interfaces.md``: ``exists``, ``wait_in``, ``ring_members``; and their snapshots for the
+API)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from callbridge.calls.queues.members import MemberBoard
+from callbridge.calls.queues.ports import HoldMusic, MemberPresence
+from callbridge.calls.queues.queue import CallQueue, QueueResult
+from callbridge.calls.queues.settings import QueueSettings
+from callbridge.calls.queues.snapshot import QueueSnapshot
+from callbridge.calls.switch.ringer import Originator
+from callbridge.engine.leg import CallLeg
+
+
+class UnknownQueue(LookupError):
+    """No queue has this id."""
+
+    def __init__(self, queue_id: str) -> None:
+        super().__init__(queue_id)
+        self.queue_id = queue_id
+
+
+class Queues:
+    def __init__(
+        self,
+        *,
+        queues: Iterable[QueueSettings],
+        engine: Originator,
+        presence: MemberPresence,
+        music: HoldMusic | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        """``presence`` says who is online, busy or resting; ``music`` is what waiting
+        callers hear (without it: the ringback tone)."""
+        self.board = MemberBoard(presence=presence)
+        self._queues: dict[str, CallQueue] = {}
+        for settings in queues:
+            if settings.id in self._queues:
+                raise ValueError(f"queue {settings.id!r} is configured twice")
+            self._queues[settings.id] = CallQueue(
+                settings=settings, board=self.board, engine=engine, music=music, rng=rng
+            )
+
+    def exists(self, queue_id: str) -> bool:
+        return queue_id in self._queues
+
+    def _queue(self, queue_id: str) -> CallQueue:
+        queue = self._queues.get(queue_id)
+        if queue is None:
+            raise UnknownQueue(queue_id)
+        return queue
+
+    async def wait_in(self, leg: CallLeg, queue_id: str) -> QueueResult:
+        """The caller waits (answered, with music and position announcements) until a
+        member answers and their call has ended, or overflows (max_wait, no member logged
+        in), or hangs up.  Raises :class:`UnknownQueue`."""
+        return await self._queue(queue_id).wait_in(leg)
+
+    async def ring_members(
+        self, queue_id: str, *, caller_id: str, display_name: str | None
+    ) -> CallLeg | None:
+        """Members rung by the strategy until one answers (their answered leg) or none
+        did.  Raises :class:`UnknownQueue`."""
+        return await self._queue(queue_id).ring_members(
+            caller_id=caller_id, display_name=display_name
+        )
+
+    def snapshot(self, queue_id: str) -> QueueSnapshot:
+        return self._queue(queue_id).snapshot()
+
+    def snapshots(self) -> tuple[QueueSnapshot, ...]:
+        return tuple(queue.snapshot() for queue in self._queues.values())
