@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from callbridge.calls.inbound.number_match import normalized_number
+from callbridge.config_voicemail import MailboxSection, SmtpSection, check_mailboxes
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -432,6 +433,7 @@ class NumberSection(_Section):
     status_callback: str | None = None
     status_callback_event: str = "completed"
     api_key: str | None = None  # an [[api_keys]] name: signs, and may see, these calls
+    mailbox: str | None = None  # a [[mailboxes]] id: its voicemail (alone: the route)
 
     @field_validator("number")
     @classmethod
@@ -468,9 +470,10 @@ class NumberSection(_Section):
     @model_validator(mode="after")
     def _one_route(self) -> NumberSection:
         routes = [r for r in (self.voice_url, self.user, self.line, self.forward_to) if r]
-        if len(routes) != 1:
+        if len(routes) > 1 or not (routes or self.mailbox):
             raise ValueError(
                 f"number {self.number!r} needs exactly one of voice_url, user, line, forward_to"
+                " (or only a mailbox)"
             )
         if self.voice_url and self.api_key is None:
             raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
@@ -497,6 +500,8 @@ class CallbridgeConfig(_Section):
     api_keys: tuple[ApiKeySection, ...] = ()
     lines: tuple[LineSection, ...] = ()
     numbers: tuple[NumberSection, ...] = ()
+    mailboxes: tuple[MailboxSection, ...] = ()
+    smtp: SmtpSection = SmtpSection()
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:
@@ -566,6 +571,15 @@ class CallbridgeConfig(_Section):
             forward = number.forward_to
             if forward and not forward.lower().startswith("sip") and self.default_trunk is None:
                 raise ValueError(f"{name} forwards to a number: that needs a default [[trunks]]")
+        return self
+
+    @model_validator(mode="after")
+    def _mailboxes(self) -> CallbridgeConfig:
+        check_mailboxes(
+            self.mailboxes,
+            extensions={u.extension for u in self.users},
+            number_mailboxes=[n.mailbox for n in self.numbers if n.mailbox is not None],
+        )
         return self
 
     @property
