@@ -256,6 +256,7 @@ async def inbound_numbers(
                 status_callback=callback,
                 api_key_id=key_id,
                 api_key_name=number.api_key,
+                mailbox=number.mailbox,
             )
         )
     return tuple(numbers)

@@ -11,9 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbridge.callflow.digits import Wait, plan_send_digits
-from callbridge.callflow.errors import FetchError, InvalidProgram
+from callbridge.callflow.errors import FetchError, InvalidProgram, InvalidVerb
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
-from callbridge.callflow.ports import AudioLoader, Dialer, DocumentFetcher, LegPort, RecordingStore
+from callbridge.callflow.ports import (
+    AudioLoader,
+    Dialer,
+    DocumentFetcher,
+    LegPort,
+    RecordingStore,
+    VoicemailBox,
+)
 from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
     MAX_GATHER_DIGITS,
@@ -32,6 +39,7 @@ from callbridge.callflow.verbs import (
     Say,
     SendDigits,
     Verb,
+    Voicemail,
 )
 from callbridge.engine.events import EndReason, LegEndedError, LegState
 
@@ -86,8 +94,10 @@ class CallflowRunner:
         limits: RunnerLimits = RunnerLimits(),
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
+        voicemail: VoicemailBox | None = None,
     ) -> None:
         self._leg = leg
+        self._voicemail = voicemail
         self._fetcher = fetcher
         self._dialer = dialer
         self._recorder = recorder
@@ -273,6 +283,8 @@ class CallflowRunner:
                 return Completed()
             case Reject():
                 return await self._reject(verb)
+            case Voicemail():
+                return await self._leave_voicemail(verb)
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
         # A leg still ringing (an inbound call) is answered when it first needs media; a
@@ -305,6 +317,20 @@ class CallflowRunner:
             case Enqueue():
                 raise _Abort("Enqueue is not supported (no queue service)")
         raise _Abort(f"unknown verb {verb!r}")
+
+    async def _leave_voicemail(self, verb: Voicemail) -> Outcome:
+        """The deposit answers the leg itself; the call ends after it."""
+        if self._voicemail is None:
+            raise _Abort("Voicemail is not configured on this server")
+        self._progress = True
+        try:
+            await self._voicemail.deposit(self._leg, verb)
+        except InvalidVerb as error:
+            raise _Abort(str(error)) from error
+        ended = self._leg.ended
+        if ended is None:
+            ended = await self._leg.hangup()
+        return HungUp(ended=ended)
 
     async def _reject(self, verb: Reject) -> Outcome:
         if self._leg.state is LegState.ANSWERED:

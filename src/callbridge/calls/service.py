@@ -33,6 +33,7 @@ from callbridge.calls.session_factory import (
     SigningSecrets,
 )
 from callbridge.calls.tracker import CallTracker
+from callbridge.calls.voicemail.call_box import DepositService
 from callbridge.engine.engine import IncomingCall
 from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
 from callbridge.engine.originate_checks import usable_caller_id
@@ -100,6 +101,7 @@ class CallbridgeCalls:
         live: LiveCalls | None = None,
         policy: DestinationPolicy | None = None,
         secrets: SigningSecrets | None = None,
+        voicemail: DepositService | None = None,
     ) -> None:
         """``live`` is shared with the callback service, so the call API reaches every call
         it lists (its own registry without it); ``policy`` holds where each API key's calls
@@ -132,6 +134,7 @@ class CallbridgeCalls:
             live=self.live,
             tasks=self._tasks,
             secrets=secrets,
+            voicemail=voicemail,
         )
 
     # --- lifecycle ---
@@ -271,6 +274,7 @@ class CallbridgeCalls:
                 account=number.api_key_name,
                 answered_first=False,
                 screened=number.runs_application,
+                mailbox=number.mailbox,
             )
             session = await self._sessions.session(tracker, spec)
         except BaseException:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, TargetKind
+from callbridge.callflow.verbs import (
+    Dial,
+    DialGroup,
+    DialTarget,
+    Program,
+    Redirect,
+    TargetKind,
+    Voicemail,
+)
 from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
@@ -16,7 +24,8 @@ USER_RING_TIMEOUT = 30.0
 @dataclass(frozen=True, kw_only=True)
 class InboundNumber:
     """One number and its route: exactly one of ``voice_url``, ``user``, ``line``,
-    ``forward_to``.  ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
+    ``forward_to``, or only a ``mailbox`` (the caller leaves a message there).
+    ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
 
     number: str
     voice_url: str | None = None
@@ -27,10 +36,12 @@ class InboundNumber:
     status_callback: StatusCallback | None = None
     api_key_id: str | None = None
     api_key_name: str | None = None
+    mailbox: str | None = None  # where its <Voicemail> goes when it names no mailbox
 
     def __post_init__(self) -> None:
         routes = (self.voice_url, self.user, self.line, self.forward_to)
-        if sum(route is not None for route in routes) != 1:
+        count = sum(route is not None for route in routes)
+        if count > 1 or (count == 0 and self.mailbox is None):
             raise ValueError(f"number {self.number!r} needs exactly one route")
 
     @property
@@ -43,6 +54,8 @@ class InboundNumber:
         if self.voice_url is not None:
             redirect = Redirect(url=self.voice_url, method=self.voice_method)
             return Program(verbs=(redirect,), base_url=self.voice_url)
+        if self.user is None and self.line is None and self.forward_to is None:
+            return Program(verbs=(Voicemail(mailbox=self.mailbox),), base_url="")
         return Program(verbs=(Dial(groups=self._groups()),), base_url="")
 
     def _groups(self) -> tuple[DialGroup, ...]:
