@@ -578,6 +578,7 @@ class CallbridgeConfig(_Section):
         check_mailboxes(
             self.mailboxes,
             extensions={u.extension for u in self.users},
+            key_names={k.name for k in self.api_keys},
             number_mailboxes=[n.mailbox for n in self.numbers if n.mailbox is not None],
         )
         return self

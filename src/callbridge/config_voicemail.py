@@ -35,6 +35,7 @@ class MailboxSection(_Section):
     max_seconds: float = Field(default=120.0, ge=1, le=3600, allow_inf_nan=False)
     users: tuple[str, ...] = ()
     as_attachment: bool = False  # mail the MP3 rather than a link (a deposit may say otherwise)
+    api_keys: tuple[str, ...] = ()  # [[api_keys]] names that see its messages; empty: every key
 
     @field_validator("id")
     @classmethod
@@ -89,7 +90,11 @@ class SmtpSection(_Section):
 
 
 def check_mailboxes(
-    mailboxes: tuple[MailboxSection, ...], *, extensions: set[str], number_mailboxes: list[str]
+    mailboxes: tuple[MailboxSection, ...],
+    *,
+    extensions: set[str],
+    key_names: set[str],
+    number_mailboxes: list[str],
 ) -> None:
     """Mailbox ids unique, their users configured, numbers' mailboxes known."""
     ids = [mailbox.id for mailbox in mailboxes]
@@ -100,6 +105,11 @@ def check_mailboxes(
         if unknown:
             raise ValueError(
                 f"mailbox {mailbox.id!r}: users {unknown} are not [[users]] extensions"
+            )
+        unknown = [name for name in mailbox.api_keys if name not in key_names]
+        if unknown:
+            raise ValueError(
+                f"mailbox {mailbox.id!r}: api_keys {unknown} are not [[api_keys]] names"
             )
     for name in number_mailboxes:
         if name not in ids:

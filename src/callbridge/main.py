@@ -74,6 +74,7 @@ from callbridge.store.idempotency import IdempotencyStore
 from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
+from callbridge.voicemail_setup import build_voicemail
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.twilio_signature import AuthTokens, TwilioWebhookSigner
@@ -395,6 +396,8 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
+        voicemail = build_voicemail(config, database, clock)
+        tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -406,6 +409,7 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
+            voicemail=voicemail.service,
         )
         engine.set_incoming_handler(
             InboundCallHandler(
@@ -443,6 +447,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics=metrics.registry,
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
+            voicemails=voicemail.service,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

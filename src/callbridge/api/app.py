@@ -29,6 +29,7 @@ from callbridge.api.twilio.auth import TwilioAuthenticator
 from callbridge.api.twilio.errors import twilio_error_of
 from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
+from callbridge.api.voicemails import VoicemailService, voicemails_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 from callbridge.dialects.twilio_resource import API_ROOT as TWILIO_ROOT
@@ -61,6 +62,7 @@ def create_http_app(
     metrics: CollectorRegistry | None = None,
     metrics_public: bool = False,
     twilio_tokens: AuthTokens | None = None,
+    voicemails: VoicemailService | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -102,6 +104,8 @@ def create_http_app(
         )
     )
     app.include_router(keys_router(auth=authenticator))
+    if voicemails is not None:
+        app.include_router(voicemails_router(voicemails=voicemails, auth=authenticator))
     if metrics is not None:
         app.include_router(
             metrics_router(
