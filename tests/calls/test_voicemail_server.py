@@ -51,7 +51,7 @@ class Inbox:
     def __init__(self) -> None:
         self.mails: list[EmailMessage] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         self.mails.append(parsed)
@@ -201,9 +201,11 @@ async def test_a_caller_leaves_a_message_that_is_stored_and_mailed_as_mp3(
             assert 2.0 <= message["duration"] <= 4.5
             assert message["read"] is False
             wav = await api.get(f"/api/v2/voicemails/{message['id']}.wav")
-            assert wav.status_code == 200 and wav.headers["content-type"] == "audio/wav"
+            assert wav.status_code == 200
+            assert wav.headers["content-type"] == "audio/wav"
             mp3 = await api.get(f"/api/v2/voicemails/{message['id']}.mp3")
-            assert mp3.status_code == 200 and mp3.headers["content-type"] == "audio/mpeg"
+            assert mp3.status_code == 200
+            assert mp3.headers["content-type"] == "audio/mpeg"
             read = await api.post(f"/api/v2/voicemails/{message['id']}")
             assert read.json()["read"] is True
             unread = (await api.get("/api/v2/voicemails", params={"unread": "true"})).json()
@@ -277,5 +279,3 @@ async def test_mail_waits_for_a_down_smtp_server_across_a_restart_in_order_once(
         await receiver.stop()
         if smtp is not None:
             smtp.stop()
-
-
