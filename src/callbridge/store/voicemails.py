@@ -194,7 +194,7 @@ class VoicemailRepository:
                 found = session.execute(query).first()
                 if found is None:
                     return None
-                mail, voicemail = found.tuple()
+                mail, voicemail = found
                 return OwedMail(
                     id=mail.id,
                     recipients=tuple(r for r in mail.recipients.split(",") if r),
