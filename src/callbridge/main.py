@@ -13,11 +13,13 @@ import uvicorn
 import uvloop
 from aiosipua.headers import parse_uri
 
+from callbridge.announcement_setup import announcement_library, hold_music, media_library
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
 from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.runner import RunnerLimits
+from callbridge.calls.announcements.play import AnnouncementAudio
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
@@ -387,7 +389,15 @@ async def serve(config: CallbridgeConfig) -> None:
         gate = DrainGate(inner=overload_guarded(config, limiter, lag))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
-        audio = HttpAudioLoader(client=http, cache=audio_cache(config))
+        library = await announcement_library(config, tts)
+        media = await media_library(
+            config, library=library, tts=tts, database=database, clock=clock
+        )
+        music = hold_music(config)
+        log.info("music on hold: %s, %.1f s", music.name, music.seconds)
+        audio = AnnouncementAudio(
+            inner=HttpAudioLoader(client=http, cache=audio_cache(config)), library=library
+        )
         live = LiveCalls(max_duration=config.calls.max_duration)
         stack.push_async_callback(live.close)
         worker = http if isinstance(http, ProcessHttpClient) else None
@@ -396,7 +406,7 @@ async def serve(config: CallbridgeConfig) -> None:
                 engine=engine, live_calls=live, calls_ended=CALLS_ENDED, lag=lag, http_worker=worker
             )
         )
-        voicemail = build_voicemail(config, database, clock)
+        voicemail = build_voicemail(config, database, clock, announcements=library)
         tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         calls = CallbridgeCalls(
             engine=engine,
@@ -448,6 +458,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
             voicemails=voicemail.service,
+            announcements=media,
         )
         log.info(
             "SIP on %s, HTTP on %s:%d, node %s", config.sip.listen, host, port, config.calls.node

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from callbridge.calls.voicemail import Mailbox, Voicemail
+from callbridge.calls.voicemail import Announcements, Mailbox, Voicemail
 from callbridge.calls.voicemail.mail import MailSettings
 from callbridge.calls.voicemail.mailer import SmtpSettings, SmtpTransport, VoicemailMailer
 from callbridge.config import CallbridgeConfig
@@ -22,7 +22,14 @@ class VoicemailParts:
     mailer: VoicemailMailer
 
 
-def build_voicemail(config: CallbridgeConfig, database: Database, clock: Clock) -> VoicemailParts:
+def build_voicemail(
+    config: CallbridgeConfig,
+    database: Database,
+    clock: Clock,
+    *,
+    announcements: Announcements | None = None,
+) -> VoicemailParts:
+    """``announcements`` are the greetings by id (prompts' AnnouncementLibrary)."""
     repository = VoicemailRepository(database=database)
     smtp = config.smtp
     mailer = VoicemailMailer(
@@ -58,6 +65,7 @@ def build_voicemail(config: CallbridgeConfig, database: Database, clock: Clock) 
         repository=repository,
         clock=clock,
         directory=Path(config.media.recordings_dir) / VOICEMAIL_FOLDER,
+        announcements=announcements,
         mail_queued=mailer.wake,
     )
     return VoicemailParts(service=service, mailer=mailer)

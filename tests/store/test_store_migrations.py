@@ -26,6 +26,7 @@ TABLES = {
     "idempotency_keys",
     "voicemails",
     "voicemail_mails",
+    "announcements",
     "alembic_version",
 }
 

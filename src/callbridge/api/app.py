@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 
+from callbridge.api.announcements import Announcements, announcements_router
 from callbridge.api.auth import ApiKeyFinder, Authenticator
 from callbridge.api.bitrix import BITRIX_KEYS, NoVoices, VoiceCatalog, bitrix_router
 from callbridge.api.bitrix_errors import REST_PREFIX, bitrix_error_of
@@ -63,6 +64,7 @@ def create_http_app(
     metrics_public: bool = False,
     twilio_tokens: AuthTokens | None = None,
     voicemails: VoicemailService | None = None,
+    announcements: Announcements | None = None,
 ) -> FastAPI:
     """``api_keys`` is the ``ApiKeyRepository``; ``calls`` the call service; ``callbacks``
     the callback service (without it ``/voice/call/callback`` and
@@ -75,7 +77,8 @@ def create_http_app(
     with the ``metrics`` scope unless ``metrics_public`` (:mod:`callbridge.api.metrics`).
     Every request has an ``X-Request-Id`` (:mod:`callbridge.api.request_id`).
     ``twilio_tokens`` learns the auth token of each key that authenticates to the
-    Twilio-compatible API (its webhooks are signed with it)."""
+    Twilio-compatible API (its webhooks are signed with it).  ``announcements`` is the media
+    library (``/api/v2/announcements``; not served without it)."""
     app = FastAPI(title="Callbridge", version="0.1.0", docs_url=None, redoc_url=None)
     app.add_middleware(BodyDeadline, timeout=body_timeout)
     app.add_middleware(RequestId)  # the outermost: set before anything logs
@@ -106,6 +109,8 @@ def create_http_app(
     app.include_router(keys_router(auth=authenticator))
     if voicemails is not None:
         app.include_router(voicemails_router(voicemails=voicemails, auth=authenticator))
+    if announcements is not None:
+        app.include_router(announcements_router(announcements=announcements, auth=authenticator))
     if metrics is not None:
         app.include_router(
             metrics_router(

@@ -161,7 +161,10 @@ class Voicemail:
     async def _greet(self, leg: DepositLeg, announcement: str | None) -> bool:
         library = self._announcements
         if announcement is not None and library is not None and library.exists(announcement):
-            return await leg.play(await library.source(announcement))
+            try:
+                return await leg.play(await library.source(announcement))
+            except LookupError:  # deleted since: the sentence plays
+                pass
         if announcement is not None:
             log.info("announcement %r not available: the built-in greeting plays", announcement)
         return await leg.say(GREETING)

@@ -1,7 +1,7 @@
 """Voicemail: the messages left in mailboxes, and the queue of the mails owed for them.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007 (written on 0006; chained after prompts' 0007 when that branch was merged in)
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
