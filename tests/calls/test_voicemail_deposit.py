@@ -18,6 +18,7 @@ from callbridge.calls.voicemail.recording import RecordingEnd, record_message
 from callbridge.calls.voicemail.silence import SilenceMeter
 from callbridge.engine.events import Ended, EndReason, LegState, Party
 from callbridge.media.plane import AudioSource
+from callbridge.media.sources import SilenceSource
 from callbridge.store.database import Database
 from callbridge.store.voicemails import VoicemailRepository
 
@@ -200,5 +201,43 @@ async def test_a_short_message_is_not_kept_a_longer_one_is_stored_mailed_and_lit
             await voicemail.deposit(
                 long, mailbox="nope", announcement=None, as_attachment=False, caller="", number=""
             )
+    finally:
+        await database.close()
+
+
+class Library:
+    """An announcement library that knows only announcement "4"."""
+
+    def exists(self, announcement_id: str) -> bool:
+        return announcement_id == "4"
+
+    async def source(self, announcement_id: str) -> AudioSource:
+        return SilenceSource(duration_s=0.1)
+
+
+async def test_the_greeting_is_the_announcement_asked_for_else_the_mailboxes(
+    tmp_path: Path, database: Database
+) -> None:
+    voicemail = Voicemail(
+        mailboxes=[Mailbox(id="sales", announcement="4"), Mailbox(id="other", announcement="9")],
+        repository=VoicemailRepository(database=database),
+        clock=StepClock(),
+        directory=tmp_path / "vm",
+        announcements=Library(),
+    )
+    try:
+        heard = []
+        for mailbox, announcement in (("sales", None), ("other", "4"), ("other", None)):
+            leg = ScriptedLeg(tone(10), hangup_at=0.2)
+            await voicemail.deposit(
+                leg,
+                mailbox=mailbox,
+                announcement=announcement,
+                as_attachment=False,
+                caller="c",
+                number="n",
+            )
+            heard.append(leg.played[0])
+        assert heard == ["SilenceSource", "SilenceSource", "say"]  # "9" is unknown
     finally:
         await database.close()
