@@ -4,6 +4,7 @@ once and kept beside its WAV file."""
 from __future__ import annotations
 
 import io
+import uuid
 from pathlib import Path
 
 import soundfile
@@ -21,7 +22,7 @@ def mp3_file(wav: Path) -> Path:
     """``wav``'s MP3 beside it, made the first time it is asked for (blocking)."""
     target = wav.with_suffix(".mp3")
     if not target.is_file():
-        partial = target.with_suffix(".mp3.part")
+        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")  # one per writer
         partial.write_bytes(mp3_bytes(wav))
         partial.replace(target)
     return target
