@@ -30,6 +30,7 @@ from callbridge.config_media_library import (
 from callbridge.config_mwi import MwiSection
 from callbridge.config_pbx import ContextSection, OriginateUserSection, ProjectSection, check_pbx
 from callbridge.config_queues import QueueSection, check_queues
+from callbridge.config_voicemail import MailboxSection, SmtpSection, check_mailboxes
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -452,6 +453,7 @@ class NumberSection(_Section):
     status_callback: str | None = None
     status_callback_event: str = "completed"
     api_key: str | None = None  # an [[api_keys]] name: signs, and may see, these calls
+    mailbox: str | None = None  # a [[mailboxes]] id: its voicemail (alone: the route)
 
     @field_validator("number")
     @classmethod
@@ -490,10 +492,10 @@ class NumberSection(_Section):
         routes = [
             r for r in (self.voice_url, self.user, self.line, self.forward_to, self.queue) if r
         ]
-        if len(routes) != 1:
+        if len(routes) > 1 or not (routes or self.mailbox):
             raise ValueError(
                 f"number {self.number!r} needs exactly one of voice_url, user, line, "
-                "forward_to, queue"
+                "forward_to, queue (or only a mailbox)"
             )
         if self.voice_url and self.api_key is None:
             raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
@@ -522,6 +524,8 @@ class CallbridgeConfig(_Section):
     lines: tuple[LineSection, ...] = ()
     numbers: tuple[NumberSection, ...] = ()
     queues: tuple[QueueSection, ...] = ()
+    mailboxes: tuple[MailboxSection, ...] = ()
+    smtp: SmtpSection = SmtpSection()
     announcements: tuple[AnnouncementSection, ...] = ()
 
     @model_validator(mode="after")
@@ -618,6 +622,16 @@ class CallbridgeConfig(_Section):
             contexts=self.contexts,
             user_projects=((u.extension, u.project) for u in self.users),
             api_key_names=(k.name for k in self.api_keys),
+        )
+        return self
+
+    @model_validator(mode="after")
+    def _mailboxes(self) -> CallbridgeConfig:
+        check_mailboxes(
+            self.mailboxes,
+            extensions={u.extension for u in self.users},
+            key_names={k.name for k in self.api_keys},
+            number_mailboxes=[n.mailbox for n in self.numbers if n.mailbox is not None],
         )
         return self
 

@@ -90,6 +90,7 @@ from callbridge.store.idempotency import IdempotencyStore
 from callbridge.store.key_cache import CachedApiKeys
 from callbridge.store.records import ApiKeyRecord
 from callbridge.store.repository import ApiKeyRepository, CallRepository
+from callbridge.voicemail_setup import build_voicemail
 from callbridge.webhooks.dispatcher import WebhookDispatcher
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.twilio_signature import AuthTokens, TwilioWebhookSigner
@@ -355,6 +356,7 @@ async def inbound_numbers(
                 status_callback=callback,
                 api_key_id=key_id,
                 api_key_name=number.api_key,
+                mailbox=number.mailbox,
             )
         )
     return tuple(numbers)
@@ -528,6 +530,8 @@ async def serve(config: CallbridgeConfig) -> None:
         )
         engine.watch_legs(presence.watch)
         queues = configured_queues(config, engine, music, presence)
+        voicemail = build_voicemail(config, database, clock, announcements=library)
+        tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -540,6 +544,7 @@ async def serve(config: CallbridgeConfig) -> None:
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
             queues=lambda leg: QueueVerb(queues=queues, caller=leg),
+            voicemail=voicemail.service,
         )
         originate = await originate_api(config, engine, presence, calls, keys, queues)
         stack.push_async_callback(originate[0].close)
@@ -589,6 +594,7 @@ async def serve(config: CallbridgeConfig) -> None:
             metrics_public=config.http.metrics_public,
             twilio_tokens=twilio_tokens,
             queues=queues,
+            voicemails=voicemail.service,
             announcements=media,
             presence=presence,
             originate=originate,

@@ -24,6 +24,8 @@ TABLES = {
     "deliveries",
     "recordings",
     "idempotency_keys",
+    "voicemails",
+    "voicemail_mails",
     "announcements",
     "alembic_version",
 }

@@ -33,6 +33,7 @@ from callbridge.api.twilio.errors import twilio_error_of
 from callbridge.api.twilio.routes import twilio_router
 from callbridge.api.ui import ui_router
 from callbridge.api.users import UserDirectory, users_router
+from callbridge.api.voicemails import VoicemailService, voicemails_router
 from callbridge.calls.lines import Line
 from callbridge.calls.ports import CallbackService, CallService
 from callbridge.dialects.originate_auth import OriginateClients
@@ -74,6 +75,7 @@ def create_http_app(
     metrics_public: bool = False,
     twilio_tokens: AuthTokens | None = None,
     queues: QueueDirectory | None = None,
+    voicemails: VoicemailService | None = None,
     announcements: Announcements | None = None,
     presence: UserDirectory | None = None,
     originate: tuple[Originator, OriginateClients] | None = None,
@@ -126,6 +128,8 @@ def create_http_app(
     app.include_router(keys_router(auth=authenticator))
     if queues is not None:  # GET /api/v2/queues, /api/v2/queues/{id}
         app.include_router(queues_router(queues=queues, auth=authenticator))
+    if voicemails is not None:
+        app.include_router(voicemails_router(voicemails=voicemails, auth=authenticator))
     if announcements is not None:
         app.include_router(announcements_router(announcements=announcements, auth=authenticator))
     if presence is not None:  # GET /api/v2/users

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.verbs import Dial, DialTarget, Enqueue
+from callbridge.callflow.verbs import Dial, DialTarget, Enqueue, Voicemail
 from callbridge.engine.events import Ended, EndReason, LegState
 from callbridge.media.plane import AudioSource
 from callbridge.vocabulary import CallStatus
@@ -114,3 +114,10 @@ class RecordingStore(Protocol):
     def new_path(self, leg_id: str) -> Path: ...
 
     async def publish(self, path: Path) -> StoredRecording: ...
+
+
+class VoicemailBox(Protocol):
+    """Leaves the caller's message (``<Voicemail>``) as the call's number and mailboxes
+    say; True if a message was kept.  Raises :class:`InvalidVerb` for an unknown mailbox."""
+
+    async def deposit(self, leg: LegPort, verb: Voicemail) -> bool: ...

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbridge.callflow.digits import Wait, plan_send_digits
-from callbridge.callflow.errors import FetchError, InvalidProgram
+from callbridge.callflow.errors import FetchError, InvalidProgram, InvalidVerb
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
 from callbridge.callflow.ports import (
     AudioLoader,
@@ -20,6 +20,7 @@ from callbridge.callflow.ports import (
     LegPort,
     Queueing,
     RecordingStore,
+    VoicemailBox,
 )
 from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
@@ -39,6 +40,7 @@ from callbridge.callflow.verbs import (
     Say,
     SendDigits,
     Verb,
+    Voicemail,
 )
 from callbridge.engine.events import EndReason, LegEndedError, LegState
 
@@ -95,6 +97,7 @@ class CallflowRunner:
         clock: Clock = time.monotonic,
         hang_up_when_done: bool = True,
         queues: Queueing | None = None,
+        voicemail: VoicemailBox | None = None,
     ) -> None:
         """``hang_up_when_done``: a program that runs out of verbs hangs the leg up (a
         call's application); ``False`` leaves it up for its owner (a callback leg's
@@ -103,6 +106,7 @@ class CallflowRunner:
         self._hang_up_when_done = hang_up_when_done
         self._leg = leg
         self._queues = queues
+        self._voicemail = voicemail
         self._fetcher = fetcher
         self._dialer = dialer
         self._recorder = recorder
@@ -289,6 +293,8 @@ class CallflowRunner:
                 return Completed()
             case Reject():
                 return await self._reject(verb)
+            case Voicemail():
+                return await self._leave_voicemail(verb)
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
         # A leg still ringing (an inbound call) is answered when it first needs media; a
@@ -322,6 +328,20 @@ class CallflowRunner:
             case Enqueue():
                 return await self._enqueue(verb)
         raise _Abort(f"unknown verb {verb!r}")
+
+    async def _leave_voicemail(self, verb: Voicemail) -> Outcome:
+        """The deposit answers the leg itself; the call ends after it."""
+        if self._voicemail is None:
+            raise _Abort("Voicemail is not configured on this server")
+        self._progress = True
+        try:
+            await self._voicemail.deposit(self._leg, verb)
+        except InvalidVerb as error:
+            raise _Abort(str(error)) from error
+        ended = self._leg.ended
+        if ended is None:
+            ended = await self._leg.hangup()
+        return HungUp(ended=ended)
 
     async def _reject(self, verb: Reject) -> Outcome:
         if self._leg.state is LegState.ANSWERED:

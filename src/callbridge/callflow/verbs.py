@@ -254,10 +254,49 @@ class Hangup:
     """End the call."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Voicemail:
+    """The caller leaves a message in ``mailbox`` (None: the number's mailbox) after
+    ``announcement`` (None: the mailbox's greeting); ``as_attachment`` mails it as an MP3
+    (None: as the mailbox says).  The call ends after it."""
+
+    mailbox: str | None = None
+    announcement: str | None = None
+    as_attachment: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_optional_text(self.mailbox, "mailbox")
+        _check_optional_text(self.announcement, "announcement")
+
+
 Verb = (
-    Say | Play | Pause | SendDigits | Gather | Dial | Enqueue | Record | Redirect | Reject | Hangup
+    Say
+    | Play
+    | Pause
+    | SendDigits
+    | Gather
+    | Dial
+    | Enqueue
+    | Record
+    | Redirect
+    | Reject
+    | Hangup
+    | Voicemail
 )
-VERB_TYPES = (Say, Play, Pause, SendDigits, Gather, Dial, Enqueue, Record, Redirect, Reject, Hangup)
+VERB_TYPES = (
+    Say,
+    Play,
+    Pause,
+    SendDigits,
+    Gather,
+    Dial,
+    Enqueue,
+    Record,
+    Redirect,
+    Reject,
+    Hangup,
+    Voicemail,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

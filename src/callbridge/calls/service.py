@@ -34,6 +34,7 @@ from callbridge.calls.session_factory import (
     SigningSecrets,
 )
 from callbridge.calls.tracker import CallTracker
+from callbridge.calls.voicemail.call_box import DepositService
 from callbridge.engine.engine import IncomingCall
 from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
 from callbridge.engine.originate_checks import usable_caller_id
@@ -102,6 +103,7 @@ class CallbridgeCalls:
         policy: DestinationPolicy | None = None,
         secrets: SigningSecrets | None = None,
         queues: QueueingFor | None = None,
+        voicemail: DepositService | None = None,
     ) -> None:
         """``queues`` serves the ``<Enqueue>`` of each call's program (and numbers routed
         to a queue).  ``live`` is shared with the callback service, so the call API reaches
@@ -136,6 +138,7 @@ class CallbridgeCalls:
             tasks=self._tasks,
             secrets=secrets,
             queues=queues,
+            voicemail=voicemail,
         )
 
     # --- lifecycle ---
@@ -275,6 +278,7 @@ class CallbridgeCalls:
                 account=number.api_key_name,
                 answered_first=False,
                 screened=number.runs_application,
+                mailbox=number.mailbox,
             )
             session = await self._sessions.session(tracker, spec)
         except BaseException:

@@ -24,6 +24,7 @@ from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import StatusCallback
 from callbridge.calls.session import CallSession
 from callbridge.calls.tracker import CallTracker
+from callbridge.calls.voicemail.call_box import CallMailbox, DepositService
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
@@ -84,6 +85,7 @@ class SessionSpec:
     record: bool = False
     screened: bool = True
     dialect: ApiDialect | None = None  # the API's own wording (Twilio's), else ours
+    mailbox: str | None = None  # the number's: where a <Voicemail> naming none goes
 
 
 class SessionFactory:
@@ -105,9 +107,11 @@ class SessionFactory:
         tasks: TaskOwner,
         secrets: SigningSecrets | None = None,
         queues: QueueingFor | None = None,
+        voicemail: DepositService | None = None,
     ) -> None:
         self._engine = engine
         self._queues = queues
+        self._voicemail = voicemail
         self._repository = repository
         self._clock = clock
         self._http = http
@@ -151,6 +155,14 @@ class SessionFactory:
                 translate=self._translate,
                 limits=self._runner_limits,
                 queues=None if self._queues is None else self._queues(leg),
+                voicemail=None
+                if self._voicemail is None
+                else CallMailbox(
+                    service=self._voicemail,
+                    caller=tracker.call.from_,
+                    number=tracker.call.to,
+                    mailbox=spec.mailbox,
+                ),
             )
 
         async def note_refused(refused: DestinationRefused) -> None:

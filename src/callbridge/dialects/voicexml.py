@@ -32,6 +32,7 @@ from callbridge.callflow.verbs import (
     SendDigits,
     TargetKind,
     Verb,
+    Voicemail,
 )
 from callbridge.calls.announcements.ids import ID_RULE, is_announcement_id
 from callbridge.calls.announcements.ids import SCHEME as ANNOUNCEMENT_SCHEME
@@ -274,6 +275,18 @@ def _hangup(element: Element, base_url: str) -> Hangup:
     return Hangup()
 
 
+def _voicemail(element: Element, base_url: str) -> Voicemail:
+    """``<Voicemail mailbox="sales" announcement="4" asAttachment="true"/>`` (Callbridge's)."""
+    check_attributes(element, ("mailbox", "announcement", "asAttachment"))
+    check_empty(element)
+    attachment = string_attr(element, "asAttachment")
+    return Voicemail(
+        mailbox=string_attr(element, "mailbox"),
+        announcement=string_attr(element, "announcement"),
+        as_attachment=None if attachment is None else bool_attr(element, "asAttachment", False),
+    )
+
+
 _VERBS: dict[str, _VerbParser] = {
     "Say": _say,
     "Play": _play,
@@ -286,4 +299,5 @@ _VERBS: dict[str, _VerbParser] = {
     "Redirect": _redirect,
     "Reject": _reject,
     "Hangup": _hangup,
+    "Voicemail": _voicemail,
 }

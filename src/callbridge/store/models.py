@@ -219,6 +219,42 @@ class IdempotencyRow(Base):
     headers: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
 
 
+class VoicemailRow(Base):
+    """A message left in a mailbox: its WAV file and who left it when (migration 0010)."""
+
+    __tablename__ = "voicemails"
+    __table_args__ = (Index("ix_voicemails_mailbox", "mailbox", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    mailbox: Mapped[str] = mapped_column(String(64))
+    caller: Mapped[str] = mapped_column(String(255))
+    number: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    duration: Mapped[float] = mapped_column(Float)
+    path: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(String(64))  # the mailed link's secret
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class VoicemailMailRow(Base):
+    """A mail owed for a message: the durable, ordered queue (sent in id order, once)."""
+
+    __tablename__ = "voicemail_mails"
+    __table_args__ = (Index("ix_voicemail_mails_sent_at", "sent_at", "id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    voicemail_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("voicemails.id", ondelete="CASCADE")
+    )
+    recipients: Mapped[str] = mapped_column(Text)  # comma-separated addresses
+    as_attachment: Mapped[bool]
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    given_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # refused for good
+
+
 class AnnouncementRow(Base):
     """An uploaded announcement (the media library); its audio is a WAV file named by id."""
 

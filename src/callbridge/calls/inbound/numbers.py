@@ -13,6 +13,7 @@ from callbridge.callflow.verbs import (
     Program,
     Redirect,
     TargetKind,
+    Voicemail,
 )
 from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.calls.lines import Line
@@ -24,7 +25,8 @@ USER_RING_TIMEOUT = 30.0
 @dataclass(frozen=True, kw_only=True)
 class InboundNumber:
     """One number and its route: exactly one of ``voice_url``, ``user``, ``line``,
-    ``forward_to``, ``queue``.  ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
+    ``forward_to``, ``queue``, or only a ``mailbox`` (the caller leaves a message there).
+    ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
 
     number: str
     voice_url: str | None = None
@@ -36,10 +38,12 @@ class InboundNumber:
     status_callback: StatusCallback | None = None
     api_key_id: str | None = None
     api_key_name: str | None = None
+    mailbox: str | None = None  # where its <Voicemail> goes when it names no mailbox
 
     def __post_init__(self) -> None:
         routes = (self.voice_url, self.user, self.line, self.forward_to, self.queue)
-        if sum(route is not None for route in routes) != 1:
+        count = sum(route is not None for route in routes)
+        if count > 1 or (count == 0 and self.mailbox is None):
             raise ValueError(f"number {self.number!r} needs exactly one route")
 
     @property
@@ -55,6 +59,8 @@ class InboundNumber:
         if self.voice_url is not None:
             redirect = Redirect(url=self.voice_url, method=self.voice_method)
             return Program(verbs=(redirect,), base_url=self.voice_url)
+        if self.user is None and self.line is None and self.forward_to is None:
+            return Program(verbs=(Voicemail(mailbox=self.mailbox),), base_url="")
         return Program(verbs=(Dial(groups=self._groups()),), base_url="")
 
     def _groups(self) -> tuple[DialGroup, ...]:

@@ -2,7 +2,7 @@
 searchable (``GET /api/v2/calls?external_id=``).
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0007 (written on 0006; chained after 0007 on merge)
 Create Date: 2026-12-05
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

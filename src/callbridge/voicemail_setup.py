@@ -1,0 +1,71 @@
+"""Builds the voicemail service and its mailer from the configuration (called by main)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from callbridge.calls.voicemail import Announcements, Mailbox, Voicemail
+from callbridge.calls.voicemail.mail import MailSettings
+from callbridge.calls.voicemail.mailer import SmtpSettings, SmtpTransport, VoicemailMailer
+from callbridge.config import CallbridgeConfig
+from callbridge.store.clock import Clock
+from callbridge.store.database import Database
+from callbridge.store.voicemails import VoicemailRepository
+
+VOICEMAIL_FOLDER = "voicemail"  # under [media] recordings_dir
+
+
+@dataclass(frozen=True)
+class VoicemailParts:
+    service: Voicemail
+    mailer: VoicemailMailer
+
+
+def build_voicemail(
+    config: CallbridgeConfig,
+    database: Database,
+    clock: Clock,
+    *,
+    announcements: Announcements | None = None,
+) -> VoicemailParts:
+    """``announcements`` are the greetings by id (prompts' AnnouncementLibrary)."""
+    repository = VoicemailRepository(database=database)
+    smtp = config.smtp
+    mailer = VoicemailMailer(
+        repository=repository,
+        transport=SmtpTransport(
+            SmtpSettings(
+                host=smtp.host,
+                port=smtp.port,
+                username=smtp.username,
+                password=smtp.password,
+                starttls=smtp.starttls,
+                tls=smtp.tls,
+                timeout=smtp.timeout,
+            )
+        ),
+        settings=MailSettings(sender=smtp.from_, public_url=config.http.base_url),
+        clock=clock,
+        retry_seconds=smtp.retry_seconds,
+    )
+    service = Voicemail(
+        mailboxes=tuple(
+            Mailbox(
+                id=box.id,
+                emails=box.email,
+                announcement=box.announcement,
+                max_seconds=box.max_seconds,
+                users=box.users,
+                as_attachment=box.as_attachment,
+                api_keys=box.api_keys,
+            )
+            for box in config.mailboxes
+        ),
+        repository=repository,
+        clock=clock,
+        directory=Path(config.media.recordings_dir) / VOICEMAIL_FOLDER,
+        announcements=announcements,
+        mail_queued=mailer.wake,
+    )
+    return VoicemailParts(service=service, mailer=mailer)
