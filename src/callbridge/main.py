@@ -22,6 +22,7 @@ from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.cdr import CALLS_ENDED
+from callbridge.calls.control.server_wiring import call_control, notify_signer
 from callbridge.calls.destination_policy import (
     DEFAULT_DENIED_PREFIXES,
     DestinationPolicy,
@@ -41,6 +42,7 @@ from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
+from callbridge.config_control import number_control
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
 from callbridge.engine.engine import Engine, EngineSettings
@@ -256,6 +258,16 @@ async def inbound_numbers(
                 status_callback=callback,
                 api_key_id=key_id,
                 api_key_name=number.api_key,
+                control=number_control(
+                    number=number.number,
+                    control_url=number.control_url,
+                    control_retries=number.control_retries,
+                    control_timeout=number.control_timeout,
+                    notify_url=number.notify_url,
+                    announcement=number.announcement,
+                    backup=number.backup,
+                    mailbox=number.mailbox,
+                ),
             )
         )
     return tuple(numbers)
@@ -373,7 +385,9 @@ async def serve(config: CallbridgeConfig) -> None:
             clock=clock,
             node_id=config.calls.node,
             request_timeout=config.calls.webhook_timeout,
-            sign=TwilioWebhookSigner(tokens=twilio_tokens),
+            sign=notify_signer(
+                (n.notify_url for n in config.numbers), TwilioWebhookSigner(tokens=twilio_tokens)
+            ),
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
@@ -405,6 +419,14 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
+            control=call_control(
+                engine=engine,
+                router=engine.router,
+                realm=config.sip.realm,
+                store=repository,
+                clock=clock,
+                http=http,
+            ),
         )
         engine.set_incoming_handler(
             InboundCallHandler(

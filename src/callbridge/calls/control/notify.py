@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from callbridge.calls.control.credentials import AuthorizedUrl
@@ -18,6 +18,7 @@ from callbridge.store.clock import Clock
 from callbridge.store.records import Callback, DeliveryRecord, NewEvent, RecordedEvent
 from callbridge.webhooks.request import WebhookRequest
 
+RequestSigner = Callable[[DeliveryRecord, WebhookRequest], WebhookRequest]
 NOTIFY_EVENT = "notify"
 
 
@@ -107,10 +108,16 @@ class NotifyAuthorization:
     """A dispatcher signer: a delivery to a configured notify URL gets its Basic
     ``Authorization`` header (the credentials are only in the configuration)."""
 
-    def __init__(self, urls: tuple[AuthorizedUrl, ...]) -> None:
+    def __init__(
+        self, urls: tuple[AuthorizedUrl, ...], *, then: RequestSigner | None = None
+    ) -> None:
+        """``then``: the dispatcher's other signer, applied first (Twilio's)."""
         self._headers = {url.url: url.headers for url in urls if url.headers}
+        self._then = then
 
     def __call__(self, delivery: DeliveryRecord, request: WebhookRequest) -> WebhookRequest:
+        if self._then is not None:
+            request = self._then(delivery, request)
         headers = self._headers.get(delivery.url)
         if not headers:
             return request

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from callbridge.callflow.verbs import Dial, DialGroup, DialTarget, Program, Redirect, TargetKind
+from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
@@ -16,7 +17,8 @@ USER_RING_TIMEOUT = 30.0
 @dataclass(frozen=True, kw_only=True)
 class InboundNumber:
     """One number and its route: exactly one of ``voice_url``, ``user``, ``line``,
-    ``forward_to``.  ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
+    ``forward_to``, ``control`` (seed-004 call control, with its ``control_url``).
+    ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
 
     number: str
     voice_url: str | None = None
@@ -27,9 +29,11 @@ class InboundNumber:
     status_callback: StatusCallback | None = None
     api_key_id: str | None = None
     api_key_name: str | None = None
+    control: NumberControl | None = None
 
     def __post_init__(self) -> None:
-        routes = (self.voice_url, self.user, self.line, self.forward_to)
+        controlled = self.control is not None and self.control.control is not None
+        routes = (self.voice_url, self.user, self.line, self.forward_to, controlled or None)
         if sum(route is not None for route in routes) != 1:
             raise ValueError(f"number {self.number!r} needs exactly one route")
 
@@ -37,9 +41,18 @@ class InboundNumber:
     def runs_application(self) -> bool:
         return self.voice_url is not None
 
+    @property
+    def controlled(self) -> NumberControl | None:
+        """The call control, when it is the number's route."""
+        if self.control is not None and self.control.control is not None:
+            return self.control
+        return None
+
     def program(self) -> Program:
         """What runs on the caller's leg: the application's first document, or a Dial of
         the user, the line's groups, or the forward target."""
+        if self.controlled is not None:
+            raise ValueError(f"number {self.number!r} runs call control, not a program")
         if self.voice_url is not None:
             redirect = Redirect(url=self.voice_url, method=self.voice_method)
             return Program(verbs=(redirect,), base_url=self.voice_url)
