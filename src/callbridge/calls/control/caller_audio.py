@@ -39,7 +39,11 @@ async def play_announcement(
         return "no announcements are configured"
     if not announcements.exists(announcement_id):
         return f"unknown announcement {announcement_id!r}"
-    source = await announcements.source(announcement_id)
+    try:
+        source = await announcements.source(announcement_id)
+    except (LookupError, OSError, ValueError, RuntimeError) as error:
+        log.warning("announcement %r cannot be played: %s", announcement_id, error)
+        return f"announcement {announcement_id!r} cannot be played"
     if not await open_early_media(leg):
         return "the caller left"
     with contextlib.suppress(LegEndedError):
