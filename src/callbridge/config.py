@@ -28,6 +28,11 @@ from callbridge.config_control import (
     check_control_url,
     check_identifier,
 )
+from callbridge.config_media_library import (
+    AnnouncementSection,
+    check_music_on_hold,
+    check_unique_announcements,
+)
 from callbridge.httpclient.address_policy import DEFAULT_DENY_NETWORKS, SELF, parse_network
 
 
@@ -175,6 +180,16 @@ class MediaSection(_Section):
     # An answered leg whose peer sends no RTP this long is ended (BYE); 0: never.  Not
     # while the peer holds the call (sendonly, recvonly, inactive).
     rtp_timeout: float = Field(default=60.0, ge=0, le=86_400)
+    # A file or a folder (its audio files in name order), looped for callers on hold;
+    # unset: the built-in piece (callbridge.media.hold_piece).
+    music_on_hold: str | None = None
+    # Uploaded announcements (POST /api/v2/announcements), as 8 kHz WAV files.
+    announcements_dir: str = "var/announcements"
+
+    @field_validator("music_on_hold")
+    @classmethod
+    def _music_on_hold(cls, value: str | None) -> str | None:
+        return check_music_on_hold(value)
 
     @model_validator(mode="after")
     def _range(self) -> MediaSection:
@@ -533,6 +548,12 @@ class CallbridgeConfig(_Section):
     api_keys: tuple[ApiKeySection, ...] = ()
     lines: tuple[LineSection, ...] = ()
     numbers: tuple[NumberSection, ...] = ()
+    announcements: tuple[AnnouncementSection, ...] = ()
+
+    @model_validator(mode="after")
+    def _announcements(self) -> CallbridgeConfig:
+        check_unique_announcements(self.announcements)
+        return self
 
     @model_validator(mode="after")
     def _unique(self) -> CallbridgeConfig:

@@ -13,15 +13,18 @@ import uvicorn
 import uvloop
 from aiosipua.headers import parse_uri
 
+from callbridge.announcement_setup import announcement_library, hold_music
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
 from callbridge.api.log_redaction import install_key_redaction
 from callbridge.callflow.runner import RunnerLimits
+from callbridge.calls.announcements.play import AnnouncementAudio
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.cdr import CALLS_ENDED
+from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.server_wiring import call_control, notify_signer
 from callbridge.calls.destination_policy import (
     DEFAULT_DENIED_PREFIXES,
@@ -399,7 +402,12 @@ async def serve(config: CallbridgeConfig) -> None:
         gate = DrainGate(inner=overload_guarded(config, limiter, lag))  # refuses at shutdown
         idempotency = IdempotencyStore(database=database, clock=clock)
         tasks.spawn(prune_idempotency_keys(idempotency), name="idempotency-prune")
-        audio = HttpAudioLoader(client=http, cache=audio_cache(config))
+        library = await announcement_library(config, tts)
+        music = hold_music(config)
+        log.info("music on hold: %s, %.1f s", music.name, music.seconds)
+        audio = AnnouncementAudio(
+            inner=HttpAudioLoader(client=http, cache=audio_cache(config)), library=library
+        )
         live = LiveCalls(max_duration=config.calls.max_duration)
         stack.push_async_callback(live.close)
         worker = http if isinstance(http, ProcessHttpClient) else None
@@ -426,6 +434,7 @@ async def serve(config: CallbridgeConfig) -> None:
                 store=repository,
                 clock=clock,
                 http=http,
+                ports=ControlPorts(announcements=library, hold_music=music),
             ),
         )
         engine.set_incoming_handler(

@@ -33,6 +33,8 @@ from callbridge.callflow.verbs import (
     TargetKind,
     Verb,
 )
+from callbridge.calls.announcements.ids import ID_RULE, is_announcement_id
+from callbridge.calls.announcements.ids import SCHEME as ANNOUNCEMENT_SCHEME
 from callbridge.dialects.elements import (
     bool_attr,
     check_attributes,
@@ -118,8 +120,14 @@ def _say(element: Element, base_url: str) -> Say:
 
 
 def _play(element: Element, base_url: str) -> Play:
+    """An http(s) URL, or ``announcement:ID`` (an id of the media library)."""
     check_attributes(element, ("loop",))
-    url = resolve_url(element, require_text(element), base_url)
+    reference = require_text(element).strip()
+    if reference.startswith(ANNOUNCEMENT_SCHEME):
+        if not is_announcement_id(reference.removeprefix(ANNOUNCEMENT_SCHEME)):
+            raise InvalidDocument(f"<Play>: {reference[:80]!r}: {ID_RULE}")
+        return Play(url=reference, loop=int_attr(element, "loop", 1))
+    url = resolve_url(element, reference, base_url)
     return Play(url=url, loop=int_attr(element, "loop", 1))
 
 
