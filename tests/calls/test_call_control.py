@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from test_inbound_calls import engine_idle, inbound_service, speech_frames
 
+from audio_analysis import goertzel_power, read_wav_mono, rms
+from callbridge.calls.announcements.library import AnnouncementLibrary, ConfiguredAnnouncement
 from callbridge.calls.control.controlled_call import CallControl
 from callbridge.calls.control.credentials import authorized_url
 from callbridge.calls.control.notify import call_id_of
@@ -28,16 +30,14 @@ from callbridge.calls.control.plan_parser import parse_plan
 from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.extensions import ExtensionDialer
+from callbridge.calls.hold_music import HoldMusic
 from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.service import CallbridgeCalls
 from callbridge.engine.engine import Engine, EngineSettings
-from callbridge.engine.leg import DEFAULT_VOICE
 from callbridge.engine.routing import Trunk
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
-from callbridge.media.plane import AudioSource
-from callbridge.media.sources import ToneSource
 from callbridge.media.tts import Tts
 from callbridge.sip.transaction import Timers
 from callbridge.store.database import Database
@@ -53,7 +53,7 @@ FAST_TIMERS = Timers(t1=0.1, t2=0.4, t4=0.5, d=1.0)
 ENGINE_PORT = 5220  # the control branch's ports: SIP 5220-5239, RTP 47200-47599
 TARGET = f"{ENGINE_HOST}:{ENGINE_PORT}"
 CARRIER_NETWORKS = (ip_network("127.0.10.0/24"), ip_network("127.0.20.0/24"))
-MUSIC_HZ = 1300.0  # the test's stand-in for music on hold: a tone no ringback has
+ANNOUNCEMENT = "Thank you for calling. Please hold the line."
 
 
 @pytest.fixture
@@ -91,28 +91,6 @@ class ScriptedReceiver(Receiver):
         elif self.status != 200:
             self.status = 200
         return await super()._handle(request)
-
-
-class ToneMusic:
-    def source(self) -> AudioSource:
-        return ToneSource(frequencies=(MUSIC_HZ,), duration_s=None, level=0.3)
-
-
-class SpokenAnnouncements:
-    """Announcements as speech (espeak-ng), as ``[[announcements]] text`` makes them."""
-
-    def __init__(self, tts: Tts, texts: dict[str, str]) -> None:
-        self._tts = tts
-        self._texts = texts
-
-    def exists(self, announcement_id: str) -> bool:
-        return announcement_id in self._texts
-
-    async def source(self, announcement_id: str) -> AudioSource:
-        from callbridge.media.sources import AudioFileSource
-
-        path = await self._tts.synthesize(self._texts[announcement_id], DEFAULT_VOICE)
-        return AudioFileSource(path)
 
 
 @dataclass
@@ -166,6 +144,11 @@ async def controlled(
 ) -> AsyncIterator[Controlled]:
     receiver = ScriptedReceiver()
     await receiver.start()
+    library = AnnouncementLibrary(
+        configured=(ConfiguredAnnouncement(id="7684", text=ANNOUNCEMENT),),
+        tts=Tts(cache_dir=tts_cache),
+    )
+    await library.prepare()
     async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         control = CallControl(
             engine=world.engine,
@@ -174,13 +157,7 @@ async def controlled(
             store=world.repository,
             clock=world.calls._clock,
             http=client,
-            ports=ControlPorts(
-                hold_music=ToneMusic(),
-                announcements=SpokenAnnouncements(
-                    Tts(cache_dir=tts_cache),
-                    {"7684": "Thank you for calling. Please hold the line."},
-                ),
-            ),
+            ports=ControlPorts(hold_music=HoldMusic.built_in(), announcements=library),
         )
         calls, _key = await inbound_service(world, database, tmp_path, client, Unlimited())
         calls._control = control
@@ -189,6 +166,20 @@ async def controlled(
         finally:
             await calls.close()
             await receiver.stop()
+
+
+def caller_audio(recording: Path | None) -> dict[str, int]:
+    """20 ms frames of the caller's recording: loud (speech or music), and ringback (loud,
+    with both 440 and 480 Hz well above what is near them)."""
+    assert recording is not None, "no recording"
+    _, data = read_wav_mono(recording)
+    frames = [data[i : i + 160] for i in range(0, len(data) - 160, 160)]
+
+    def dominant(frame: Any, hz: float) -> bool:
+        return goertzel_power(frame, hz) > 20 * goertzel_power(frame, hz * 1.37)
+
+    ringback = sum(1 for f in frames if rms(f) > 500 and dominant(f, 440.0) and dominant(f, 480.0))
+    return {"sounding": speech_frames(recording), "ringback": ringback}
 
 
 def forward(*targets: tuple[float, tuple[str, ...]], attributes: str = "") -> str:
@@ -372,11 +363,13 @@ async def test_music_on_hold_and_announcement_in_early_media_instead_of_ringback
     await caller.stop()
     posts = await controlled.hung_up()
     assert posts[-1]["type"] == "accepted"
-    assert speech_frames(caller.recorded_wav) > 50  # the announcement
-    assert tone_frames(caller.recorded_wav, MUSIC_HZ) > 100  # music, not ringback
-    # 20 ms frames dominated by 440 Hz: some of the speech (espeak's pitch), no ringback
-    # (2 s of tone in every 6 s: over 100 frames in these 3 s; see the next test)
-    assert tone_frames(caller.recorded_wav, 440.0) < 50
+    # The announcement's speech, then the built-in music while the target rang (about 3 s,
+    # 150 frames, all sounding), not ringback: 20 ms frames dominated by 440 Hz are a few
+    # of the speech's and the music's, where ringback gives over 100 (the next test).
+    heard = caller_audio(caller.recorded_wav)
+    print("caller heard (20 ms frames):", heard)
+    assert heard["sounding"] > 200, heard  # ~2.5 s of speech and ~3 s of music
+    assert heard["ringback"] < 30, heard  # ringback: over 80 (the next test)
     await engine_idle(controlled.world.engine)
 
 
@@ -395,7 +388,8 @@ async def test_without_music_the_caller_in_early_media_hears_ringback(
     await caller.hangup()
     await caller.stop()
     await controlled.hung_up()
-    assert speech_frames(caller.recorded_wav) > 50
-    assert tone_frames(caller.recorded_wav, 440.0) > 80  # the generated ringback
-    assert tone_frames(caller.recorded_wav, MUSIC_HZ) < 50  # some speech, no music
+    heard = caller_audio(caller.recorded_wav)
+    print("caller heard (20 ms frames):", heard)
+    assert heard["sounding"] > 50
+    assert heard["ringback"] > 80, heard  # the generated ringback
     await engine_idle(controlled.world.engine)
