@@ -30,6 +30,7 @@ from callbridge.calls.control.notify import EventStore, HangupType, Notifier
 from callbridge.calls.control.outcome import PlanOutcome, Timeline
 from callbridge.calls.control.plan import Plan
 from callbridge.calls.control.ports import ControlPorts
+from callbridge.calls.control.queued_timeline import QueuedTimeline
 from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.switch.ringer import Originator
 from callbridge.engine.engine import IncomingCall
@@ -99,9 +100,14 @@ class CallControl:
             from_=caller_of(call),
             to=control.number,
         )
+        timeline = QueuedTimeline(tracker)
         try:
-            await notifier.incoming_call()
-            outcome = await self._control(leg, tracker, control, notifier, signing_secret)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(timeline.run(), name=f"control events {tracker.sid}")
+                try:
+                    outcome = await self._control(leg, timeline, control, notifier, signing_secret)
+                finally:
+                    timeline.close()
         finally:
             if leg.ended is None:
                 await leg.hangup()
@@ -112,7 +118,7 @@ class CallControl:
     async def _control(
         self,
         leg: CallLeg,
-        tracker: TrackedCall,
+        tracker: Timeline,
         control: NumberControl,
         notifier: Notifier,
         secret: str | None,
@@ -127,8 +133,9 @@ class CallControl:
                 self._client.ask(
                     control, notifier.form, on_attempt=note_attempt, signing_secret=secret
                 ),
-                name=f"control {tracker.sid}",
+                name=f"control {notifier.call_sid}",
             )
+            await notifier.incoming_call()  # written while the control request is out
             if control.announcement is not None:
                 why = await play_announcement(leg, self._ports.announcements, control.announcement)
                 if why is not None:
@@ -145,7 +152,7 @@ class CallControl:
         return await executor.no_plan("no usable answer from control_url and no backup")
 
     def _executor(
-        self, leg: CallLeg, tracker: TrackedCall, control: NumberControl, notifier: Notifier
+        self, leg: CallLeg, tracker: Timeline, control: NumberControl, notifier: Notifier
     ) -> PlanExecutor:
         caller = caller_number_of(leg)
 

@@ -75,6 +75,10 @@ class Notifier:
         self._base = {"from": from_, "to": to, "call_id": call_id_of(call_sid)}
 
     @property
+    def call_sid(self) -> str:
+        return self._sid
+
+    @property
     def form(self) -> dict[str, str]:
         """The ``IncomingCall`` form (the control request posts the same)."""
         return {"event": NotifyEvent.INCOMING_CALL.value, **self._base}
