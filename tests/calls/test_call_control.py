@@ -9,7 +9,7 @@ import base64
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
@@ -25,7 +25,7 @@ from audio_analysis import goertzel_power, read_wav_mono, rms
 from callbridge.calls.announcements.library import AnnouncementLibrary, ConfiguredAnnouncement
 from callbridge.calls.control.controlled_call import CallControl
 from callbridge.calls.control.credentials import authorized_url
-from callbridge.calls.control.notify import call_id_of
+from callbridge.calls.control.notify import HangupType, call_id_of
 from callbridge.calls.control.plan_parser import parse_plan
 from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.settings import NumberControl
@@ -34,7 +34,7 @@ from callbridge.calls.hold_music import HoldMusic
 from callbridge.calls.inbound.handler import InboundCallHandler
 from callbridge.calls.inbound.numbers import InboundNumber, NumberPlan
 from callbridge.calls.service import CallbridgeCalls
-from callbridge.engine.engine import Engine, EngineSettings
+from callbridge.engine.engine import Engine, EngineSettings, IncomingCall
 from callbridge.engine.routing import Trunk
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
@@ -98,6 +98,7 @@ class Controlled:
     world: CallWorld
     calls: CallbridgeCalls
     control: Receiver
+    service: CallControl
 
     def install(self, answer: str | None = None, **fields: Any) -> NumberControl:
         if answer is not None:
@@ -162,7 +163,7 @@ async def controlled(
         calls, _key = await inbound_service(world, database, tmp_path, client, Unlimited())
         calls._control = control
         try:
-            yield Controlled(world=world, calls=calls, control=receiver)
+            yield Controlled(world=world, calls=calls, control=receiver, service=control)
         finally:
             await calls.close()
             await receiver.stop()
@@ -392,4 +393,30 @@ async def test_without_music_the_caller_in_early_media_hears_ringback(
     print("caller heard (20 ms frames):", heard)
     assert heard["sounding"] > 50
     assert heard["ringback"] > 80, heard  # the generated ringback
+    await engine_idle(controlled.world.engine)
+
+
+async def test_a_plan_runs_on_any_leg_for_a_queues_overflow(
+    controlled: Controlled, sipp_uac: SippUacFactory
+) -> None:
+    kinds: list[HangupType] = []
+    notes: list[str] = []
+
+    class Notes:
+        async def note(self, name: str, data: Mapping[str, Any]) -> None:
+            notes.append(name)
+
+    class Overflow:
+        async def handle(self, call: IncomingCall) -> None:
+            plan = '<Response><Reject reason="busy"/></Response>'
+            kind = await controlled.service.run_plan(
+                call.leg, plan, timeline=Notes(), number=NUMBER
+            )
+            kinds.append(kind)
+
+    controlled.world.engine.set_incoming_handler(Overflow())
+    result = await sipp_uac(TARGET, "uac_busy", service=NUMBER).run()
+    assert result.ok, result
+    assert kinds == [HangupType.BLOCKED]
+    assert notes == ["control_plan"]
     await engine_idle(controlled.world.engine)

@@ -27,8 +27,9 @@ from callbridge.calls.control.control_client import ControlAttempt, ControlClien
 from callbridge.calls.control.executor import PlanExecutor
 from callbridge.calls.control.forward import ForwardRunner
 from callbridge.calls.control.notify import EventStore, HangupType, Notifier
-from callbridge.calls.control.outcome import PlanOutcome, Timeline
+from callbridge.calls.control.outcome import Accepted, PlanOutcome, Timeline
 from callbridge.calls.control.plan import Plan
+from callbridge.calls.control.plan_parser import parse_plan
 from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.queued_timeline import QueuedTimeline
 from callbridge.calls.control.settings import NumberControl
@@ -151,28 +152,57 @@ class CallControl:
             return await executor.run(control.backup, source="backup")
         return await executor.no_plan("no usable answer from control_url and no backup")
 
+    async def run_plan(
+        self,
+        leg: CallLeg,
+        plan_xml: str,
+        *,
+        timeline: Timeline,
+        number: str,
+        mailbox: str | None = None,
+    ) -> HangupType:
+        """Run a seed-004 XML plan on ``leg`` (a queue's overflow plan, say) without call
+        control's request or notify posts; :class:`PlanError` if it is no plan."""
+        plan = parse_plan(plan_xml)
+        control = NumberControl(number=number, mailbox=mailbox)
+
+        async def accepted(peer: str) -> None:
+            await timeline.note("plan_accepted", {"peer": peer})
+
+        executor = PlanExecutor(
+            caller=leg,
+            forward=lambda: self._forward_runner(leg, timeline, control, accepted),
+            queues=self._ports.queues,
+            timeline=timeline,
+            accepted=accepted,
+            backup=None,
+        )
+        outcome = await executor.run(plan, source="plan")
+        return outcome.kind
+
+    def _forward_runner(
+        self, leg: CallLeg, timeline: Timeline, control: NumberControl, accepted: Accepted
+    ) -> ForwardRunner:
+        caller = caller_number_of(leg)
+        return ForwardRunner(
+            engine=self._engine,
+            caller=leg,
+            caller_id=caller,
+            ports=self._ports,
+            timeline=timeline,
+            accepted=accepted,
+            peer_of=self.peer_of,
+            mailbox=control.mailbox,
+            caller_number=caller,
+            number=control.number,
+        )
+
     def _executor(
         self, leg: CallLeg, tracker: Timeline, control: NumberControl, notifier: Notifier
     ) -> PlanExecutor:
-        caller = caller_number_of(leg)
-
-        def forward() -> ForwardRunner:
-            return ForwardRunner(
-                engine=self._engine,
-                caller=leg,
-                caller_id=caller,
-                ports=self._ports,
-                timeline=tracker,
-                accepted=notifier.call_accepted,
-                peer_of=self.peer_of,
-                mailbox=control.mailbox,
-                caller_number=caller,
-                number=control.number,
-            )
-
         return PlanExecutor(
             caller=leg,
-            forward=forward,
+            forward=lambda: self._forward_runner(leg, tracker, control, notifier.call_accepted),
             queues=self._ports.queues,
             timeline=tracker,
             accepted=notifier.call_accepted,
