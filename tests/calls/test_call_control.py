@@ -42,7 +42,8 @@ from callbridge.media.tts import Tts
 from callbridge.sip.transaction import Timers
 from callbridge.store.database import Database
 from callbridge.store.records import CallEventRecord, CallFilters
-from peers.conftest import BaresipFactory, SippUacFactory
+from peers.conftest import BaresipFactory, SippUacFactory, SippUasFactory
+from peers.sipp import UasMode
 from peers.test_harness import tone_frames
 from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
@@ -419,4 +420,47 @@ async def test_a_plan_runs_on_any_leg_for_a_queues_overflow(
     assert result.ok, result
     assert kinds == [HangupType.BLOCKED]
     assert notes == ["control_plan"]
+    await engine_idle(controlled.world.engine)
+
+
+async def test_example_3a_a_sip_address_and_a_number_ring_at_once(
+    controlled: Controlled, baresip: BaresipFactory, sipp_uas: SippUasFactory
+) -> None:
+    """Examples 1, 2 and 3a: an external number goes through the default trunk (a SIPp UAS
+    at the carrier's address answers it), a ``user@host`` is called directly."""
+    carrier = await sipp_uas(UasMode.ANSWER_THEN_BYE, host="127.0.10.2", bye_after_ms=1500)
+    phone = await baresip("phone")
+    controlled.install(forward((20, (peer(phone), "022129191999"))))
+    caller = await baresip("caller")
+    await caller.dial(f"sip:{NUMBER}@{TARGET}")
+    await phone.wait_event("CALL_INCOMING", timeout=15)  # rung with the number
+    await caller.wait_event("CALL_ESTABLISHED", timeout=15)  # the number answered
+    await phone.wait_event("CALL_CLOSED", timeout=10)  # cancelled
+    await caller.wait_event("CALL_CLOSED", timeout=15)  # the carrier's BYE
+    await caller.stop()
+    await carrier.stop()
+    posts = await controlled.hung_up()
+    assert [p["event"] for p in posts] == ["IncomingCall", "CallAccepted", "HungUp"]
+    assert posts[1]["peer"] == "022129191999"
+    assert posts[2]["type"] == "accepted"
+    await engine_idle(controlled.world.engine)
+
+
+async def test_example_5_voicemail_until_it_exists_is_missed(
+    controlled: Controlled, baresip: BaresipFactory
+) -> None:
+    controlled.install(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<Response><Forward voicemail="true" voicemail_announcement="4"/></Response>',
+        mailbox="sales",
+    )
+    caller = await baresip("caller")
+    await caller.dial(f"sip:{NUMBER}@{TARGET}")
+    closed = await caller.wait_event("CALL_CLOSED", timeout=10)
+    assert "480" in str(closed.get("param", ""))
+    posts = await controlled.hung_up()
+    assert (posts[-1]["type"], posts[-1]["duration"]) == ("missed", "0")
+    events = await controlled.events()
+    skipped = next(e.data for e in events if e.name == "voicemail_skipped")
+    assert skipped == {"mailbox": "sales", "why": "no such mailbox"}
     await engine_idle(controlled.world.engine)
