@@ -435,6 +435,7 @@ async def serve(config: CallbridgeConfig) -> None:
                 clock=clock,
                 http=http,
                 ports=ControlPorts(announcements=library, hold_music=music),
+                policy=policy,
             ),
         )
         engine.set_incoming_handler(

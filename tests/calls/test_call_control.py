@@ -29,6 +29,7 @@ from callbridge.calls.control.notify import HangupType, call_id_of
 from callbridge.calls.control.plan_parser import parse_plan
 from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.settings import NumberControl
+from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.extensions import ExtensionDialer
 from callbridge.calls.hold_music import HoldMusic
 from callbridge.calls.inbound.handler import InboundCallHandler
@@ -100,11 +101,13 @@ class Controlled:
     calls: CallbridgeCalls
     control: Receiver
     service: CallControl
+    key_id: str
 
     def install(self, answer: str | None = None, **fields: Any) -> NumberControl:
         if answer is not None:
             self.control.documents["/control"] = answer
         backup = fields.pop("backup", None)
+        api_key_id = fields.pop("api_key_id", None)
         control_url = fields.pop("control_url", self.control.url("/control"))
         settings = NumberControl(
             number=NUMBER,
@@ -113,7 +116,7 @@ class Controlled:
             backup=None if backup is None else parse_plan(backup),
             **fields,
         )
-        number = InboundNumber(number=NUMBER, control=settings)
+        number = InboundNumber(number=NUMBER, control=settings, api_key_id=api_key_id)
         engine = self.world.engine
         engine.set_incoming_handler(
             InboundCallHandler(
@@ -161,10 +164,12 @@ async def controlled(
             http=client,
             ports=ControlPorts(hold_music=HoldMusic.built_in(), announcements=library),
         )
-        calls, _key = await inbound_service(world, database, tmp_path, client, Unlimited())
+        calls, key = await inbound_service(world, database, tmp_path, client, Unlimited())
         calls._control = control
         try:
-            yield Controlled(world=world, calls=calls, control=receiver, service=control)
+            yield Controlled(
+                world=world, calls=calls, control=receiver, service=control, key_id=key.id
+            )
         finally:
             await calls.close()
             await receiver.stop()
@@ -464,3 +469,32 @@ async def test_example_5_voicemail_until_it_exists_is_missed(
     skipped = next(e.data for e in events if e.name == "voicemail_skipped")
     assert skipped == {"mailbox": "sales", "why": "no such mailbox"}
     await engine_idle(controlled.world.engine)
+
+
+async def test_forward_targets_obey_the_numbers_key(
+    controlled: Controlled, baresip: BaresipFactory
+) -> None:
+    """A number with an API key: its control answer may forward only where the key may
+    call (a premium-rate number is refused by the default denied prefixes)."""
+    world = controlled.world
+    controlled.calls._control = CallControl(
+        engine=world.engine,
+        is_extension=world.engine.router.is_extension,
+        domain="callbridge",
+        store=world.repository,
+        clock=world.calls._clock,
+        http=controlled.service._client._http,
+        policy=DestinationPolicy(),  # the key's default rules
+    )
+    controlled.install(forward((20, ("+49900123456",))), api_key_id=controlled.key_id)
+    caller = await baresip("caller")
+    await caller.dial(f"sip:{NUMBER}@{TARGET}")
+    closed = await caller.wait_event("CALL_CLOSED", timeout=10)
+    assert "480" in str(closed.get("param", ""))
+    posts = await controlled.hung_up()
+    assert posts[-1]["type"] == "missed"
+    events = await controlled.events()
+    refused = next(e.data for e in events if e.name == "forward_refused")
+    assert refused["to"] == "+49900123456"
+    assert "denied_prefixes" in refused["why"]
+    await engine_idle(world.engine)

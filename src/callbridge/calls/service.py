@@ -81,6 +81,7 @@ class InboundControl(Protocol):
         control: NumberControl,
         *,
         signing_secret: str | None = None,
+        api_key_id: str | None = None,
     ) -> None: ...
 
 
@@ -325,7 +326,9 @@ class CallbridgeCalls:
             secret = None
             if number.api_key_id is not None and secrets is not None:
                 secret = await secrets.signing_secret(number.api_key_id)
-            await control.run(call, tracker, controlled, signing_secret=secret)
+            await control.run(
+                call, tracker, controlled, signing_secret=secret, api_key_id=number.api_key_id
+            )
 
         return drive
 

@@ -33,6 +33,7 @@ from callbridge.calls.control.plan_parser import parse_plan
 from callbridge.calls.control.ports import ControlPorts
 from callbridge.calls.control.queued_timeline import QueuedTimeline
 from callbridge.calls.control.settings import NumberControl
+from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.switch.ringer import Originator
 from callbridge.engine.engine import IncomingCall
 from callbridge.engine.events import Answered, LegEvent
@@ -62,6 +63,7 @@ class CallControl:
         http: HttpRequests,
         ports: ControlPorts | None = None,
         retry_pause: float | None = None,
+        policy: DestinationPolicy | None = None,
     ) -> None:
         """``domain`` names extensions in ``CallAccepted``'s ``peer`` (``1001@domain``)."""
         self._engine = engine
@@ -75,6 +77,7 @@ class CallControl:
             else ControlClient(http=http, pause=retry_pause)
         )
         self._ports = ports or ControlPorts()
+        self._policy = policy
 
     def peer_of(self, number: str) -> str:
         """``CallAccepted``'s ``peer``: ``user@host`` as given, an extension as
@@ -90,7 +93,9 @@ class CallControl:
         control: NumberControl,
         *,
         signing_secret: str | None = None,
+        api_key_id: str | None = None,
     ) -> None:
+        """``api_key_id``: the number's key, whose destination rules the targets obey."""
         leg = call.leg
         answered = _AnswerClock(leg)
         notifier = Notifier(
@@ -106,7 +111,9 @@ class CallControl:
             async with asyncio.TaskGroup() as group:
                 group.create_task(timeline.run(), name=f"control events {tracker.sid}")
                 try:
-                    outcome = await self._control(leg, timeline, control, notifier, signing_secret)
+                    outcome = await self._control(
+                        leg, timeline, control, notifier, signing_secret, api_key_id
+                    )
                 finally:
                     timeline.close()
         finally:
@@ -123,8 +130,9 @@ class CallControl:
         control: NumberControl,
         notifier: Notifier,
         secret: str | None,
+        api_key_id: str | None,
     ) -> PlanOutcome:
-        executor = self._executor(leg, tracker, control, notifier)
+        executor = self._executor(leg, tracker, control, notifier, api_key_id)
 
         async def note_attempt(attempt: ControlAttempt) -> None:
             await tracker.note("control_attempt", attempt.event())
@@ -181,9 +189,25 @@ class CallControl:
         return outcome.kind
 
     def _forward_runner(
-        self, leg: CallLeg, timeline: Timeline, control: NumberControl, accepted: Accepted
+        self,
+        leg: CallLeg,
+        timeline: Timeline,
+        control: NumberControl,
+        accepted: Accepted,
+        api_key_id: str | None = None,
     ) -> ForwardRunner:
         caller = caller_number_of(leg)
+        policy = self._policy
+
+        def refusal(address: str) -> str | None:
+            if policy is None:
+                return None
+            try:
+                policy.check_destination(api_key_id, address)
+            except DestinationRefused as refused:
+                return refused.message
+            return None
+
         return ForwardRunner(
             engine=self._engine,
             caller=leg,
@@ -195,14 +219,22 @@ class CallControl:
             mailbox=control.mailbox,
             caller_number=caller,
             number=control.number,
+            refusal=refusal,
         )
 
     def _executor(
-        self, leg: CallLeg, tracker: Timeline, control: NumberControl, notifier: Notifier
+        self,
+        leg: CallLeg,
+        tracker: Timeline,
+        control: NumberControl,
+        notifier: Notifier,
+        api_key_id: str | None,
     ) -> PlanExecutor:
         return PlanExecutor(
             caller=leg,
-            forward=lambda: self._forward_runner(leg, tracker, control, notifier.call_accepted),
+            forward=lambda: self._forward_runner(
+                leg, tracker, control, notifier.call_accepted, api_key_id
+            ),
             queues=self._ports.queues,
             timeline=tracker,
             accepted=notifier.call_accepted,

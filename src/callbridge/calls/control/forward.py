@@ -61,8 +61,11 @@ class ForwardRunner:
         mailbox: str | None,
         caller_number: str,
         number: str,
+        refusal: Callable[[str], str | None] | None = None,
     ) -> None:
-        """``peer_of`` names a target's number as ``CallAccepted`` shows it."""
+        """``peer_of`` names a target's number as ``CallAccepted`` shows it; ``refusal``
+        says why a target may not be called (the number's key's destination rules), or
+        ``None``: refused targets are not rung, and the call's events say why."""
         self._engine = engine
         self._caller = caller
         self._caller_id = caller_id
@@ -73,6 +76,7 @@ class ForwardRunner:
         self._mailbox = mailbox
         self._caller_number = caller_number
         self._number = number
+        self._refusal = refusal
 
     async def run(self, forward: Forward) -> PlanOutcome:
         caller = self._caller
@@ -113,8 +117,9 @@ class ForwardRunner:
             await self._timeline.note("forward_ringing", {"to": target.address, "leg": leg.id})
 
         ringer = GroupRinger(engine=self._engine, caller_id=self._caller_id, on_leg=on_leg)
+        groups = await self._allowed(dial_groups(forward.targets))
         try:
-            rung = await ringer.ring(dial_groups(forward.targets), give_up=caller.wait_ended)
+            rung = await ringer.ring(groups, give_up=caller.wait_ended)
         finally:
             if music is not None:
                 await music.stop()
@@ -131,6 +136,23 @@ class ForwardRunner:
         if not bridged.connected:
             return PlanOutcome(kind=HangupType.MISSED, detail="the bridge failed")
         return PlanOutcome(kind=HangupType.ACCEPTED)
+
+    async def _allowed(self, groups: tuple[DialGroup, ...]) -> tuple[DialGroup, ...]:
+        if self._refusal is None:
+            return groups
+        allowed = []
+        for group in groups:
+            targets = []
+            for target in group.targets:
+                why = self._refusal(target.address)
+                if why is None:
+                    targets.append(target)
+                else:
+                    log.warning("forward to %s refused: %s", target.address, why)
+                    await self._timeline.note("forward_refused", {"to": target.address, "why": why})
+            if targets:
+                allowed.append(DialGroup(targets=tuple(targets), ring_timeout=group.ring_timeout))
+        return tuple(allowed)
 
     async def _voicemail_or_missed(self, forward: Forward) -> PlanOutcome:
         voicemail, mailbox = self._ports.voicemail, self._mailbox

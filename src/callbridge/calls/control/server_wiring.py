@@ -8,6 +8,7 @@ from callbridge.calls.control.controlled_call import CallControl
 from callbridge.calls.control.credentials import AuthorizedUrl, authorized_url
 from callbridge.calls.control.notify import EventStore, NotifyAuthorization, RequestSigner
 from callbridge.calls.control.ports import ControlPorts
+from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.switch.ringer import Originator
 from callbridge.engine.routing import Router
 from callbridge.httpclient.port import HttpRequests
@@ -29,6 +30,7 @@ def call_control(
     clock: Clock,
     http: HttpRequests,
     ports: ControlPorts | None = None,
+    policy: DestinationPolicy | None = None,
 ) -> CallControl:
     return CallControl(
         engine=engine,
@@ -38,4 +40,5 @@ def call_control(
         clock=clock,
         http=http,
         ports=ports,
+        policy=policy,
     )
