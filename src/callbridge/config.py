@@ -22,6 +22,12 @@ from pydantic import (
 )
 
 from callbridge.calls.inbound.number_match import normalized_number
+from callbridge.config_control import (
+    MAX_CONTROL_RETRIES,
+    check_backup,
+    check_control_url,
+    check_identifier,
+)
 from callbridge.config_media_library import (
     AnnouncementSection,
     check_music_on_hold,
@@ -453,7 +459,29 @@ class NumberSection(_Section):
     status_callback: str | None = None
     status_callback_event: str = "completed"
     api_key: str | None = None  # an [[api_keys]] name: signs, and may see, these calls
+    # Call control and notify (seed-004; callbridge.config_control validates them).
+    control_url: str | None = None
+    control_retries: int = Field(default=3, ge=0, le=MAX_CONTROL_RETRIES)
+    control_timeout: float = Field(default=3.0, ge=0.5, le=30.0)
+    notify_url: str | None = None
+    announcement: str | None = None
+    backup: str | None = None
     mailbox: str | None = None  # a [[mailboxes]] id: its voicemail (alone: the route)
+
+    @field_validator("control_url", "notify_url")
+    @classmethod
+    def _control_urls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_control_url(value, str(info.field_name))
+
+    @field_validator("announcement", "mailbox")
+    @classmethod
+    def _ids(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return check_identifier(value, str(info.field_name))
+
+    @field_validator("backup")
+    @classmethod
+    def _backup(cls, value: str | None) -> str | None:
+        return check_backup(value)
 
     @field_validator("number")
     @classmethod
@@ -490,13 +518,24 @@ class NumberSection(_Section):
     @model_validator(mode="after")
     def _one_route(self) -> NumberSection:
         routes = [
-            r for r in (self.voice_url, self.user, self.line, self.forward_to, self.queue) if r
+            r
+            for r in (
+                self.voice_url,
+                self.user,
+                self.line,
+                self.forward_to,
+                self.queue,
+                self.control_url,
+            )
+            if r
         ]
         if len(routes) > 1 or not (routes or self.mailbox):
             raise ValueError(
                 f"number {self.number!r} needs exactly one of voice_url, user, line, "
-                "forward_to, queue (or only a mailbox)"
+                "forward_to, queue, control_url (or only a mailbox)"
             )
+        if self.notify_url and not self.control_url:
+            raise ValueError(f"number {self.number!r}: notify_url needs control_url")
         if self.voice_url and self.api_key is None:
             raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
         return self

@@ -25,6 +25,9 @@ from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callback_programs import CallbackLegPrograms
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.cdr import CALLS_ENDED
+from callbridge.calls.control.ports import ControlPorts
+from callbridge.calls.control.queue_overflow import QueueOverflow
+from callbridge.calls.control.server_wiring import call_control, notify_signer
 from callbridge.calls.destination_policy import (
     DEFAULT_DENIED_PREFIXES,
     DestinationPolicy,
@@ -52,6 +55,7 @@ from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSett
 from callbridge.calls.session_factory import SigningSecrets
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
+from callbridge.config_control import number_control
 from callbridge.dialects.originate_auth import OriginateClients
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.admission import LagReading
@@ -357,6 +361,16 @@ async def inbound_numbers(
                 api_key_id=key_id,
                 api_key_name=number.api_key,
                 mailbox=number.mailbox,
+                control=number_control(
+                    number=number.number,
+                    control_url=number.control_url,
+                    control_retries=number.control_retries,
+                    control_timeout=number.control_timeout,
+                    notify_url=number.notify_url,
+                    announcement=number.announcement,
+                    backup=number.backup,
+                    mailbox=number.mailbox,
+                ),
             )
         )
     return tuple(numbers)
@@ -496,7 +510,9 @@ async def serve(config: CallbridgeConfig) -> None:
             clock=clock,
             node_id=config.calls.node,
             request_timeout=config.calls.webhook_timeout,
-            sign=TwilioWebhookSigner(tokens=twilio_tokens),
+            sign=notify_signer(
+                (n.notify_url for n in config.numbers), TwilioWebhookSigner(tokens=twilio_tokens)
+            ),
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         keys = ApiKeyRepository(database=database, clock=clock)
@@ -532,6 +548,22 @@ async def serve(config: CallbridgeConfig) -> None:
         queues = configured_queues(config, engine, music, presence)
         voicemail = build_voicemail(config, database, clock, announcements=library)
         tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
+        control = call_control(
+            engine=engine,
+            router=engine.router,
+            realm=config.sip.realm,
+            store=repository,
+            clock=clock,
+            http=http,
+            ports=ControlPorts(
+                announcements=library,
+                hold_music=music,
+                queues=queues,
+                voicemail=voicemail.service,
+            ),
+            policy=policy,
+        )
+        overflow = QueueOverflow(control=control)
         calls = CallbridgeCalls(
             engine=engine,
             repository=repository,
@@ -543,8 +575,9 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
-            queues=lambda leg: QueueVerb(queues=queues, caller=leg),
+            queues=lambda leg: QueueVerb(queues=queues, caller=leg, overflow=overflow),
             voicemail=voicemail.service,
+            control=control,
         )
         originate = await originate_api(config, engine, presence, calls, keys, queues)
         stack.push_async_callback(originate[0].close)
@@ -556,8 +589,9 @@ async def serve(config: CallbridgeConfig) -> None:
                 directory=engine.router,
             )
         )
-        # The lead: the voicemail store here, and Voicemail(notifier=engine.message_waiting).
-        wire_message_waiting(engine, counts=None)
+        # Phones' message-waiting lights follow the voicemail store.
+        voicemail.service.set_notifier(engine.message_waiting)
+        wire_message_waiting(engine, counts=voicemail.service)
         callbacks = CallbridgeCallbacks(
             engine=engine,
             repository=repository,

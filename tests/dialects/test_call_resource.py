@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from callbridge.dialects.call_resource import call_json, call_page_json
@@ -43,6 +44,7 @@ def record(**changes: object) -> CallRecord:
 def test_call_json_uses_the_seeds_names_and_hides_the_secret_key() -> None:
     assert call_json(record()) == {
         "CallSid": "CA1",
+        "callId": hashlib.sha256(b"CA1").hexdigest(),  # seed-004's call_id
         "ParentCallSid": None,
         "status": "queued",
         "direction": "outbound",

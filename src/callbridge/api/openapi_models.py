@@ -74,6 +74,7 @@ class PlaceCall(_Doc):
 
 class Call(_Doc):
     CallSid: str
+    callId: str = Field(description="seed-004's call_id: SHA-256 of the CallSid, lowercase hex")
     ParentCallSid: str | None
     status: CallStatus
     direction: Literal["outbound", "inbound"]

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits, Translate
 from callbridge.callflow.verbs import Program
+from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import (
@@ -27,6 +28,7 @@ from callbridge.calls.live import LiveCall, LiveCalls
 from callbridge.calls.new_call import inbound_call, outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
+from callbridge.calls.session import Drive
 from callbridge.calls.session_factory import (
     QueueingFor,
     SessionFactory,
@@ -37,6 +39,7 @@ from callbridge.calls.tracker import CallTracker
 from callbridge.calls.voicemail.call_box import DepositService
 from callbridge.engine.engine import IncomingCall
 from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
+from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
@@ -68,6 +71,20 @@ class CallEngine(Originator, Protocol):
     previous run left up."""
 
     async def end_stale_dialog(self, snapshot: DialogSnapshot) -> int: ...
+
+
+class InboundControl(Protocol):
+    """Runs an inbound call to a number under call control (calls.control.CallControl)."""
+
+    async def run(
+        self,
+        call: IncomingCall,
+        tracker: CallTracker,
+        control: NumberControl,
+        *,
+        signing_secret: str | None = None,
+        api_key_id: str | None = None,
+    ) -> None: ...
 
 
 class Admission(Protocol):
@@ -104,12 +121,14 @@ class CallbridgeCalls:
         secrets: SigningSecrets | None = None,
         queues: QueueingFor | None = None,
         voicemail: DepositService | None = None,
+        control: InboundControl | None = None,
     ) -> None:
         """``queues`` serves the ``<Enqueue>`` of each call's program (and numbers routed
-        to a queue).  ``live`` is shared with the callback service, so the call API reaches
-        every call it lists (its own registry without it); ``policy`` holds where each API
-        key's calls may go (default: the built-in denied prefixes, no SIP URIs; calls without
-        a key are not checked); ``secrets`` sign the documents fetched for a key's calls."""
+        to a queue); ``control`` runs the calls to numbers under call control (seed-004).
+        ``live`` is shared with the callback service, so the call API reaches every call it
+        lists (its own registry without it); ``policy`` holds where each API key's calls may
+        go (default: the built-in denied prefixes, no SIP URIs; calls without a key are
+        not checked); ``secrets`` sign the documents fetched for a key's calls."""
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -121,6 +140,8 @@ class CallbridgeCalls:
         self._live: dict[str, LiveCall] = {}
         self.live = live if live is not None else LiveCalls()
         self._owns_live = live is None
+        self._control = control
+        self._secrets = secrets
         self._tasks = TaskOwner(name="calls")
         self._sessions = SessionFactory(
             engine=engine,
@@ -289,13 +310,35 @@ class CallbridgeCalls:
         try:
             with contextlib.suppress(LegEndedError):  # the caller gave up at once
                 await leg.ring()  # the application is asked with CallStatus=ringing
-            await session.run(leg, number.program())
+            await session.run(leg, self._route(call, tracker, number))
         finally:
             self._live.pop(tracker.sid, None)
             self.live.remove(tracker.sid)
             permit.release()
 
     # --- inside ---
+
+    def _route(
+        self, call: IncomingCall, tracker: CallTracker, number: InboundNumber
+    ) -> Program | Drive:
+        """The number's program, or its call control."""
+        controlled = number.controlled
+        if controlled is None:
+            return number.program()
+        control, secrets = self._control, self._secrets
+
+        async def drive(leg: CallLeg) -> None:
+            if control is None:
+                await leg.hangup(EndReason.FAILED, 500, detail="call control is not available")
+                return
+            secret = None
+            if number.api_key_id is not None and secrets is not None:
+                secret = await secrets.signing_secret(number.api_key_id)
+            await control.run(
+                call, tracker, controlled, signing_secret=secret, api_key_id=number.api_key_id
+            )
+
+        return drive
 
     def _check_destinations(self, request: OutboundCallRequest) -> None:
         """``to`` is called showing ``from``; without ``url`` ``from`` is called too.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
@@ -26,6 +26,8 @@ from callbridge.engine.leg import CallLeg
 log = logging.getLogger(__name__)
 
 RunnerFactory = Callable[[CallLeg, EngineDialer, CallRecordings], CallflowRunner]
+# What runs on the leg instead of a program (an inbound number under call control).
+Drive = Callable[[CallLeg], Awaitable[None]]
 
 APPLICATION_ERROR_EVENT = "error"
 
@@ -70,7 +72,7 @@ class CallSession:
     def tracker(self) -> CallTracker:
         return self._tracker
 
-    async def run(self, leg: CallLeg, program: Program) -> None:
+    async def run(self, leg: CallLeg, program: Program | Drive) -> None:
         self._leg = leg
         async with asyncio.TaskGroup() as group:
             group.create_task(self._follow(leg), name=f"events {self.sid}")
@@ -109,7 +111,7 @@ class CallSession:
             self._progress.clear()
             await self._progress.wait()
 
-    async def _drive(self, leg: CallLeg, program: Program) -> None:
+    async def _drive(self, leg: CallLeg, program: Program | Drive) -> None:
         if self._answered_first:
             try:
                 await leg.wait_answered()
@@ -119,6 +121,9 @@ class CallSession:
         # application runs: a crash from here on still owes, and sends, each of them.
         await self._events_stored(len(leg.history))
         if leg.ended is not None:
+            return
+        if not isinstance(program, Program):
+            await program(leg)
             return
         if self._record and self._answered_first:
             self._recording = self._recordings.new_path(leg.id)

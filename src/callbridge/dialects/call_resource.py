@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from callbridge.calls.control.notify import call_id_of
 from callbridge.store.records import (
     CallDetail,
     CallEventRecord,
@@ -42,6 +43,7 @@ def call_json(call: CallRecord) -> JsonObject:
     """One call: what ``POST /api/v2/calls`` answers and each item of a call list."""
     return {
         "CallSid": call.sid,
+        "callId": call_id_of(call.sid),  # seed-004's call_id (notify and call control)
         "ParentCallSid": call.parent_sid,
         "status": str(call.status),
         "direction": call.direction,

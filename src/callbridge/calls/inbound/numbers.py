@@ -15,6 +15,7 @@ from callbridge.callflow.verbs import (
     TargetKind,
     Voicemail,
 )
+from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.inbound.number_match import normalized_number
 from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
@@ -25,7 +26,8 @@ USER_RING_TIMEOUT = 30.0
 @dataclass(frozen=True, kw_only=True)
 class InboundNumber:
     """One number and its route: exactly one of ``voice_url``, ``user``, ``line``,
-    ``forward_to``, ``queue``, or only a ``mailbox`` (the caller leaves a message there).
+    ``forward_to``, ``queue``, ``control`` (seed-004 call control, with its ``control_url``),
+    or only a ``mailbox`` (the caller leaves a message there).
     ``api_key_id`` (and its name, the ``AccountSid``) owns its calls."""
 
     number: str
@@ -40,8 +42,18 @@ class InboundNumber:
     api_key_name: str | None = None
     mailbox: str | None = None  # where its <Voicemail> goes when it names no mailbox
 
+    control: NumberControl | None = None
+
     def __post_init__(self) -> None:
-        routes = (self.voice_url, self.user, self.line, self.forward_to, self.queue)
+        controlled = self.control is not None and self.control.control is not None
+        routes = (
+            self.voice_url,
+            self.user,
+            self.line,
+            self.forward_to,
+            self.queue,
+            controlled or None,
+        )
         count = sum(route is not None for route in routes)
         if count > 1 or (count == 0 and self.mailbox is None):
             raise ValueError(f"number {self.number!r} needs exactly one route")
@@ -50,10 +62,19 @@ class InboundNumber:
     def runs_application(self) -> bool:
         return self.voice_url is not None
 
+    @property
+    def controlled(self) -> NumberControl | None:
+        """The call control, when it is the number's route."""
+        if self.control is not None and self.control.control is not None:
+            return self.control
+        return None
+
     def program(self) -> Program:
         """What runs on the caller's leg: the application's first document, the queue
         (its overflow plan on an overflow), or a Dial of the user, the line's groups, or
-        the forward target."""
+        the forward target, or the mailbox."""
+        if self.controlled is not None:
+            raise ValueError(f"number {self.number!r} runs call control, not a program")
         if self.queue is not None:
             return Program(verbs=(Enqueue(queue=self.queue, run_overflow=True),), base_url="")
         if self.voice_url is not None:
