@@ -24,6 +24,9 @@ notify_url = "https://crm.example.com/notify"
 announcement = "1001"
 backup = '<Response><Forward><Target><Number>1001</Number></Target></Forward></Response>'
 mailbox = "sales"
+[[mailboxes]]
+id = "sales"
+email = ["sales@example.com"]
 """
 
 
