@@ -1,0 +1,128 @@
+"""Call control into a queue through the real server (``callbridge serve``, uvloop, the
+HTTP worker): a number whose control answer is seed-004's ``<Queue queue_id=.../>`` waits
+the caller in a [[queues]] entry (``queues`` reach call control through ``ControlPorts``);
+a registered baresip member answers and the caller is bridged to it (notify CallAccepted
+with the member as peer, HungUp type=accepted).  A queue with no member logged in
+overflows: its ``overflow`` plan (``<Reject reason="busy"/>``) runs through call control
+and the caller gets 486."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from peers.conftest import BaresipFactory, SippUacFactory
+from peers.net import free_tcp_port
+from peers.phones import registered_phone
+from server_process import Server, write_config
+from webhook_receiver import Receiver
+
+pytestmark = pytest.mark.peers
+
+KEY = "control-queue-key-0123456789abcdef"
+SIP_PORT = 5345
+RTP_PORTS = (49800, 49999)
+STAFFED, EMPTY = "+4922129191001", "+4922129191002"
+
+
+def numbers(receiver: Receiver) -> str:
+    return "".join(
+        f"""
+[[numbers]]
+number = "{number}"
+control_url = "{receiver.url(f"/control/{queue}")}"
+notify_url = "{receiver.url(f"/notify/{queue}")}"
+api_key = "test"
+"""
+        for number, queue in ((STAFFED, "sales"), (EMPTY, "night"))
+    )
+
+
+async def test_control_queues_the_caller_a_member_answers_an_empty_queue_overflows_busy(
+    tmp_path: Path, baresip: BaresipFactory, sipp_uac: SippUacFactory
+) -> None:
+    receiver = Receiver()
+    for queue in ("sales", "night"):
+        receiver.documents[f"/control/{queue}"] = (
+            f'<Response><Queue queue_id="{queue}"/></Response>'
+        )
+    await receiver.start()
+    http_port = free_tcp_port()
+    config = write_config(
+        tmp_path,
+        sip_port=SIP_PORT,
+        http_port=http_port,
+        rtp_ports=RTP_PORTS,
+        node="control-queue-test",
+        api_key=KEY,
+        more=f"""
+[[users]]
+extension = "1001"
+password = "secret1001"
+[[users]]
+extension = "1002"
+password = "secret1002"
+[[trunks]]
+name = "carrier"
+uri = "sip:127.0.10.2:5060"
+default = true
+inbound_addresses = ["127.0.10.0/24"]
+[[queues]]
+id = "sales"
+project = 1
+strategy = "roundrobin"
+members = ["1001"]
+wrapup = 30
+announce_position_every = 0
+[[queues]]
+id = "night"
+project = 1
+strategy = "roundrobin"
+members = ["1002"]
+announce_position_every = 0
+overflow = '<Response><Reject reason="busy"/></Response>'
+{numbers(receiver)}""",
+    )
+    server = Server(config, http_port, tmp_path / "server.log")
+    await server.start()
+    try:
+        member = await registered_phone(
+            baresip,
+            "1001",
+            registrar=f"127.0.0.1:{SIP_PORT}",
+            password="secret1001",
+            auto_answer=True,
+        )
+        staffed = sipp_uac(f"127.0.0.1:{SIP_PORT}", service=STAFFED.lstrip("+"), pause_ms=1000)
+        result = await staffed.run()
+        assert result.ok, result.errors or result.stats
+        await member.wait_event("CALL_CLOSED", timeout=10)
+        await receiver.wait_for(
+            lambda: any(r.form.get("event") == "HungUp" for r in receiver.on("/notify/sales")),
+            timeout=15,
+        )
+        # Nobody of "night" is registered: its overflow plan rejects the caller busy.
+        empty = sipp_uac(f"127.0.0.1:{SIP_PORT}", "uac_busy", service=EMPTY.lstrip("+"))
+        result = await empty.run()
+        assert result.ok, result.errors or result.stats
+        await receiver.wait_for(
+            lambda: any(r.form.get("event") == "HungUp" for r in receiver.on("/notify/night")),
+            timeout=15,
+        )
+    finally:
+        await server.stop()
+        await receiver.stop()
+    sales = [p.form for p in receiver.on("/notify/sales")]
+    print("sales notify:", sales)
+    assert [p["event"] for p in sales] == ["IncomingCall", "CallAccepted", "HungUp"]
+    assert "1001" in sales[1]["peer"]
+    assert sales[2]["type"] == "accepted"
+    night = [p.form for p in receiver.on("/notify/night")]
+    print("night notify:", night)
+    assert [p["event"] for p in night] == ["IncomingCall", "HungUp"]
+    assert night[1]["type"] == "blocked"
+    assert len(receiver.on("/control/sales")) == len(receiver.on("/control/night")) == 1
+    log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "queue night: overflow" in log
+    assert "Traceback" not in log, log[-3000:]
