@@ -8,6 +8,7 @@ and the caller gets 486."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -94,8 +95,18 @@ overflow = '<Response><Reject reason="busy"/></Response>'
             password="secret1001",
             auto_answer=True,
         )
-        staffed = sipp_uac(f"127.0.0.1:{SIP_PORT}", service=STAFFED.lstrip("+"), pause_ms=1000)
-        result = await staffed.run()
+        staffed = sipp_uac(f"127.0.0.1:{SIP_PORT}", service=STAFFED.lstrip("+"), pause_ms=3000)
+        call = asyncio.create_task(staffed.run())
+        await member.wait_event("CALL_ESTABLISHED", timeout=10)
+        # CallAccepted is posted when the member answers, not once the bridged call ended.
+        await receiver.wait_for(
+            lambda: any(
+                r.form.get("event") == "CallAccepted" for r in receiver.on("/notify/sales")
+            ),
+            timeout=10,
+        )
+        assert not [e for e in member.events if e.get("type") == "CALL_CLOSED"]
+        result = await call
         assert result.ok, result.errors or result.stats
         await member.wait_event("CALL_CLOSED", timeout=10)
         await receiver.wait_for(
@@ -116,7 +127,7 @@ overflow = '<Response><Reject reason="busy"/></Response>'
     sales = [p.form for p in receiver.on("/notify/sales")]
     print("sales notify:", sales)
     assert [p["event"] for p in sales] == ["IncomingCall", "CallAccepted", "HungUp"]
-    assert "1001" in sales[1]["peer"]
+    assert sales[1]["peer"] == "1001"
     assert sales[2]["type"] == "accepted"
     night = [p.form for p in receiver.on("/notify/night")]
     print("night notify:", night)
