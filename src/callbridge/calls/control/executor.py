@@ -88,9 +88,9 @@ class PlanExecutor:
             await self._timeline.note("queue_unavailable", {"queue_id": queue_id, "why": why})
             return await self._fall_back(why, source=source)
         await self._timeline.note("queue", {"queue_id": queue_id})
-        result = await queues.wait_in(self._caller, queue_id)
+        # CallAccepted goes out when the member answers, not once the bridged call ended.
+        result = await queues.wait_in(self._caller, queue_id, answered=self._accepted)
         if result.answered_by is not None:
-            await self._accepted(result.answered_by)
             return PlanOutcome(kind=HangupType.ACCEPTED)
         if self._caller.ended is not None:
             return PlanOutcome(kind=HangupType.MISSED, detail="the caller hung up in the queue")

@@ -4,6 +4,7 @@ feature that does not exist: no queue runs the backup plan, no voicemail is a mi
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,7 +43,15 @@ class QueueWait(Protocol):
 class Queues(Protocol):
     def exists(self, queue_id: str) -> bool: ...
 
-    async def wait_in(self, leg: CallLeg, queue_id: str) -> QueueWait: ...
+    async def wait_in(
+        self,
+        leg: CallLeg,
+        queue_id: str,
+        *,
+        answered: Callable[[str], Awaitable[None]] | None = None,
+    ) -> QueueWait:
+        """``answered`` is told the member who answered, before the bridge."""
+        ...
 
 
 class Voicemail(Protocol):

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from callbridge.callflow.verbs import DialGroup, DialTarget
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 POLL = 0.5  # seconds between looks at presence (registrations, wrap-up ends) while waiting
 
+Answered = Callable[[str], Awaitable[None]]  # told the extension of the member who answered
+
 
 @dataclass(frozen=True, kw_only=True)
 class QueueResult:
@@ -50,6 +53,7 @@ class QueueResult:
 class _Waiter:
     leg: CallLeg
     joined: float
+    answered: Answered | None = None
     tried: set[str] = field(default_factory=set)
     serving: bool = False
 
@@ -80,7 +84,9 @@ class CallQueue:
 
     # --- a caller waits ---
 
-    async def wait_in(self, leg: CallLeg) -> QueueResult:
+    async def wait_in(self, leg: CallLeg, *, answered: Answered | None = None) -> QueueResult:
+        """``answered`` is told the member's extension when one answers, before the
+        bridge (the result comes once the bridged call ended)."""
         loop = asyncio.get_running_loop()
         joined = loop.time()
         if not self._board.logged_in(self.settings.members):
@@ -91,7 +97,7 @@ class CallQueue:
         except LegEndedError:
             self._abandoned += 1
             return QueueResult(answered_by=None, overflow_plan=None, waited=0.0)
-        waiter = _Waiter(leg=leg, joined=joined)
+        waiter = _Waiter(leg=leg, joined=joined, answered=answered)
         self._waiting.append(waiter)
         music = leg.tasks.spawn(
             hold(
@@ -182,6 +188,8 @@ class CallQueue:
         self._waited_answers += 1
         log.info("queue %s: %s answered %s after %.1f s", self.settings.id, member, leg.id, waited)
         try:
+            if waiter.answered is not None:
+                await waiter.answered(member)
             await bridge(self._engine, leg, callee)
         finally:
             self._board.call_ended(member, wrapup=self.settings.wrapup)

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from callbridge.calls.queues.members import MemberBoard
 from callbridge.calls.queues.ports import HoldMusic, MemberPresence
-from callbridge.calls.queues.queue import CallQueue, QueueResult
+from callbridge.calls.queues.queue import Answered, CallQueue, QueueResult
 from callbridge.calls.queues.settings import QueueSettings
 from callbridge.calls.queues.snapshot import QueueSnapshot
 from callbridge.calls.switch.ringer import Originator
@@ -54,11 +54,14 @@ class Queues:
             raise UnknownQueue(queue_id)
         return queue
 
-    async def wait_in(self, leg: CallLeg, queue_id: str) -> QueueResult:
+    async def wait_in(
+        self, leg: CallLeg, queue_id: str, *, answered: Answered | None = None
+    ) -> QueueResult:
         """The caller waits (answered, with music and position announcements) until a
         member answers and their call has ended, or overflows (max_wait, no member logged
-        in), or hangs up.  Raises :class:`UnknownQueue`."""
-        return await self._queue(queue_id).wait_in(leg)
+        in), or hangs up; ``answered`` is told the member when one answers, before the
+        bridge.  Raises :class:`UnknownQueue`."""
+        return await self._queue(queue_id).wait_in(leg, answered=answered)
 
     async def ring_members(
         self, queue_id: str, *, caller_id: str, display_name: str | None
