@@ -137,6 +137,8 @@ async def test_example_5_forward_to_voicemail_stores_mails_notifies_and_lights_t
         )
         async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
             (message,) = (await api.get("/api/v2/voicemails")).json()["voicemails"]
+            (call,) = (await api.get("/api/v2/calls")).json()["calls"]
+            detail = (await api.get(f"/api/v2/calls/{call['CallSid']}")).json()
         assert message["mailbox"] == "sales"
         assert message["number"] == NUMBER
         assert 2.0 <= message["duration"] <= 4.5
@@ -148,5 +150,9 @@ async def test_example_5_forward_to_voicemail_stores_mails_notifies_and_lights_t
     posts = receiver.on("/notify")
     assert [p.form["event"] for p in posts] == ["IncomingCall", "HungUp"]
     assert posts[1].form["type"] == "voicemail"
+    assert {p.form["call_id"] for p in posts} == {call["callId"]}
+    noted = [e["data"] for e in detail["events"] if e["name"] == "voicemail"]
+    assert noted == [{"mailbox": "sales"}]
     log = (tmp_path / "server.log").read_text(errors="replace")
+    assert "not available: the built-in greeting plays" not in log  # announcement 4 played
     assert "Traceback" not in log, log[-3000:]
