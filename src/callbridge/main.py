@@ -649,6 +649,7 @@ async def serve(config: CallbridgeConfig) -> None:
         install_key_redaction()  # uvicorn's Config has configured its loggers by now
         bound_log_lines()
         freeze_startup_objects()
+        lag.forget(now=asyncio.get_running_loop().time())  # start-up is not load
         with ShutdownSignals() as signals:
             http_task = asyncio.create_task(server.serve(sockets=[http_socket]), name="http")
             await signals.wait_or(http_task)

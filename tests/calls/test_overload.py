@@ -39,6 +39,21 @@ def test_an_overdue_wake_up_counts_before_it_happens() -> None:
     assert lag.lag_at(20.5) == pytest.approx(0.42)
 
 
+def test_lateness_before_forget_is_not_load() -> None:
+    """The server's start-up ran the loop late; once it serves, the first calls were refused
+    for half a second (503 right after /health said it was up)."""
+    lag = LoopLag(interval=0.05, window=0.5)
+    lag.note(0.2, at=30.0)
+    lag.expect(30.05)  # the sampler is asleep while start-up blocks the loop
+    lag.forget(now=30.3)
+    assert lag.lag_at(30.31) == pytest.approx(0.01)  # overdue counts from forget() only
+    lag.note(0.27, at=30.32)  # the sampler wakes 0.27 s late: 0.02 s of it after forget()
+    assert lag.lag_at(30.33) == pytest.approx(0.02)
+    lag.expect(30.4)
+    lag.note(0.3, at=30.7)  # load after forget() counts whole
+    assert lag.lag_at(30.71) == pytest.approx(0.3)
+
+
 async def test_a_blocked_loop_is_measured() -> None:
     lag = LoopLag(interval=0.01, window=5.0)
     task = asyncio.create_task(lag.run())

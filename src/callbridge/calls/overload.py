@@ -43,6 +43,7 @@ class LoopLag:
         self._window = window
         self._samples: deque[tuple[float, float]] = deque()  # (noted at, lag)
         self._due: float | None = None  # when the sampling task should wake next
+        self._since = float("-inf")  # lateness from before this is not the load's (start-up)
 
     @property
     def lag(self) -> float:
@@ -54,8 +55,15 @@ class LoopLag:
         while self._samples and self._samples[0][0] < now - self._window:
             self._samples.popleft()
         worst = max((lag for _, lag in self._samples), default=0.0)
-        overdue = now - self._due if self._due is not None else 0.0
+        overdue = now - max(self._due, self._since) if self._due is not None else 0.0
         return max(worst, overdue)
+
+    def forget(self, *, now: float) -> None:
+        """Lateness up to ``now`` is not load: the server's own start-up (building its
+        services runs the loop late for a few hundred ms), which must not refuse the first
+        calls after it says it is up."""
+        self._samples.clear()
+        self._since = now
 
     def expect(self, due: float) -> None:
         """The sampling task will wake at ``due``."""
@@ -64,6 +72,7 @@ class LoopLag:
     def note(self, lag: float, *, at: float) -> None:
         """The sampling task woke at ``at``, ``lag`` seconds after it was due."""
         self._due = None
+        lag = min(lag, at - self._since)  # only the part of the wait after forget()
         if lag > 0.0:
             self._samples.append((at, lag))
 

@@ -237,7 +237,8 @@ class CallControl:
             ),
             queues=self._ports.queues,
             timeline=tracker,
-            accepted=notifier.call_accepted,
+            # a queue's member is an extension: named as Forward names it (1001@domain)
+            accepted=lambda member: notifier.call_accepted(self.peer_of(member)),
             backup=control.backup,
         )
 
