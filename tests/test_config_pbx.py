@@ -33,6 +33,13 @@ voice_url = "https://crm.example.com/context/welcome"
 """
 
 
+QUEUE = """[[queues]]
+id = "sales"
+project = {project}
+members = ["1001"]
+"""
+
+
 def load(tmp_path: Path, text: str) -> CallbridgeConfig:
     path = tmp_path / "callbridge.toml"
     path.write_text(text)
@@ -58,6 +65,13 @@ def test_the_issue_s_model_loads(tmp_path: Path) -> None:
         (('name = "welcome"', 'name = "wel come"'), "context name"),
         (("id = 1\n", "id = 0\n"), "positive integer"),
         (('key = "your_api_key"', 'key = ""'), "must not be empty"),
+        (("project = 1\napi_key", "agent_ring_timeout = 0\napi_key"), "greater than or equal"),
+        (("project = 1\napi_key", "customer_ring_timeout = 601\napi_key"), "less than or equal"),
+        (("project = 1\napi_key", "agent_ring_timeout = -5\napi_key"), "agent_ring_timeout"),
+        (("project = 1\napi_key", 'status_callback = "ftp://x"\napi_key'), "status_callback must"),
+        (("project = 1\napi_key", 'status_callback_method = "PUT"\napi_key'), "GET or POST"),
+        (("project = 1\napi_key", 'status_callback_event = "hung"\napi_key'), "takes some of"),
+        (("[[users]]", QUEUE.format(project=9) + "[[users]]"), "queue 'sales': project 9 is not"),
     ],
 )
 def test_mistakes_are_named(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -72,3 +86,28 @@ def test_ids_and_names_are_unique(tmp_path: Path) -> None:
     twice = PBX + '[[originate_users]]\nusername = "your_api_usr"\npassword = "x"\nkey = "y"\n'
     with pytest.raises(ConfigError, match="usernames must be unique"):
         load(tmp_path, twice)
+
+
+def test_an_originate_user_s_calls_settings(tmp_path: Path) -> None:
+    default = load(tmp_path, PBX).originate_users[0]
+    assert (default.agent_ring_timeout, default.customer_ring_timeout) == (30.0, 60.0)
+    assert default.status_callback is None
+    settings = """agent_ring_timeout = 12.5
+customer_ring_timeout = 45
+status_callback = "https://crm.example.com/status"
+status_callback_method = "get"
+status_callback_event = "initiated answered completed"
+api_key = "crm"
+"""
+    client = load(tmp_path, PBX.replace('api_key = "crm"', settings)).originate_users[0]
+    assert (client.agent_ring_timeout, client.customer_ring_timeout) == (12.5, 45.0)
+    assert client.status_callback == "https://crm.example.com/status"
+    assert client.status_callback_method == "GET"
+    assert client.status_callback_event == "initiated answered completed"
+
+
+def test_a_queue_s_project_must_be_a_project(tmp_path: Path) -> None:
+    queue = QUEUE.format(project=1)
+    assert load(tmp_path, PBX + queue).queues[0].project == 1
+    with pytest.raises(ConfigError, match=r"queue 'sales': project 2 is not a \[\[projects\]\] id"):
+        load(tmp_path, PBX + QUEUE.format(project=2))

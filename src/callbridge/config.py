@@ -661,6 +661,7 @@ class CallbridgeConfig(_Section):
             contexts=self.contexts,
             user_projects=((u.extension, u.project) for u in self.users),
             api_key_names=(k.name for k in self.api_keys),
+            queue_projects=((q.id, q.project) for q in self.queues),
         )
         return self
 

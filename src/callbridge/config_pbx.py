@@ -1,17 +1,21 @@
-"""The PBX model (issue 13): ``[[projects]]``, ``[[originate_users]]`` and ``[[contexts]]``.
+"""The PBX model (issue 13): ``[[projects]]``, ``[[originate_users]]`` and ``[[contexts]]``
+(and the cross-checks of every ``project`` a user, queue or context names).
 
 A project is the seed-002 ``project_id``: a tenant with its own users, queues and
 contexts.  An originate user is the seed's ``api_username``/``api_password`` and the
-``key`` appended before the md5 of ``api_hash``.  A context is a named call flow that
-``type=context`` runs on the customer's answered leg.
+``key`` appended before the md5 of ``api_hash``; its calls belong to its ``api_key``, send
+their status callbacks to its ``status_callback`` and ring for its ring timeouts.  A
+context is a named call flow that ``type=context`` runs on the customer's answered leg.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+MAX_RING_TIMEOUT = 600.0  # seconds
+STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
 NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
 
@@ -41,12 +45,41 @@ class OriginateUserSection(_Section):
     key: str
     project: int | None = None  # None: every project
     api_key: str | None = None  # the [[api_keys]] name its stored calls belong to
+    status_callback: str | None = None  # where its calls' status callbacks go
+    status_callback_method: str = "POST"
+    status_callback_event: str = "completed"
+    agent_ring_timeout: float = Field(default=30.0, ge=1.0, le=MAX_RING_TIMEOUT)
+    customer_ring_timeout: float = Field(default=60.0, ge=1.0, le=MAX_RING_TIMEOUT)
 
     @field_validator("username", "password", "key")
     @classmethod
     def _not_empty(cls, value: str) -> str:
         if not value:
             raise ValueError("must not be empty")
+        return value
+
+    @field_validator("status_callback")
+    @classmethod
+    def _callback(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("status_callback must be an http:// or https:// URL")
+        return value
+
+    @field_validator("status_callback_method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        if value.upper() not in ("GET", "POST"):
+            raise ValueError("status_callback_method must be GET or POST")
+        return value.upper()
+
+    @field_validator("status_callback_event")
+    @classmethod
+    def _events(cls, value: str) -> str:
+        unknown = sorted(set(value.split()) - set(STATUS_CALLBACK_EVENTS))
+        if unknown or not value.split():
+            raise ValueError(
+                f"status_callback_event takes some of {' '.join(STATUS_CALLBACK_EVENTS)}"
+            )
         return value
 
 
@@ -84,6 +117,7 @@ def check_pbx(
     contexts: Sequence[ContextSection],
     user_projects: Iterable[tuple[str, int | None]],
     api_key_names: Iterable[str] = (),
+    queue_projects: Iterable[tuple[str, int | None]] = (),
 ) -> None:
     """Cross-checks: unique ids and names, every ``project`` a ``[[projects]]`` id.
     Raises ValueError naming the offender (never a password or key)."""
@@ -108,6 +142,7 @@ def check_pbx(
         *((f"originate user {u.username!r}", u.project) for u in originate_users),
         *((f"context {c.name!r}", c.project) for c in contexts),
         *((f"user {extension!r}", project) for extension, project in user_projects),
+        *((f"queue {queue!r}", project) for queue, project in queue_projects),
     ]
     for name, project in owners:
         if project is not None and project not in known:

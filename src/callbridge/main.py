@@ -45,6 +45,7 @@ from callbridge.calls.lines import Line
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import ContextFlow
+from callbridge.calls.originate.legs import CallStore
 from callbridge.calls.originate.service import OriginateService, OriginateTimes, PbxDirectory
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.presence import Presence
@@ -169,6 +170,7 @@ async def originate_api(
     calls: CallbridgeCalls,
     keys: ApiKeyRepository,
     queues: Queues,
+    store: CallStore,
 ) -> tuple[OriginateService, OriginateClients]:
     """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
     directory = PbxDirectory(
@@ -180,11 +182,13 @@ async def originate_api(
             (c.project, c.name): ContextFlow(voice_url=c.voice_url, voice_xml=c.voice_xml)
             for c in config.contexts
         },
+        queues={q.id: q.project for q in config.queues},
     )
     service = OriginateService(
         engine=engine,
         presence=presence,
         directory=directory,
+        store=store,
         contexts=calls,
         translate=parse_voice_xml,
         base_url=config.http.base_url or "",
@@ -202,6 +206,15 @@ async def originate_api(
             key=u.key,
             project=u.project,
             api_key_id=None if u.api_key is None else key_ids.get(u.api_key),
+            status_callback=None
+            if u.status_callback is None
+            else StatusCallback(
+                url=u.status_callback,
+                method=u.status_callback_method,
+                events=tuple(CallbackEvent(each) for each in u.status_callback_event.split()),
+            ),
+            agent_ring_timeout=u.agent_ring_timeout,
+            customer_ring_timeout=u.customer_ring_timeout,
         )
         for u in config.originate_users
     )
@@ -579,7 +592,8 @@ async def serve(config: CallbridgeConfig) -> None:
             voicemail=voicemail.service,
             control=control,
         )
-        originate = await originate_api(config, engine, presence, calls, keys, queues)
+        stored = CallStore(repository=repository, clock=clock, node=config.calls.node)
+        originate = await originate_api(config, engine, presence, calls, keys, queues, stored)
         stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(

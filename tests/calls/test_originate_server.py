@@ -6,12 +6,8 @@ default trunk.  Every reply is HTTP 200 with {has_error, messages, results}."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import re
 import shutil
 import socket
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +16,18 @@ import httpx
 import pytest
 from aiosipua import SipRequest, SipResponse
 from aiosipua.auth import SipDigestAuth, answer_challenge
+from originate_support import (
+    CUSTOMER,
+    SHOWN_NUMBER,
+    auth,
+    carrier_invites,
+    data,
+    no_legs,
+    php_example,
+    php_hash,
+    signed,
+    state_of,
+)
 
 from callbridge.sip.message import parse_message
 from peers.conftest import BaresipFactory, SippUasFactory
@@ -37,9 +45,6 @@ pytestmark = [
 SIP_PORT = 5241
 RTP = (47700, 47799)
 KEY = "originate-e2e-key-0123456789abcdef"
-PHP_EXAMPLE = Path(__file__).parent / "php" / "originate_call.php"
-CUSTOMER = "0123456789"
-SHOWN_NUMBER = "+40212345678"
 
 
 def pbx(carrier: str, context_url: str) -> str:
@@ -114,78 +119,6 @@ async def server(tmp_path: Path, carrier: SippRun, crm: Receiver) -> AsyncIterat
     await running.stop()
 
 
-async def php_example(server: Server, **env: str) -> dict[str, Any]:
-    """Run the seed's example; its printed body, decoded."""
-    process = await asyncio.create_subprocess_exec(
-        "php",
-        str(PHP_EXAMPLE),
-        env={**os.environ, "URL": f"{server.url}/api/originate-call", **env},
-        stdout=subprocess.PIPE,
-    )
-    out, _ = await process.communicate()
-    assert process.returncode == 0
-    reply: dict[str, Any] = json.loads(out)
-    return reply
-
-
-def php_hash(params: dict[str, Any], key: str) -> str:
-    """md5(http_build_query($params) . key), computed by PHP itself."""
-    code = "echo md5(http_build_query(json_decode($argv[1], true)) . $argv[2]);"
-    done = subprocess.run(
-        ["php", "-r", code, json.dumps(params), key], capture_output=True, text=True, check=True
-    )
-    return done.stdout
-
-
-async def signed(
-    api: httpx.AsyncClient, params: dict[str, Any], key: str = "your_api_key"
-) -> dict[str, Any]:
-    body = {**params, "api_hash": php_hash(params, key)}
-    response = await api.post("/api/originate-call", json=body)
-    assert response.status_code == 200, response.text
-    reply: dict[str, Any] = response.json()
-    assert set(reply) == {"has_error", "messages", "results"}, reply
-    return reply
-
-
-def auth() -> dict[str, Any]:
-    return {"api_username": "your_api_usr", "api_password": "your_api_pass"}
-
-
-def data(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "project_id": 1,
-        "caller_id": CUSTOMER,
-        "caller_id_name": "John Doe",
-        "type": "user",
-        "destination": "1001",
-        "external_id": "ext-1",
-        "async": 1,
-        "vars": {"BACKEND_LINK": "https://crm.example.com/?id=1"},
-    }
-    base.update(changes)
-    return {k: v for k, v in base.items() if v is not None}
-
-
-async def state_of(api: httpx.AsyncClient, external_id: str, status: str) -> dict[str, Any]:
-    shown: dict[str, Any] = {}
-    for _ in range(200):
-        reply = await signed(api, {**auth(), "external_id": external_id})
-        shown = reply["results"][0] if reply["results"] else reply
-        if shown.get("status") == status:
-            break
-        await asyncio.sleep(0.05)
-    return shown
-
-
-def carrier_invites(carrier: SippRun) -> list[str]:
-    return [
-        entry
-        for entry in re.split(r"^-{20,} .*$", carrier.message_file.read_text(), flags=re.M)
-        if "message received" in entry and "\nINVITE sip:" in entry
-    ]
-
-
 async def test_the_seed_example_rings_the_agent_then_the_customer_and_bridges(
     server: Server, carrier: SippRun, baresip: BaresipFactory
 ) -> None:
@@ -214,15 +147,7 @@ async def test_the_seed_example_rings_the_agent_then_the_customer_and_bridges(
         [invite] = carrier_invites(carrier)
         assert f"INVITE sip:{CUSTOMER}@" in invite
         assert f"From: <sip:{SHOWN_NUMBER}@" in invite or f"<sip:{SHOWN_NUMBER}@" in invite
-        assert (await api.get("/health")).json()["legs"] == 0 or await _no_legs(api)
-
-
-async def _no_legs(api: httpx.AsyncClient) -> bool:
-    for _ in range(100):
-        if (await api.get("/health")).json()["legs"] == 0:
-            return True
-        await asyncio.sleep(0.05)
-    return False
+        assert (await api.get("/health")).json()["legs"] == 0 or await no_legs(api)
 
 
 async def test_async_0_waits_for_the_agent_and_says_they_rejected(
@@ -242,7 +167,7 @@ async def test_async_0_waits_for_the_agent_and_says_they_rejected(
         assert reply["has_error"] is True, reply
         assert reply["messages"][0].startswith("User 1001 "), reply
         assert "rejected" in reply["messages"][0] or "busy" in reply["messages"][0], reply
-        assert await _no_legs(api)
+        assert await no_legs(api)
 
 
 async def test_each_error_is_named_in_the_seed_reply_shape(server: Server) -> None:
@@ -419,7 +344,7 @@ async def test_every_phone_of_the_agent_rings_with_the_customer_and_the_crm_link
                 await softphone.cancelled.wait()
             assert (await state_of(api, "fork-1", "in_progress"))["status"] == "in_progress"
             await desk.hangup()
-            assert await _no_legs(api)
+            assert await no_legs(api)
     finally:
         if serving is not None:
             serving.cancel()
@@ -454,7 +379,7 @@ async def test_a_context_runs_on_the_answered_customer_with_the_vars(
         reply = await signed(api, {**auth(), "data": greeted})
         assert reply["has_error"] is False, reply
         assert (await state_of(api, "ctx-2", "completed"))["status"] == "completed"
-        assert await _no_legs(api)
+        assert await no_legs(api)
 
 
 async def test_async_0_answers_once_the_agent_answered(
@@ -479,4 +404,4 @@ async def test_async_0_answers_once_the_agent_answered(
         }
         await state_of(api, "wait-2", "in_progress")
         await agent.hangup()
-        assert await _no_legs(api)
+        assert await no_legs(api)

@@ -16,7 +16,9 @@ OVERFLOW = "<Response><Forward><Target><Number>1003</Number></Target></Forward><
 def config(**queue: Any) -> CallbridgeConfig:
     fields: dict[str, Any] = {"id": "test-queue", "members": ["1001", "1002"]}
     fields.update(queue)
-    return CallbridgeConfig.model_validate({"users": USERS, "queues": [fields]})
+    return CallbridgeConfig.model_validate(
+        {"projects": [{"id": 1}], "users": USERS, "queues": [fields]}
+    )
 
 
 def test_a_queue_with_every_key() -> None:

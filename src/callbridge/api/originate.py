@@ -3,6 +3,7 @@
     POST|GET /api/originate-call      originate (parameters as PHP's nested form, a query
                                       string or a JSON object; ``data[...]``)
     GET /api/originate-call?external_id=...    the state of the call with that external_id
+                                      (read from the stored calls)
 
 Both authenticate with ``api_username``, ``api_password`` and ``api_hash``.  Every reply,
 error or not, is ``{"has_error", "messages", "results"}`` with HTTP 200 (the seed's
@@ -22,10 +23,10 @@ from fastapi.responses import JSONResponse
 from callbridge.api.body import MAX_BODY_BYTES, read_body
 from callbridge.api.errors import ApiError
 from callbridge.calls.originate.clients import OriginateClient
-from callbridge.calls.originate.ledger import OriginatedCall
 from callbridge.calls.originate.request import OriginateRefused, OriginateRequest
+from callbridge.calls.originate.state import OriginatedCall
 from callbridge.dialects.originate_auth import OriginateClients
-from callbridge.dialects.originate_call import originate_reply, parse_originate
+from callbridge.dialects.originate_call import MAX_TEXT, originate_reply, parse_originate
 from callbridge.dialects.php_query import PhpArray, PhpQueryError, parse_php_pairs
 
 ORIGINATE_PATH = "/api/originate-call"
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 class Originator(Protocol):
     async def originate(self, client: OriginateClient, request: OriginateRequest) -> str: ...
 
-    async def find(self, external_id: str) -> OriginatedCall | None: ...
+    async def find(self, client: OriginateClient, external_id: str) -> OriginatedCall | None: ...
 
 
 def originate_router(
@@ -48,7 +49,8 @@ def originate_router(
             params = await _params(request, max_body_bytes)
             client = clients.authenticate(params)
             if "data" not in params and "external_id" in params:
-                return _reply(results=[await _state_json(originator, params.get("external_id"))])
+                found = await _state_json(originator, client, params.get("external_id"))
+                return _reply(results=[found])
             asked = parse_originate(params)
             return _reply(results=[await originator.originate(client, asked)])
         except OriginateRefused as refused:
@@ -91,20 +93,26 @@ async def _params(request: Request, limit: int) -> PhpArray:
         raise OriginateRefused(f"Invalid request: {str(exc)[:120]}") from exc
 
 
-async def _state_json(originator: Originator, external_id: object) -> dict[str, object]:
-    if not isinstance(external_id, str) or not external_id:
+async def _state_json(
+    originator: Originator, client: OriginateClient, external_id: object
+) -> dict[str, object]:
+    if not isinstance(external_id, str) or not external_id.strip():
         raise OriginateRefused("Missing mandatory field: external_id")
-    call = await originator.find(external_id)
+    external_id = external_id.strip()  # as an originate request's is stored
+    if len(external_id) > MAX_TEXT:
+        raise OriginateRefused(f"Invalid field: external_id is longer than {MAX_TEXT} characters")
+    call = await originator.find(client, external_id)
     if call is None:
         raise OriginateRefused(f"Invalid external_id. No call with external_id {external_id}")
-    asked = call.request
+    asked = call.placement
     return {
-        "external_id": asked.external_id,
+        "external_id": call.external_id,
         "type": str(asked.type),
         "destination": asked.destination,
         "caller_id": asked.caller_id,
         "status": str(call.status),
         "detail": call.detail,
         "started_at": call.started_at.isoformat(),
-        **({"call_sid": call.call_sid} if call.call_sid else {}),
+        "call_sid": call.call_sid,
+        **({"customer_call_sid": call.customer_call_sid} if call.customer_call_sid else {}),
     }

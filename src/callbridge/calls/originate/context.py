@@ -5,7 +5,8 @@ request's ``vars`` added to its query string, so they reach it as request fields
 ``voice_xml`` with each ``{{NAME}}`` replaced by ``vars[NAME]`` (XML-escaped; an unknown
 name by nothing).  The call is an ordinary call of the call service (no API key): it is
 stored (with its ``external_id``), listed and shown like the others, under the API key of
-the ``[[originate_users]]`` entry (``api_key``; none: no key's).
+the ``[[originate_users]]`` entry (``api_key``; none: no key's), with its
+``status_callback``.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from xml.sax.saxutils import escape
 
 from callbridge.callflow.verbs import Program
-from callbridge.calls.errors import CallServiceError
-from callbridge.calls.request import OutboundCallRequest
+from callbridge.calls.request import OutboundCallRequest, StatusCallback
 from callbridge.store.records import CallDetail, CallRecord
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.-]{1,64})\s*\}\}")
@@ -67,6 +67,7 @@ def context_call(
     ring_timeout: float,
     api_key_id: str | None,
     external_id: str,
+    status_callback: StatusCallback | None = None,
 ) -> OutboundCallRequest:
     """The outbound call that runs ``flow`` on the answered customer."""
     program = None
@@ -83,12 +84,5 @@ def context_call(
         url=url,
         program=program,
         ring_timeout=ring_timeout,
+        status_callback=status_callback,
     )
-
-
-async def call_status(calls: ContextCalls, sid: str) -> str | None:
-    try:
-        detail = await calls.get_call(sid, api_key_id=None)
-    except CallServiceError:
-        return None
-    return str(detail.call.status)

@@ -7,6 +7,9 @@ agent hears ringback while the customer's number is dialled through ``outbound_t
 the default trunk) showing ``outbound_number``; when the customer answers both are bridged.
 type=queue: the queue's members (through the queues port) instead of the agent.
 
+Each leg is a stored call (:mod:`callbridge.calls.originate.legs`): the agent leg, and the
+customer leg as its child; what became of them answers ``GET ?external_id=``.
+
 ``async=1`` answers once the agent's phones are rung; ``async=0`` once the agent answered
 (or with the error that says why not).
 """
@@ -24,26 +27,21 @@ from typing import Protocol
 from callbridge.callflow.errors import CallflowError
 from callbridge.calls.errors import CallServiceError
 from callbridge.calls.originate.clients import OriginateClient
-from callbridge.calls.originate.context import (
-    ContextCalls,
-    ContextFlow,
-    Translate,
-    call_status,
-    context_call,
-)
-from callbridge.calls.originate.ledger import OriginatedCall, OriginateLedger, OriginateStatus
+from callbridge.calls.originate.context import ContextCalls, ContextFlow, Translate, context_call
+from callbridge.calls.originate.legs import MEMBER_EVENT, CallStore, OriginateRecords, StoredLeg
 from callbridge.calls.originate.request import (
     OriginateRefused,
     OriginateRequest,
     OriginateType,
     originated_message,
 )
+from callbridge.calls.originate.state import OriginatedCall, agent_failure
 from callbridge.calls.presence import PresenceState
 from callbridge.calls.switch.bridge import bridge
 from callbridge.calls.switch.ringback import Ringback
-from callbridge.engine.events import Ended, LegEndedError
+from callbridge.engine.events import LegEndedError
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import RoutingError
+from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.vocabulary import EndReason
@@ -89,20 +87,21 @@ class QueueRinger(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class PbxDirectory:
-    """What the configuration says exists: ``users`` maps an extension to its project
-    (None: every project)."""
+    """What the configuration says exists: ``users`` maps an extension, ``queues`` a
+    queue's id, to its project (None: every project)."""
 
     projects: frozenset[int]
     users: Mapping[str, int | None]
     trunks: frozenset[str]
     default_trunk: str | None
     contexts: Mapping[tuple[int | None, str], ContextFlow] = field(default_factory=dict)
+    queues: Mapping[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
 class OriginateTimes:
-    agent_ring: float = 30.0
-    customer_ring: float = 60.0
+    """How long a bridged origination may last (ring timeouts are the client's)."""
+
     max_duration: float | None = None
 
 
@@ -113,15 +112,16 @@ class OriginateService:
         engine: OriginateEngine,
         presence: PresenceReader,
         directory: PbxDirectory,
+        store: CallStore,
         queues: QueueRinger | None = None,
         contexts: ContextCalls | None = None,
         translate: Translate | None = None,
         base_url: str = "",
         times: OriginateTimes = OriginateTimes(),
-        ledger: OriginateLedger | None = None,
     ) -> None:
-        """``contexts`` (the call service) and ``translate`` (the voice XML parser) run
-        type=context; without them a context is refused."""
+        """``store`` keeps each leg as a call; ``contexts`` (the call service) and
+        ``translate`` (the voice XML parser) run type=context; without them a context is
+        refused."""
         self._engine = engine
         self._presence = presence
         self._directory = directory
@@ -130,22 +130,15 @@ class OriginateService:
         self._translate = translate
         self._base_url = base_url
         self._times = times
-        self.ledger = OriginateLedger() if ledger is None else ledger
         self._tasks = TaskOwner(name="originate")
+        self._records = OriginateRecords(store=store, tasks=self._tasks)
 
     async def close(self) -> None:
         await self._tasks.close()
 
-    async def find(self, external_id: str) -> OriginatedCall | None:
-        """The newest call originated with ``external_id``, as it stands now."""
-        call = self.ledger.find(external_id)
-        if call is None or call.call_sid is None or self._contexts is None:
-            return call
-        status = await call_status(self._contexts, call.call_sid)
-        for step in _CONTEXT_STEPS.get(status or "", ()):
-            self.ledger.advance(call, step, status or "")
-            call = self.ledger.find(external_id) or call
-        return call
+    async def find(self, client: OriginateClient, external_id: str) -> OriginatedCall | None:
+        """The newest call ``client`` originated with ``external_id``, as stored now."""
+        return await self._records.find(client, external_id)
 
     async def originate(self, client: OriginateClient, request: OriginateRequest) -> str:
         """Start the call; the success message, or OriginateRefused saying why not."""
@@ -158,19 +151,21 @@ class OriginateService:
         if trunk is not None and trunk not in directory.trunks:
             raise OriginateRefused(INVALID_TRUNK)
         headers = _link_headers(request)
-        if request.type is OriginateType.USER:
-            agent = await self._ring_user(request, headers)
-        elif request.type is OriginateType.QUEUE:
-            return await self._ring_queue(request, trunk)
-        else:
+        if request.type is OriginateType.QUEUE:
+            return await self._ring_queue(client, request, trunk)
+        if request.type is OriginateType.CONTEXT:
             return await self._run_context(client, request, trunk)
-        call = self.ledger.add(request)
-        self._tasks.spawn(self._connect(call, agent, trunk), name=f"originate {agent.id}")
+        self._check_user(request)
+        stored = await self._records.agent(client, request, to=request.destination)
+        agent = await self._ring_user(request, headers, client, stored)
+        stored.follow(agent)
+        run = self._connect(client, request, stored, agent, trunk)
+        self._tasks.spawn(run, name=f"originate {agent.id}")
         if request.wait:
             await self._agent_answer(request, agent)
         return originated_message(request)
 
-    async def _ring_user(self, request: OriginateRequest, headers: dict[str, str]) -> CallLeg:
+    def _check_user(self, request: OriginateRequest) -> None:
         extension = request.destination
         project = self._directory.users.get(extension, -1)
         if project == -1 or (project is not None and project != request.project_id):
@@ -178,42 +173,62 @@ class OriginateService:
         state = self._presence.state(extension)
         if state is not PresenceState.ONLINE:
             raise OriginateRefused(f"User {extension} is {state} and cannot take a call now")
+
+    async def _ring_user(
+        self,
+        request: OriginateRequest,
+        headers: dict[str, str],
+        client: OriginateClient,
+        stored: StoredLeg,
+    ) -> CallLeg:
+        """The agent's phones ringing; if they cannot be rung, the stored leg fails too."""
+        extension = request.destination
         try:
             return await self._engine.originate(
                 extension,
                 caller_id=request.caller_id,
                 caller_name=request.caller_id_name,
-                ring_timeout=self._times.agent_ring,
+                ring_timeout=client.agent_ring_timeout,
                 headers=headers,
             )
         except RoutingError as exc:  # offline since, or a name no INVITE can carry
-            raise OriginateRefused(f"Cannot call user {extension}: {exc}") from exc
-        except MediaPortsExhausted as exc:
-            raise OriginateRefused("The server is too busy to call now. Try again later") from exc
+            refused = OriginateRefused(f"Cannot call user {extension}: {exc}")
+            reason = EndReason.OFFLINE if isinstance(exc, UserOffline) else EndReason.FAILED
+        except MediaPortsExhausted:
+            refused = OriginateRefused("The server is too busy to call now. Try again later")
+            reason = EndReason.FAILED
+        await stored.not_connected(reason, refused.messages[0])
+        raise refused
 
-    async def _ring_queue(self, request: OriginateRequest, trunk: str | None) -> str:
+    async def _ring_queue(
+        self, client: OriginateClient, request: OriginateRequest, trunk: str | None
+    ) -> str:
         queues = self._queues
-        if queues is None or not queues.exists(request.destination):
+        queue = request.destination
+        project = self._directory.queues.get(queue, -1)
+        if project == -1 or (project is not None and project != request.project_id):
             raise OriginateRefused(INVALID_QUEUE)
-        call = self.ledger.add(request)
+        if queues is None or not queues.exists(queue):
+            raise OriginateRefused(INVALID_QUEUE)
+        stored = await self._records.agent(client, request, to=queue)
 
-        async def run() -> None:
+        async def run() -> bool:
             member = await queues.ring_members(
-                request.destination,
-                caller_id=request.caller_id,
-                display_name=request.caller_id_name,
+                queue, caller_id=request.caller_id, display_name=request.caller_id_name
             )
             if member is None:
-                self.ledger.advance(call, OriginateStatus.AGENT_NOT_ANSWERED, "no member answered")
-                return
-            await self._customer(call, member, trunk)
+                await stored.not_connected(EndReason.NO_ANSWER, "no member answered")
+                return False
+            await stored.tracker.note(MEMBER_EVENT, {"extension": member.callee.user})
+            stored.follow(member)
+            await self._customer(client, request, stored, member, trunk)
+            return True
 
-        task = self._tasks.spawn(run(), name=f"originate queue {request.destination}")
+        task = self._tasks.spawn(run(), name=f"originate queue {queue}")
         if request.wait:
             await asyncio.wait({task})
-            found = self.ledger.find(request.external_id)
-            if found is not None and found.status is OriginateStatus.AGENT_NOT_ANSWERED:
-                raise OriginateRefused(f"No member of queue {request.destination} answered")
+            if not task.cancelled() and task.exception() is None and not task.result():
+                raise OriginateRefused(f"No member of queue {queue} answered")
         return originated_message(request)
 
     async def _run_context(
@@ -235,9 +250,10 @@ class OriginateService:
                 variables=request.vars,
                 translate=self._translate,
                 base_url=self._base_url,
-                ring_timeout=self._times.customer_ring,
+                ring_timeout=client.customer_ring_timeout,
                 api_key_id=client.api_key_id,
                 external_id=request.external_id,
+                status_callback=client.status_callback,
             )
         except CallflowError as exc:  # the context's voice_xml, filled in, is not a document
             raise OriginateRefused(f"Invalid Context document: {str(exc)[:200]}") from exc
@@ -245,7 +261,7 @@ class OriginateService:
             record = await self._contexts.place_call(asked)
         except (CallServiceError, RoutingError) as exc:
             raise OriginateRefused(f"Cannot call {request.caller_id}: {exc}") from exc
-        self.ledger.add(request, status=OriginateStatus.CUSTOMER_RINGING, call_sid=record.sid)
+        await self._records.placed(record.sid, request)
         return originated_message(request)
 
     async def _agent_answer(self, request: OriginateRequest, agent: CallLeg) -> None:
@@ -255,47 +271,57 @@ class OriginateService:
         ended = agent.ended
         if ended is None:
             return
-        raise OriginateRefused(_agent_failure(request.destination, ended))
+        raise OriginateRefused(agent_failure(request.destination, ended.reason))
 
-    async def _connect(self, call: OriginatedCall, agent: CallLeg, trunk: str | None) -> None:
+    async def _connect(
+        self,
+        client: OriginateClient,
+        request: OriginateRequest,
+        stored: StoredLeg,
+        agent: CallLeg,
+        trunk: str | None,
+    ) -> None:
         try:
             await agent.wait_answered()
         except LegEndedError:
-            ended = agent.ended
-            detail = _agent_failure(call.request.destination, ended) if ended else ""
-            self.ledger.advance(call, OriginateStatus.AGENT_NOT_ANSWERED, detail)
+            await stored.settled()
             return
-        await self._customer(call, agent, trunk)
+        await self._customer(client, request, stored, agent, trunk)
 
-    async def _customer(self, call: OriginatedCall, agent: CallLeg, trunk: str | None) -> None:
+    async def _customer(
+        self,
+        client: OriginateClient,
+        request: OriginateRequest,
+        stored: StoredLeg,
+        agent: CallLeg,
+        trunk: str | None,
+    ) -> None:
         """The agent answered: dial the customer with ringback to the agent, then bridge."""
-        request = call.request
-        self.ledger.advance(call, OriginateStatus.CUSTOMER_RINGING)
+        shown = request.outbound_number or agent.callee.user
+        customer_leg = await self._records.customer(client, request, stored, from_=shown)
         ringback = Ringback(leg=agent, tasks=self._tasks)
         ringback.start()
         try:
             customer = await self._engine.originate(
                 request.caller_id,
-                caller_id=request.outbound_number or agent.callee.user,
-                ring_timeout=self._times.customer_ring,
+                caller_id=shown,
+                ring_timeout=client.customer_ring_timeout,
                 trunk=trunk,
             )
         except (RoutingError, MediaPortsExhausted) as exc:
             await ringback.stop()
-            self.ledger.advance(call, OriginateStatus.FAILED, str(exc))
+            await customer_leg.not_connected(EndReason.FAILED, str(exc))
             await agent.hangup(EndReason.FAILED, detail=f"customer not reachable: {exc}")
+            await stored.settled()
             return
+        customer_leg.follow(customer)
         answered = await _answer_or_end(customer, agent)
         await ringback.stop()
-        if not answered:
-            ended = customer.ended
-            why = ended.reason.value if ended else "the agent hung up"
-            self.ledger.advance(call, OriginateStatus.CUSTOMER_NOT_ANSWERED, why)
+        if answered:
+            await bridge(self._engine, agent, customer, time_limit=self._times.max_duration)
+        else:
             await asyncio.gather(agent.hangup(), customer.hangup())
-            return
-        self.ledger.advance(call, OriginateStatus.IN_PROGRESS)
-        await bridge(self._engine, agent, customer, time_limit=self._times.max_duration)
-        self.ledger.advance(call, OriginateStatus.COMPLETED)
+        await asyncio.gather(stored.settled(), customer_leg.settled())
 
 
 async def _answer_or_end(customer: CallLeg, agent: CallLeg) -> bool:
@@ -309,27 +335,6 @@ async def _answer_or_end(customer: CallLeg, agent: CallLeg) -> bool:
         if not answered.done():
             answered.cancel()
     return answered.done() and not answered.cancelled() and answered.exception() is None
-
-
-_CONTEXT_STEPS: dict[str, tuple[OriginateStatus, ...]] = {
-    "in-progress": (OriginateStatus.IN_PROGRESS,),
-    "completed": (OriginateStatus.IN_PROGRESS, OriginateStatus.COMPLETED),
-    "busy": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
-    "no-answer": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
-    "canceled": (OriginateStatus.CUSTOMER_NOT_ANSWERED,),
-    "failed": (OriginateStatus.FAILED,),
-}
-
-
-def _agent_failure(extension: str, ended: Ended) -> str:
-    reasons = {
-        EndReason.DECLINED: "rejected the call",
-        EndReason.BUSY: "is busy",
-        EndReason.NO_ANSWER: "did not answer in time",
-        EndReason.OFFLINE: "is offline",
-        EndReason.UNREACHABLE: "could not be reached",
-    }
-    return f"User {extension} {reasons.get(ended.reason, f'did not answer ({ended.reason.value})')}"
 
 
 def _link_headers(request: OriginateRequest) -> dict[str, str]:
