@@ -171,6 +171,7 @@ async def originate_api(
     keys: ApiKeyRepository,
     queues: Queues,
     store: CallStore,
+    admission: DrainGate,
 ) -> tuple[OriginateService, OriginateClients]:
     """seed-002's OriginateCall: the service (close it at shutdown) and its clients."""
     directory = PbxDirectory(
@@ -194,6 +195,8 @@ async def originate_api(
         base_url=config.http.base_url or "",
         queues=queues,
         times=OriginateTimes(max_duration=config.calls.max_duration),
+        admission=admission,
+        live=calls.live,
     )
     key_ids: dict[str, str | None] = {}
     for configured in config.api_keys:
@@ -593,7 +596,7 @@ async def serve(config: CallbridgeConfig) -> None:
             control=control,
         )
         stored = CallStore(repository=repository, clock=clock, node=config.calls.node)
-        originate = await originate_api(config, engine, presence, calls, keys, queues, stored)
+        originate = await originate_api(config, engine, presence, calls, keys, queues, stored, gate)
         stack.push_async_callback(originate[0].close)
         engine.set_incoming_handler(
             InboundCallHandler(

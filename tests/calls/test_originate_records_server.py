@@ -3,8 +3,10 @@ real server (``callbridge serve``): the agent leg (a baresip phone, or the queue
 and, as its child, the customer leg (SIPp behind the default trunk, echoing what it hears),
 each with the request's ``external_id``, its status changes, events, outcome and status
 callbacks (through the outbox, to the originate user's ``status_callback``), listed by
-``GET /api/v2/calls?external_id=``; ``GET /api/originate-call?external_id=`` reads them
-back, after a restart too; the agent's phones ring for the user's ``agent_ring_timeout``."""
+``GET /api/v2/calls?external_id=`` for the originate user's API key, and hung up through
+the call API; ``GET /api/originate-call?external_id=`` reads them back, after a restart
+too; the agent's phones ring for the user's ``agent_ring_timeout``; an origination is a
+call of the key's ``max_concurrent``."""
 
 from __future__ import annotations
 
@@ -44,7 +46,7 @@ pytestmark = [
 SIP_PORT = 5600
 RTP = (52000, 52199)
 KEY = "origrows-e2e-key-0123456789abcdef"
-OTHER_KEY = "origrows-other-key-0123456789abcdef"
+CRM_KEY = "origrows-crm-key-0123456789abcdef"  # the originate user's: one call at a time
 AGENT_TONE = 700.0
 EVERY_EVENT = "initiated ringing answered completed"
 
@@ -56,8 +58,9 @@ name = "default-trunk"
 uri = "sip:{carrier}"
 default = true
 [[api_keys]]
-key = "{OTHER_KEY}"
-name = "other"
+key = "{CRM_KEY}"
+name = "crm"
+max_concurrent = 1
 [[projects]]
 id = 1
 name = "Sales"
@@ -66,7 +69,7 @@ username = "your_api_usr"
 password = "your_api_pass"
 key = "your_api_key"
 project = 1
-api_key = "test"
+api_key = "crm"
 status_callback = "{status_url}"
 status_callback_event = "{EVERY_EVENT}"
 agent_ring_timeout = 3
@@ -162,7 +165,7 @@ async def test_a_user_origination_is_the_agent_call_and_its_child_the_customer_s
     reply = await php_example(server, TYPE="user", DESTINATION="1001", EXTERNAL_ID="rows-1")
     assert reply["results"] == ["Call successfully originated for user: 1001"], reply
     await agent.wait_event("CALL_INCOMING", timeout=10)
-    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": CRM_KEY}) as api:
         [ringing] = await stored_calls(api, "rows-1")  # stored before the agent answers
         assert (ringing["to"], ringing["from"], ringing["direction"]) == (
             "1001",
@@ -214,7 +217,7 @@ async def test_a_user_origination_is_the_agent_call_and_its_child_the_customer_s
         assert {h["ParentCallSid"] for h in callbacks(crm, customer["CallSid"])} == {
             first["CallSid"]
         }
-    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": OTHER_KEY}) as other:
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as other:
         assert await stored_calls(other, "rows-1") == []  # the originate user's key's calls
     [invite] = carrier_invites(carrier)
     assert f"INVITE sip:{CUSTOMER}@" in invite
@@ -229,7 +232,7 @@ async def test_an_agent_who_lets_it_ring_rings_for_the_user_s_timeout(
     reply = await php_example(server, TYPE="user", DESTINATION="1001", EXTERNAL_ID="rows-2")
     assert reply["has_error"] is False, reply
     await agent.wait_event("CALL_INCOMING", timeout=10)
-    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": CRM_KEY}) as api:
         # agent_ring_timeout = 3 (the default, 30, would outlast state_of's 10 s)
         missed = await state_of(api, "rows-2", "agent_not_answered")
         assert missed["status"] == "agent_not_answered", missed
@@ -251,7 +254,7 @@ async def test_a_queue_origination_records_the_member_who_answered(
     reply = await php_example(server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-3")
     assert reply["results"] == ["Call successfully originated for queue: test-queue"], reply
     await member.wait_event("CALL_INCOMING", timeout=10)
-    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": CRM_KEY}) as api:
         ringing = await state_of(api, "rows-3", "agent_ringing")
         assert ringing["status"] == "agent_ringing", ringing
         await member.answer()
@@ -303,3 +306,38 @@ async def test_the_state_is_read_from_the_store_after_a_restart(
             assert wrong["results"] == [], wrong
     finally:
         await again.stop()
+
+
+async def test_the_call_api_hangs_it_up_and_the_key_s_limit_counts_it(
+    server: Server, baresip: BaresipFactory
+) -> None:
+    agent = await agent_phone(baresip, "1001")
+    reply = await php_example(server, TYPE="user", DESTINATION="1001", EXTERNAL_ID="rows-5")
+    assert reply["has_error"] is False, reply
+    await agent.wait_event("CALL_INCOMING", timeout=10)
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": CRM_KEY}) as api:
+        over = await php_example(
+            server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-6"
+        )
+        assert over == {
+            "has_error": True,
+            "messages": ["Cannot call now: at most 1 concurrent calls"],
+            "results": [],
+        }
+        assert await stored_calls(api, "rows-6") == []
+        await agent.answer()
+        bridged = await state_of(api, "rows-5", "in_progress")
+        assert bridged["status"] == "in_progress", bridged
+        hung_up = await api.post(
+            f"/api/v2/calls/{bridged['customer_call_sid']}", data={"Status": "completed"}
+        )
+        assert hung_up.status_code == 200, hung_up.text
+        done = await state_of(api, "rows-5", "completed")
+        assert done["status"] == "completed", done
+        for call in await stored_calls(api, "rows-5"):
+            assert (call["status"], call["hangupBy"]) == ("completed", "local"), call
+        assert await no_legs(api)
+        again = await php_example(
+            server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-7"
+        )
+        assert again["has_error"] is False, again  # the permit was given back

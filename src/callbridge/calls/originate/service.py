@@ -20,15 +20,16 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from callbridge.callflow.errors import CallflowError
-from callbridge.calls.errors import CallServiceError
+from callbridge.calls.errors import CallLimitReached, CallServiceError, ServerOverloaded
 from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import ContextCalls, ContextFlow, Translate, context_call
-from callbridge.calls.originate.legs import MEMBER_EVENT, CallStore, OriginateRecords, StoredLeg
+from callbridge.calls.originate.legs import CallStore, OriginateRecords, StoredLeg
+from callbridge.calls.originate.origination import LiveRegistry, Origination, OriginationSetup
 from callbridge.calls.originate.request import (
     OriginateRefused,
     OriginateRequest,
@@ -37,8 +38,7 @@ from callbridge.calls.originate.request import (
 )
 from callbridge.calls.originate.state import OriginatedCall, agent_failure
 from callbridge.calls.presence import PresenceState
-from callbridge.calls.switch.bridge import bridge
-from callbridge.calls.switch.ringback import Ringback
+from callbridge.calls.service import Admission, Permit
 from callbridge.engine.events import LegEndedError
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
@@ -47,6 +47,7 @@ from callbridge.media.plane import MediaPortsExhausted
 from callbridge.vocabulary import EndReason
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 INVALID_PROJECT = "Invalid Project. Check if pbx project exists"
 INVALID_USER = "Invalid User. Check if pbx user exists"
@@ -118,10 +119,14 @@ class OriginateService:
         translate: Translate | None = None,
         base_url: str = "",
         times: OriginateTimes = OriginateTimes(),
+        admission: Admission | None = None,
+        live: LiveRegistry | None = None,
     ) -> None:
         """``store`` keeps each leg as a call; ``contexts`` (the call service) and
         ``translate`` (the voice XML parser) run type=context; without them a context is
-        refused."""
+        refused.  ``admission`` admits each type=user/queue origination as one call of the
+        client's API key until it ended (the call service admits a context's); ``live``
+        makes its legs live calls of the call API."""
         self._engine = engine
         self._presence = presence
         self._directory = directory
@@ -130,8 +135,16 @@ class OriginateService:
         self._translate = translate
         self._base_url = base_url
         self._times = times
+        self._admission = admission
         self._tasks = TaskOwner(name="originate")
         self._records = OriginateRecords(store=store, tasks=self._tasks)
+        self._setup = OriginationSetup(
+            engine=engine,
+            records=self._records,
+            tasks=self._tasks,
+            live=live,
+            max_duration=times.max_duration,
+        )
 
     async def close(self) -> None:
         await self._tasks.close()
@@ -156,14 +169,48 @@ class OriginateService:
         if request.type is OriginateType.CONTEXT:
             return await self._run_context(client, request, trunk)
         self._check_user(request)
-        stored = await self._records.agent(client, request, to=request.destination)
-        agent = await self._ring_user(request, headers, client, stored)
-        stored.follow(agent)
-        run = self._connect(client, request, stored, agent, trunk)
-        self._tasks.spawn(run, name=f"originate {agent.id}")
+        permit = self._admit(client)
+        try:
+            stored = await self._records.agent(client, request, to=request.destination)
+            agent = await self._ring_user(request, headers, client, stored)
+        except BaseException:
+            permit.release()
+            raise
+        origination = self._origination(client, request, stored, trunk)
+        self._spawn(origination.run_user(agent), permit, name=f"originate {agent.id}")
         if request.wait:
             await self._agent_answer(request, agent)
         return originated_message(request)
+
+    def _admit(self, client: OriginateClient) -> Permit:
+        if self._admission is None:
+            return _NoPermit()
+        try:
+            return self._admission.admit(client.api_key_id)
+        except (CallLimitReached, ServerOverloaded) as exc:
+            raise OriginateRefused(f"Cannot call now: {exc}") from exc
+
+    def _origination(
+        self,
+        client: OriginateClient,
+        request: OriginateRequest,
+        agent: StoredLeg,
+        trunk: str | None,
+    ) -> Origination:
+        return Origination(
+            setup=self._setup, client=client, request=request, agent=agent, trunk=trunk
+        )
+
+    def _spawn(self, run: Coroutine[Any, Any, T], permit: Permit, *, name: str) -> asyncio.Task[T]:
+        """Run an origination, holding its permit until it has ended."""
+
+        async def holding() -> T:
+            try:
+                return await run
+            finally:
+                permit.release()
+
+        return self._tasks.spawn(holding(), name=name)
 
     def _check_user(self, request: OriginateRequest) -> None:
         extension = request.destination
@@ -210,21 +257,17 @@ class OriginateService:
             raise OriginateRefused(INVALID_QUEUE)
         if queues is None or not queues.exists(queue):
             raise OriginateRefused(INVALID_QUEUE)
-        stored = await self._records.agent(client, request, to=queue)
-
-        async def run() -> bool:
-            member = await queues.ring_members(
-                queue, caller_id=request.caller_id, display_name=request.caller_id_name
-            )
-            if member is None:
-                await stored.not_connected(EndReason.NO_ANSWER, "no member answered")
-                return False
-            await stored.tracker.note(MEMBER_EVENT, {"extension": member.callee.user})
-            stored.follow(member)
-            await self._customer(client, request, stored, member, trunk)
-            return True
-
-        task = self._tasks.spawn(run(), name=f"originate queue {queue}")
+        permit = self._admit(client)
+        try:
+            stored = await self._records.agent(client, request, to=queue)
+        except BaseException:
+            permit.release()
+            raise
+        origination = self._origination(client, request, stored, trunk)
+        ringing = queues.ring_members(
+            queue, caller_id=request.caller_id, display_name=request.caller_id_name
+        )
+        task = self._spawn(origination.run_queue(ringing), permit, name=f"originate {queue}")
         if request.wait:
             await asyncio.wait({task})
             if not task.cancelled() and task.exception() is None and not task.result():
@@ -273,68 +316,10 @@ class OriginateService:
             return
         raise OriginateRefused(agent_failure(request.destination, ended.reason))
 
-    async def _connect(
-        self,
-        client: OriginateClient,
-        request: OriginateRequest,
-        stored: StoredLeg,
-        agent: CallLeg,
-        trunk: str | None,
-    ) -> None:
-        try:
-            await agent.wait_answered()
-        except LegEndedError:
-            await stored.settled()
-            return
-        await self._customer(client, request, stored, agent, trunk)
 
-    async def _customer(
-        self,
-        client: OriginateClient,
-        request: OriginateRequest,
-        stored: StoredLeg,
-        agent: CallLeg,
-        trunk: str | None,
-    ) -> None:
-        """The agent answered: dial the customer with ringback to the agent, then bridge."""
-        shown = request.outbound_number or agent.callee.user
-        customer_leg = await self._records.customer(client, request, stored, from_=shown)
-        ringback = Ringback(leg=agent, tasks=self._tasks)
-        ringback.start()
-        try:
-            customer = await self._engine.originate(
-                request.caller_id,
-                caller_id=shown,
-                ring_timeout=client.customer_ring_timeout,
-                trunk=trunk,
-            )
-        except (RoutingError, MediaPortsExhausted) as exc:
-            await ringback.stop()
-            await customer_leg.not_connected(EndReason.FAILED, str(exc))
-            await agent.hangup(EndReason.FAILED, detail=f"customer not reachable: {exc}")
-            await stored.settled()
-            return
-        customer_leg.follow(customer)
-        answered = await _answer_or_end(customer, agent)
-        await ringback.stop()
-        if answered:
-            await bridge(self._engine, agent, customer, time_limit=self._times.max_duration)
-        else:
-            await asyncio.gather(agent.hangup(), customer.hangup())
-        await asyncio.gather(stored.settled(), customer_leg.settled())
-
-
-async def _answer_or_end(customer: CallLeg, agent: CallLeg) -> bool:
-    """Whether the customer answered before either leg ended."""
-    answered = asyncio.ensure_future(customer.wait_answered())
-    agent_gone = asyncio.ensure_future(agent.wait_ended())
-    try:
-        await asyncio.wait({answered, agent_gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        agent_gone.cancel()
-        if not answered.done():
-            answered.cancel()
-    return answered.done() and not answered.cancelled() and answered.exception() is None
+class _NoPermit:
+    def release(self) -> None:
+        pass
 
 
 def _link_headers(request: OriginateRequest) -> dict[str, str]:
