@@ -341,3 +341,45 @@ async def test_the_call_api_hangs_it_up_and_the_key_s_limit_counts_it(
             server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-7"
         )
         assert again["has_error"] is False, again  # the permit was given back
+
+
+async def test_a_crash_during_the_call_is_closed_in_the_store_and_read_back(
+    config: Path, port: int, tmp_path: Path, baresip: BaresipFactory
+) -> None:
+    crashed = Server(config, port, tmp_path / "server.log")
+    await crashed.start()
+    agent = await agent_phone(baresip, "1001")
+    reply = await php_example(crashed, TYPE="user", DESTINATION="1001", EXTERNAL_ID="rows-8")
+    assert reply["has_error"] is False, reply
+    await agent.wait_event("CALL_INCOMING", timeout=10)
+    await agent.answer()
+    async with httpx.AsyncClient(base_url=crashed.url) as api:
+        live = await state_of(api, "rows-8", "in_progress")
+        assert live["status"] == "in_progress", live
+    await crashed.kill()
+    again = Server(config, port, tmp_path / "server-again.log")
+    await again.start()
+    try:
+        async with httpx.AsyncClient(base_url=again.url, headers={"apikey": CRM_KEY}) as api:
+            after = await signed(api, {**auth(), "external_id": "rows-8"})
+            [state] = after["results"]
+            assert state["status"] == "completed", state  # closed by the new start
+            assert (state["call_sid"], state["customer_call_sid"]) == (
+                live["call_sid"],
+                live["customer_call_sid"],
+            )
+            for call in await stored_calls(api, "rows-8"):
+                assert call["hangupCause"] == "server restarted during the call", call
+            # Each leg's dialog the crash left up gets its BYE from the new run.
+            await agent.wait_event("CALL_CLOSED", timeout=15)
+            for sid in (state["call_sid"], state["customer_call_sid"]):
+                detail: dict[str, Any] = {}
+                for _ in range(100):
+                    detail = (await api.get(f"/api/v2/calls/{sid}")).json()
+                    if any(e["name"] == "dialog_ended" for e in detail["events"]):
+                        break
+                    await asyncio.sleep(0.05)
+                [ended] = [e for e in detail["events"] if e["name"] == "dialog_ended"]
+                assert ended["data"]["after"] == "restart", ended
+    finally:
+        await again.stop()
