@@ -11,7 +11,7 @@ members still ring ends the member who answers at once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -110,11 +110,11 @@ class Origination:
         finally:
             await self._end()
 
-    async def run_queue(self, ringing: Awaitable[CallLeg | None]) -> bool:
-        """The queue's members ring until one answers (``ringing``'s leg) or none did;
+    async def run_queue(self, ring: Callable[[], Awaitable[CallLeg | None]]) -> bool:
+        """The queue's members ring (``ring``) until one answers (its leg) or none did;
         whether one did."""
         try:
-            member = await ringing
+            member = await ring()
             if member is None:
                 await self._agent.not_connected(EndReason.NO_ANSWER, "no member answered")
                 return False

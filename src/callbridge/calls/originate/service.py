@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from callbridge.callflow.errors import CallflowError
 from callbridge.calls.errors import CallLimitReached, CallServiceError, ServerOverloaded
@@ -177,7 +178,8 @@ class OriginateService:
             permit.release()
             raise
         origination = self._origination(client, request, stored, trunk)
-        self._spawn(origination.run_user(agent), permit, name=f"originate {agent.id}")
+        run = functools.partial(origination.run_user, agent)
+        self._spawn(run, permit, name=f"originate {agent.id}")
         if request.wait:
             await self._agent_answer(request, agent)
         return originated_message(request)
@@ -201,12 +203,14 @@ class OriginateService:
             setup=self._setup, client=client, request=request, agent=agent, trunk=trunk
         )
 
-    def _spawn(self, run: Coroutine[Any, Any, T], permit: Permit, *, name: str) -> asyncio.Task[T]:
+    def _spawn(
+        self, run: Callable[[], Awaitable[T]], permit: Permit, *, name: str
+    ) -> asyncio.Task[T]:
         """Run an origination, holding its permit until it has ended."""
 
         async def holding() -> T:
             try:
-                return await run
+                return await run()
             finally:
                 permit.release()
 
@@ -264,10 +268,14 @@ class OriginateService:
             permit.release()
             raise
         origination = self._origination(client, request, stored, trunk)
-        ringing = queues.ring_members(
-            queue, caller_id=request.caller_id, display_name=request.caller_id_name
+        ring = functools.partial(
+            queues.ring_members,
+            queue,
+            caller_id=request.caller_id,
+            display_name=request.caller_id_name,
         )
-        task = self._spawn(origination.run_queue(ringing), permit, name=f"originate {queue}")
+        run = functools.partial(origination.run_queue, ring)
+        task = self._spawn(run, permit, name=f"originate {queue}")
         if request.wait:
             await asyncio.wait({task})
             if not task.cancelled() and task.exception() is None and not task.result():
