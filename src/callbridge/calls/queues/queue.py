@@ -31,7 +31,6 @@ from callbridge.calls.queues.statistics import (
     Outcome,
     QueueEvent,
     QueueStatistics,
-    QueueTotals,
 )
 from callbridge.calls.queues.strategy import pick
 from callbridge.calls.switch.bridge import bridge
@@ -39,6 +38,7 @@ from callbridge.calls.switch.ringer import GroupRinger, Originator
 from callbridge.engine.events import LegEndedError, LegState
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
+from callbridge.store.queue_statistics import QueueTotals
 
 log = logging.getLogger(__name__)
 

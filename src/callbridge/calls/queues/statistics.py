@@ -1,17 +1,19 @@
 """A queue's statistics: what became of its callers (answered, abandoned, overflowed,
 left), how long answered callers waited, and how many calls each member answered.
 
-They are kept behind :class:`QueueStatistics` (the store's, in production: durable across
-restarts and added up over every node sharing the database); :class:`MemoryStatistics`
-keeps them in this process (tests, a server without a store)."""
+They are kept behind :class:`QueueStatistics`: :class:`StoredStatistics` in the store
+(durable across restarts, added up over every node sharing the database), or
+:class:`MemoryStatistics` in this process (tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Protocol
+
+from callbridge.store.database import Database
+from callbridge.store.queue_statistics import QueueStatisticsRepository, QueueTotals
 
 
 class Outcome(StrEnum):
@@ -32,25 +34,34 @@ class QueueEvent:
     member: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
-class QueueTotals:
-    answered: int = 0
-    abandoned: int = 0
-    overflowed: int = 0
-    left: int = 0
-    wait_seconds: float = 0.0  # summed over the answered callers who waited
-    waited_answers: int = 0
-    members: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-
-    @property
-    def average_wait(self) -> float | None:
-        return self.wait_seconds / self.waited_answers if self.waited_answers else None
-
-
 class QueueStatistics(Protocol):
     async def add(self, event: QueueEvent) -> None: ...
 
     async def totals(self, queue_id: str) -> QueueTotals: ...
+
+
+class StatisticsStore(Protocol):
+    """The store's counters (``store.queue_statistics.QueueStatisticsRepository``)."""
+
+    async def add(self, queue_id: str, increment: QueueTotals) -> None: ...
+
+    async def totals(self, queue_id: str) -> QueueTotals: ...
+
+
+class StoredStatistics:
+    def __init__(self, *, store: StatisticsStore) -> None:
+        self._store = store
+
+    async def add(self, event: QueueEvent) -> None:
+        await self._store.add(event.queue_id, added(QueueTotals(), event))
+
+    async def totals(self, queue_id: str) -> QueueTotals:
+        return await self._store.totals(queue_id)
+
+
+def stored_statistics(database: Database) -> StoredStatistics:
+    """The statistics of the queues, in ``database``."""
+    return StoredStatistics(store=QueueStatisticsRepository(database=database))
 
 
 class MemoryStatistics:
