@@ -393,7 +393,7 @@ async def _either(
     if music is not None and not music.done():  # done: seen by the caller's loop already
         watched.add(music)
     try:
-        await asyncio.wait(watched, timeout=timeout)
+        await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     finally:
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
