@@ -17,6 +17,7 @@ from callbridge.callflow.wait_documents import (
     MAX_IDLE_DOCUMENTS,
     WaitDocuments,
 )
+from callbridge.dialects import parse_voice_xml
 from callbridge.engine.events import EndReason
 
 WAIT = "https://app.example/wait.xml"
@@ -157,3 +158,28 @@ async def test_a_leg_that_ends_ends_the_wait() -> None:
     leg.say = hang_up_on_say  # type: ignore[method-assign]
     assert await documents.play(Position()) == "hangup"
     assert notes.events == []
+
+
+async def test_hostile_xml_in_a_wait_document_fails_without_expanding() -> None:
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><Response><Say>&b;</Say></Response>'
+    )
+
+    class Hostile:
+        async def fetch(self, url: str, method: str, params: Mapping[str, str]) -> bytes:
+            return bomb
+
+    leg, notes = FakeLeg(), Notes()
+    documents = WaitDocuments(
+        leg=leg,
+        fetcher=Hostile(),
+        translate=parse_voice_xml,
+        audio=FakeAudio(),
+        url=WAIT,
+        note=notes,
+        sleep=FakeSleep(leg.calls),
+    )
+    assert await documents.play(Position()) == "failed"
+    assert "forbidden XML" in notes.events[0][1]["error"]
+    assert leg.calls == []
