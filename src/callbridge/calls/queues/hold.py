@@ -43,6 +43,19 @@ async def hold_or_wait(
     return False
 
 
+def left_queue(music: asyncio.Task[bool]) -> bool:
+    """The caller's :func:`hold_or_wait` ended with the wait's ``<Leave/>``."""
+    return music.done() and not music.cancelled() and music.exception() is None and music.result()
+
+
+async def stop_hold(leg: CallLeg, music: asyncio.Task[bool]) -> None:
+    """Stops what the caller hears (its :func:`hold_or_wait` task) and waits for it."""
+    if not music.done():
+        leg.stop_playback()
+        music.cancel()
+    await asyncio.gather(music, return_exceptions=True)
+
+
 async def hold(
     leg: CallLeg,
     *,

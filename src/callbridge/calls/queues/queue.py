@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from callbridge.callflow.verbs import DialGroup, DialTarget
-from callbridge.calls.queues.hold import hold_or_wait
+from callbridge.calls.queues.hold import hold_or_wait, left_queue, stop_hold
 from callbridge.calls.queues.members import MemberBoard
 from callbridge.calls.queues.ports import HoldMusic, WaitAudio
 from callbridge.calls.queues.settings import QueueSettings
@@ -33,6 +33,7 @@ from callbridge.calls.queues.statistics import (
     QueueStatistics,
 )
 from callbridge.calls.queues.strategy import pick
+from callbridge.calls.queues.wait_params import wait_params
 from callbridge.calls.switch.bridge import bridge
 from callbridge.calls.switch.ringer import GroupRinger, Originator
 from callbridge.engine.events import LegEndedError, LegState
@@ -125,7 +126,7 @@ class CallQueue:
         try:
             return await self._serve(waiter, music)
         finally:
-            await _stop(leg, music)
+            await stop_hold(leg, music)
             self._leave(waiter)
 
     async def _serve(self, waiter: _Waiter, music: asyncio.Task[bool]) -> QueueResult:
@@ -136,7 +137,7 @@ class CallQueue:
             if waiter.leg.ended is not None:
                 await self._count(Outcome.ABANDONED)
                 return QueueResult(answered_by=None, overflow_plan=None, waited=waited)
-            if _left(music):
+            if left_queue(music):
                 log.info("queue %s: %s left after %.1f s", self.settings.id, waiter.leg.id, waited)
                 await self._count(Outcome.LEFT)
                 return QueueResult(answered_by=None, overflow_plan=None, waited=waited, left=True)
@@ -197,7 +198,7 @@ class CallQueue:
         member, callee = rung
         waited = asyncio.get_running_loop().time() - waiter.joined
         self._leave(waiter)
-        await _stop(leg, music)
+        await stop_hold(leg, music)
         await self._count(Outcome.ANSWERED, waited=waited, member=member)
         log.info("queue %s: %s answered %s after %.1f s", self.settings.id, member, leg.id, waited)
         try:
@@ -321,17 +322,13 @@ class CallQueue:
             log.exception("queue %s: cannot count a caller %s", self.settings.id, outcome)
 
     def _wait_params(self, waiter: _Waiter) -> dict[str, str]:
-        """Twilio's parameters of a wait URL request (``AvgQueueTime``: of the callers
-        waiting now, as Twilio's)."""
         now = asyncio.get_running_loop().time()
-        waits = [now - w.joined for w in self._waiting] or [now - waiter.joined]
-        return {
-            "QueueSid": self.settings.id,
-            "QueuePosition": str(self._position(waiter)),
-            "QueueTime": str(round(now - waiter.joined)),
-            "AvgQueueTime": str(round(sum(waits) / len(waits))),
-            "CurrentQueueSize": str(len(self._waiting)),
-        }
+        return wait_params(
+            queue_id=self.settings.id,
+            position=self._position(waiter),
+            waited=now - waiter.joined,
+            waiting=[now - w.joined for w in self._waiting],
+        )
 
     def _position(self, waiter: _Waiter) -> int:
         try:
@@ -378,11 +375,6 @@ class CallQueue:
         )
 
 
-def _left(music: asyncio.Task[bool]) -> bool:
-    """The caller's wait document said ``<Leave/>``."""
-    return music.done() and not music.cancelled() and music.exception() is None and music.result()
-
-
 async def _either(
     awaitable: Awaitable[object], music: asyncio.Task[bool] | None, timeout: float | None
 ) -> None:
@@ -397,10 +389,3 @@ async def _either(
     finally:
         waiting.cancel()
         await asyncio.gather(waiting, return_exceptions=True)
-
-
-async def _stop(leg: CallLeg, music: asyncio.Task[bool]) -> None:
-    if not music.done():
-        leg.stop_playback()
-        music.cancel()
-    await asyncio.gather(music, return_exceptions=True)
