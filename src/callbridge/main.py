@@ -51,6 +51,7 @@ from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.presence import Presence
 from callbridge.calls.queues import Queues, QueueSettings, Strategy
 from callbridge.calls.queues.enqueue import QueueVerb
+from callbridge.calls.queues.statistics import stored_statistics
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
 from callbridge.calls.session_factory import SigningSecrets
@@ -248,7 +249,11 @@ def configured_lines(config: CallbridgeConfig) -> tuple[Line, ...]:
 
 
 def configured_queues(
-    config: CallbridgeConfig, engine: Engine, music: HoldMusic, presence: Presence
+    config: CallbridgeConfig,
+    engine: Engine,
+    music: HoldMusic,
+    presence: Presence,
+    database: Database,
 ) -> Queues:
     """[[queues]]: members online, busy or resting as ``presence`` says (with the queues'
     own view of their calls); waiting callers hear ``music`` ([media] music_on_hold)."""
@@ -266,7 +271,13 @@ def configured_queues(
         )
         for q in config.queues
     )
-    return Queues(queues=settings, engine=engine, presence=presence, music=music)
+    return Queues(
+        queues=settings,
+        engine=engine,
+        presence=presence,
+        music=music,
+        statistics=stored_statistics(database),  # durable, shared by the nodes
+    )
 
 
 def build_tts(config: CallbridgeConfig) -> Tts:
@@ -561,7 +572,7 @@ async def serve(config: CallbridgeConfig) -> None:
             contacts=engine.registrar, extensions=[u.extension for u in config.users]
         )
         engine.watch_legs(presence.watch)
-        queues = configured_queues(config, engine, music, presence)
+        queues = configured_queues(config, engine, music, presence, database)
         voicemail = build_voicemail(config, database, clock, announcements=library)
         tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         control = call_control(

@@ -413,7 +413,7 @@ class FakeQueues:
         self.result = result
         self.asked: list[str] = []
 
-    async def enqueue(self, leg: object, enqueue: Enqueue) -> EnqueueResult:
+    async def enqueue(self, leg: object, enqueue: Enqueue, *, wait: object = None) -> EnqueueResult:
         self.asked.append(enqueue.queue)
         if enqueue.queue != "support":
             raise LookupError(enqueue.queue)

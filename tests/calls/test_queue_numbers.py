@@ -191,7 +191,7 @@ async def test_a_number_routed_to_a_queue_reaches_a_member_and_overflows_to_its_
     result = await sipp_uac(TARGET, "uac", service=QUEUE_NUMBER, pause_ms=1000).run()
     assert result.ok, result
     await member.wait_event("CALL_CLOSED", timeout=10)
-    snapshot = queue_calls.queues.snapshot("sales")
+    snapshot = await queue_calls.queues.snapshot("sales")
     assert snapshot.answered == 1
     assert snapshot.overflowed == 1
     page = await queue_calls.calls.list_calls(CallFilters(), cursor=None, limit=10)

@@ -21,6 +21,7 @@ from callbridge.callflow import (
     Say,
     SendDigits,
 )
+from callbridge.callflow.verbs import Leave
 from callbridge.dialects import DialectError, InvalidDocument, parse_voice_xml
 
 BASE = "http://www.didforsale.com/apidemo/9499300360-authenticate.xml"
@@ -203,3 +204,25 @@ def test_invalid_documents_say_why(body: str, message: str) -> None:
     with pytest.raises(InvalidDocument) as raised:
         parse(body)
     assert message in str(raised.value)
+
+
+def test_enqueue_wait_url_method_and_leave() -> None:
+    program = parse(
+        '<Response><Enqueue waitUrl="/wait" waitUrlMethod="GET" action="after">sales</Enqueue>'
+        "<Leave/></Response>"
+    )
+    assert program.verbs == (
+        Enqueue(
+            queue="sales",
+            wait_url="http://www.didforsale.com/wait",
+            wait_method="GET",
+            action="http://www.didforsale.com/apidemo/after",
+        ),
+        Leave(),
+    )
+    with pytest.raises(InvalidDocument):
+        parse('<Response><Enqueue waitUrl="/wait" waitUrlMethod="PUT">sales</Enqueue></Response>')
+    with pytest.raises(InvalidDocument):
+        parse("<Response><Leave>now</Leave></Response>")
+    with pytest.raises(InvalidDocument):
+        parse('<Response><Enqueue waitUrl="file:///etc/passwd">sales</Enqueue></Response>')

@@ -131,14 +131,14 @@ async def test_ringall_rings_both_the_first_to_answer_gets_the_caller_who_heard_
     for agent in agents:
         await agent.wait_event("CALL_INCOMING", timeout=10)
     await asyncio.sleep(4.0)  # the caller hears "You are caller number 1", then music
-    snapshot = handler.queues.snapshot("sales")
+    snapshot = await handler.queues.snapshot("sales")
     assert [w.position for w in snapshot.waiting] == [1]
     assert {m.state for m in snapshot.members} == {"ringing"}
     await agents[1].answer()
     await agents[1].wait_event("CALL_ESTABLISHED", timeout=10)
     await agents[0].wait_event("CALL_CLOSED", timeout=10)  # cancelled
     await asyncio.sleep(1.5)
-    assert handler.queues.snapshot("sales").members[1].state == "busy"
+    assert (await handler.queues.snapshot("sales")).members[1].state == "busy"
     await caller.hangup()
     await agents[1].wait_event("CALL_CLOSED", timeout=10)
     await caller.stop()
@@ -152,7 +152,7 @@ async def test_ringall_rings_both_the_first_to_answer_gets_the_caller_who_heard_
     assert speech > 40  # "You are caller number 1." (~1.5 s)
     assert music > 50  # then the music (> 1 s)
     assert member > 25  # then the member who answered
-    snapshot = handler.queues.snapshot("sales")
+    snapshot = await handler.queues.snapshot("sales")
     assert snapshot.answered == 1
     assert snapshot.waiting == ()
     assert snapshot.average_wait is not None
@@ -195,7 +195,7 @@ async def test_busy_and_wrapup_members_are_skipped(
     assert handler.answered_by() == ["1001", "1002"]
     # Both rest 30 s after their calls (wrap-up): the next caller finds nobody free, and
     # overflows after max_wait; neither phone is rung.
-    states = {m.extension: m.state for m in handler.queues.snapshot("sales").members}
+    states = {m.extension: m.state for m in (await handler.queues.snapshot("sales")).members}
     assert states == {"1001": "wrapup", "1002": "wrapup"}
     third = sipp_uac(TARGET, "uac", service="sales", calls=1, pause_ms=5000)
     await third.run(timeout=20)
@@ -227,7 +227,7 @@ async def test_overflow_after_max_wait_rings_again_and_at_once_when_nobody_is_lo
     assert first.overflowed
     assert first.overflow_plan == OVERFLOW
     assert first.waited < 0.5
-    assert handler.queues.snapshot("sales").answered == 0
+    assert (await handler.queues.snapshot("sales")).answered == 0
     # 1001 logged in but not answering: rung again after each member_timeout until
     # max_wait, then the overflow plan.
     (agent,) = await members(baresip, ("1001",), auto_answer=False, tones=(440.0,))
@@ -242,7 +242,7 @@ async def test_overflow_after_max_wait_rings_again_and_at_once_when_nobody_is_lo
     assert 3.5 <= result.waited < 5
     rung = sum(e["type"] == "CALL_INCOMING" for e in agent.events)
     assert rung >= 2, agent.events
-    snapshot = handler.queues.snapshot("sales")
+    snapshot = await handler.queues.snapshot("sales")
     assert snapshot.overflowed == 2
     assert snapshot.answered == 0
     await engine_idle(engine)
@@ -267,11 +267,11 @@ async def test_ring_members_returns_the_answered_member_leg_who_then_rests(
     assert leg is not None
     assert leg.callee.user == "1002"
     assert sum(e["type"] == "CALL_INCOMING" for e in silent.events) == 1  # linear: 1001 first
-    states = {m.extension: m.state for m in queues.snapshot("sales").members}
+    states = {m.extension: m.state for m in (await queues.snapshot("sales")).members}
     assert states["1002"] == "busy"
     await leg.hangup()
     await answering.wait_event("CALL_CLOSED", timeout=10)
-    states = {m.extension: m.state for m in queues.snapshot("sales").members}
+    states = {m.extension: m.state for m in (await queues.snapshot("sales")).members}
     assert states == {"1001": "online", "1002": "wrapup"}
     # 1002 rests and 1001 does not answer: nobody
     assert await queues.ring_members("sales", caller_id="+15550100", display_name=None) is None
@@ -286,7 +286,7 @@ async def test_a_member_busy_on_another_call_is_skipped(
     # 1001 takes a call that is not the queue's (presence: busy while it is answered).
     other = await engine.originate("1001", caller_id="+15550999")
     await other.wait_answered()
-    assert handler.queues.snapshot("sales").members[0].state == "busy"
+    assert (await handler.queues.snapshot("sales")).members[0].state == "busy"
     result = await sipp_uac(TARGET, "uac", service="sales", pause_ms=1000).run()
     assert result.ok, result
     await handler.wait_results(1)

@@ -27,6 +27,8 @@ TABLES = {
     "voicemails",
     "voicemail_mails",
     "announcements",
+    "queue_statistics",
+    "queue_member_statistics",
     "alembic_version",
 }
 

@@ -2,7 +2,9 @@
 
     GET /api/v2/queues          every queue
     GET /api/v2/queues/{id}     one: waiting callers, members and their states, callers
-                                answered, abandoned and overflowed, the average wait
+                                answered, abandoned, overflowed and left (durable:
+                                kept in the store, added up over the nodes), the
+                                average wait
 
 Any API key with the ``call`` scope sees them (queues belong to the operator's PBX).
 """
@@ -24,9 +26,9 @@ from callbridge.dialects.queue_resource import queue_json
 class QueueDirectory(Protocol):
     """The queues (``calls.queues.Queues``); ``snapshot`` raises ``UnknownQueue``."""
 
-    def snapshot(self, queue_id: str) -> QueueSnapshot: ...
+    async def snapshot(self, queue_id: str) -> QueueSnapshot: ...
 
-    def snapshots(self) -> tuple[QueueSnapshot, ...]: ...
+    async def snapshots(self) -> tuple[QueueSnapshot, ...]: ...
 
 
 def queues_router(*, queues: QueueDirectory, auth: Authenticator) -> APIRouter:
@@ -35,11 +37,11 @@ def queues_router(*, queues: QueueDirectory, auth: Authenticator) -> APIRouter:
     @router.get("/queues")
     async def list_queues(request: Request) -> JSONResponse:
         await auth.authenticate(request, query_fields(request))
-        return JSONResponse({"queues": [queue_json(q) for q in queues.snapshots()]})
+        return JSONResponse({"queues": [queue_json(q) for q in await queues.snapshots()]})
 
     @router.get("/queues/{queue_id}")
     async def one_queue(queue_id: str, request: Request) -> JSONResponse:
         await auth.authenticate(request, query_fields(request))
-        return JSONResponse(queue_json(queues.snapshot(queue_id)))
+        return JSONResponse(queue_json(await queues.snapshot(queue_id)))
 
     return router

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from callbridge.callflow.verbs import Dial, DialTarget, Enqueue, Voicemail
 from callbridge.engine.events import Ended, EndReason, LegState
@@ -89,11 +89,26 @@ class EnqueueResult:
     queue_time: float
 
 
+WaitEnd = Literal["leave", "hangup", "failed"]
+
+
+class WaitAudio(Protocol):
+    """What a queued caller hears instead of the queue's music (an ``<Enqueue waitUrl>``'s
+    documents, :class:`~callbridge.callflow.wait_documents.WaitDocuments`), until
+    cancelled: ``leave`` (``<Leave/>``), ``hangup`` (the leg ended) or ``failed`` (the
+    queue's music takes over).  ``params`` are the queue's, current at each fetch."""
+
+    async def play(self, params: Callable[[], Mapping[str, str]]) -> WaitEnd: ...
+
+
 class Queueing(Protocol):
     """Puts the leg in a queue (:class:`~callbridge.callflow.verbs.Enqueue`); raises
-    ``LookupError`` for an unknown queue."""
+    ``LookupError`` for an unknown queue.  ``wait``: what the caller hears meanwhile
+    (``None``: the queue's music)."""
 
-    async def enqueue(self, leg: LegPort, enqueue: Enqueue) -> EnqueueResult: ...
+    async def enqueue(
+        self, leg: LegPort, enqueue: Enqueue, *, wait: WaitAudio | None = None
+    ) -> EnqueueResult: ...
 
 
 class Dialer(Protocol):

@@ -30,6 +30,7 @@ from callbridge.callflow.verbs import (
     Enqueue,
     Gather,
     Hangup,
+    Leave,
     Pause,
     Play,
     Program,
@@ -42,6 +43,7 @@ from callbridge.callflow.verbs import (
     Verb,
     Voicemail,
 )
+from callbridge.callflow.wait_documents import Note, WaitDocuments
 from callbridge.engine.events import EndReason, LegEndedError, LegState
 
 log = logging.getLogger(__name__)
@@ -98,12 +100,15 @@ class CallflowRunner:
         hang_up_when_done: bool = True,
         queues: Queueing | None = None,
         voicemail: VoicemailBox | None = None,
+        note: Note | None = None,
     ) -> None:
         """``hang_up_when_done``: a program that runs out of verbs hangs the leg up (a
         call's application); ``False`` leaves it up for its owner (a callback leg's
         application, run before the bridge).  ``<Hangup/>`` ends the leg either way.
-        ``queues`` serves ``<Enqueue>`` (without it the verb is an application error)."""
+        ``queues`` serves ``<Enqueue>`` (without it the verb is an application error);
+        ``note`` logs an event on the call's timeline (a wait document's trouble)."""
         self._hang_up_when_done = hang_up_when_done
+        self._note = note
         self._leg = leg
         self._queues = queues
         self._voicemail = voicemail
@@ -295,6 +300,11 @@ class CallflowRunner:
                 return await self._reject(verb)
             case Voicemail():
                 return await self._leave_voicemail(verb)
+            case Leave():
+                log.info(
+                    "leg %s: <Leave/> outside a queue's wait document: nothing to do", self._leg.id
+                )
+                return None
         if not (isinstance(verb, Pause) and verb.length == 0):
             self._progress = True
         # A leg still ringing (an inbound call) is answered when it first needs media; a
@@ -453,7 +463,7 @@ class CallflowRunner:
         if self._queues is None:
             raise _Abort("Enqueue is not supported (no queue service)")
         try:
-            result = await self._queues.enqueue(self._leg, enqueue)
+            result = await self._queues.enqueue(self._leg, enqueue, wait=self._wait(enqueue))
         except LookupError as error:
             raise _Abort(f"Enqueue: unknown queue {enqueue.queue!r}") from error
         if enqueue.action is None:
@@ -461,3 +471,19 @@ class CallflowRunner:
             return None if ended is None else HungUp(ended=ended)
         params = {"QueueResult": result.result, "QueueTime": str(round(result.queue_time))}
         return await self._report(enqueue.action, enqueue.method, params)
+
+    def _wait(self, enqueue: Enqueue) -> WaitDocuments | None:
+        if enqueue.wait_url is None:
+            return None
+        return WaitDocuments(
+            leg=self._leg,
+            fetcher=self._fetcher,
+            translate=self._translate,
+            audio=self._audio,
+            url=enqueue.wait_url,
+            method=enqueue.wait_method,
+            note=self._note,
+            fetch_timeout=self._limits.fetch_timeout,
+            sleep=self._sleep,
+            clock=self._clock,
+        )

@@ -189,13 +189,16 @@ class Dial:
 @dataclass(frozen=True, kw_only=True)
 class Enqueue:
     """Put the caller in ``queue`` until a member has talked to it, it hung up, or it
-    overflowed; then ``action`` (if any) is asked with ``QueueResult`` and ``QueueTime``.
-    ``wait_url`` is accepted but not run: the queue's own music and announcements play.
-    ``run_overflow``: an overflow runs the queue's overflow plan (a number routed to the
-    queue; documents cannot set it)."""
+    overflowed or left (``<Leave/>`` in a wait document); then ``action`` (if any) is asked
+    with ``QueueResult`` and ``QueueTime``.  ``wait_url``: while the caller waits, the
+    documents fetched from it (``wait_method``) play in a loop instead of the queue's music
+    and announcements (:mod:`callbridge.callflow.wait_documents`).  ``run_overflow``: an
+    overflow runs the queue's overflow plan (a number routed to the queue; documents cannot
+    set it)."""
 
     queue: str
     wait_url: str | None = None
+    wait_method: str = "POST"
     action: str | None = None
     method: str = "POST"
     run_overflow: bool = False
@@ -203,6 +206,7 @@ class Enqueue:
     def __post_init__(self) -> None:
         _require(bool(self.queue.strip()), "Enqueue needs a queue name")
         _check_optional_text(self.wait_url, "waitUrl")
+        _check_method(self.wait_method)
         _check_optional_text(self.action, "action")
         _check_method(self.method)
 
@@ -254,6 +258,12 @@ class Hangup:
     """End the call."""
 
 
+@dataclass(frozen=True)
+class Leave:
+    """In a queue's wait document: the caller leaves the queue (its ``<Enqueue>`` goes on
+    with ``QueueResult`` leave).  Anywhere else it does nothing."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class Voicemail:
     """The caller leaves a message in ``mailbox`` (None: the number's mailbox) after
@@ -281,6 +291,7 @@ Verb = (
     | Redirect
     | Reject
     | Hangup
+    | Leave
     | Voicemail
 )
 VERB_TYPES = (
@@ -295,6 +306,7 @@ VERB_TYPES = (
     Redirect,
     Reject,
     Hangup,
+    Leave,
     Voicemail,
 )
 

@@ -155,6 +155,7 @@ class SessionFactory:
                 translate=self._translate,
                 limits=self._runner_limits,
                 queues=None if self._queues is None else self._queues(leg),
+                note=tracker.note,
                 voicemail=None
                 if self._voicemail is None
                 else CallMailbox(

@@ -27,6 +27,7 @@ def queue_json(queue: QueueSnapshot) -> dict[str, Any]:
         "answered": queue.answered,
         "abandoned": queue.abandoned,
         "overflowed": queue.overflowed,
+        "left": queue.left,
         "averageWait": None if queue.average_wait is None else round(queue.average_wait, 1),
         "uri": f"{API_PREFIX}/queues/{queue.id}",
     }

@@ -21,6 +21,7 @@ from callbridge.callflow.verbs import (
     Enqueue,
     Gather,
     Hangup,
+    Leave,
     Pause,
     Play,
     Program,
@@ -232,10 +233,11 @@ def _number(text: str) -> str:
 
 
 def _enqueue(element: Element, base_url: str) -> Enqueue:
-    check_attributes(element, ("waitUrl", "action", "method"))
+    check_attributes(element, ("waitUrl", "waitUrlMethod", "action", "method"))
     return Enqueue(
         queue=require_text(element),
         wait_url=url_attr(element, "waitUrl", base_url),
+        wait_method=method_attr(element, "waitUrlMethod"),
         action=url_attr(element, "action", base_url),
         method=method_attr(element),
     )
@@ -275,6 +277,12 @@ def _hangup(element: Element, base_url: str) -> Hangup:
     return Hangup()
 
 
+def _leave(element: Element, base_url: str) -> Leave:
+    check_attributes(element, ())
+    check_empty(element)
+    return Leave()
+
+
 def _voicemail(element: Element, base_url: str) -> Voicemail:
     """``<Voicemail mailbox="sales" announcement="4" asAttachment="true"/>`` (Callbridge's)."""
     check_attributes(element, ("mailbox", "announcement", "asAttachment"))
@@ -299,5 +307,6 @@ _VERBS: dict[str, _VerbParser] = {
     "Redirect": _redirect,
     "Reject": _reject,
     "Hangup": _hangup,
+    "Leave": _leave,
     "Voicemail": _voicemail,
 }

@@ -268,3 +268,27 @@ class AnnouncementRow(Base):
     duration: Mapped[float] = mapped_column(Float)
     api_key_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class QueueStatisticsRow(Base):
+    """What became of a queue's callers, added up over every node (migration 0011)."""
+
+    __tablename__ = "queue_statistics"
+
+    queue_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    abandoned: Mapped[int] = mapped_column(Integer, default=0)
+    overflowed: Mapped[int] = mapped_column(Integer, default=0)
+    left_queue: Mapped[int] = mapped_column(Integer, default=0)  # <Leave/>
+    wait_seconds: Mapped[float] = mapped_column(Float, default=0.0)  # of waited answers
+    waited_answers: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class QueueMemberStatisticsRow(Base):
+    """The calls of a queue a member answered (migration 0011)."""
+
+    __tablename__ = "queue_member_statistics"
+
+    queue_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    extension: Mapped[str] = mapped_column(String(64), primary_key=True)
+    answered: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,10 +1,10 @@
 """QueueVerb: the call flow's ``<Enqueue>`` on :class:`Queues` for one call's leg.
 
 A document's ``<Enqueue>`` goes on with its ``action`` (``QueueResult`` bridged, hangup
-or leave) or its next verb.  A number routed to a queue (``run_overflow``) runs the
-queue's overflow plan on an overflow, through the seed-004 plan runner when one is wired;
-with no plan or no runner the caller gets 480 (or a BYE once answered) and the call's
-cause says why.
+or leave: an overflow, or ``<Leave/>`` in its wait document) or its next verb.  A number
+routed to a queue (``run_overflow``) runs the queue's overflow plan on an overflow,
+through the seed-004 plan runner when one is wired; with no plan or no runner the caller
+gets 480 (or a BYE once answered) and the call's cause says why.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from callbridge.callflow.ports import EnqueueResult, LegPort
+from callbridge.callflow.ports import EnqueueResult, LegPort, WaitAudio
 from callbridge.callflow.verbs import Enqueue
 from callbridge.calls.queues.queue import QueueResult
 from callbridge.engine.events import EndReason
@@ -33,7 +33,9 @@ class OverflowPlans(Protocol):
 
 
 class QueueWaiting(Protocol):
-    async def wait_in(self, leg: CallLeg, queue_id: str) -> QueueResult: ...
+    async def wait_in(
+        self, leg: CallLeg, queue_id: str, *, wait: WaitAudio | None = None
+    ) -> QueueResult: ...
 
 
 class QueueVerb:
@@ -44,12 +46,16 @@ class QueueVerb:
         self._caller = caller
         self._overflow = overflow
 
-    async def enqueue(self, leg: LegPort, enqueue: Enqueue) -> EnqueueResult:
+    async def enqueue(
+        self, leg: LegPort, enqueue: Enqueue, *, wait: WaitAudio | None = None
+    ) -> EnqueueResult:
         if leg is not self._caller:
             raise ValueError("this queue verb serves one call leg only")
-        result = await self._queues.wait_in(self._caller, enqueue.queue)
+        result = await self._queues.wait_in(self._caller, enqueue.queue, wait=wait)
         if result.answered_by is not None:
             return EnqueueResult(result=BRIDGED, queue_time=result.waited)
+        if result.left:
+            return EnqueueResult(result=LEAVE, queue_time=result.waited)
         if not result.overflowed:
             return EnqueueResult(result=HANGUP, queue_time=result.waited)
         if enqueue.run_overflow:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Callable, Mapping
+from typing import Literal, Protocol
 
 from callbridge.media.plane import AudioSource
 
@@ -26,3 +27,13 @@ class HoldMusic(Protocol):
     caller from the start."""
 
     def source(self) -> AudioSource: ...
+
+
+class WaitAudio(Protocol):
+    """What a caller hears instead of the music (the call flow's ``WaitDocuments`` of an
+    ``<Enqueue waitUrl>``), until cancelled: ``leave``, ``hangup`` (the leg ended) or
+    ``failed`` (the music takes over).  ``params``: the queue's, current at each call."""
+
+    async def play(
+        self, params: Callable[[], Mapping[str, str]]
+    ) -> Literal["leave", "hangup", "failed"]: ...

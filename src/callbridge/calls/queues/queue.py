@@ -6,29 +6,40 @@ the free members the strategy picks (:mod:`.strategy`), rung through the switch'
 ringer; the first to answer is bridged to the caller, and rests ``wrapup`` seconds once
 the call ends.  Several callers are served at once while free members remain.  After
 ``max_wait`` seconds, or once no member is logged in any more, the caller overflows.
+With a wait (``<Enqueue waitUrl>``'s documents) the caller hears it instead of the
+music, and its ``<Leave/>`` takes the caller out of the queue.  What became of each
+caller is counted in the queue's :mod:`.statistics`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from callbridge.callflow.verbs import DialGroup, DialTarget
-from callbridge.calls.queues.hold import hold
+from callbridge.calls.queues.hold import hold_or_wait, left_queue, stop_hold
 from callbridge.calls.queues.members import MemberBoard
-from callbridge.calls.queues.ports import HoldMusic
+from callbridge.calls.queues.ports import HoldMusic, WaitAudio
 from callbridge.calls.queues.settings import QueueSettings
 from callbridge.calls.queues.snapshot import MemberSnapshot, QueueSnapshot, WaitingCaller
+from callbridge.calls.queues.statistics import (
+    MemoryStatistics,
+    Outcome,
+    QueueEvent,
+    QueueStatistics,
+)
 from callbridge.calls.queues.strategy import pick
+from callbridge.calls.queues.wait_params import wait_params
 from callbridge.calls.switch.bridge import bridge
 from callbridge.calls.switch.ringer import GroupRinger, Originator
 from callbridge.engine.events import LegEndedError, LegState
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
+from callbridge.store.queue_statistics import QueueTotals
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +52,14 @@ Answered = Callable[[str], Awaitable[None]]  # told the extension of the member 
 class QueueResult:
     """``answered_by``: the member the caller talked to (the bridged call has ended);
     else ``overflow_plan`` (the queue's seed-004 XML, ``None`` when it has none) for the
-    caller to run, unless the caller hung up.  ``waited``: seconds in the queue."""
+    caller to run, unless the caller hung up or ``left`` (``<Leave/>`` in its wait
+    document).  ``waited``: seconds in the queue."""
 
     answered_by: str | None
     overflow_plan: str | None
     waited: float
     overflowed: bool = False
+    left: bool = False
 
 
 @dataclass(eq=False, kw_only=True)
@@ -66,42 +79,44 @@ class CallQueue:
         board: MemberBoard,
         engine: Originator,
         music: HoldMusic | None = None,
+        statistics: QueueStatistics | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.settings = settings
         self._board = board
         self._engine = engine
         self._music = music
+        self._statistics = statistics or MemoryStatistics()
         self._rng = rng or random.Random()
         self._waiting: list[_Waiter] = []
         self._changed = asyncio.Event()
         self._last_rung: str | None = None
-        self._answered = 0
-        self._abandoned = 0
-        self._overflowed = 0
-        self._answered_wait = 0.0
-        self._waited_answers = 0  # callers answered from the queue (not ring_members)
 
     # --- a caller waits ---
 
-    async def wait_in(self, leg: CallLeg, *, answered: Answered | None = None) -> QueueResult:
+    async def wait_in(
+        self, leg: CallLeg, *, answered: Answered | None = None, wait: WaitAudio | None = None
+    ) -> QueueResult:
         """``answered`` is told the member's extension when one answers, before the
-        bridge (the result comes once the bridged call ended)."""
+        bridge (the result comes once the bridged call ended); ``wait`` plays instead of
+        the music (the music takes over if it fails)."""
         loop = asyncio.get_running_loop()
         joined = loop.time()
         if not self._board.logged_in(self.settings.members):
-            return self._overflow(joined, "no member is logged in")
+            return await self._overflow(joined, "no member is logged in")
         try:
             if leg.state is not LegState.ANSWERED:
                 await leg.answer()
         except LegEndedError:
-            self._abandoned += 1
+            await self._count(Outcome.ABANDONED)
             return QueueResult(answered_by=None, overflow_plan=None, waited=0.0)
         waiter = _Waiter(leg=leg, joined=joined, answered=answered)
         self._waiting.append(waiter)
         music = leg.tasks.spawn(
-            hold(
+            hold_or_wait(
                 leg,
+                wait=wait,
+                params=lambda: self._wait_params(waiter),
                 music=self._music,
                 every=self.settings.announce_position_every,
                 position=lambda: self._position(waiter),
@@ -111,22 +126,25 @@ class CallQueue:
         try:
             return await self._serve(waiter, music)
         finally:
-            await _stop(leg, music)
+            await stop_hold(leg, music)
             self._leave(waiter)
 
-    async def _serve(self, waiter: _Waiter, music: asyncio.Task[None]) -> QueueResult:
+    async def _serve(self, waiter: _Waiter, music: asyncio.Task[bool]) -> QueueResult:
         loop = asyncio.get_running_loop()
         deadline = waiter.joined + self.settings.max_wait
         while True:
+            waited = loop.time() - waiter.joined
             if waiter.leg.ended is not None:
-                self._abandoned += 1
-                return QueueResult(
-                    answered_by=None, overflow_plan=None, waited=loop.time() - waiter.joined
-                )
+                await self._count(Outcome.ABANDONED)
+                return QueueResult(answered_by=None, overflow_plan=None, waited=waited)
+            if left_queue(music):
+                log.info("queue %s: %s left after %.1f s", self.settings.id, waiter.leg.id, waited)
+                await self._count(Outcome.LEFT)
+                return QueueResult(answered_by=None, overflow_plan=None, waited=waited, left=True)
             if loop.time() >= deadline:
-                return self._overflow(waiter.joined, "max_wait reached")
+                return await self._overflow(waiter.joined, "max_wait reached")
             if not self._board.logged_in(self.settings.members):
-                return self._overflow(waiter.joined, "no member is logged in any more")
+                return await self._overflow(waiter.joined, "no member is logged in any more")
             if self._turn(waiter):
                 targets = self._pick(waiter)
                 if targets:
@@ -134,9 +152,7 @@ class CallQueue:
                     if result is not None:
                         return result
                     continue
-            changed = self._changed
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(POLL, max(0.0, deadline - loop.time())))
+            await _either(self._changed.wait(), music, min(POLL, max(0.0, deadline - loop.time())))
 
     def _turn(self, waiter: _Waiter) -> bool:
         """Every caller ahead is being served (members ring for it)."""
@@ -160,7 +176,7 @@ class CallQueue:
         )
 
     async def _attempt(
-        self, waiter: _Waiter, targets: tuple[str, ...], deadline: float, music: asyncio.Task[None]
+        self, waiter: _Waiter, targets: tuple[str, ...], deadline: float, music: asyncio.Task[bool]
     ) -> QueueResult | None:
         """Ring ``targets`` for the caller; bridged (the result once the call ended) or
         ``None`` when nobody answered."""
@@ -170,7 +186,7 @@ class CallQueue:
         self._last_rung = targets[-1]
         self._board.ringing(targets, on=True)
         try:
-            rung = await self._ring(targets, caller=leg, deadline=deadline)
+            rung = await self._ring(targets, caller=leg, deadline=deadline, music=music)
             if rung is not None:  # busy before it stops ringing: nobody else picks it
                 self._board.call_started(rung[0])
         finally:
@@ -182,10 +198,8 @@ class CallQueue:
         member, callee = rung
         waited = asyncio.get_running_loop().time() - waiter.joined
         self._leave(waiter)
-        await _stop(leg, music)
-        self._answered += 1
-        self._answered_wait += waited
-        self._waited_answers += 1
+        await stop_hold(leg, music)
+        await self._count(Outcome.ANSWERED, waited=waited, member=member)
         log.info("queue %s: %s answered %s after %.1f s", self.settings.id, member, leg.id, waited)
         try:
             if waiter.answered is not None:
@@ -204,7 +218,10 @@ class CallQueue:
         deadline: float | None,
         caller_id: str | None = None,
         display_name: str | None = None,
+        music: asyncio.Task[bool] | None = None,
     ) -> tuple[str, CallLeg] | None:
+        """Until a target answers, ``deadline``, or the caller hangs up or leaves (its
+        ``music`` ends)."""
         loop = asyncio.get_running_loop()
         if caller is not None:
             caller_id = caller.caller.user
@@ -224,8 +241,7 @@ class CallQueue:
             if caller is None:
                 await asyncio.sleep(left) if left is not None else await asyncio.Event().wait()
                 return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(caller.wait_ended(), left)
+            await _either(caller.wait_ended(), music, left)
 
         rung = await ringer.ring((group,), give_up=give_up)
         if rung.leg is None or rung.target is None:
@@ -270,7 +286,7 @@ class CallQueue:
                 self._notify()
             if rung is not None:
                 member, leg = rung
-                self._answered += 1
+                await self._count(Outcome.ANSWERED, member=member)
                 self._watch_member_call(member, leg)
                 return leg
 
@@ -287,12 +303,31 @@ class CallQueue:
 
     # --- bookkeeping ---
 
-    def _overflow(self, joined: float, why: str) -> QueueResult:
-        self._overflowed += 1
+    async def _overflow(self, joined: float, why: str) -> QueueResult:
+        await self._count(Outcome.OVERFLOWED)
         waited = asyncio.get_running_loop().time() - joined
         log.info("queue %s: overflow after %.1f s (%s)", self.settings.id, waited, why)
         return QueueResult(
             answered_by=None, overflow_plan=self.settings.overflow, waited=waited, overflowed=True
+        )
+
+    async def _count(
+        self, outcome: Outcome, *, waited: float | None = None, member: str | None = None
+    ) -> None:
+        """Counted in the statistics; a store that fails is logged, the call goes on."""
+        event = QueueEvent(queue_id=self.settings.id, outcome=outcome, waited=waited, member=member)
+        try:
+            await self._statistics.add(event)
+        except Exception:
+            log.exception("queue %s: cannot count a caller %s", self.settings.id, outcome)
+
+    def _wait_params(self, waiter: _Waiter) -> dict[str, str]:
+        now = asyncio.get_running_loop().time()
+        return wait_params(
+            queue_id=self.settings.id,
+            position=self._position(waiter),
+            waited=now - waiter.joined,
+            waiting=[now - w.joined for w in self._waiting],
         )
 
     def _position(self, waiter: _Waiter) -> int:
@@ -310,9 +345,12 @@ class CallQueue:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    def snapshot(self) -> QueueSnapshot:
+    async def totals(self) -> QueueTotals:
+        return await self._statistics.totals(self.settings.id)
+
+    def snapshot(self, totals: QueueTotals) -> QueueSnapshot:
+        """The live state, with ``totals`` (:meth:`totals`)."""
         now = asyncio.get_running_loop().time()
-        records = self._board.records
         return QueueSnapshot(
             id=self.settings.id,
             project=self.settings.project,
@@ -325,21 +363,29 @@ class CallQueue:
                 MemberSnapshot(
                     extension=m,
                     state=self._board.state(m),
-                    answered=records[m].answered if m in records else 0,
+                    answered=totals.members.get(m, 0),
                 )
                 for m in self.settings.members
             ),
-            answered=self._answered,
-            abandoned=self._abandoned,
-            overflowed=self._overflowed,
-            average_wait=(
-                self._answered_wait / self._waited_answers if self._waited_answers else None
-            ),
+            answered=totals.answered,
+            abandoned=totals.abandoned,
+            overflowed=totals.overflowed,
+            left=totals.left,
+            average_wait=totals.average_wait,
         )
 
 
-async def _stop(leg: CallLeg, music: asyncio.Task[None]) -> None:
-    if not music.done():
-        leg.stop_playback()
-        music.cancel()
-    await asyncio.gather(music, return_exceptions=True)
+async def _either(
+    awaitable: Awaitable[object], music: asyncio.Task[bool] | None, timeout: float | None
+) -> None:
+    """Until ``awaitable`` is done, ``music`` ended (the caller left or hung up) or
+    ``timeout`` seconds passed."""
+    waiting = asyncio.ensure_future(awaitable)
+    watched: set[asyncio.Future[Any]] = {waiting}
+    if music is not None and not music.done():  # done: seen by the caller's loop already
+        watched.add(music)
+    try:
+        await asyncio.wait(watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)

@@ -1,6 +1,6 @@
 """Queues: every configured queue, as the rest of the server uses them (the contract of
 ``interfaces.md``: ``exists``, ``wait_in``, ``ring_members``; and their snapshots for the
-API)."""
+API: live state from memory, statistics from ``statistics``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import random
 from collections.abc import Iterable
 
 from callbridge.calls.queues.members import MemberBoard
-from callbridge.calls.queues.ports import HoldMusic, MemberPresence
+from callbridge.calls.queues.ports import HoldMusic, MemberPresence, WaitAudio
 from callbridge.calls.queues.queue import Answered, CallQueue, QueueResult
 from callbridge.calls.queues.settings import QueueSettings
 from callbridge.calls.queues.snapshot import QueueSnapshot
+from callbridge.calls.queues.statistics import MemoryStatistics, QueueStatistics
 from callbridge.calls.switch.ringer import Originator
 from callbridge.engine.leg import CallLeg
 
@@ -32,17 +33,25 @@ class Queues:
         engine: Originator,
         presence: MemberPresence,
         music: HoldMusic | None = None,
+        statistics: QueueStatistics | None = None,
         rng: random.Random | None = None,
     ) -> None:
         """``presence`` says who is online, busy or resting; ``music`` is what waiting
-        callers hear (without it: the ringback tone)."""
+        callers hear (without it: the ringback tone); ``statistics`` keeps what became of
+        the callers (without it: in memory)."""
         self.board = MemberBoard(presence=presence)
+        statistics = statistics or MemoryStatistics()
         self._queues: dict[str, CallQueue] = {}
         for settings in queues:
             if settings.id in self._queues:
                 raise ValueError(f"queue {settings.id!r} is configured twice")
             self._queues[settings.id] = CallQueue(
-                settings=settings, board=self.board, engine=engine, music=music, rng=rng
+                settings=settings,
+                board=self.board,
+                engine=engine,
+                music=music,
+                statistics=statistics,
+                rng=rng,
             )
 
     def exists(self, queue_id: str) -> bool:
@@ -55,13 +64,19 @@ class Queues:
         return queue
 
     async def wait_in(
-        self, leg: CallLeg, queue_id: str, *, answered: Answered | None = None
+        self,
+        leg: CallLeg,
+        queue_id: str,
+        *,
+        answered: Answered | None = None,
+        wait: WaitAudio | None = None,
     ) -> QueueResult:
-        """The caller waits (answered, with music and position announcements) until a
-        member answers and their call has ended, or overflows (max_wait, no member logged
-        in), or hangs up; ``answered`` is told the member when one answers, before the
+        """The caller waits (answered, with music and position announcements, or
+        ``wait``) until a member answers and their call has ended, or overflows
+        (max_wait, no member logged in), or hangs up, or leaves (``wait``'s
+        ``<Leave/>``); ``answered`` is told the member when one answers, before the
         bridge.  Raises :class:`UnknownQueue`."""
-        return await self._queue(queue_id).wait_in(leg, answered=answered)
+        return await self._queue(queue_id).wait_in(leg, answered=answered, wait=wait)
 
     async def ring_members(
         self, queue_id: str, *, caller_id: str, display_name: str | None
@@ -72,8 +87,10 @@ class Queues:
             caller_id=caller_id, display_name=display_name
         )
 
-    def snapshot(self, queue_id: str) -> QueueSnapshot:
-        return self._queue(queue_id).snapshot()
+    async def snapshot(self, queue_id: str) -> QueueSnapshot:
+        """Raises :class:`UnknownQueue`."""
+        queue = self._queue(queue_id)
+        return queue.snapshot(await queue.totals())
 
-    def snapshots(self) -> tuple[QueueSnapshot, ...]:
-        return tuple(queue.snapshot() for queue in self._queues.values())
+    async def snapshots(self) -> tuple[QueueSnapshot, ...]:
+        return tuple([queue.snapshot(await queue.totals()) for queue in self._queues.values()])

@@ -16,7 +16,7 @@ class WaitingCaller:
 class MemberSnapshot:
     extension: str
     state: str  # online, ringing, busy, wrapup, offline
-    answered: int  # queue calls answered since the server started
+    answered: int  # calls of this queue the member answered (durable, over every node)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,4 +29,5 @@ class QueueSnapshot:
     answered: int
     abandoned: int  # callers who hung up while waiting
     overflowed: int  # callers sent to the overflow plan (max_wait, or no member logged in)
+    left: int  # callers whose wait document said <Leave/>
     average_wait: float | None  # seconds answered callers waited, on average
