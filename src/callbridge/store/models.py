@@ -253,6 +253,8 @@ class VoicemailMailRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     given_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # refused for good
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the node sending it
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AnnouncementRow(Base):
