@@ -27,6 +27,7 @@ TABLES = {
     "voicemails",
     "voicemail_mails",
     "announcements",
+    "announcement_audio",
     "alembic_version",
 }
 

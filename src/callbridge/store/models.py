@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -258,7 +259,7 @@ class VoicemailMailRow(Base):
 
 
 class AnnouncementRow(Base):
-    """An uploaded announcement (the media library); its audio is a WAV file named by id."""
+    """An uploaded announcement (the media library); its audio is in ``announcement_audio``."""
 
     __tablename__ = "announcements"
 
@@ -270,3 +271,14 @@ class AnnouncementRow(Base):
     duration: Mapped[float] = mapped_column(Float)
     api_key_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AnnouncementAudioRow(Base):
+    """An uploaded announcement's audio, 8 kHz mono 16-bit PCM (every node plays it)."""
+
+    __tablename__ = "announcement_audio"
+
+    announcement_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)
