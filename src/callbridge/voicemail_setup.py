@@ -48,6 +48,7 @@ def build_voicemail(
         settings=MailSettings(sender=smtp.from_, public_url=config.http.base_url),
         clock=clock,
         retry_seconds=smtp.retry_seconds,
+        node=config.calls.node,
     )
     service = Voicemail(
         mailboxes=tuple(

@@ -21,6 +21,19 @@ from callbridge.media.sources import ToneSource
 from callbridge.media.tts import Tts
 
 
+class Uploads:
+    """UploadedAudio as a dict of WAV files (SharedUploads has its own tests)."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, Path] = {}
+
+    def known(self, announcement_id: str) -> bool:
+        return announcement_id in self.files
+
+    async def path_of(self, announcement_id: str) -> Path | None:
+        return self.files.get(announcement_id)
+
+
 class CountingTts:
     """The real espeak-ng front end, counting what it is asked to speak."""
 
@@ -94,16 +107,19 @@ async def test_uploaded_announcements_share_the_id_space(tmp_path: Path) -> None
         configured=[ConfiguredAnnouncement(id="4", text="greeting")], tts=Tts(cache_dir=tmp_path)
     )
     wav = tone_file(tmp_path / "up.wav", 500.0, rate=8000)
-    with pytest.raises(ValueError, match="configured"):
-        library.add_uploaded("4", wav)
-    library.add_uploaded("up", wav)
+    uploads = Uploads()
+    library.use_uploads(uploads)
+    uploads.files["4"] = uploads.files["up"] = wav
+    assert (await library.pcm("4")) != (await library.pcm("up"))  # the configured one wins
     assert library.exists("up")
     assert abs(dominant_frequency(drain(await library.source("up"))) - 500.0) < 10
     wav.unlink()  # deleted under it: unknown, not a crash
     with pytest.raises(UnknownAnnouncement):
         await library.source("up")
-    library.remove_uploaded("up")
+    del uploads.files["up"]
     assert not library.exists("up")
+    with pytest.raises(UnknownAnnouncement):
+        await library.source("up")
 
 
 class UrlAudio:
@@ -120,7 +136,9 @@ class UrlAudio:
 
 async def test_play_of_announcement_id_comes_from_the_library(tmp_path: Path) -> None:
     library = AnnouncementLibrary(configured=[], tts=Tts(cache_dir=tmp_path))
-    library.add_uploaded("hold", tone_file(tmp_path / "h.wav", 900.0, rate=8000))
+    uploads = Uploads()
+    uploads.files["hold"] = tone_file(tmp_path / "h.wav", 900.0, rate=8000)
+    library.use_uploads(uploads)
     urls = UrlAudio()
     audio = AnnouncementAudio(inner=urls, library=library)
     played = drain(await audio.load("announcement:hold"))

@@ -168,7 +168,7 @@ async def test_uploads_survive_a_restart(world: World, tmp_path: Path) -> None:
     media = new_media(library, world.database, world.directory, Tts(cache_dir=tmp_path / "tts"))
     await media.load()
     assert library.exists("kept")
-    assert [a.id for a in media.list()] == ["kept"]
+    assert [a.id for a in (await media.list())] == ["kept"]
 
 
 async def test_ids_are_shared_with_the_configured_ones(world: World) -> None:
@@ -241,8 +241,8 @@ async def test_hostile_uploads_are_refused_and_leave_nothing(
         assert reply.json()["error"]["id"] == error_id
     assert "Traceback" not in reply.text
     assert files_in(world.directory) == []
-    assert world.media.list()[0].id == "7684"
-    assert len(world.media.list()) == 1
+    assert (await world.media.list())[0].id == "7684"
+    assert len(await world.media.list()) == 1
 
 
 async def test_too_long_audio_and_too_large_bodies_are_refused(world: World) -> None:

@@ -208,10 +208,9 @@ async def test_a_short_message_is_not_kept_a_longer_one_is_stored_mailed_and_lit
 class Library:
     """An announcement library that knows only announcement "4"."""
 
-    def exists(self, announcement_id: str) -> bool:
-        return announcement_id == "4"
-
     async def source(self, announcement_id: str) -> AudioSource:
+        if announcement_id != "4":
+            raise LookupError(announcement_id)  # as the library's UnknownAnnouncement
         return SilenceSource(duration_s=0.1)
 
 

@@ -11,23 +11,10 @@ from mwi_setup import MWI_HOST, MWI_PORT, Mailboxes
 
 from callbridge.engine.engine import Engine
 from callbridge.sip.message_summary import parse_message_summary
-from peers.baresip import Baresip
+from mwi.mwi_phone import MwiPhone
 from peers.conftest import baresip_host, require_baresip
 
 pytestmark = pytest.mark.peers
-
-
-class MwiPhone(Baresip):
-    """baresip with ``mwi.so`` loaded and ``mwi=yes`` on its account: it subscribes to
-    message-summary once registered and reports each NOTIFY's body as MWI_NOTIFY."""
-
-    def write_config(self) -> None:
-        super().write_config()
-        config = self.config_dir / "config"
-        config.write_text(config.read_text() + "module_app mwi.so\n")
-
-    def account_line(self) -> str:
-        return super().account_line() + ";mwi=yes"
 
 
 async def test_baresip_sees_message_waiting_on_then_off(

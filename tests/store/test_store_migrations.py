@@ -29,6 +29,7 @@ TABLES = {
     "announcements",
     "queue_statistics",
     "queue_member_statistics",
+    "announcement_audio",
     "alembic_version",
 }
 

@@ -63,6 +63,19 @@ async def test_call_round_trip_and_lifecycle(calls: CallRepository, clock: StepC
         await calls.update_status("nope", "ringing", at=clock.now())
 
 
+async def test_a_cause_longer_than_its_column_is_cut_to_fit(
+    calls: CallRepository, clock: StepClock
+) -> None:
+    """An application error's detail ends the call (PostgreSQL refused it whole)."""
+    await calls.create_call(new_call("CA1"))
+    cause = "application error: cannot load audio announcement:welcome: no announcement 'x'"
+    ended = await calls.update_status(
+        "CA1", "completed", at=clock.now(), ending=CallEnding(cause=cause, by="local")
+    )
+    assert ended.hangup_cause == cause[:64]
+    assert (await calls.get_call("CA1")).call.hangup_cause == cause[:64]
+
+
 async def test_events_and_deliveries_commit_together_in_seq_order(
     calls: CallRepository, clock: StepClock, notifications: Notifications
 ) -> None:

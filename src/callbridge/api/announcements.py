@@ -44,7 +44,7 @@ TEXT_FIELDS = ("id", "text", "voice")
 class Announcements(Protocol):
     """What the routes need (``callbridge.calls.announcements.uploads.MediaLibrary``)."""
 
-    def list(self) -> list[AnnouncementInfo]: ...
+    async def list(self) -> list[AnnouncementInfo]: ...
 
     async def get(self, announcement_id: str) -> AnnouncementInfo: ...
 
@@ -138,7 +138,9 @@ def announcements_router(
     @router.get(PATH)
     async def list_announcements(request: Request) -> JSONResponse:
         await auth.authenticate(request)
-        return JSONResponse({"announcements": [announcement_json(a) for a in announcements.list()]})
+        return JSONResponse(
+            {"announcements": [announcement_json(a) for a in await announcements.list()]}
+        )
 
     @router.get(f"{PATH}/{{announcement_id}}.wav")
     async def audio(announcement_id: str, request: Request) -> Response:

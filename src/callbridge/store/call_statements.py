@@ -80,15 +80,19 @@ BUMP_CALLBACK_COUNT = PreparedStatement(
 )
 
 
+HANGUP_CAUSE_CHARS = 64  # calls.hangup_cause (PostgreSQL refuses a longer value)
+
+
 def ending_params(
     *, at: datetime, answered_at: datetime | None, ending: CallEnding
 ) -> dict[str, Any]:
-    """The ``ends`` parameters of :func:`status_update`: the duration runs from the answer."""
+    """The ``ends`` parameters of :func:`status_update`: the duration runs from the answer;
+    a cause longer than the column (an application error's detail) is cut to fit."""
     duration = 0 if answered_at is None else max(0, round((at - answered_at).total_seconds()))
     return {
         "b_ended_at": at,
         "b_duration": duration,
-        "b_hangup_cause": ending.cause,
+        "b_hangup_cause": ending.cause[:HANGUP_CAUSE_CHARS],
         "b_hangup_by": ending.by,
         "b_sip_code": ending.sip_code,
     }

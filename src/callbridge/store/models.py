@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -253,10 +254,12 @@ class VoicemailMailRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     given_up_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # refused for good
+    claimed_by: Mapped[str | None] = mapped_column(String(64))  # the node sending it
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AnnouncementRow(Base):
-    """An uploaded announcement (the media library); its audio is a WAV file named by id."""
+    """An uploaded announcement (the media library); its audio is in ``announcement_audio``."""
 
     __tablename__ = "announcements"
 
@@ -271,7 +274,7 @@ class AnnouncementRow(Base):
 
 
 class QueueStatisticsRow(Base):
-    """What became of a queue's callers, added up over every node (migration 0011)."""
+    """What became of a queue's callers, added up over every node (migration 0013)."""
 
     __tablename__ = "queue_statistics"
 
@@ -285,10 +288,21 @@ class QueueStatisticsRow(Base):
 
 
 class QueueMemberStatisticsRow(Base):
-    """The calls of a queue a member answered (migration 0011)."""
+    """The calls of a queue a member answered (migration 0013)."""
 
     __tablename__ = "queue_member_statistics"
 
     queue_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     extension: Mapped[str] = mapped_column(String(64), primary_key=True)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AnnouncementAudioRow(Base):
+    """An uploaded announcement's audio, 8 kHz mono 16-bit PCM (every node plays it)."""
+
+    __tablename__ = "announcement_audio"
+
+    announcement_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
+    )
+    pcm: Mapped[bytes] = mapped_column(LargeBinary)

@@ -345,7 +345,7 @@ def _end(row: CallRow, *, at: datetime, ending: CallEnding) -> None:
     values = ending_params(at=at, answered_at=row.answered_at, ending=ending)
     row.ended_at = at
     row.duration = values["b_duration"]
-    row.hangup_cause = ending.cause
+    row.hangup_cause = values["b_hangup_cause"]
     row.hangup_by = ending.by
     row.sip_code = ending.sip_code
     row.sip_dialog = None

@@ -1,17 +1,36 @@
 """Voicemail messages and the durable queue of the mails owed for them.
 
 A message and its mail are written in one transaction, so a stored message always gets
-its mail (and a mail always has its message).  The queue is read in id order: the mailer
-sends the oldest unsent mail, and marks it sent, before it looks at the next one."""
+its mail (and a mail always has its message).  The queue is read in id order per mailbox:
+a mail can be claimed only when no earlier mail of its mailbox is still owed, so a
+mailbox's mails go out in the order its messages were left.
+
+Several nodes may share one database: a mailer *claims* a mail before it sends it (a
+lease: ``claimed_by``, ``lease_until``; a compare-and-set update, as the webhook outbox's
+claims are), and records the outcome only while it still holds the lease.  A node that
+dies mid-send leaves a lease that runs out, and another node takes the mail over."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.orm import Session, aliased
 
 from callbridge.store.database import Database
 from callbridge.store.models import VoicemailMailRow, VoicemailRow
@@ -181,57 +200,191 @@ class VoicemailRepository:
         return await self._db.run(work)
 
     async def next_mail(self) -> OwedMail | None:
-        query = (
-            select(VoicemailMailRow, VoicemailRow)
-            .join(VoicemailRow, VoicemailRow.id == VoicemailMailRow.voicemail_id)
-            .where(VoicemailMailRow.sent_at.is_(None), VoicemailMailRow.given_up_at.is_(None))
-            .order_by(VoicemailMailRow.id)
-            .limit(1)
-        )
+        """The oldest mail still owed (claimed or not)."""
+        query = select(VoicemailMailRow.id).where(_owed()).order_by(VoicemailMailRow.id).limit(1)
 
         def work(connection: Connection) -> OwedMail | None:
-            with Session(bind=connection) as session:
-                found = session.execute(query).first()
-                if found is None:
-                    return None
-                mail, voicemail = found
-                return OwedMail(
-                    id=mail.id,
-                    recipients=tuple(r for r in mail.recipients.split(",") if r),
-                    as_attachment=mail.as_attachment,
-                    attempts=mail.attempts,
-                    voicemail=_record(voicemail),
-                )
+            mail_id = connection.scalar(query)
+            return None if mail_id is None else _owed_mail(connection, mail_id)
 
         return await self._db.run(work)
 
-    async def mail_sent(self, mail_id: int, *, at: datetime) -> None:
-        await self._db.run(
-            lambda connection: connection.execute(
-                update(VoicemailMailRow)
-                .where(VoicemailMailRow.id == mail_id)
-                .values(sent_at=at, attempts=VoicemailMailRow.attempts + 1, last_error=None)
+    async def claim_mail(
+        self, *, node: str, now: datetime, lease_until: datetime
+    ) -> OwedMail | None:
+        """Leases to ``node`` the oldest mail it may send now, and returns it (``None``:
+        nothing to send).  A mail may be sent when it is owed, the head of its mailbox's
+        queue, and not leased to another node (or that lease ran out)."""
+        candidate = aliased(VoicemailMailRow)
+        head = (
+            select(candidate.id)
+            .where(_owed(candidate), _free(candidate, node=node, now=now), _is_head(candidate))
+            .order_by(candidate.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        claim = (
+            update(VoicemailMailRow)
+            .where(
+                VoicemailMailRow.id == head,
+                _owed(),
+                _free(VoicemailMailRow, node=node, now=now),
             )
+            .values(claimed_by=node, lease_until=lease_until)
+            .returning(VoicemailMailRow.id)
         )
 
-    async def mail_failed(self, mail_id: int, *, error: str) -> None:
-        await self._db.run(
-            lambda connection: connection.execute(
-                update(VoicemailMailRow)
-                .where(VoicemailMailRow.id == mail_id)
-                .values(attempts=VoicemailMailRow.attempts + 1, last_error=error[:MAX_ERROR_CHARS])
-            )
+        def work(connection: Connection) -> OwedMail | None:
+            mail_id = connection.execute(claim).scalar()
+            return None if mail_id is None else _owed_mail(connection, mail_id)
+
+        # Another node may claim the same head at once: its update wins, ours finds none
+        # left to update, and the next head (if any) is tried.
+        for _ in range(CLAIM_TRIES):
+            found = await self._db.run(work)
+            if found is not None:
+                return found
+            if await self._db.run(lambda connection: connection.scalar(select(head))) is None:
+                return None
+        return None
+
+    async def next_free_at(self, *, node: str, now: datetime) -> datetime | None:
+        """When a mail now leased to another node, at the head of its mailbox's queue,
+        may be taken over (the earliest such lease's end; ``None``: no such mail)."""
+        query = select(func.min(VoicemailMailRow.lease_until)).where(
+            _owed(),
+            _is_head(VoicemailMailRow),
+            VoicemailMailRow.lease_until > now,
+            or_(VoicemailMailRow.claimed_by.is_(None), VoicemailMailRow.claimed_by != node),
         )
 
-    async def mail_given_up(self, mail_id: int, *, at: datetime, error: str) -> None:
-        await self._db.run(
-            lambda connection: connection.execute(
-                update(VoicemailMailRow)
-                .where(VoicemailMailRow.id == mail_id)
-                .values(
-                    given_up_at=at,
-                    attempts=VoicemailMailRow.attempts + 1,
-                    last_error=error[:MAX_ERROR_CHARS],
-                )
-            )
+        def work(connection: Connection) -> datetime | None:
+            value: datetime | None = connection.scalar(query)
+            return value
+
+        return await self._db.run(work)
+
+    async def renew_mail(self, mail_id: int, *, node: str, lease_until: datetime) -> bool:
+        """Extends ``node``'s lease on the mail; False: it no longer holds it."""
+        return await self._settle(mail_id, node=node, values={"lease_until": lease_until})
+
+    async def mail_sent(self, mail_id: int, *, node: str, at: datetime) -> bool:
+        """Records the mail sent; False: ``node`` no longer holds it (nothing recorded)."""
+        return await self._settle(
+            mail_id,
+            node=node,
+            values={
+                "sent_at": at,
+                "attempts": VoicemailMailRow.attempts + 1,
+                "last_error": None,
+                "claimed_by": None,
+                "lease_until": None,
+            },
+        )
+
+    async def mail_failed(
+        self, mail_id: int, *, node: str, error: str, lease_until: datetime, keep: bool = True
+    ) -> bool:
+        """Counts a failed attempt; ``node`` keeps the mail (it tries again) until
+        ``lease_until``, when another node may take it over.  ``keep=False`` hands it
+        back: no node may take it before ``lease_until``, then any node may."""
+        values: dict[str, Any] = {
+            "attempts": VoicemailMailRow.attempts + 1,
+            "last_error": error[:MAX_ERROR_CHARS],
+            "lease_until": lease_until,
+        }
+        if not keep:
+            values["claimed_by"] = None
+        return await self._settle(mail_id, node=node, values=values)
+
+    async def mail_given_up(self, mail_id: int, *, node: str, at: datetime, error: str) -> bool:
+        return await self._settle(
+            mail_id,
+            node=node,
+            values={
+                "given_up_at": at,
+                "attempts": VoicemailMailRow.attempts + 1,
+                "last_error": error[:MAX_ERROR_CHARS],
+                "claimed_by": None,
+                "lease_until": None,
+            },
+        )
+
+    async def release_mails(self, *, node: str) -> int:
+        """Drops every lease ``node`` holds (it restarted under the same name)."""
+        query = (
+            update(VoicemailMailRow)
+            .where(VoicemailMailRow.claimed_by == node, _owed())
+            .values(claimed_by=None, lease_until=None)
+        )
+
+        def work(connection: Connection) -> int:
+            result = connection.execute(query)
+            return result.rowcount if isinstance(result, CursorResult) else 0
+
+        return await self._db.run(work)
+
+    async def _settle(self, mail_id: int, *, node: str, values: dict[str, Any]) -> bool:
+        query = (
+            update(VoicemailMailRow)
+            .where(VoicemailMailRow.id == mail_id, VoicemailMailRow.claimed_by == node, _owed())
+            .values(**values)
+        )
+
+        def work(connection: Connection) -> bool:
+            result = connection.execute(query)
+            return isinstance(result, CursorResult) and result.rowcount == 1
+
+        return await self._db.run(work)
+
+
+CLAIM_TRIES = 3
+
+
+def _owed(mail: type[VoicemailMailRow] = VoicemailMailRow) -> ColumnElement[bool]:
+    return and_(mail.sent_at.is_(None), mail.given_up_at.is_(None))
+
+
+def _free(mail: type[VoicemailMailRow], *, node: str, now: datetime) -> ColumnElement[bool]:
+    """Not leased, its lease ran out, or leased to ``node`` itself."""
+    return or_(mail.lease_until.is_(None), mail.lease_until <= now, mail.claimed_by == node)
+
+
+def _is_head(mail: type[VoicemailMailRow]) -> ColumnElement[bool]:
+    """No earlier mail of the same mailbox is still owed."""
+    its = aliased(VoicemailRow)
+    earlier = aliased(VoicemailMailRow)
+    earlier_message = aliased(VoicemailRow)
+    mailbox = (
+        select(its.mailbox)
+        .where(its.id == mail.voicemail_id)
+        .correlate_except(its)
+        .scalar_subquery()
+    )
+    return ~(
+        exists()
+        .where(
+            earlier.voicemail_id == earlier_message.id,
+            earlier_message.mailbox == mailbox,
+            earlier.id < mail.id,
+            _owed(earlier),
+        )
+        .correlate_except(earlier, earlier_message)
+    )
+
+
+def _owed_mail(connection: Connection, mail_id: int) -> OwedMail | None:
+    with Session(bind=connection) as session:
+        mail = session.get(VoicemailMailRow, mail_id)
+        if mail is None:
+            return None
+        voicemail = session.get(VoicemailRow, mail.voicemail_id)
+        if voicemail is None:
+            return None
+        return OwedMail(
+            id=mail.id,
+            recipients=tuple(r for r in mail.recipients.split(",") if r),
+            as_attachment=mail.as_attachment,
+            attempts=mail.attempts,
+            voicemail=_record(voicemail),
         )

@@ -4,7 +4,8 @@ plays prompts (call control, queues, voicemail, ``<Play>announcement:ID</Play>``
 Configured announcements (``[[announcements]]``) are text spoken with espeak-ng or an
 audio file; both are rendered once (:meth:`AnnouncementLibrary.prepare` does all of them
 when the server starts) and kept in memory as PCM.  Uploaded ones (the media library API)
-are 8 kHz WAV files, read from disk each time they play.  Both share one id space."""
+come from :class:`UploadedAudio` (``SharedUploads``: the database, cached as 8 kHz WAV
+files on this node), looked up each time they play.  Both share one id space."""
 
 from __future__ import annotations
 
@@ -21,6 +22,14 @@ from callbridge.media.audiofile import BadAudio, decode_for_telephony
 from callbridge.media.plane import AudioSource
 from callbridge.media.sources import PcmSource
 from callbridge.media.tts import TtsError, UnknownVoice
+
+
+class UploadedAudio(Protocol):
+    """Uploaded announcements (``SharedUploads``)."""
+
+    def known(self, announcement_id: str) -> bool: ...
+
+    async def path_of(self, announcement_id: str) -> Path | None: ...
 
 
 class SpeechSynthesizer(Protocol):
@@ -58,10 +67,18 @@ class AnnouncementLibrary:
         self._default_voice = default_voice
         self._rendered: dict[str, bytes] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self._uploaded: dict[str, Path] = {}
+        self._uploads: UploadedAudio | None = None
+
+    def use_uploads(self, uploads: UploadedAudio) -> None:
+        """Play uploaded announcements from ``uploads`` (the media library's)."""
+        self._uploads = uploads
 
     def exists(self, announcement_id: str) -> bool:
-        return announcement_id in self._configured or announcement_id in self._uploaded
+        """Configured, or an upload this node last saw stored (another node may have
+        deleted it since: :meth:`source` is what decides)."""
+        if announcement_id in self._configured:
+            return True
+        return self._uploads is not None and self._uploads.known(announcement_id)
 
     def configured(self, announcement_id: str) -> ConfiguredAnnouncement | None:
         return self._configured.get(announcement_id)
@@ -79,15 +96,6 @@ class AnnouncementLibrary:
         """A configured announcement's length once rendered (0 before)."""
         return round(len(self._rendered.get(announcement_id, b"")) / (2 * SAMPLE_RATE), 3)
 
-    def add_uploaded(self, announcement_id: str, path: Path) -> None:
-        """Make an uploaded announcement playable (its 8 kHz WAV at ``path``)."""
-        if announcement_id in self._configured:
-            raise ValueError(f"announcement {announcement_id!r} is configured")
-        self._uploaded[announcement_id] = path
-
-    def remove_uploaded(self, announcement_id: str) -> None:
-        self._uploaded.pop(announcement_id, None)
-
     async def prepare(self) -> None:
         """Render every configured announcement now (the server's start); raises
         :class:`AnnouncementUnplayable` naming the first that fails."""
@@ -104,7 +112,9 @@ class AnnouncementLibrary:
         configured = self._configured.get(announcement_id)
         if configured is not None:
             return await self._rendered_once(configured)
-        path = self._uploaded.get(announcement_id)
+        if self._uploads is None:
+            raise UnknownAnnouncement(announcement_id)
+        path = await self._uploads.path_of(announcement_id)
         if path is None:
             raise UnknownAnnouncement(announcement_id)
         try:

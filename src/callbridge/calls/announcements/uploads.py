@@ -1,22 +1,22 @@
 """MediaLibrary: the media library API's side of announcements: uploads (audio of any
-format the Play verb reads, or text spoken by espeak-ng) stored as 8 kHz mono WAV under
-one folder, their metadata in the database, listed together with the configured ones.
+format the Play verb reads, or text spoken by espeak-ng) converted to 8 kHz mono and
+stored in the database with their metadata (:class:`SharedUploads`: every node sharing
+the database lists, serves and plays them; each caches the audio as ``<id>.wav`` under
+its folder), listed together with the configured ones.
 
-An upload is decoded before anything is written; its WAV is written under a temporary
-name and renamed to ``<id>.wav``; a failure at any step removes what it wrote.  An id is
-reserved while its upload runs, so two uploads of one id cannot both succeed."""
+An upload is decoded before anything is written; a failure at any step removes what it
+wrote.  An id is reserved while its upload runs, and the database refuses a second row of
+one id, so two uploads of one id (on one node or two) cannot both succeed."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from callbridge.calls.announcements.errors import (
     AnnouncementConfigured,
@@ -26,11 +26,12 @@ from callbridge.calls.announcements.errors import (
 )
 from callbridge.calls.announcements.ids import ID_RULE, is_announcement_id
 from callbridge.calls.announcements.library import AnnouncementLibrary, SpeechSynthesizer
+from callbridge.calls.announcements.shared import SharedUploads, UploadStore
 from callbridge.codecs.formats import SAMPLE_RATE
 from callbridge.engine.leg import DEFAULT_VOICE
 from callbridge.media.audiofile import BadAudio, decode_for_telephony
 from callbridge.media.tts import TtsError, UnknownVoice
-from callbridge.media.wavfile import wav_header, write_wav
+from callbridge.media.wavfile import wav_header
 from callbridge.store.announcements import AnnouncementRecord, DuplicateAnnouncement
 from callbridge.store.clock import Clock
 
@@ -41,16 +42,6 @@ MAX_TEXT_CHARS = 4000
 MAX_FILENAME_CHARS = 255
 CONFIGURED = "configured"
 UPLOADED = "uploaded"
-
-
-class StoredAnnouncements(Protocol):
-    """Where uploaded announcements' metadata lives (``AnnouncementRepository``)."""
-
-    async def add(self, record: AnnouncementRecord) -> None: ...
-
-    async def list(self) -> list[AnnouncementRecord]: ...
-
-    async def delete(self, announcement_id: str) -> bool: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -72,37 +63,40 @@ class MediaLibrary:
         self,
         *,
         library: AnnouncementLibrary,
-        stored: StoredAnnouncements,
+        stored: UploadStore,
         directory: Path,
         tts: SpeechSynthesizer,
         clock: Clock,
         max_seconds: float = MAX_UPLOAD_SECONDS,
     ) -> None:
+        """Makes ``library`` play the uploads (from ``stored``, cached in ``directory``)."""
         self._library = library
-        self._stored = stored
-        self._directory = directory
+        self._uploads = SharedUploads(stored=stored, directory=directory)
         self._tts = tts
         self._clock = clock
         self._max_seconds = max_seconds
-        self._uploaded: dict[str, AnnouncementRecord] = {}
         self._reserved: set[str] = set()
+        library.use_uploads(self._uploads)
 
     async def load(self) -> None:
-        """Make the stored uploads playable (the server's start); one whose file is gone
-        is logged and left out."""
-        for record in await self._stored.list():
-            path = self._path(record.id)
+        """The server's start: uploads stored before their audio was get it stored (from
+        this node's file); an upload whose id is configured is hidden (logged)."""
+        for record in await self._uploads.load():
             if self._library.configured(record.id) is not None:
                 log.warning("announcement %r is configured: its upload is hidden", record.id)
-            elif not path.is_file():
-                log.warning("announcement %r: its audio %s is missing", record.id, path)
-            else:
-                self._uploaded[record.id] = record
-                self._library.add_uploaded(record.id, path)
 
-    def list(self) -> list[AnnouncementInfo]:
-        ids = sorted({*self._library.configured_ids(), *self._uploaded})
-        return [info for info in (self._info_or_none(each) for each in ids) if info is not None]
+    async def list(self) -> list[AnnouncementInfo]:
+        """Every announcement, configured and uploaded (on any node), by id."""
+        uploaded = {
+            record.id: record
+            for record in await self._uploads.records()
+            if self._library.configured(record.id) is None
+        }
+        ids = sorted({*self._library.configured_ids(), *uploaded})
+        return [
+            _uploaded_info(uploaded[each]) if each in uploaded else self._configured_info(each)
+            for each in ids
+        ]
 
     async def get(self, announcement_id: str) -> AnnouncementInfo:
         configured = self._library.configured(announcement_id)
@@ -118,10 +112,10 @@ class MediaLibrary:
                 duration=_seconds(pcm),
                 created_at=None,
             )
-        info = self._info_or_none(announcement_id)
-        if info is None:
+        record = await self._uploads.record(announcement_id)
+        if record is None:
             raise UnknownAnnouncement(announcement_id)
-        return info
+        return _uploaded_info(record)
 
     async def wav(self, announcement_id: str) -> bytes:
         """The announcement's audio as an 8 kHz mono 16-bit WAV file."""
@@ -137,6 +131,7 @@ class MediaLibrary:
         (not audio, too long, a bad id) or :class:`AnnouncementExists`."""
         name = (filename or "upload")[:MAX_FILENAME_CHARS]
         with self._reservation(announcement_id) as chosen:
+            await self._check_free(chosen)
             try:
                 pcm = await asyncio.to_thread(
                     decode_for_telephony,
@@ -159,6 +154,7 @@ class MediaLibrary:
             raise InvalidAnnouncement("text", f"text is longer than {MAX_TEXT_CHARS} characters")
         chosen_voice = voice or DEFAULT_VOICE
         with self._reservation(announcement_id) as chosen:
+            await self._check_free(chosen)
             try:
                 spoken = await self._tts.synthesize(text, chosen_voice)
                 pcm = await asyncio.to_thread(decode_for_telephony, spoken)
@@ -169,15 +165,14 @@ class MediaLibrary:
             return await self._keep(chosen, pcm, "text", text, chosen_voice, None, api_key_id)
 
     async def delete(self, announcement_id: str) -> None:
-        """Raises :class:`AnnouncementConfigured` or :class:`UnknownAnnouncement`."""
+        """Deletes it for every node; raises :class:`AnnouncementConfigured` or
+        :class:`UnknownAnnouncement`."""
         if self._library.configured(announcement_id) is not None:
             raise AnnouncementConfigured(announcement_id)
-        if announcement_id not in self._uploaded:
+        if not is_announcement_id(announcement_id):
             raise UnknownAnnouncement(announcement_id)
-        await self._stored.delete(announcement_id)
-        self._uploaded.pop(announcement_id, None)
-        self._library.remove_uploaded(announcement_id)
-        await asyncio.to_thread(self._path(announcement_id).unlink, missing_ok=True)
+        if not await self._uploads.remove(announcement_id):
+            raise UnknownAnnouncement(announcement_id)
 
     async def _keep(
         self,
@@ -201,56 +196,40 @@ class MediaLibrary:
             api_key_id=api_key_id,
             created_at=self._clock.now(),
         )
-        path = self._path(announcement_id)
-        await asyncio.to_thread(self._write, path, pcm)
         try:
-            await self._stored.add(record)
-        except DuplicateAnnouncement as exc:  # stored by another node, or left by a crash
-            await asyncio.to_thread(path.unlink, missing_ok=True)
+            await self._uploads.keep(record, pcm)
+        except DuplicateAnnouncement as exc:  # stored by another node meanwhile
             raise AnnouncementExists(announcement_id) from exc
-        except BaseException:
-            await asyncio.to_thread(path.unlink, missing_ok=True)
-            raise
-        self._uploaded[announcement_id] = record
-        self._library.add_uploaded(announcement_id, path)
         return _uploaded_info(record)
 
-    def _write(self, path: Path, pcm: bytes) -> None:
-        self._directory.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-        try:
-            write_wav(partial, pcm, rate=SAMPLE_RATE)
-            partial.replace(path)
-        finally:
-            partial.unlink(missing_ok=True)
+    async def _check_free(self, announcement_id: str) -> None:
+        if await self._uploads.record(announcement_id) is not None:
+            raise AnnouncementExists(announcement_id)
 
     def _reservation(self, announcement_id: str | None) -> _Reservation:
         if announcement_id is None:
             announcement_id = "a" + secrets.token_hex(8)
         elif not is_announcement_id(announcement_id):
             raise InvalidAnnouncement("id", ID_RULE)
-        if self._library.exists(announcement_id) or announcement_id in self._reserved:
+        if self._library.configured(announcement_id) is not None:
+            raise AnnouncementExists(announcement_id)
+        if announcement_id in self._reserved:
             raise AnnouncementExists(announcement_id)
         return _Reservation(self._reserved, announcement_id)
 
-    def _path(self, announcement_id: str) -> Path:
-        return self._directory / f"{announcement_id}.wav"
-
-    def _info_or_none(self, announcement_id: str) -> AnnouncementInfo | None:
+    def _configured_info(self, announcement_id: str) -> AnnouncementInfo:
         configured = self._library.configured(announcement_id)
-        if configured is not None:
-            return AnnouncementInfo(
-                id=configured.id,
-                origin=CONFIGURED,
-                kind="text" if configured.text is not None else "file",
-                text=configured.text,
-                voice=self._library.voice_of(configured),
-                filename=None if configured.file is None else configured.file.name,
-                duration=self._library.rendered_seconds(configured.id),
-                created_at=None,
-            )
-        record = self._uploaded.get(announcement_id)
-        return None if record is None else _uploaded_info(record)
+        assert configured is not None
+        return AnnouncementInfo(
+            id=configured.id,
+            origin=CONFIGURED,
+            kind="text" if configured.text is not None else "file",
+            text=configured.text,
+            voice=self._library.voice_of(configured),
+            filename=None if configured.file is None else configured.file.name,
+            duration=self._library.rendered_seconds(configured.id),
+            created_at=None,
+        )
 
 
 class _Reservation:

@@ -37,11 +37,11 @@ async def play_announcement(
     """Play the announcement to the caller (in early media); ``None``, or why it did not."""
     if announcements is None:
         return "no announcements are configured"
-    if not announcements.exists(announcement_id):
-        return f"unknown announcement {announcement_id!r}"
     try:
         source = await announcements.source(announcement_id)
-    except (LookupError, OSError, ValueError, RuntimeError) as error:
+    except LookupError:  # none, or deleted (on any node)
+        return f"unknown announcement {announcement_id!r}"
+    except (OSError, ValueError, RuntimeError) as error:
         log.warning("announcement %r cannot be played: %s", announcement_id, error)
         return f"announcement {announcement_id!r} cannot be played"
     if not await open_early_media(leg):

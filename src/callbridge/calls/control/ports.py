@@ -13,9 +13,8 @@ from callbridge.media.plane import AudioSource
 
 
 class Announcements(Protocol):
-    """Announcements by id (``[[announcements]]``)."""
-
-    def exists(self, announcement_id: str) -> bool: ...
+    """Announcements by id (``[[announcements]]`` and uploads); ``source`` raises
+    ``LookupError`` for an unknown id."""
 
     async def source(self, announcement_id: str) -> AudioSource: ...
 

@@ -50,9 +50,8 @@ class DepositLeg(RecordingLeg, Protocol):
 
 
 class Announcements(Protocol):
-    """Greetings by announcement id (branch prompts' AnnouncementLibrary)."""
-
-    def exists(self, announcement_id: str) -> bool: ...
+    """Greetings by announcement id (branch prompts' AnnouncementLibrary); ``source``
+    raises ``LookupError`` for an unknown id."""
 
     async def source(self, announcement_id: str) -> AudioSource: ...
 
@@ -160,11 +159,13 @@ class Voicemail:
 
     async def _greet(self, leg: DepositLeg, announcement: str | None) -> bool:
         library = self._announcements
-        if announcement is not None and library is not None and library.exists(announcement):
+        if announcement is not None and library is not None:
             try:
-                return await leg.play(await library.source(announcement))
-            except LookupError:  # deleted since: the sentence plays
+                source = await library.source(announcement)
+            except LookupError:  # none, or deleted (on any node): the sentence plays
                 pass
+            else:
+                return await leg.play(source)
         if announcement is not None:
             log.info("announcement %r not available: the built-in greeting plays", announcement)
         return await leg.say(GREETING)
