@@ -86,6 +86,8 @@ name = "carrier"
 uri = "sip:127.0.10.2:5060"
 default = true
 inbound_addresses = ["127.0.10.0/24"]
+[[projects]]
+id = 1
 [[queues]]
 id = "sales"
 project = 1
