@@ -24,7 +24,11 @@ RANK = {
     "rtp": 6,
     "codecs": 7,
 }
-BESIDE = {"store", "webhooks", "httpclient", "config", "main", "startup", "cli"}
+BESIDE = {"store", "webhooks", "httpclient", "config", "main", "wiring", "cli"}
+# The composition root: the only packages that wire implementations together; nothing
+# imports them but the command line (main and the wiring package import each other's way).
+COMPOSITION_ROOT = {"main", "wiring"}
+ENTRY = {"cli"}
 
 
 def package_graph() -> dict[str, set[str]]:
@@ -107,6 +111,20 @@ def test_engine_and_below_stand_alone() -> None:
         if target in BESIDE
     ]
     assert wrong == []
+
+
+def test_only_the_entry_imports_the_composition_root() -> None:
+    wrong = [
+        f"{source} -> {target}"
+        for source, targets in package_graph().items()
+        for target in targets & COMPOSITION_ROOT
+        if source not in COMPOSITION_ROOT | ENTRY
+    ]
+    assert wrong == []
+
+
+def test_the_wiring_package_does_not_import_main() -> None:
+    assert "main" not in package_graph().get("wiring", set())
 
 
 def test_a_cycle_is_found() -> None:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from callbridge.config import LOG_LEVELS, CallbridgeConfig, ConfigError, load_config
 from callbridge.log_format import configure_logging
-from callbridge.startup import StartupError, shown_database_url, startup_warnings
 from callbridge.store.records import ApiKeyRecord
+from callbridge.wiring.startup import StartupError, shown_database_url, startup_warnings
 
 EXIT_CONFIG = 2
 EXIT_STARTUP = 1

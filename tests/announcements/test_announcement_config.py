@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile
 
-from callbridge.announcement_setup import announcement_library, hold_music
 from callbridge.config import ConfigError, load_config
 from callbridge.media.tts import Tts
-from callbridge.startup import StartupError
+from callbridge.wiring.announcements import announcement_library, hold_music
+from callbridge.wiring.startup import StartupError
 
 
 def tone_file(path: Path, *, seconds: float = 0.5, rate: int = 16000) -> Path:

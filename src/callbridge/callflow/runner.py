@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from callbridge.callflow.digits import Wait, plan_send_digits
 from callbridge.callflow.errors import FetchError, InvalidProgram, InvalidVerb
+from callbridge.callflow.failure import ERROR_ANNOUNCEMENT, fail_call
+from callbridge.callflow.limits import FETCH_WINDOW, ProgramAbort, ProgramBudget, RunnerLimits
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
 from callbridge.callflow.ports import (
     AudioLoader,
@@ -22,6 +22,7 @@ from callbridge.callflow.ports import (
     RecordingStore,
     VoicemailBox,
 )
+from callbridge.callflow.recording import record_message
 from callbridge.callflow.ringing import unless_caller_leaves
 from callbridge.callflow.verbs import (
     MAX_GATHER_DIGITS,
@@ -48,37 +49,13 @@ from callbridge.engine.events import EndReason, LegEndedError, LegState
 
 log = logging.getLogger(__name__)
 
-ERROR_ANNOUNCEMENT = "An application error occurred. Goodbye."
 UNANSWERED_HANGUP = 603  # <Hangup/> before the call is answered: Decline
 
 Translate = Callable[[bytes, str], Program]
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
-FETCH_WINDOW = 60.0
+DEFAULT_LIMITS = RunnerLimits()
 _Step = Program | Outcome | None  # a new document, the end, or on to the next verb
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunnerLimits:
-    """Guards against applications that would spin forever or stall the call."""
-
-    max_verbs: int = 10_000  # verbs per runner (per call)
-    max_idle_documents: int = 10  # consecutive documents that play nothing
-    # Documents fetched per call (<Redirect>, every verb's action), in all and within any
-    # minute: a <Pause length="0.2"/><Redirect> to itself would fetch 5 a second until
-    # max_verbs, for 17 minutes.
-    max_documents: int = 500
-    max_documents_per_minute: int = 30
-    fetch_timeout: float = 30.0
-    announcement_timeout: float = 15.0
-
-
-class _Abort(Exception):
-    """The program cannot go on; ``reason`` is logged and returned in :class:`Failed`."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 class CallflowRunner:
@@ -94,7 +71,7 @@ class CallflowRunner:
         recorder: RecordingStore,
         audio: AudioLoader,
         translate: Translate,
-        limits: RunnerLimits = RunnerLimits(),
+        limits: RunnerLimits = DEFAULT_LIMITS,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         hang_up_when_done: bool = True,
@@ -118,12 +95,8 @@ class CallflowRunner:
         self._audio = audio
         self._translate = translate
         self._limits = limits
-        self._sleep = sleep
-        self._clock = clock
-        self._documents = 0
-        self._recent_fetches: deque[float] = deque()  # clock() of each fetch in the window
-        self._verbs_run = 0
-        self._idle_documents = 0
+        self._sleep, self._clock = sleep, clock
+        self._budget = ProgramBudget(limits=limits, clock=clock)
         self._progress = False
         self._task: asyncio.Task[Any] | None = None
         self._redirect: Redirected | None = None
@@ -178,7 +151,7 @@ class CallflowRunner:
             return await self._run_documents(program)
         except LegEndedError as error:
             return HungUp(ended=error.ended)
-        except _Abort as abort:
+        except ProgramAbort as abort:
             return await self._fail(abort.reason)
         except Exception as error:
             log.exception("callflow on leg %s crashed", self._leg.id)
@@ -192,7 +165,7 @@ class CallflowRunner:
 
     async def _run_program(self, program: Program) -> Program | Outcome:
         for verb in program.verbs:
-            self._count_verb()
+            self._budget.count_verb()
             ended = self._leg.ended
             if ended is not None:
                 return HungUp(ended=ended)
@@ -201,46 +174,23 @@ class CallflowRunner:
                 return step
         return await self._end_of_program()
 
-    def _count_verb(self) -> None:
-        self._verbs_run += 1
-        if self._verbs_run > self._limits.max_verbs:
-            raise _Abort(f"more than {self._limits.max_verbs} verbs executed")
-
     async def _load(self, url: str, method: str, params: Mapping[str, str]) -> Program:
         """Fetch and translate the next document (counting documents that played nothing)."""
-        self._idle_documents = 0 if self._progress else self._idle_documents + 1
-        self._progress = False
-        if self._idle_documents > self._limits.max_idle_documents:
-            raise _Abort(f"{self._idle_documents} documents in a row without any media")
-        self._count_document()
+        progress, self._progress = self._progress, False
+        self._budget.count_document(progress=progress)
         try:
             async with asyncio.timeout(self._limits.fetch_timeout):
                 body = await unless_caller_leaves(
                     self._leg, self._fetcher.fetch(url, method, params)
                 )
         except (FetchError, TimeoutError) as error:
-            raise _Abort(f"cannot fetch {method} {url}: {str(error) or 'timed out'}") from error
+            raise ProgramAbort(
+                f"cannot fetch {method} {url}: {str(error) or 'timed out'}"
+            ) from error
         try:
             return self._translate(body, url)
         except InvalidProgram as error:
-            raise _Abort(f"invalid document from {url}: {error}") from error
-
-    def _count_document(self) -> None:
-        """One more document fetch: refused past ``max_documents`` for the call, or past
-        ``max_documents_per_minute`` within the last minute."""
-        limits = self._limits
-        self._documents += 1
-        if self._documents > limits.max_documents:
-            raise _Abort(f"more than {limits.max_documents} documents fetched for the call")
-        now = self._clock()
-        recent = self._recent_fetches
-        recent.append(now)
-        while recent[0] <= now - FETCH_WINDOW:
-            recent.popleft()
-        if len(recent) > limits.max_documents_per_minute:
-            raise _Abort(
-                f"more than {limits.max_documents_per_minute} documents fetched within a minute"
-            )
+            raise ProgramAbort(f"invalid document from {url}: {error}") from error
 
     async def _report(self, action: str, method: str, params: Mapping[str, str]) -> _Step:
         """Post a verb's results to its action; continue with the answer while the call lasts."""
@@ -249,7 +199,7 @@ class CallflowRunner:
             return await self._load(action, method, params)
         try:
             await self._load(action, method, params)
-        except _Abort as abort:
+        except ProgramAbort as abort:
             log.warning("leg %s: action after hangup failed: %s", self._leg.id, abort.reason)
         return HungUp(ended=ended)
 
@@ -262,30 +212,9 @@ class CallflowRunner:
         return Completed()
 
     async def _fail(self, reason: str) -> Failed:
-        log.warning("callflow on leg %s failed: %s", self._leg.id, reason)
-        if self._leg.ended is None:
-            await self._announce_error()
-            await self._hang_up_after_error(reason)
-        return Failed(error=reason)
-
-    async def _hang_up_after_error(self, reason: str) -> None:
-        """The leg ends as ``failed`` (answered or not), with the error as its detail: the
-        call's completed event and callback say what broke, not a normal hang-up."""
-        try:
-            await self._leg.hangup(EndReason.FAILED, detail=f"application error: {reason}")
-        except Exception:
-            log.exception("leg %s: hangup after an application error failed", self._leg.id)
-
-    async def _announce_error(self) -> None:
-        if self._leg.state not in (LegState.ANSWERED, LegState.EARLY_MEDIA):
-            return
-        try:
-            async with asyncio.timeout(self._limits.announcement_timeout):
-                await self._leg.say(ERROR_ANNOUNCEMENT)
-        except (LegEndedError, TimeoutError):
-            pass
-        except Exception:
-            log.exception("leg %s: error announcement failed", self._leg.id)
+        return await fail_call(
+            self._leg, reason, announcement_timeout=self._limits.announcement_timeout
+        )
 
     # --- verbs ---
 
@@ -337,17 +266,17 @@ class CallflowRunner:
                 return await self._dial(verb)
             case Enqueue():
                 return await self._enqueue(verb)
-        raise _Abort(f"unknown verb {verb!r}")
+        raise ProgramAbort(f"unknown verb {verb!r}")
 
     async def _leave_voicemail(self, verb: Voicemail) -> Outcome:
         """The deposit answers the leg itself; the call ends after it."""
         if self._voicemail is None:
-            raise _Abort("Voicemail is not configured on this server")
+            raise ProgramAbort("Voicemail is not configured on this server")
         self._progress = True
         try:
             await self._voicemail.deposit(self._leg, verb)
         except InvalidVerb as error:
-            raise _Abort(str(error)) from error
+            raise ProgramAbort(str(error)) from error
         ended = self._leg.ended
         if ended is None:
             ended = await self._leg.hangup()
@@ -377,7 +306,7 @@ class CallflowRunner:
         try:
             source = await self._audio.load(prompt.url)
         except FetchError as error:
-            raise _Abort(f"cannot load audio {prompt.url}: {error}") from error
+            raise ProgramAbort(f"cannot load audio {prompt.url}: {error}") from error
         return await self._leg.play(source)
 
     async def _send_digits(self, digits: str) -> None:
@@ -416,16 +345,9 @@ class CallflowRunner:
         return await self._load(gather.action, gather.method, {"Digits": digits})
 
     async def _record(self, record: Record) -> _Step:
-        if record.play_beep:
-            await self._leg.play(self._audio.beep())
-        self._leg.flush_digits()
-        path = self._recorder.new_path(self._leg.id)
-        self._leg.record(path)
-        try:
-            key = await self._wait_for_record_end(record)
-        finally:
-            self._leg.stop_recording()
-        stored = await self._recorder.publish(path)
+        stored, key = await record_message(
+            self._leg, record, recorder=self._recorder, audio=self._audio
+        )
         if record.action is None:
             ended = self._leg.ended
             return None if ended is None else HungUp(ended=ended)
@@ -433,18 +355,6 @@ class CallflowRunner:
         if key:
             params["Digits"] = key
         return await self._report(record.action, record.method, params)
-
-    async def _wait_for_record_end(self, record: Record) -> str:
-        """Until a finish key (returned), ``max_length`` or the end of the leg ('hangup')."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + record.max_length
-        while (remaining := deadline - loop.time()) > 0:
-            key = await self._leg.collect_digits(max_digits=1, timeout=remaining, finish_on_key="")
-            if self._leg.ended is not None:
-                return "hangup"
-            if not key or key in record.finish_on_key:
-                return key
-        return ""
 
     async def _dial(self, dial: Dial) -> _Step:
         result = await self._dialer.dial(self._leg, dial)
@@ -461,11 +371,11 @@ class CallflowRunner:
 
     async def _enqueue(self, enqueue: Enqueue) -> _Step:
         if self._queues is None:
-            raise _Abort("Enqueue is not supported (no queue service)")
+            raise ProgramAbort("Enqueue is not supported (no queue service)")
         try:
             result = await self._queues.enqueue(self._leg, enqueue, wait=self._wait(enqueue))
         except LookupError as error:
-            raise _Abort(f"Enqueue: unknown queue {enqueue.queue!r}") from error
+            raise ProgramAbort(f"Enqueue: unknown queue {enqueue.queue!r}") from error
         if enqueue.action is None:
             ended = self._leg.ended
             return None if ended is None else HungUp(ended=ended)
@@ -487,3 +397,15 @@ class CallflowRunner:
             sleep=self._sleep,
             clock=self._clock,
         )
+
+
+__all__ = [
+    "ERROR_ANNOUNCEMENT",
+    "FETCH_WINDOW",
+    "UNANSWERED_HANGUP",
+    "CallflowRunner",
+    "Clock",
+    "RunnerLimits",
+    "Sleep",
+    "Translate",
+]

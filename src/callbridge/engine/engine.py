@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from aiosipua import SipRequest, SipResponse
-from aiosipua.headers import parse_address
 
 from callbridge.engine.admission import LagReading, RequestGate
-from callbridge.engine.events import Direction, Ended, EndReason
-from callbridge.engine.inbound_leg import dialled_user, inbound_leg
+from callbridge.engine.dialog_keys import request_dialog_key, response_dialog_key
+from callbridge.engine.events import Direction, Ended
+from callbridge.engine.incoming_call import IncomingCall, IncomingCallHandler, IncomingInvites
 from callbridge.engine.invite_auth import InviteAuthenticator
 from callbridge.engine.leg import CallLeg, PartyInfo
 from callbridge.engine.media_ports import MediaPlane
@@ -28,8 +27,6 @@ from callbridge.engine.routing import Router, Trunk
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
-from callbridge.log_context import bind_leg
-from callbridge.media.plane import MediaPortsExhausted
 from callbridge.sip.auth import DigestAuthenticator
 from callbridge.sip.counts import SipCounts
 from callbridge.sip.dialog import DialogSnapshot, LocalContact
@@ -37,8 +34,7 @@ from callbridge.sip.guesses import GuessLimits, GuessThrottle
 from callbridge.sip.message import Peer, build_response
 from callbridge.sip.pike import Pike, PikeLimits
 from callbridge.sip.registrar import Registrar
-from callbridge.sip.sdp import SdpNegotiationError
-from callbridge.sip.session_timer import SessionTimerPolicy, negotiate
+from callbridge.sip.session_timer import SessionTimerPolicy
 from callbridge.sip.tcp import TcpLimits
 from callbridge.sip.transaction import (
     ClientTransaction,
@@ -47,8 +43,6 @@ from callbridge.sip.transaction import (
     TransactionLayer,
 )
 from callbridge.sip.transport import SipTransport
-
-log = logging.getLogger(__name__)
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REGISTER"
 
@@ -71,22 +65,6 @@ class EngineSettings:
     session_timers: SessionTimerPolicy = field(default_factory=SessionTimerPolicy)
     tcp_limits: TcpLimits = field(default_factory=TcpLimits)
     subscriptions: SubscriptionLimits = field(default_factory=SubscriptionLimits)
-
-
-@dataclass(frozen=True)
-class IncomingCall:
-    """An INVITE that is not part of a dialog, as the application sees it; ``trunk`` is
-    the trunk it came from (its source is in the trunk's inbound networks)."""
-
-    leg: CallLeg
-    dialled: str
-    authenticated_user: str | None
-    request: SipRequest
-    trunk: Trunk | None = None
-
-
-class IncomingCallHandler(Protocol):
-    async def handle(self, call: IncomingCall) -> None: ...
 
 
 class Engine:
@@ -143,17 +121,26 @@ class Engine:
         self.legs: dict[str, CallLeg] = {}
         self._leg_watchers: list[Callable[[CallLeg], None]] = []
         self._tasks = TaskOwner(name="engine")
-        self._handler: IncomingCallHandler | None = None
         self._ids = itertools.count(1)
         self._prefix = secrets.token_hex(4)
         self._refuse_retry_after: float | None = None  # set when shutting down
         self._failures = FailureLog()
         self._serving = False
+        self._incoming = IncomingInvites(
+            router=self.router,
+            invite_auth=self._invite_auth,
+            session_timers=settings.session_timers,
+            media=media,
+            stack=self,
+            tts=tts,
+            new_leg_id=self._new_leg_id,
+            track=self._track,
+        )
 
     # --- lifecycle ---
 
     def set_incoming_handler(self, handler: IncomingCallHandler) -> None:
-        self._handler = handler
+        self._incoming.handler = handler
 
     async def start(self) -> None:
         await self._transport.start(self.settings.host, self.settings.port)
@@ -323,11 +310,11 @@ class Engine:
             self._transactions.receive(data, peer)
 
     def _in_live_dialog(self, request: SipRequest) -> bool:
-        key = _request_dialog_key(request)
+        key = request_dialog_key(request)
         return key is not None and key in self._dialogs
 
     def _on_unmatched_response(self, response: SipResponse, peer: Peer) -> None:
-        key = _response_dialog_key(response)
+        key = response_dialog_key(response)
         handler = self._dialogs.get(key) if key else None
         if handler is not None and response.status_code < 300:
             handler.on_retransmitted_2xx(response, peer)
@@ -335,7 +322,7 @@ class Engine:
     def _on_request(
         self, request: SipRequest, server_tx: ServerTransaction | None, peer: Peer
     ) -> None:
-        key = _request_dialog_key(request)
+        key = request_dialog_key(request)
         if key is not None:
             handler = self._dialogs.get(key)
             if handler is not None:
@@ -359,7 +346,7 @@ class Engine:
             unavailable.add_header("Retry-After", str(max(1, round(self._refuse_retry_after))))
             server_tx.respond(unavailable)
         elif request.method == "INVITE":
-            self._serve(self._incoming_invite(request, server_tx, peer), request, server_tx, peer)
+            self._serve(self._incoming.answer(request, server_tx, peer), request, server_tx, peer)
         elif request.method in ("BYE", "INFO", "UPDATE", "PRACK"):
             server_tx.respond(build_response(request, 481))
         else:
@@ -391,79 +378,6 @@ class Engine:
         if answer.delay:  # held back, but answered before the client gives up (Timer F)
             await asyncio.sleep(min(answer.delay, self.timers.timeout / 2))
         server_tx.respond(answer.response)
-
-    async def _incoming_invite(
-        self, request: SipRequest, server_tx: ServerTransaction, peer: Peer
-    ) -> None:
-        trunk = self.router.trunk_from(peer.host)
-        user, challenge = self._invite_auth.caller(request, peer, from_trunk=trunk is not None)
-        if challenge is not None:
-            server_tx.respond(challenge)
-            return
-        if not request.body:
-            server_tx.respond(build_response(request, 488, "Not Acceptable Here (offer required)"))
-            return
-        session_interval, refusal = negotiate(request, self.settings.session_timers)
-        if refusal is not None:  # 422: its Session-Expires is below our Min-SE (RFC 4028 §9)
-            server_tx.respond(refusal)
-            return
-        try:
-            endpoint = await self.media.allocate()
-        except MediaPortsExhausted:
-            busy = build_response(request, 503)
-            busy.add_header("Retry-After", "5")
-            server_tx.respond(busy)
-            return
-        try:
-            leg = await inbound_leg(
-                leg_id=self._new_leg_id(),
-                request=request,
-                server_tx=server_tx,
-                peer=peer,
-                endpoint=endpoint,
-                stack=self,
-                tts=self._tts,
-                session_interval=session_interval,
-            )
-        except SdpNegotiationError as exc:
-            await endpoint.close()
-            server_tx.respond(build_response(request, 488, f"Not Acceptable Here ({exc})"[:80]))
-            return
-        except BaseException:
-            await endpoint.close()  # the caller answers 400/500; the port goes back now
-            raise
-        self._track(leg)
-        bind_leg(leg.id)  # this task's log lines, and its children's, name the leg
-        await self._run_handler(IncomingCall(leg, dialled_user(request), user, request, trunk))
-
-    async def _run_handler(self, call: IncomingCall) -> None:
-        leg = call.leg
-        try:
-            if self._handler is None:
-                await leg.hangup(EndReason.FAILED, 480)
-                return
-            await self._handler.handle(call)
-        except Exception:
-            log.exception("incoming call handler failed on %r", leg)
-            if leg.ended is None:
-                await leg.hangup(EndReason.FAILED, 500)
-
-
-def _tag(header: str | None) -> str:
-    return (parse_address(header).tag or "") if header else ""
-
-
-def _request_dialog_key(request: SipRequest) -> tuple[str, str, str] | None:
-    """§12.2.2: an in-dialog request carries our tag in To."""
-    local = _tag(request.get_header("to"))
-    if not local:
-        return None
-    return (request.call_id or "", local, _tag(request.get_header("from")))
-
-
-def _response_dialog_key(response: SipResponse) -> tuple[str, str, str] | None:
-    local, remote = _tag(response.get_header("from")), _tag(response.get_header("to"))
-    return (response.call_id or "", local, remote) if local and remote else None
 
 
 __all__: Sequence[str] = ("Engine", "EngineSettings", "IncomingCall", "IncomingCallHandler")

@@ -19,11 +19,16 @@ from aiosipua import SipMessage, SipRequest, SipResponse
 from aiosipua.header_codec import parse_address, parse_via, stringify_via
 from aiosipua.headers import CaseInsensitiveDict
 
-MAX_MESSAGE_SIZE = 64 * 1024
-SIP_VERSION = "SIP/2.0"
-_TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")
+from callbridge.sip.wire_form import (
+    DIGITS,
+    MAX_MESSAGE_SIZE,
+    SIP_VERSION,
+    TOKEN,
+    SipParseError,
+    checked_wire_form,
+)
+
 _CSEQ = re.compile(r"^(\d{1,10})\s+(\S+)$")
-_DIGITS = re.compile(r"^\d{1,10}$")
 _VIA = re.compile(r"^SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9-]+)\s+([^;]+?)\s*(;.*)?$", re.I | re.S)
 _MANDATORY = ("via", "from", "to", "call-id", "cseq")
 _SINGLE = ("from", "to", "call-id", "cseq", "content-length", "max-forwards")
@@ -45,18 +50,6 @@ _REASON_TABLE = (
 )
 _REASONS = {int(item[:3]): item[4:] for item in _REASON_TABLE.rstrip("|").split("|")}
 _CLASS_REASONS = {1: "Progress", 2: "OK", 3: "Redirect", 4: "Client Error", 5: "Server Error"}
-
-
-class SipParseError(ValueError):
-    """The bytes are not a well-formed SIP message.
-
-    ``status`` is the response a server should send when the input was a request
-    (400, or 505 for an unknown SIP version, 513 for an oversized message).
-    """
-
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,81 +89,15 @@ def parse_message(data: bytes) -> SipRequest | SipResponse:
 
     Leading CRLFs are ignored (§7.5); a body longer than Content-Length is cut (§18.3).
     """
-    if len(data) > MAX_MESSAGE_SIZE:
-        raise SipParseError(f"message of {len(data)} bytes exceeds {MAX_MESSAGE_SIZE}", status=513)
-    data = data.lstrip(b"\r\n")
-    head, separator, body = _split_head(data)
-    lines = _header_lines(head)
-    _check_start_line(lines[0])
-    _check_header_syntax(lines[1:])
-    length = _check_content_length(_declared_length(lines[1:]), len(body))
+    wire = checked_wire_form(data)
     try:
-        # Lenient, but everything it is lenient about has been checked above or below.  The
+        # Lenient, but everything it is lenient about is checked (wire_form, or below).  The
         # body is cut first because aiosipua logs a warning for every over-long datagram.
-        message = SipMessage.parse(head + separator + body[:length])
+        message = SipMessage.parse(wire)
     except ValueError as exc:
         raise SipParseError(str(exc)) from exc
     _check_headers(message)
     return message
-
-
-def _split_head(data: bytes) -> tuple[bytes, bytes, bytes]:
-    """§7: the header section ends with an empty line (the same split aiosipua makes)."""
-    for separator in (b"\r\n\r\n", b"\n\n"):
-        head, found, body = data.partition(separator)
-        if found:
-            return head, found, body
-    raise SipParseError("no empty line after the headers")
-
-
-def _header_lines(head: bytes) -> list[str]:
-    """Decode strictly: aiosipua would replace invalid UTF-8 silently (§7.3.1 is UTF-8)."""
-    try:
-        text = head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SipParseError("header section is not UTF-8") from exc
-    if "\x00" in text:
-        raise SipParseError("NUL in header section")
-    return text.replace("\r\n", "\n").split("\n")
-
-
-def _check_start_line(line: str) -> None:
-    """§7.1 Request-Line and §7.2 Status-Line, single spaces as the grammar says."""
-    if line.startswith("SIP/"):
-        version, _, rest = line.partition(" ")
-        code, _, _reason = rest.partition(" ")
-        _check_version(version)
-        if not (len(code) == 3 and code.isdigit() and 100 <= int(code) <= 699):
-            raise SipParseError(f"bad status code {code!r}")
-        return
-    parts = line.split(" ")
-    if len(parts) != 3:
-        raise SipParseError(f"malformed request line {line[:80]!r}")
-    method, uri, version = parts
-    if not _TOKEN.match(method):
-        raise SipParseError(f"bad method {method[:40]!r}")
-    scheme, colon, rest = uri.partition(":")
-    if not colon or not rest or not _TOKEN.match(scheme) or any(ord(c) < 33 for c in uri):
-        raise SipParseError(f"bad Request-URI {uri[:80]!r}")
-    _check_version(version)
-
-
-def _check_version(version: str) -> None:
-    if version.upper() != SIP_VERSION:
-        status = 505 if version.upper().startswith("SIP/") else 400
-        raise SipParseError(f"unsupported version {version[:20]!r}", status=status)
-
-
-def _check_header_syntax(lines: list[str]) -> None:
-    """§7.3: every line is ``token HCOLON value`` or a continuation (aiosipua skips others)."""
-    for index, line in enumerate(lines):
-        if line[:1] in (" ", "\t"):
-            if index == 0:
-                raise SipParseError("continuation line before any header")
-            continue
-        name, colon, _ = line.partition(":")
-        if not colon or not _TOKEN.match(name.rstrip(" \t")):
-            raise SipParseError(f"malformed header line {line[:60]!r}")
 
 
 def _check_headers(message: SipRequest | SipResponse) -> None:
@@ -186,7 +113,7 @@ def _check_headers(message: SipRequest | SipResponse) -> None:
     _check_vias(message)
     _check_addresses(message)
     max_forwards = message.get_header("max-forwards")
-    if max_forwards is not None and not (_DIGITS.match(max_forwards) and int(max_forwards) < 256):
+    if max_forwards is not None and not (DIGITS.match(max_forwards) and int(max_forwards) < 256):
         raise SipParseError(f"bad Max-Forwards {max_forwards[:20]!r}")
 
 
@@ -194,7 +121,7 @@ def _check_cseq(message: SipRequest | SipResponse) -> None:
     """§20.16: a 32-bit sequence number and the request's own method."""
     raw = message.get_header("cseq") or ""
     match = _CSEQ.match(raw.strip())
-    if match is None or int(match.group(1)) >= 2**31 or not _TOKEN.match(match.group(2)):
+    if match is None or int(match.group(1)) >= 2**31 or not TOKEN.match(match.group(2)):
         raise SipParseError(f"bad CSeq {raw[:40]!r}")
     if isinstance(message, SipRequest) and match.group(2) != message.method:
         raise SipParseError("CSeq method differs from the request method")
@@ -253,30 +180,6 @@ def _split_contacts(raw: str) -> list[str]:
             start = index + 1
     parts.append(raw[start:])
     return parts
-
-
-def _declared_length(lines: list[str]) -> str | None:
-    """The Content-Length value (long or compact form, §7.3.3), if exactly one is given."""
-    values = [
-        line.partition(":")[2]
-        for line in lines
-        if line.partition(":")[0].strip().lower() in ("content-length", "l")
-    ]
-    if len(values) > 1:
-        raise SipParseError("more than one Content-Length header")
-    return values[0] if values else None
-
-
-def _check_content_length(raw: str | None, body_length: int) -> int:
-    """§18.3: how much body to keep; a length the datagram cannot hold is an error."""
-    if raw is None:
-        return body_length
-    value = raw.strip()
-    if not _DIGITS.match(value):
-        raise SipParseError(f"bad Content-Length {raw[:20]!r}")
-    if int(value) > body_length:
-        raise SipParseError(f"Content-Length {value} exceeds the {body_length}-byte body")
-    return int(value)
 
 
 # --- building ---
@@ -400,3 +303,23 @@ def response_to_malformed(data: bytes, error: SipParseError) -> SipResponse | No
         return build_response(loose, error.status, f"{reason_phrase(error.status)} ({detail})")
     except ValueError:
         return None
+
+
+__all__ = [
+    "MAX_MESSAGE_SIZE",
+    "SIP_VERSION",
+    "Peer",
+    "SipParseError",
+    "build_ack",
+    "build_cancel",
+    "build_response",
+    "ensure_branch",
+    "new_branch",
+    "new_call_id",
+    "new_tag",
+    "parse_message",
+    "reason_phrase",
+    "record_source",
+    "replace_vias",
+    "response_to_malformed",
+]

@@ -29,18 +29,17 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from callbridge.httpclient.client import NO_ANSWER, HttpFailure, HttpTimeout
 from callbridge.httpclient.port import HttpRequests
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.models import DeliveryStatus
 from callbridge.store.outbox import DirectClaim, OutboxItem, OutboxRepository, Outcome
 from callbridge.store.records import DeliveryRecord
+from callbridge.webhooks.attempt import Attempt, attempt_outcome, send_once
 from callbridge.webhooks.backoff import Backoff
 from callbridge.webhooks.request import WebhookRequest, build_request
 
@@ -48,18 +47,6 @@ log = logging.getLogger(__name__)
 
 FLUSH_POLL = 0.05
 RequestSigner = Callable[[DeliveryRecord, WebhookRequest], WebhookRequest]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Attempt:
-    """What one HTTP attempt came to."""
-
-    status_code: int | None
-    error: str | None
-
-    @property
-    def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
 
 
 class WebhookDispatcher:
@@ -362,43 +349,12 @@ class WebhookDispatcher:
         return self._outcome(item, attempt)
 
     async def _send(self, request: WebhookRequest) -> Attempt:
-        try:
-            async with asyncio.timeout(self._request_timeout):
-                code = await self._client.send(
-                    request.method, request.url, headers=request.headers, body=request.body
-                )
-        except (TimeoutError, HttpTimeout):  # as a refused connection: no port-scan oracle
-            return Attempt(status_code=None, error=NO_ANSWER)
-        except HttpFailure as exc:
-            return Attempt(status_code=None, error=str(exc))
-        return Attempt(status_code=code, error=None if 200 <= code < 300 else f"status {code}")
+        return await send_once(self._client, request, timeout=self._request_timeout)
 
     def _outcome(self, item: OutboxItem, attempt: Attempt) -> Outcome:
-        delivery_id, now = item.delivery.id, self._clock.now()
-        if attempt.ok:
-            return Outcome(
-                delivery_id=delivery_id,
-                status=DeliveryStatus.DELIVERED,
-                at=now,
-                status_code=attempt.status_code,
-            )
-        attempts = item.delivery.attempts + 1
-        error = attempt.error or "failed"
-        if self._backoff.exhausted(attempts):
-            log.warning("webhook %s failed for good after %d attempts", delivery_id, attempts)
-            return Outcome(
-                delivery_id=delivery_id,
-                status=DeliveryStatus.FAILED,
-                at=now,
-                status_code=attempt.status_code,
-                error=error,
-            )
-        retry_at = now + timedelta(seconds=self._backoff.delay(attempts, self._rng()))
-        return Outcome(
-            delivery_id=delivery_id,
-            status=DeliveryStatus.PENDING,
-            at=now,
-            status_code=attempt.status_code,
-            error=error,
-            next_attempt_at=retry_at,
+        return attempt_outcome(
+            item, attempt, now=self._clock.now(), backoff=self._backoff, rng=self._rng
         )
+
+
+__all__ = ["FLUSH_POLL", "Attempt", "RequestSigner", "WebhookDispatcher"]

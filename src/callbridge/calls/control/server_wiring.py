@@ -1,4 +1,4 @@
-"""How the server builds call control from its configuration (main.py calls these)."""
+"""How the server builds call control from its configuration (callbridge.wiring calls these)."""
 
 from __future__ import annotations
 

@@ -15,10 +15,10 @@ from callbridge.calls.announcements.uploads import MediaLibrary
 from callbridge.calls.hold_music import HoldMusic, HoldMusicError
 from callbridge.config import CallbridgeConfig
 from callbridge.config_media_library import audio_files_in
-from callbridge.startup import StartupError
 from callbridge.store.announcements import AnnouncementRepository
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
+from callbridge.wiring.startup import StartupError
 
 
 def configured_announcements(config: CallbridgeConfig) -> tuple[ConfiguredAnnouncement, ...]:

@@ -1,4 +1,5 @@
-"""Builds the voicemail service and its mailer from the configuration (called by main)."""
+"""Builds the voicemail service and its mailer from the configuration; phones' message-waiting
+lights follow it (RFC 3842 subscriptions, served by the engine)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from callbridge.calls.voicemail import Announcements, Mailbox, Voicemail
 from callbridge.calls.voicemail.mail import MailSettings
 from callbridge.calls.voicemail.mailer import SmtpSettings, SmtpTransport, VoicemailMailer
 from callbridge.config import CallbridgeConfig
+from callbridge.engine.engine import Engine
+from callbridge.engine.subscription import MessageCounts
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
 from callbridge.store.voicemails import VoicemailRepository
@@ -70,3 +73,11 @@ def build_voicemail(
         mail_queued=mailer.wake,
     )
     return VoicemailParts(service=service, mailer=mailer)
+
+
+def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
+    """Phones' message-summary subscriptions read their counts from ``counts`` (voicemail's
+    ``Voicemail``, which is told of changes through ``engine.message_waiting``); None: the
+    package is not offered (489)."""
+    if counts is not None:
+        engine.message_waiting.serve(counts)
