@@ -381,7 +381,7 @@ class TwoLegCallback:
 def line_failure(line: Line, rung: Rung) -> Ended:
     """Why nobody on ``line`` answered, as the end of the line's leg."""
     reason = reason_for_dial_status(rung.status)
-    last = rung.ends[-1] if rung.ends else None
+    last = rung.failure
     detail = f"line {line.id}: {rung.status}"
     if last is None and rung.unroutable:
         offline = all(isinstance(error, UserOffline) for error in rung.unroutable)

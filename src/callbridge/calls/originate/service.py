@@ -1,6 +1,7 @@
 """OriginateService: seed-002's three steps.
 
-type=user: the agent's phones ring (every registered contact of the user at once), showing
+type=user: the agent's phones ring (every registered contact of the user at once, each its
+own leg, through the switch's ringer: the first to answer is the agent), showing
 the customer's ``caller_id_name``/``caller_id`` and, with ``vars.BACKEND_LINK``, a
 ``Call-Info: <link>;purpose=info`` and an ``X-Backend-Link`` header; when one answers the
 agent hears ringback while the customer's number is dialled through ``outbound_trunk`` (or
@@ -14,7 +15,6 @@ type=queue: the queue's members (through the queues port) instead of the agent.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Mapping
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callbridge.callflow.errors import CallflowError
+from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.errors import CallServiceError
 from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import (
@@ -41,8 +42,10 @@ from callbridge.calls.originate.request import (
 from callbridge.calls.presence import PresenceState
 from callbridge.calls.switch.bridge import bridge
 from callbridge.calls.switch.ringback import Ringback
-from callbridge.engine.events import Ended, LegEndedError
+from callbridge.calls.switch.ringer import GroupRinger, Originator, RingingGroup, Rung
+from callbridge.engine.events import Ended
 from callbridge.engine.leg import CallLeg
+from callbridge.engine.originate_checks import InvalidOriginate, check_originate
 from callbridge.engine.routing import RoutingError
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
@@ -58,19 +61,8 @@ INVALID_TRUNK = "Invalid Trunk. Check if pbx trunk exists"
 _LINK = re.compile(r"https?://[^\s<>\"]{1,1000}")
 
 
-class OriginateEngine(Protocol):
-    async def originate(
-        self,
-        to: str,
-        *,
-        caller_id: str = "callbridge",
-        caller_name: str | None = None,
-        ring_timeout: float | None = None,
-        headers: dict[str, str] | None = None,
-        trunk: str | None = None,
-    ) -> CallLeg: ...
-
-    def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
+class OriginateEngine(Originator, Protocol):
+    """The engine as originate uses it: it places calls and connects their media."""
 
 
 class PresenceReader(Protocol):
@@ -158,19 +150,22 @@ class OriginateService:
         if trunk is not None and trunk not in directory.trunks:
             raise OriginateRefused(INVALID_TRUNK)
         headers = _link_headers(request)
-        if request.type is OriginateType.USER:
-            agent = await self._ring_user(request, headers)
-        elif request.type is OriginateType.QUEUE:
+        if request.type is OriginateType.QUEUE:
             return await self._ring_queue(request, trunk)
-        else:
+        if request.type is not OriginateType.USER:
             return await self._run_context(client, request, trunk)
+        phones = await self._ring_user(request, headers)
         call = self.ledger.add(request)
-        self._tasks.spawn(self._connect(call, agent, trunk), name=f"originate {agent.id}")
+        agent: asyncio.Future[Rung] = asyncio.get_running_loop().create_future()
+        self._tasks.spawn(
+            self._connect(call, phones, agent, trunk), name=f"originate {request.destination}"
+        )
         if request.wait:
             await self._agent_answer(request, agent)
         return originated_message(request)
 
-    async def _ring_user(self, request: OriginateRequest, headers: dict[str, str]) -> CallLeg:
+    async def _ring_user(self, request: OriginateRequest, headers: dict[str, str]) -> RingingGroup:
+        """The agent's phones ringing (each its own leg), or OriginateRefused why not."""
         extension = request.destination
         project = self._directory.users.get(extension, -1)
         if project == -1 or (project is not None and project != request.project_id):
@@ -178,18 +173,29 @@ class OriginateService:
         state = self._presence.state(extension)
         if state is not PresenceState.ONLINE:
             raise OriginateRefused(f"User {extension} is {state} and cannot take a call now")
+        ringer = GroupRinger(
+            engine=self._engine,
+            caller_id=request.caller_id,
+            caller_name=request.caller_id_name,
+            headers=headers,
+        )
         try:
-            return await self._engine.originate(
-                extension,
-                caller_id=request.caller_id,
-                caller_name=request.caller_id_name,
-                ring_timeout=self._times.agent_ring,
-                headers=headers,
+            check_originate(
+                caller_id=request.caller_id, caller_name=request.caller_id_name, headers=headers
             )
-        except RoutingError as exc:  # offline since, or a name no INVITE can carry
+            group = DialGroup(
+                targets=(DialTarget(kind="user", address=extension),),
+                ring_timeout=self._times.agent_ring,
+            )
+            phones = await ringer.place(group)
+        except (InvalidOriginate, CallflowError) as exc:  # a name no INVITE can carry
             raise OriginateRefused(f"Cannot call user {extension}: {exc}") from exc
         except MediaPortsExhausted as exc:
             raise OriginateRefused("The server is too busy to call now. Try again later") from exc
+        if not phones.legs:  # offline since
+            why = phones.unroutable[-1] if phones.unroutable else "no phone"
+            raise OriginateRefused(f"Cannot call user {extension}: {why}")
+        return phones
 
     async def _ring_queue(self, request: OriginateRequest, trunk: str | None) -> str:
         queues = self._queues
@@ -248,24 +254,33 @@ class OriginateService:
         self.ledger.add(request, status=OriginateStatus.CUSTOMER_RINGING, call_sid=record.sid)
         return originated_message(request)
 
-    async def _agent_answer(self, request: OriginateRequest, agent: CallLeg) -> None:
+    async def _agent_answer(self, request: OriginateRequest, agent: asyncio.Future[Rung]) -> None:
         """async=0: returns once the agent answered; OriginateRefused otherwise."""
-        with contextlib.suppress(LegEndedError):
-            await agent.wait_answered()
-        ended = agent.ended
-        if ended is None:
+        rung = await asyncio.shield(agent)
+        if rung.leg is not None:
             return
-        raise OriginateRefused(_agent_failure(request.destination, ended))
+        raise OriginateRefused(_agent_failure(request.destination, rung.failure))
 
-    async def _connect(self, call: OriginatedCall, agent: CallLeg, trunk: str | None) -> None:
+    async def _connect(
+        self,
+        call: OriginatedCall,
+        phones: RingingGroup,
+        agent: asyncio.Future[Rung],
+        trunk: str | None,
+    ) -> None:
+        """The first of the agent's phones to answer is the agent (``agent`` says who, or
+        how they all failed); the customer is dialled then."""
         try:
-            await agent.wait_answered()
-        except LegEndedError:
-            ended = agent.ended
-            detail = _agent_failure(call.request.destination, ended) if ended else ""
+            rung = await phones.outcome(give_up=_never)
+        except BaseException:
+            agent.cancel()
+            raise
+        agent.set_result(rung)
+        if rung.leg is None:
+            detail = _agent_failure(call.request.destination, rung.failure)
             self.ledger.advance(call, OriginateStatus.AGENT_NOT_ANSWERED, detail)
             return
-        await self._customer(call, agent, trunk)
+        await self._customer(call, rung.leg, trunk)
 
     async def _customer(self, call: OriginatedCall, agent: CallLeg, trunk: str | None) -> None:
         """The agent answered: dial the customer with ringback to the agent, then bridge."""
@@ -321,7 +336,14 @@ _CONTEXT_STEPS: dict[str, tuple[OriginateStatus, ...]] = {
 }
 
 
-def _agent_failure(extension: str, ended: Ended) -> str:
+async def _never() -> None:
+    """Nobody gives up on the agent's phones before their ring time is over."""
+    await asyncio.Event().wait()
+
+
+def _agent_failure(extension: str, ended: Ended | None) -> str:
+    if ended is None:
+        return f"User {extension} could not be reached"
     reasons = {
         EndReason.DECLINED: "rejected the call",
         EndReason.BUSY: "is busy",
