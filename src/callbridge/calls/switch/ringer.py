@@ -201,6 +201,16 @@ class RingingGroup:
         return Rung(status=status, ends=ends)
 
 
+def several_phones(engine: Originator, to: str) -> bool:
+    """Whether ``to`` is a user with more than one phone registered: its call is then rung
+    by a ringer (one leg per phone), not placed as one leg."""
+    try:
+        phones = engine.user_contacts(to)
+    except RoutingError:  # offline: placing the one leg says so
+        return False
+    return phones is not None and len(phones) > 1
+
+
 async def _first_answer(
     ringing: dict[CallLeg, DialTarget], give_up: GiveUp
 ) -> tuple[Rung | None, bool]:
