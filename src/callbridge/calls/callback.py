@@ -27,7 +27,7 @@ from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
-from callbridge.callflow.verbs import DialGroup, DialTarget, Program, Redirect, SendDigits
+from callbridge.callflow.verbs import DialGroup, Program, Redirect, SendDigits
 from callbridge.calls.callback_leg import LegPrograms, LegRun
 from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
@@ -40,7 +40,7 @@ from callbridge.calls.request import (
     caller_id_user,
 )
 from callbridge.calls.switch.bridge import BridgeEnd, bridge
-from callbridge.calls.switch.ringer import GroupRinger, Rung, several_phones
+from callbridge.calls.switch.ringer import GroupRinger, Rung, phones_target
 from callbridge.calls.switch.user_phones import phones_failure
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import (
@@ -167,8 +167,8 @@ class TwoLegCallback:
             line = spec.line
             await self._ring(run, line.groups(), lambda rung: line_failure(line, rung))
             return
-        if spec.trunk is None and several_phones(self._engine, spec.to):  # a leg per phone
-            user = DialTarget(kind="user", address=spec.to)
+        user = None if spec.trunk else phones_target(self._engine, spec.to)
+        if user is not None:  # a user with several phones: a leg per phone
             groups = (DialGroup(targets=(user,), ring_timeout=spec.ring_timeout),)
             await self._ring(run, groups, phones_failure, headers=dict(spec.headers) or None)
             return

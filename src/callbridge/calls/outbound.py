@@ -23,7 +23,7 @@ from callbridge.callflow.verbs import (
 from callbridge.calls.dialer import Originator
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.session import CallSession
-from callbridge.calls.switch.ringer import Rung, several_phones
+from callbridge.calls.switch.ringer import Rung, phones_target
 from callbridge.calls.switch.user_phones import PhonesCall, phones_failure, ring_phones
 from callbridge.engine.events import Ended, EndReason, Party
 from callbridge.engine.leg import CallLeg
@@ -81,8 +81,9 @@ class OutboundCall:
         await self._dialled.wait()
 
     async def run(self) -> None:
-        if several_phones(self._engine, self._request.to):
-            await self._ring_phones()
+        user = phones_target(self._engine, self._request.to)
+        if user is not None:
+            await self._ring_phones(user)
             return
         try:
             leg: CallLeg | None = await self._originate()
@@ -97,10 +98,10 @@ class OutboundCall:
         bind_leg(leg.id)  # the call's task's log lines name its leg
         await self._session.run(leg, program_on_answer(self._request))
 
-    async def _ring_phones(self) -> None:
+    async def _ring_phones(self, user: DialTarget) -> None:
         request = self._request
         call = PhonesCall(
-            to=request.to,
+            user=user,
             caller_id=caller_id_user(request.from_),
             caller_name=request.caller_name,
             ring_timeout=request.ring_timeout,

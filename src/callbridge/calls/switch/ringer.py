@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from callbridge.callflow.errors import InvalidVerb
 from callbridge.callflow.ports import DialStatus
 from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.switch.group_failure import group_failure, group_status
@@ -201,14 +202,17 @@ class RingingGroup:
         return Rung(status=status, ends=ends)
 
 
-def several_phones(engine: Originator, to: str) -> bool:
-    """Whether ``to`` is a user with more than one phone registered: its call is then rung
-    by a ringer (one leg per phone), not placed as one leg."""
+def phones_target(engine: Originator, to: str) -> DialTarget | None:
+    """The target that rings the phones of ``to`` when it is a user with more than one
+    phone registered (its call is then rung by a ringer, one leg per phone, not placed as
+    one leg); None otherwise."""
     try:
         phones = engine.user_contacts(to)
-    except RoutingError:  # offline: placing the one leg says so
-        return False
-    return phones is not None and len(phones) > 1
+        if phones is None or len(phones) < 2:
+            return None
+        return DialTarget(kind="user", address=to.strip())
+    except (RoutingError, InvalidVerb):  # placing the one leg says why it cannot be
+        return None
 
 
 async def _first_answer(

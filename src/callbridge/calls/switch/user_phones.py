@@ -25,9 +25,9 @@ Progress = Callable[[Ringing | EarlyMedia], Awaitable[None]]
 
 @dataclass(frozen=True, kw_only=True)
 class PhonesCall:
-    """Whom to call (user ``to``) and what its INVITEs show."""
+    """Whom to call (``user``: :func:`.ringer.phones_target`) and what its INVITEs show."""
 
-    to: str
+    user: DialTarget
     caller_id: str
     caller_name: str | None = None
     ring_timeout: float = 60.0
@@ -42,7 +42,7 @@ async def ring_phones(
     progress: Progress,
     give_up: GiveUp,
 ) -> Rung:
-    """Ring every phone of ``call.to``; ``placed`` is told once the INVITEs are on the wire
+    """Ring every phone of ``call.user``; ``placed`` is told once the INVITEs are on the wire
     (or failed to go out), ``progress`` the first phone's ringing.  The answered leg, or
     why none was (``Rung.failure``, ``Rung.unroutable``; ``canceled`` once ``give_up``
     completed).  Raises MediaPortsExhausted (no leg left ringing then)."""
@@ -58,9 +58,7 @@ async def ring_phones(
                 await progress(event)
                 return
 
-    group = DialGroup(
-        targets=(DialTarget(kind="user", address=call.to),), ring_timeout=call.ring_timeout
-    )
+    group = DialGroup(targets=(call.user,), ring_timeout=call.ring_timeout)
     no_ports: MediaPortsExhausted | None = None
     rung = Rung(status=CallStatus.FAILED)
     async with asyncio.TaskGroup() as watching:
