@@ -59,6 +59,7 @@ from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.events import Answered, Ended, LegEvent
 from callbridge.engine.leg import CallLeg
+from callbridge.engine.routing import Destination
 from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
@@ -290,6 +291,7 @@ class TimedEngine:
         ring_timeout: float | None = None,
         headers: dict[str, str] | None = None,
         trunk: str | None = None,
+        contact: Destination | None = None,
     ) -> CallLeg:
         leg = await self._engine.originate(
             to,
@@ -298,6 +300,7 @@ class TimedEngine:
             ring_timeout=ring_timeout,
             headers=headers,
             trunk=trunk,
+            contact=contact,
         )
         side, number = bench_number(to)
         self._numbers[leg.id] = number
@@ -307,6 +310,9 @@ class TimedEngine:
             self.a_port[number] = leg.media.local_port
         leg.subscribe(lambda event: self._on_event(side, number, event))
         return leg
+
+    def user_contacts(self, to: str) -> tuple[Destination, ...] | None:
+        return self._engine.user_contacts(to)
 
     def _on_event(self, side: str, number: int, event: LegEvent) -> None:
         if isinstance(event, Answered) and side == "b":

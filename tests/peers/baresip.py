@@ -84,7 +84,8 @@ class Baresip:
     with ``registrar="host:port"`` it registers ``sip:USER@registrar`` with ``password``
     every ``regint`` seconds; ``transport="tcp"`` registers and calls over TCP.
     ``auto_answer`` sets ``answermode=auto``.  The audio source
-    is a ``tone_hz`` sine unless ``source_wav`` is given.
+    is a ``tone_hz`` sine unless ``source_wav`` is given.  ``sip_trace`` logs every SIP
+    message (baresip ``-s``) to :meth:`log_text`.
     """
 
     def __init__(
@@ -102,8 +103,10 @@ class Baresip:
         source_wav: Path | None = None,
         rtp_ports: tuple[int, int] | None = None,
         transport: str = "udp",
+        sip_trace: bool = False,
     ) -> None:
         self.workdir, self.host, self.port, self.user = workdir, host, port, user
+        self.sip_trace = sip_trace  # baresip -s: every SIP message it sends and receives, logged
         self.registrar, self.password, self.regint = registrar, password, regint
         self.auto_answer, self.tone_hz, self.source_wav = auto_answer, tone_hz, source_wav
         self.rtp_ports = rtp_ports or next_rtp_range()
@@ -200,6 +203,7 @@ class Baresip:
                 "baresip",
                 "-f",
                 str(self.config_dir),
+                *(("-s",) if self.sip_trace else ()),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
-from callbridge.callflow.verbs import Program, Redirect, SendDigits
+from callbridge.callflow.verbs import DialGroup, Program, Redirect, SendDigits
 from callbridge.calls.callback_leg import LegPrograms, LegRun
 from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
-from callbridge.calls.lines import Line
+from callbridge.calls.lines import line_failure
 from callbridge.calls.request import (
     Announcement,
     CallbackMode,
@@ -40,7 +40,8 @@ from callbridge.calls.request import (
     caller_id_user,
 )
 from callbridge.calls.switch.bridge import BridgeEnd, bridge
-from callbridge.calls.switch.ringer import GroupRinger, Rung
+from callbridge.calls.switch.ringer import GroupRinger, Rung, phones_target
+from callbridge.calls.switch.user_phones import phones_failure
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import (
     Answered,
@@ -53,7 +54,7 @@ from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.media.tts import TtsError
-from callbridge.vocabulary import reason_for_dial_status
+from callbridge.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,13 @@ class TwoLegCallback:
         spec = run.spec
         await run.tracker.initiated()
         if spec.line is not None:
-            await self._ring_line(run, spec.line)
+            line = spec.line
+            await self._ring(run, line.groups(), lambda rung: line_failure(line, rung))
+            return
+        user = None if spec.trunk else phones_target(self._engine, spec.to)
+        if user is not None:  # a user with several phones: a leg per phone
+            groups = (DialGroup(targets=(user,), ring_timeout=spec.ring_timeout),)
+            await self._ring(run, groups, phones_failure, headers=dict(spec.headers) or None)
             return
         try:
             leg = await self._engine.originate(
@@ -184,20 +191,32 @@ class TwoLegCallback:
         if self._stopping:
             raise _Gone(run)
 
-    async def _ring_line(self, run: LegRun, line: Line) -> None:
-        """Ring ``line`` by its rules; the leg is whoever answers.  ``_Gone`` when nobody
-        does, the callback is stopped, or the other leg ends meanwhile."""
+    async def _ring(
+        self,
+        run: LegRun,
+        groups: tuple[DialGroup, ...],
+        failure: Callable[[Rung], Ended],
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Ring ``groups`` (a line's, or a user's phones); the leg is whoever answers.
+        ``_Gone`` when nobody does, the callback is stopped, or the other leg ends."""
         ringer = GroupRinger(
             engine=self._engine,
             caller_id=caller_id_user(run.spec.from_),
             caller_name=run.spec.caller_name,
+            headers=headers,
             on_leg=lambda leg, _target: run.watch_progress(leg),
         )
         other = self._other(run)
-        rung = await ringer.ring(line.groups(), give_up=lambda: self._line_gives_up(other))
+        try:
+            rung = await ringer.ring(groups, give_up=lambda: self._line_gives_up(other))
+        except MediaPortsExhausted as error:
+            rung = Rung(status=CallStatus.FAILED)
+            run.failure = Ended(EndReason.FAILED, Party.LOCAL, None, str(error))
         await asyncio.gather(*run.watchers)  # each target has answered or ended by now
         if rung.leg is None:
-            run.failure = line_failure(line, rung)
+            run.failure = run.failure or failure(rung)
             await run.tracker.ended(run.failure)
             raise _Gone(other if other.ended is not None else run)
         run.leg = rung.leg
@@ -376,17 +395,3 @@ class TwoLegCallback:
 
     def _other(self, run: LegRun) -> LegRun:
         return self._b if run is self._a else self._a
-
-
-def line_failure(line: Line, rung: Rung) -> Ended:
-    """Why nobody on ``line`` answered, as the end of the line's leg."""
-    reason = reason_for_dial_status(rung.status)
-    last = rung.ends[-1] if rung.ends else None
-    detail = f"line {line.id}: {rung.status}"
-    if last is None and rung.unroutable:
-        offline = all(isinstance(error, UserOffline) for error in rung.unroutable)
-        reason = EndReason.OFFLINE if offline else reason
-        detail = f"line {line.id}: {rung.unroutable[-1]}"
-    if last is None:
-        return Ended(reason, Party.LOCAL, None, detail)
-    return Ended(reason, Party.REMOTE, last.sip_code, detail)

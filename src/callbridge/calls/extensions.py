@@ -6,7 +6,8 @@ trunk); a caller from outside may reach extensions only (403 otherwise: no toll 
 The caller hears the target's progress (180, or its early media) while it rings; the
 call is answered and bridged when the target answers, and hung up once it has lasted
 ``max_duration``.  A target that cannot be reached gives the caller 480 (user offline),
-404 (no route), or the target's own failure.
+404 (no route), or the target's own failure (of a user's phones, the one that speaks for
+them: busy beats declined beats the rest).
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class ExtensionDialer:
                 EndReason.OFFLINE if offline else EndReason.FAILED, 480 if offline else 404
             )
             return
-        ended = rung.ends[-1] if rung.ends else None
+        ended = rung.failure
         if ended is None:
             await caller.hangup(EndReason.FAILED, 503)
             return

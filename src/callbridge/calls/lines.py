@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from callbridge.callflow.verbs import DialGroup, DialTarget, TargetKind
+from callbridge.calls.switch.ringer import Rung
+from callbridge.engine.events import Ended, Party
+from callbridge.engine.routing import UserOffline
+from callbridge.vocabulary import EndReason, reason_for_dial_status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,3 +57,17 @@ def _external(address: str) -> DialTarget:
     """A number (through the default trunk) or a SIP URI."""
     kind: TargetKind = "sip" if address.lower().startswith(("sip:", "sips:")) else "number"
     return DialTarget(kind=kind, address=address)
+
+
+def line_failure(line: Line, rung: Rung) -> Ended:
+    """Why nobody on ``line`` answered, as the end of the line's leg."""
+    reason = reason_for_dial_status(rung.status)
+    last = rung.failure
+    detail = f"line {line.id}: {rung.status}"
+    if last is None and rung.unroutable:
+        offline = all(isinstance(error, UserOffline) for error in rung.unroutable)
+        reason = EndReason.OFFLINE if offline else reason
+        detail = f"line {line.id}: {rung.unroutable[-1]}"
+    if last is None:
+        return Ended(reason, Party.LOCAL, None, detail)
+    return Ended(reason, Party.REMOTE, last.sip_code, detail)

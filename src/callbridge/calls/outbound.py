@@ -1,6 +1,7 @@
 """OutboundCall: one call placed through the outbound call API (seed-001), from dialling
 ``to`` until its completed event is stored: originate, then run the call's session on the
-answered leg.
+answered leg.  A user ``to`` with several phones is rung by the switch, one leg per
+phone (:mod:`callbridge.calls.switch.user_phones`): the phone that answers is the leg.
 
 When ``to`` answers, ``send_digits`` go first; then the voice application at ``url`` runs,
 or — without ``url`` — ``from`` is dialled and bridged (click to call).
@@ -22,6 +23,8 @@ from callbridge.callflow.verbs import (
 from callbridge.calls.dialer import Originator
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
 from callbridge.calls.session import CallSession
+from callbridge.calls.switch.ringer import Rung, phones_target
+from callbridge.calls.switch.user_phones import PhonesCall, phones_failure, ring_phones
 from callbridge.engine.events import Ended, EndReason, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
@@ -66,6 +69,8 @@ class OutboundCall:
         self._request = request
         self._session = session
         self._dialled = asyncio.Event()
+        self._gave_up = asyncio.Event()  # hung up through the API while phones ring
+        self._hangup_detail = ""
 
     @property
     def sid(self) -> str:
@@ -76,6 +81,10 @@ class OutboundCall:
         await self._dialled.wait()
 
     async def run(self) -> None:
+        user = phones_target(self._engine, self._request.to)
+        if user is not None:
+            await self._ring_phones(user)
+            return
         try:
             leg: CallLeg | None = await self._originate()
         except (RoutingError, MediaPortsExhausted) as error:
@@ -89,8 +98,42 @@ class OutboundCall:
         bind_leg(leg.id)  # the call's task's log lines name its leg
         await self._session.run(leg, program_on_answer(self._request))
 
+    async def _ring_phones(self, user: DialTarget) -> None:
+        request = self._request
+        call = PhonesCall(
+            user=user,
+            caller_id=caller_id_user(request.from_),
+            caller_name=request.caller_name,
+            ring_timeout=request.ring_timeout,
+        )
+        tracker = self._session.tracker
+        try:
+            rung = await ring_phones(
+                self._engine,
+                call,
+                placed=self._dialled.set,
+                progress=tracker.on_leg_event,
+                give_up=self._gave_up.wait,
+            )
+        except MediaPortsExhausted as error:
+            await tracker.ended(Ended(EndReason.FAILED, Party.LOCAL, None, str(error)))
+            return
+        if rung.leg is None:
+            await tracker.ended(self._not_answered(rung))
+            return
+        bind_leg(rung.leg.id)
+        await self._session.run(rung.leg, program_on_answer(request))
+
+    def _not_answered(self, rung: Rung) -> Ended:
+        """How a call whose phones all failed (or were given up) ends."""
+        if self._gave_up.is_set():
+            return Ended(EndReason.CANCELLED, Party.LOCAL, None, self._hangup_detail)
+        return phones_failure(rung)
+
     async def hang_up(self, detail: str = "") -> None:
         """End the call; ``detail`` is the cause its completed event gives."""
+        self._hangup_detail = self._hangup_detail or detail
+        self._gave_up.set()
         await self._session.hang_up(detail)
 
     def redirect(self, url: str, method: str) -> bool:

@@ -23,7 +23,7 @@ from callbridge.engine.message_waiting import MessageWaiting, SubscriptionLimits
 from callbridge.engine.originate_checks import check_originate
 from callbridge.engine.ports import DialogHandler, SpeechSynthesizer
 from callbridge.engine.request_guard import FailureLog, answered_on_failure
-from callbridge.engine.routing import Router, Trunk
+from callbridge.engine.routing import Destination, Router, Trunk, UserOffline
 from callbridge.engine.stale_dialog import end_stale_dialog
 from callbridge.engine.tasks import TaskOwner
 from callbridge.engine.uac import OutboundCall
@@ -260,15 +260,22 @@ class Engine:
         ring_timeout: float | None = None,
         headers: dict[str, str] | None = None,
         trunk: str | None = None,
+        contact: Destination | None = None,
     ) -> CallLeg:
-        """Start calling ``to`` (an extension, a number via a trunk, or a SIP URI).
+        """Start calling ``to`` (an extension, a number via a trunk, or a SIP URI) with
+        one INVITE; ``contact``: which phone of user ``to`` (one of :meth:`user_contacts`).
 
         Returns at once with the leg; watch its events or ``await leg.wait_answered()``.
-        Raises InvalidOriginate, RoutingError (NoRoute, UserOffline) or MediaPortsExhausted
-        before dialling.
+        Raises InvalidOriginate, RoutingError (NoRoute, UserOffline, SeveralContacts for a
+        user with several phones and no ``contact``) or MediaPortsExhausted before dialling.
         """
         check_originate(caller_id=caller_id, caller_name=caller_name, headers=headers)
-        destinations = await self.router.resolve(to, trunk=trunk)
+        if contact is None:
+            destination = await self.router.resolve(to, trunk=trunk)
+        elif contact in self.router.contacts(to):
+            destination = contact
+        else:
+            raise UserOffline(f"{contact.label or 'that phone'} is no longer registered")
         endpoint = await self.media.allocate()
         leg = CallLeg(
             leg_id=self._new_leg_id(),
@@ -278,14 +285,14 @@ class Engine:
                 user=caller_id,
                 display_name=caller_name,
             ),
-            callee=PartyInfo(uri=destinations[0].to_uri, user=to),
+            callee=PartyInfo(uri=destination.to_uri, user=to),
             media=endpoint,
             tts=self._tts,
         )
         signalling = OutboundCall(
             leg=leg,
             stack=self,
-            destinations=destinations,
+            destination=destination,
             caller=leg.caller,
             ring_timeout=ring_timeout or self.settings.default_ring_timeout,
             extra_headers=headers,
@@ -294,6 +301,15 @@ class Engine:
         self._track(leg)
         await signalling.start()
         return leg
+
+    def user_contacts(self, to: str) -> tuple[Destination, ...] | None:
+        """The registered phones of user ``to``, one destination each, most recently
+        registered first (each is rung by ``originate(to, contact=...)``); None when ``to``
+        is no user.  Raises UserOffline for a user with no phone registered."""
+        to = to.strip()
+        if not self.router.is_extension(to):
+            return None
+        return self.router.contacts(to)
 
     def bridge(self, a: CallLeg, b: CallLeg) -> None:
         """Connect two answered legs' audio (and DTMF) both ways."""

@@ -78,6 +78,11 @@ class UserOffline(RoutingError):
     """An extension that exists but has no registered contact."""
 
 
+class SeveralContacts(RoutingError):
+    """A user with several registered phones asked for as one destination: each phone is
+    its own leg (:meth:`Router.contacts`)."""
+
+
 class Router:
     def __init__(
         self,
@@ -100,35 +105,49 @@ class Router:
         """The trunk whose ``inbound_networks`` hold ``host`` (a request's source)."""
         return next((t for t in self._trunks.values() if t.sends_from(host)), None)
 
-    async def resolve(self, target: str, *, trunk: str | None = None) -> list[Destination]:
-        """All destinations to ring at once for ``target``.
+    async def resolve(self, target: str, *, trunk: str | None = None) -> Destination:
+        """Where the one INVITE for ``target`` goes.
 
-        Raises UserOffline for an extension with no contact and NoRoute otherwise."""
+        A user with one registered phone is that phone; a user with several is rung by
+        whoever rings several legs at once (the switch), one :meth:`contacts` each: here
+        that raises SeveralContacts.  Raises UserOffline for a user with no contact and
+        NoRoute for what leads nowhere."""
         target = target.strip()
         if target.startswith(("sip:", "sips:")):
-            return [
-                await self._resolved(Destination(target, target, self._peer(target), label=target))
-            ]
+            return await self._resolved(
+                Destination(target, target, self._peer(target), label=target)
+            )
         if trunk is None and self._registrar.is_user(target):
-            return self._user_destinations(target)
+            contacts = self.contacts(target)
+            if len(contacts) > 1:
+                raise SeveralContacts(
+                    f"user {target} has {len(contacts)} phones: ring each of its contacts"
+                )
+            return contacts[0]
         if NUMBER.match(target):
             chosen = self._trunks.get(trunk) if trunk else self._default
             if chosen is None:
                 raise NoRoute(
                     f"no trunk {'named ' + trunk if trunk else 'is default'} for {target}"
                 )
-            return [await self._resolved(self._via_trunk(target, chosen))]
+            return await self._resolved(self._via_trunk(target, chosen))
         raise NoRoute(f"{target!r} is neither an extension, a number nor a SIP URI")
 
-    def _user_destinations(self, extension: str) -> list[Destination]:
+    def contacts(self, extension: str) -> tuple[Destination, ...]:
+        """One destination per registered phone of user ``extension`` (its To is the
+        user's address of record, its next hop where the phone registered from).
+
+        Raises UserOffline for a user with no contact, NoRoute for no user."""
+        if not self._registrar.is_user(extension):
+            raise NoRoute(f"{extension!r} is no user")
         bindings = self._registrar.lookup(extension)
         if not bindings:
             raise UserOffline(f"user {extension} is not registered")
         to_uri = f"sip:{extension}@{self._domain}"
-        return [
+        return tuple(
             Destination(b.contact, to_uri, b.peer, label=f"user {extension} at {b.contact}")
             for b in bindings
-        ]
+        )
 
     def _via_trunk(self, number: str, trunk: Trunk) -> Destination:
         parsed = parse_uri(trunk.uri)

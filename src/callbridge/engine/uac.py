@@ -1,9 +1,10 @@
-"""The calling side of a leg: INVITEs we send (RFC 3261 §13.2), forked to every destination.
+"""The calling side of a leg: the one INVITE we send to one destination (RFC 3261 §13.2).
 
-Each destination gets its own INVITE; the first 2xx wins, the others are CANCELled (§9.1),
-and a 2xx that arrives after we gave up is ACKed and ended with BYE (§15, the
-200-after-CANCEL race).  401/407 challenges are answered once with the destination's
-credentials (§22.2).
+A leg is one INVITE: ringing several phones at once (a user's contacts, a Dial group) is
+the switch's job, which places one leg per phone.  The first 2xx wins the leg; a further
+2xx (a fork downstream) or one that arrives after we gave up is ACKed and ended with BYE
+(§13.2.2.4, §15: the 200-after-CANCEL race).  A 401/407 challenge is answered once with
+the destination's credentials (§22.2).
 """
 
 from __future__ import annotations
@@ -46,9 +47,6 @@ from callbridge.sip.transaction import ClientTransaction
 
 log = logging.getLogger(__name__)
 
-# Busy beats decline beats any other failure when forks end differently (§16.7 in spirit).
-_PRIORITY = {EndReason.BUSY: 0, EndReason.DECLINED: 1, EndReason.NO_ANSWER: 2}
-
 
 @dataclass
 class _Attempt:
@@ -65,7 +63,7 @@ class _Attempt:
     ack: SipRequest | None = None
     request: SipRequest | None = None  # the INVITE sent last
     session_expires: int | None = None  # asked for again after a 422 (RFC 4028 §7.3)
-    offer: bytes = b""  # the media plane's SDP offer for this fork
+    offer: bytes = b""  # the media plane's SDP offer
 
     def media_dialog(self, to_tag: str | None = None) -> MediaDialog:
         return MediaDialog(call_id=self.call_id, from_tag=self.from_tag, to_tag=to_tag)
@@ -84,7 +82,7 @@ class OutboundCall(DialogSession):
         *,
         leg: CallLeg,
         stack: SipStack,
-        destinations: list[Destination],
+        destination: Destination,
         caller: PartyInfo,
         ring_timeout: float,
         extra_headers: dict[str, str] | None = None,
@@ -93,35 +91,34 @@ class OutboundCall(DialogSession):
         self._caller = caller
         self._ring_timeout = ring_timeout
         self._extra = dict(extra_headers or {})
-        self._attempts = [_Attempt(d, new_call_id(d.peer.host), new_tag()) for d in destinations]
-        self._winner: _Attempt | None = None
+        self._attempt = _Attempt(destination, new_call_id(destination.peer.host), new_tag())
+        self._winner: _Attempt | None = None  # set by the 2xx that won the leg
         self._give_up: EndReason | None = None
         self._decided = asyncio.Event()
 
     async def start(self) -> None:
-        """Ask the media plane for each fork's offer and send every destination's INVITE
-        now, then follow them in the leg's task.
+        """Ask the media plane for the offer and send the INVITE now, then follow it in
+        the leg's task.
 
         Sent before any task runs: under load each turn of the event loop waits behind
         everything that is ready, and an API call's latency is counted to its INVITE."""
-        self.leg.sip_call_id = self._attempts[0].call_id if self._attempts else None
+        attempt = self._attempt
+        self.leg.sip_call_id = attempt.call_id
         self.leg.advance(Trying())
-        for attempt in self._attempts:
-            try:
-                attempt.offer = await self.leg.media.offer(attempt.media_dialog())
-                self._send_invite(attempt, cseq=1, auth=None)
-            except Exception:
-                _failed(attempt)
+        try:
+            attempt.offer = await self.leg.media.offer(attempt.media_dialog())
+            self._send_invite(attempt, cseq=1, auth=None)
+        except Exception:
+            _failed(attempt)
         self.leg.tasks.spawn(self._run(), name=f"uac {self.leg.id}")
 
     # --- the whole outbound attempt ---
 
     async def _run(self) -> None:
-        self._check_decided()  # every INVITE may have failed to go out
+        self._check_decided()  # the INVITE may have failed to go out
         async with asyncio.TaskGroup() as group:
-            for attempt in self._attempts:
-                if not attempt.done:
-                    group.create_task(self._attempt(attempt))
+            if not self._attempt.done:
+                group.create_task(self._follow_invite(self._attempt))
             group.create_task(self._ring_timer())
         if self._winner is None:
             self.leg.advance(self._failure())
@@ -136,9 +133,9 @@ class OutboundCall(DialogSession):
     def _stop_ringing(self, reason: EndReason) -> None:
         if self._give_up is None and self._winner is None:
             self._give_up = reason
-        for attempt in self._attempts:
-            if attempt is not self._winner:
-                self.leg.tasks.spawn(self._cancel(attempt), name=f"cancel {attempt.call_id}")
+        attempt = self._attempt
+        if attempt is not self._winner:
+            self.leg.tasks.spawn(self._cancel(attempt), name=f"cancel {attempt.call_id}")
 
     def _failure(self) -> Ended:
         if self._give_up is not None:
@@ -148,22 +145,18 @@ class OutboundCall(DialogSession):
                 None,
                 "ring timeout" if self._give_up is EndReason.NO_ANSWER else "",
             )
-        outcomes = [
-            (EndReason.UNREACHABLE if a.timed_out else reason_for_status(a.final_status or 500), a)
-            for a in self._attempts
-        ]
-        if not outcomes:
-            return Ended(EndReason.FAILED, Party.LOCAL, None, "no destination")
-        reason, attempt = min(outcomes, key=lambda o: _PRIORITY.get(o[0], 9))
+        attempt = self._attempt
+        status = attempt.final_status or 500
+        reason = EndReason.UNREACHABLE if attempt.timed_out else reason_for_status(status)
         return Ended(reason, Party.REMOTE, attempt.final_status, attempt.destination.label)
 
     def _check_decided(self) -> None:
-        if self._winner is not None or all(a.done for a in self._attempts):
+        if self._winner is not None or self._attempt.done:
             self._decided.set()
 
-    # --- one INVITE ---
+    # --- the INVITE ---
 
-    async def _attempt(self, attempt: _Attempt) -> None:
+    async def _follow_invite(self, attempt: _Attempt) -> None:
         try:
             await self._invite_until_final(attempt)
         except Exception:
@@ -269,9 +262,9 @@ class OutboundCall(DialogSession):
     # --- answers ---
 
     async def _on_2xx(self, attempt: _Attempt, request: SipRequest, response: SipResponse) -> None:
-        """§13.2.2.4: ACK every 2xx end to end; the first one with a usable answer wins
-        the call (the winner is claimed before the plane is asked, so no other fork can
-        win meanwhile; an answer the plane refuses gives it up again)."""
+        """§13.2.2.4: ACK every 2xx end to end; a usable answer wins the leg (claimed
+        before the plane is asked; an answer the plane refuses gives it up again), one
+        that came after we gave up is ended with BYE."""
         local = self.stack.local_for(attempt.destination.peer.transport)
         dialog = Dialog.as_uac(request=request, response=response, local=local)
         cseq = request.cseq.seq if request.cseq else 1

@@ -21,7 +21,8 @@ from callbridge.calls.originate.legs import MEMBER_EVENT, OriginateRecords, Stor
 from callbridge.calls.originate.request import OriginateRequest
 from callbridge.calls.switch.bridge import Connector, bridge
 from callbridge.calls.switch.ringback import Ringback
-from callbridge.engine.events import EndReason, LegEndedError
+from callbridge.calls.switch.ringer import RingingGroup, Rung
+from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError
 from callbridge.engine.tasks import TaskOwner
@@ -97,16 +98,29 @@ class Origination:
 
     # --- its runs ---
 
-    async def run_user(self, agent: CallLeg) -> None:
-        """The agent's phones ring on ``agent``."""
+    async def run_user(self, phones: RingingGroup, agent: asyncio.Future[Rung]) -> None:
+        """The agent's phones ring (``phones``, one leg each); the first to answer is the
+        agent, and ``agent`` is told who it is, or how they all failed."""
         try:
-            self._add_leg(agent)
-            self._agent.follow(agent)
+            for leg in phones.legs:
+                self._add_leg(leg)
+            if len(phones.legs) == 1:  # the stored leg shows its ringing as it happens
+                self._agent.follow(next(iter(phones.legs)))
             try:
-                await agent.wait_answered()
-            except LegEndedError:
+                rung = await phones.outcome(give_up=_never)
+            except BaseException:
+                agent.cancel()
+                raise
+            agent.set_result(rung)
+            if rung.leg is None:
+                if len(phones.legs) != 1:
+                    ended = rung.failure
+                    reason = EndReason.NO_ANSWER if ended is None else ended.reason
+                    detail = "" if ended is None else ended.detail
+                    await self._agent.not_connected(reason, detail or "no phone answered")
                 return
-            await self._connect(agent)
+            self._agent.follow(rung.leg)  # its events so far too
+            await self._connect(rung.leg)
         finally:
             await self._end()
 
@@ -189,3 +203,9 @@ async def _answer_or_end(customer: CallLeg, agent: CallLeg) -> bool:
         if not answered.done():
             answered.cancel()
     return answered.done() and not answered.cancelled() and answered.exception() is None
+
+
+async def _never() -> None:
+    """Nobody gives up on the agent's phones before their ring time is over (a hang-up
+    through the API ends their legs)."""
+    await asyncio.Event().wait()

@@ -1,6 +1,7 @@
 """OriginateService: seed-002's three steps.
 
-type=user: the agent's phones ring (every registered contact of the user at once), showing
+type=user: the agent's phones ring (every registered contact of the user at once, each its
+own leg, through the switch's ringer: the first to answer is the agent), showing
 the customer's ``caller_id_name``/``caller_id`` and, with ``vars.BACKEND_LINK``, a
 ``Call-Info: <link>;purpose=info`` and an ``X-Backend-Link`` header; when one answers the
 agent hears ringback while the customer's number is dialled through ``outbound_trunk`` (or
@@ -17,7 +18,6 @@ customer leg as its child; what became of them answers ``GET ?external_id=``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import re
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from callbridge.callflow.errors import CallflowError
+from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.errors import CallLimitReached, CallServiceError, ServerOverloaded
 from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import ContextCalls, ContextFlow, Translate, context_call
@@ -40,9 +41,10 @@ from callbridge.calls.originate.request import (
 from callbridge.calls.originate.state import OriginatedCall, agent_failure
 from callbridge.calls.presence import PresenceState
 from callbridge.calls.service import Admission, Permit
-from callbridge.engine.events import LegEndedError
+from callbridge.calls.switch.ringer import GroupRinger, Originator, RingingGroup, Rung
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import RoutingError, UserOffline
+from callbridge.engine.originate_checks import InvalidOriginate, check_originate
+from callbridge.engine.routing import RoutingError
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.vocabulary import EndReason
@@ -58,19 +60,8 @@ INVALID_TRUNK = "Invalid Trunk. Check if pbx trunk exists"
 _LINK = re.compile(r"https?://[^\s<>\"]{1,1000}")
 
 
-class OriginateEngine(Protocol):
-    async def originate(
-        self,
-        to: str,
-        *,
-        caller_id: str = "callbridge",
-        caller_name: str | None = None,
-        ring_timeout: float | None = None,
-        headers: dict[str, str] | None = None,
-        trunk: str | None = None,
-    ) -> CallLeg: ...
-
-    def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
+class OriginateEngine(Originator, Protocol):
+    """The engine as originate uses it: it places calls and connects their media."""
 
 
 class PresenceReader(Protocol):
@@ -173,13 +164,14 @@ class OriginateService:
         permit = self._admit(client)
         try:
             stored = await self._records.agent(client, request, to=request.destination)
-            agent = await self._ring_user(request, headers, client, stored)
+            phones = await self._ring_user(request, headers, client, stored)
         except BaseException:
             permit.release()
             raise
         origination = self._origination(client, request, stored, trunk)
-        run = functools.partial(origination.run_user, agent)
-        self._spawn(run, permit, name=f"originate {agent.id}")
+        agent: asyncio.Future[Rung] = asyncio.get_running_loop().create_future()
+        run = functools.partial(origination.run_user, phones, agent)
+        self._spawn(run, permit, name=f"originate {stored.sid}")
         if request.wait:
             await self._agent_answer(request, agent)
         return originated_message(request)
@@ -231,23 +223,37 @@ class OriginateService:
         headers: dict[str, str],
         client: OriginateClient,
         stored: StoredLeg,
-    ) -> CallLeg:
-        """The agent's phones ringing; if they cannot be rung, the stored leg fails too."""
+    ) -> RingingGroup:
+        """The agent's phones ringing, each its own leg (the switch's ringer); if they
+        cannot be rung, the stored leg fails too."""
         extension = request.destination
+        ringer = GroupRinger(
+            engine=self._engine,
+            caller_id=request.caller_id,
+            caller_name=request.caller_id_name,
+            headers=headers,
+        )
         try:
-            return await self._engine.originate(
-                extension,
-                caller_id=request.caller_id,
-                caller_name=request.caller_id_name,
-                ring_timeout=client.agent_ring_timeout,
-                headers=headers,
+            check_originate(
+                caller_id=request.caller_id, caller_name=request.caller_id_name, headers=headers
             )
-        except RoutingError as exc:  # offline since, or a name no INVITE can carry
+            group = DialGroup(
+                targets=(DialTarget(kind="user", address=extension),),
+                ring_timeout=client.agent_ring_timeout,
+            )
+            phones = await ringer.place(group)
+        except (InvalidOriginate, CallflowError) as exc:  # a name no INVITE can carry
             refused = OriginateRefused(f"Cannot call user {extension}: {exc}")
-            reason = EndReason.OFFLINE if isinstance(exc, UserOffline) else EndReason.FAILED
+            reason = EndReason.FAILED
         except MediaPortsExhausted:
             refused = OriginateRefused("The server is too busy to call now. Try again later")
             reason = EndReason.FAILED
+        else:
+            if phones.legs:
+                return phones
+            why = phones.unroutable[-1] if phones.unroutable else "no phone"
+            refused = OriginateRefused(f"Cannot call user {extension}: {why}")  # offline since
+            reason = EndReason.OFFLINE
         await stored.not_connected(reason, refused.messages[0])
         raise refused
 
@@ -315,14 +321,14 @@ class OriginateService:
         await self._records.placed(record.sid, request)
         return originated_message(request)
 
-    async def _agent_answer(self, request: OriginateRequest, agent: CallLeg) -> None:
+    async def _agent_answer(self, request: OriginateRequest, agent: asyncio.Future[Rung]) -> None:
         """async=0: returns once the agent answered; OriginateRefused otherwise."""
-        with contextlib.suppress(LegEndedError):
-            await agent.wait_answered()
-        ended = agent.ended
-        if ended is None:
+        rung = await asyncio.shield(agent)
+        if rung.leg is not None:
             return
-        raise OriginateRefused(agent_failure(request.destination, ended.reason))
+        ended = rung.failure
+        reason = EndReason.UNREACHABLE if ended is None else ended.reason
+        raise OriginateRefused(agent_failure(request.destination, reason))
 
 
 class _NoPermit:

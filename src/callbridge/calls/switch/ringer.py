@@ -3,10 +3,15 @@ time; the targets of a group ring at once; the first to answer wins and the othe
 cancelled (RFC 3261 §9.1 CANCEL); whoever waits for the ringing (``give_up``) is watched
 throughout, and its going cancels every target.
 
-Used by the Dial verb, by extension dialling and by lines (the first party of a
-``callback.start``), so a group rings, and fails, the same way for all of them.
-(A registered user with several phones is one target: the engine forks its INVITE to
-every contact, RFC 3261 §16.7 in spirit.)
+Used by the Dial verb, by extension dialling, by lines (the first party of a
+``callback.start``), by queues, call-control forwarding and originate type=user, so a
+group rings, and fails, the same way for all of them.
+
+A registered user with several phones is one target rung as one leg per phone: the
+engine says which phones the user has (``user_contacts``) and places one INVITE to one
+of them (``originate(..., contact=...)``); the phones ring in the target's group, the
+first to answer wins and the others are cancelled like any other target's.  A group
+nobody answered fails as :mod:`.group_failure` says (busy beats declined beats the rest).
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from callbridge.callflow.errors import InvalidVerb
 from callbridge.callflow.ports import DialStatus
 from callbridge.callflow.verbs import DialGroup, DialTarget
+from callbridge.calls.switch.group_failure import group_failure, group_status
 from callbridge.engine.events import Ended, EndReason
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import RoutingError
-from callbridge.vocabulary import CallStatus, dial_status
+from callbridge.engine.routing import Destination, RoutingError
+from callbridge.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,12 @@ class Originator(Protocol):
         ring_timeout: float | None = None,
         headers: dict[str, str] | None = None,
         trunk: str | None = None,
+        contact: Destination | None = None,
     ) -> CallLeg: ...
+
+    def user_contacts(self, to: str) -> Sequence[Destination] | None:
+        """The phones of user ``to`` (None: ``to`` is no user); raises UserOffline."""
+        ...
 
     def bridge(self, a: CallLeg, b: CallLeg) -> None: ...
 
@@ -57,13 +69,18 @@ StillWanted = Callable[[], bool]
 @dataclass(frozen=True, kw_only=True)
 class Rung:
     """What ringing came to: ``leg`` answered (``status`` completed), or nobody did and
-    ``status`` says why; ``ends`` are how the last group's legs ended."""
+    ``status`` says why; ``ends`` are how the last group's legs ended (one per phone) and
+    ``failure`` the one that speaks for them all."""
 
     status: DialStatus
     leg: CallLeg | None = None
     target: DialTarget | None = None
     ends: tuple[Ended, ...] = ()
     unroutable: tuple[RoutingError, ...] = ()  # why targets could not be dialled at all
+
+    @property
+    def failure(self) -> Ended | None:
+        return group_failure(self.ends)
 
 
 class GroupRinger:
@@ -73,11 +90,14 @@ class GroupRinger:
         engine: Originator,
         caller_id: str,
         caller_name: str | None = None,
+        headers: dict[str, str] | None = None,
         on_leg: OnLeg | None = None,
     ) -> None:
+        """``headers``: added to every INVITE (checked by the engine)."""
         self._engine = engine
         self._caller_id = caller_id
         self._caller_name = caller_name
+        self._headers = headers
         self._on_leg = on_leg
 
     async def ring(
@@ -100,9 +120,74 @@ class GroupRinger:
         return rung
 
     async def _ring_group(self, group: DialGroup, *, give_up: GiveUp) -> Rung:
+        return await (await self.place(group)).outcome(give_up=give_up)
+
+    async def place(self, group: DialGroup) -> RingingGroup:
+        """Start ringing ``group`` (every INVITE is sent when this returns); its
+        :meth:`RingingGroup.outcome` is what it comes to.  For whoever must answer once
+        the phones ring (originate ``async=1``); :meth:`ring` does both."""
         ringing, unroutable = await self._originate_all(group)
+        return RingingGroup(legs=ringing, unroutable=unroutable)
+
+    async def _originate_all(
+        self, group: DialGroup
+    ) -> tuple[dict[CallLeg, DialTarget], tuple[RoutingError, ...]]:
+        """One leg per target, and per phone of a user target (those placed are cancelled
+        when placing another fails otherwise than for its route: no media ports left)."""
+        ringing: dict[CallLeg, DialTarget] = {}
+        unroutable: list[RoutingError] = []
+        try:
+            await self._place(group, ringing, unroutable)
+        except BaseException:
+            await cancel_all(list(ringing))
+            raise
+        return ringing, tuple(unroutable)
+
+    async def _place(
+        self,
+        group: DialGroup,
+        ringing: dict[CallLeg, DialTarget],
+        unroutable: list[RoutingError],
+    ) -> None:
+        for target in group.targets:
+            try:
+                phones = self._engine.user_contacts(target.address)
+            except RoutingError as error:
+                log.info("target %s not routable: %s", target.address, error)
+                unroutable.append(error)
+                continue
+            for contact in phones if phones is not None else (None,):
+                try:
+                    leg = await self._engine.originate(
+                        target.address,
+                        caller_id=self._caller_id,
+                        caller_name=self._caller_name,
+                        ring_timeout=group.ring_timeout,
+                        headers=self._headers,
+                        contact=contact,
+                    )
+                except RoutingError as error:
+                    log.info("target %s not routable: %s", target.address, error)
+                    unroutable.append(error)
+                    continue
+                ringing[leg] = target
+                if self._on_leg is not None:
+                    await self._on_leg(leg, target)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RingingGroup:
+    """A group's legs placed and ringing (``legs``: each with the target it rings for),
+    and why targets could not be placed at all."""
+
+    legs: dict[CallLeg, DialTarget]
+    unroutable: tuple[RoutingError, ...] = ()
+
+    async def outcome(self, *, give_up: GiveUp) -> Rung:
+        """The first leg to answer (the others cancelled), or how the group failed."""
+        ringing = self.legs
         if not ringing:
-            return Rung(status=CallStatus.FAILED, unroutable=unroutable)
+            return Rung(status=CallStatus.FAILED, unroutable=self.unroutable)
         answer: Rung | None = None
         gave_up = False
         try:
@@ -113,30 +198,21 @@ class GroupRinger:
         if answer is not None:
             return answer
         ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
-        status = CallStatus.CANCELED if gave_up else _group_status(ends)
+        status = CallStatus.CANCELED if gave_up else group_status(ends)
         return Rung(status=status, ends=ends)
 
-    async def _originate_all(
-        self, group: DialGroup
-    ) -> tuple[dict[CallLeg, DialTarget], tuple[RoutingError, ...]]:
-        ringing: dict[CallLeg, DialTarget] = {}
-        unroutable: list[RoutingError] = []
-        for target in group.targets:
-            try:
-                leg = await self._engine.originate(
-                    target.address,
-                    caller_id=self._caller_id,
-                    caller_name=self._caller_name,
-                    ring_timeout=group.ring_timeout,
-                )
-            except RoutingError as error:
-                log.info("target %s not routable: %s", target.address, error)
-                unroutable.append(error)
-                continue
-            ringing[leg] = target
-            if self._on_leg is not None:
-                await self._on_leg(leg, target)
-        return ringing, tuple(unroutable)
+
+def phones_target(engine: Originator, to: str) -> DialTarget | None:
+    """The target that rings the phones of ``to`` when it is a user with more than one
+    phone registered (its call is then rung by a ringer, one leg per phone, not placed as
+    one leg); None otherwise."""
+    try:
+        phones = engine.user_contacts(to)
+        if phones is None or len(phones) < 2:
+            return None
+        return DialTarget(kind="user", address=to.strip())
+    except (RoutingError, InvalidVerb):  # placing the one leg says why it cannot be
+        return None
 
 
 async def _first_answer(
@@ -163,15 +239,6 @@ async def _first_answer(
     finally:
         for future in pending:
             future.cancel()
-
-
-def _group_status(ends: Sequence[Ended]) -> DialStatus:
-    """busy if any target was busy, else no-answer if any rang out, else failed."""
-    statuses = {dial_status(end.reason) for end in ends}
-    for wanted in (CallStatus.BUSY, CallStatus.NO_ANSWER):
-        if wanted in statuses:
-            return wanted
-    return CallStatus.FAILED
 
 
 async def cancel_all(legs: Sequence[CallLeg]) -> None:
