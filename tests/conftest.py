@@ -1,4 +1,5 @@
-"""Fixtures shared by the test folders: a PostgreSQL server for the session."""
+"""Fixtures shared by the test folders: a PostgreSQL server for the session; and, under
+pytest-xdist, a network namespace per worker (:mod:`worker_network`)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ from collections.abc import Iterator
 import pytest
 
 import postgres_server
+import worker_network
 from postgres_server import Server
 
 REQUIRE_POSTGRES = "CALLBRIDGE_TEST_POSTGRES"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker runs its tests in a network namespace of its own, so the fixed
+    loopback ports of one worker's tests never meet another's."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        worker_network.isolate()
 
 
 @pytest.fixture(scope="session")

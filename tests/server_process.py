@@ -13,6 +13,11 @@ from pathlib import Path
 
 import httpx
 
+# Load shedding (``overload_lag_ms``) has tests of its own; here it would only measure how busy
+# the test machine is (two test workers, SIPp, baresip and the server share two cores), so it
+# trips at a lag no healthy server reaches, not at the production defaults (200/300 ms).
+OVERLOAD_LAG_MS = 2000
+
 
 def write_config(
     directory: Path,
@@ -39,6 +44,7 @@ def write_config(
         f"""
 [sip]
 listen = "127.0.0.1:{sip_port}"
+overload_lag_ms = {OVERLOAD_LAG_MS}
 {sip}
 [http]
 listen = "127.0.0.1:{http_port}"
@@ -55,6 +61,7 @@ url = "{database_url}"
 node = "{node}"
 audio_cache_dir = "{directory / "audio"}"
 webhook_timeout = 2.0
+overload_lag_ms = {OVERLOAD_LAG_MS}
 {calls}
 [http_client]
 allow_networks = {list(allow_networks)!r}

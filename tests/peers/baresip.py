@@ -32,6 +32,7 @@ import contextlib
 import itertools
 import json
 import shutil
+import tempfile
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -113,6 +114,7 @@ class Baresip:
         self.transport = transport
         self.config_dir = workdir / "config"
         self.recordings_dir = workdir / "recordings"
+        self._short_dir: Path | None = None  # see _short_recordings_path
         self.log_file = workdir / "baresip.log"
         self.ctrl_port = 0
         self.events: list[Event] = []
@@ -189,11 +191,21 @@ class Baresip:
             "module_app menu.so",
             "module_app ctrl_tcp.so",
             f"ctrl_tcp_listen 127.0.0.1:{self.ctrl_port}",
-            f"snd_path {self.recordings_dir}",
+            f"snd_path {self._short_recordings_path()}",
         ]
         (self.config_dir / "config").write_text("\n".join(lines) + "\n")
         (self.config_dir / "accounts").write_text("# added with uanew once ctrl_tcp is up\n")
         (self.config_dir / "contacts").write_text("")
+
+    def _short_recordings_path(self) -> Path:
+        """A short path to :attr:`recordings_dir` (a symbolic link in a temporary folder):
+        baresip's sndfile module builds each file name in a 128-byte buffer and silently
+        cuts longer ones (the ``.wav`` goes first), which a deep test folder (pytest-xdist
+        adds ``popen-gwN/``) reaches."""
+        if self._short_dir is None:
+            self._short_dir = Path(tempfile.mkdtemp(prefix="bs"))
+            (self._short_dir / "r").symlink_to(self.recordings_dir.resolve())
+        return self._short_dir / "r"
 
     async def start(self, timeout: float = 10.0) -> None:
         """Write the config, start baresip, connect to ctrl_tcp, add the account."""
@@ -245,6 +257,9 @@ class Baresip:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._short_dir is not None:
+            shutil.rmtree(self._short_dir, ignore_errors=True)  # the link, not what it points to
+            self._short_dir = None
 
     async def kill(self) -> None:
         """SIGKILL, like a phone that loses its power or network: no BYE, no more RTP."""
