@@ -17,12 +17,10 @@ from callbridge.announcement_setup import announcement_library, hold_music, medi
 from callbridge.api.app import create_http_app
 from callbridge.api.head_deadline import with_head_deadline
 from callbridge.api.key_throttle import FailedKeyThrottle, ThrottleSettings
-from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.announcements.play import AnnouncementAudio
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
-from callbridge.calls.callback_programs import CallbackLegPrograms
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.cdr import CALLS_ENDED
 from callbridge.calls.control.ports import ControlPorts
@@ -52,7 +50,6 @@ from callbridge.calls.queues import Queues, QueueSettings, Strategy
 from callbridge.calls.queues.enqueue import QueueVerb
 from callbridge.calls.request import Announcement, StatusCallback
 from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
-from callbridge.calls.session_factory import SigningSecrets
 from callbridge.codecs.formats import PCMA, PCMU
 from callbridge.config import CallbridgeConfig
 from callbridge.config_control import number_control
@@ -67,7 +64,6 @@ from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.address_policy import AddressPolicy, parse_network
 from callbridge.httpclient.client import HttpClient
 from callbridge.httpclient.own_addresses import own_addresses
-from callbridge.httpclient.port import HttpRequests
 from callbridge.httpclient.process import ProcessHttpClient
 from callbridge.log_bounds import bound_log_lines
 from callbridge.log_redaction import install_key_redaction
@@ -421,28 +417,6 @@ def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
     )
 
 
-def callback_leg_programs(
-    config: CallbridgeConfig,
-    *,
-    http: HttpRequests,
-    audio: AudioLoader,
-    repository: CallRepository,
-    secrets: SigningSecrets,
-) -> CallbackLegPrograms:
-    """What a callback leg runs before the bridge: the call service's documents and limits."""
-    settings = call_service_settings(config)
-    return CallbackLegPrograms(
-        http=http,
-        audio=audio,
-        translate=settings.translate,
-        limits=settings.runner_limits,
-        repository=repository,
-        recordings_dir=settings.recordings_dir,
-        public_url=settings.public_url,
-        secrets=secrets,
-    )
-
-
 def callback_settings(config: CallbridgeConfig) -> CallbackSettings:
     text = config.calls.callback_failure_text
     if text is None:
@@ -599,15 +573,9 @@ async def serve(config: CallbridgeConfig) -> None:
             audio=audio,
             limiter=gate,
             settings=callback_settings(config),
+            sessions=calls.sessions,
             live=live,
             policy=policy,
-            programs=callback_leg_programs(
-                config,
-                http=TimedDocuments(inner=http, metrics=metrics.documents),
-                audio=audio,
-                repository=repository,
-                secrets=StoredSigningSecrets(keys=keys),
-            ),
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)

@@ -13,13 +13,11 @@ import pytest
 from call_world import ENGINE_HOST, CallWorld, Unlimited
 from callback_support import classify, finished, statuses, tone_start
 
-from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
-from callbridge.calls.callback_programs import NO_DIAL_MESSAGE, CallbackLegPrograms
+from callbridge.calls.callback import NO_DIAL_MESSAGE
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
-from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
 from callbridge.httpclient.client import HttpClient
@@ -66,13 +64,12 @@ async def engine(tts_cache: Path) -> AsyncIterator[Engine]:
 
 @pytest.fixture
 def recordings_dir(tmp_path: Path) -> Path:
-    return tmp_path / "leg-recordings"
+    """Where the call service (the calls folder's world) keeps its calls' recordings."""
+    return tmp_path / "recordings"
 
 
 @pytest.fixture
-async def callbacks(
-    world: CallWorld, tmp_path: Path, recordings_dir: Path
-) -> AsyncIterator[CallbridgeCallbacks]:
+async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[CallbridgeCallbacks]:
     async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         audio = HttpAudioLoader(
             client=client,
@@ -85,16 +82,8 @@ async def callbacks(
             audio=audio,
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
+            sessions=world.calls.sessions,
             live=world.calls.live,
-            programs=CallbackLegPrograms(
-                http=client,
-                audio=audio,
-                translate=parse_voice_xml,
-                limits=RunnerLimits(),
-                repository=world.repository,
-                recordings_dir=recordings_dir,
-                public_url="http://127.0.0.1:8080",
-            ),
         )
         try:
             yield service

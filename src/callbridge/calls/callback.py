@@ -7,9 +7,12 @@ when the second has answered and heard its own announcement, the two are bridged
 Simultaneous: both are called at once; whoever is ready first hears ringback until the
 other is; then they are bridged.
 
-Once a leg answers, before it is ready: its ``send_digits`` are sent, its announcement
-played and its ``url``'s application run on it alone (``LegRun.run_program``); then its
-``record=true`` recording starts (the application's ``<Record>`` cannot end it).
+Each leg is a :class:`CallSession` driven in steps: it follows and stores the leg's
+events from when it is dialled; once the leg answers, before it is ready, its
+``send_digits`` are sent, its announcement played and its ``url``'s application run on it
+alone (``CallSession.run_and_keep_leg``: the leg stays up for the bridge, and its
+``<Dial>`` is refused); then its ``record=true`` recording starts (the application's
+``<Record>`` cannot end it).
 
 Every failure ends cleanly: a leg that ends before the bridge (busy, no answer at its
 ring timeout, unreachable, hung up) ends the other — an answered one hears the failure
@@ -28,7 +31,7 @@ from typing import Any
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.verbs import Program, Redirect, SendDigits
-from callbridge.calls.callback_leg import LegPrograms, LegRun
+from callbridge.calls.callback_leg import LegRun
 from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
@@ -39,16 +42,11 @@ from callbridge.calls.request import (
     LegName,
     caller_id_user,
 )
+from callbridge.calls.session import CallSession
 from callbridge.calls.switch.bridge import BridgeEnd, bridge
 from callbridge.calls.switch.ringer import GroupRinger, Rung
-from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import (
-    Answered,
-    Ended,
-    EndReason,
-    LegEndedError,
-    Party,
-)
+from callbridge.engine.events import Ended, EndReason, LegEndedError, Party
+from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
@@ -61,6 +59,10 @@ DEFAULT_FAILURE_TEXT = "Sorry, we could not connect your call. Goodbye."
 FAILURE_ANNOUNCEMENT_TIMEOUT = 30.0
 NOT_DIALLED = "not dialled: the other leg did not connect"
 STOPPED = "stopped"
+# Why a leg's own application cannot <Dial> (its session's ``dial_refusal``).
+NO_DIAL_MESSAGE = (
+    "<Dial> is not available in a callback leg's application (it runs before the bridge)"
+)
 
 
 class _Gone(Exception):
@@ -80,14 +82,13 @@ class TwoLegCallback:
         *,
         engine: Originator,
         request: CallbackRequest,
-        leg_a: CallTracker,
-        leg_b: CallTracker,
+        leg_a: CallSession,
+        leg_b: CallSession,
         audio: AudioLoader,
         failure_announcement: Announcement,
-        programs: LegPrograms | None = None,
     ) -> None:
-        """``programs``: runs the legs' ``send_digits`` and ``url`` and keeps their
-        recordings (without it, a leg asking for them gets an ``error`` event instead)."""
+        """``leg_a`` and ``leg_b``: the legs' sessions, not run yet (their ``<Dial>``
+        refused with :data:`NO_DIAL_MESSAGE`)."""
         self._engine = engine
         self._request = request
         self._audio = audio
@@ -95,12 +96,8 @@ class TwoLegCallback:
         # Every task of the callback (followers, ringback, progress watchers) is one of
         # these; :meth:`run` closes it once both legs have ended.
         self._tasks = TaskOwner(name=f"callback {leg_a.sid}")
-        self._a = LegRun(
-            name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks, programs=programs
-        )
-        self._b = LegRun(
-            name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks, programs=programs
-        )
+        self._a = LegRun(name=LegName.A, spec=request.leg_a, session=leg_a, tasks=self._tasks)
+        self._b = LegRun(name=LegName.B, spec=request.leg_b, session=leg_b, tasks=self._tasks)
         self._stopping = False
         self._stop_detail = ""  # why it was stopped (hang_up's detail)
         self._stopped = asyncio.Event()
@@ -179,8 +176,7 @@ class TwoLegCallback:
             run.failure = Ended(reason, Party.LOCAL, None, str(error))
             await run.tracker.ended(run.failure)
             raise _Gone(run) from error
-        run.leg = leg
-        self._start_following(run)
+        self._start_following(run, leg)
         if self._stopping:
             raise _Gone(run)
 
@@ -200,8 +196,7 @@ class TwoLegCallback:
             run.failure = line_failure(line, rung)
             await run.tracker.ended(run.failure)
             raise _Gone(other if other.ended is not None else run)
-        run.leg = rung.leg
-        self._start_following(run)
+        self._start_following(run, rung.leg)
         if self._stopping:
             raise _Gone(run)
 
@@ -216,23 +211,17 @@ class TwoLegCallback:
             for wait in waits:
                 wait.cancel()
 
-    def _start_following(self, run: LegRun) -> None:
+    def _start_following(self, run: LegRun, leg: CallLeg) -> None:
+        run.session.attach(leg)
         run.follower = self._tasks.spawn(self._follow(run), name=f"events {run.tracker.sid}")
 
     async def _follow(self, run: LegRun) -> None:
-        """Store each leg event in order; ``answer_stored`` once its answer is stored.  A
-        failure is logged here and ends the follower, not the callback."""
+        """The leg's session stores its events in order.  A failure is logged here and ends
+        the follower, not the callback."""
         try:
-            async for event in run.live_leg().events():
-                if isinstance(event, Ended):
-                    await run.publish_recording()
-                await run.tracker.on_leg_event(event)
-                if isinstance(event, Answered):
-                    run.answer_stored.set()
+            await run.session.follow()
         except Exception:
             log.exception("callback %s: events of leg %s not stored", self.sid, run.name)
-        finally:
-            run.answer_stored.set()  # nobody waits for ever on a follower that failed
 
     async def _ready(self, run: LegRun) -> None:
         """Wait until ``run`` has answered and heard its announcement; ``_Gone`` if it ends."""
@@ -241,22 +230,22 @@ class TwoLegCallback:
             await leg.wait_answered()
         except LegEndedError:
             raise _Gone(run) from None
-        # Not waiting for ``answer_stored`` here: the database's latency would become the
-        # bridge's (the events are stored in order all the same, and a crash still closes
-        # the call with its completed event on restart).
+        # Not waiting for its events to be stored here: the database's latency would become
+        # the bridge's (the events are stored in order all the same, and a crash still
+        # closes the call with its completed event on restart).
         spec = run.spec
         if spec.send_digits:
             digits = SendDigits(digits=spec.send_digits)
-            await run.run_program(Program(verbs=(digits,), base_url=""))
+            await run.session.run_and_keep_leg(Program(verbs=(digits,), base_url=""))
         if spec.announce is not None and leg.ended is None:
             await self._announce(run, spec.announce)
         if spec.url is not None and leg.ended is None and not self._stopping:
             fetch = Redirect(url=spec.url, method=spec.method)
-            await run.run_program(Program(verbs=(fetch,), base_url=spec.url))
+            await run.session.run_and_keep_leg(Program(verbs=(fetch,), base_url=spec.url))
         if leg.ended is not None or self._stopping:
             raise _Gone(run)
         if spec.record:
-            await run.start_recording()
+            run.session.start_recording()
         run.ready = True
 
     async def _both_ready(self) -> None:
@@ -305,7 +294,7 @@ class TwoLegCallback:
         sids = {"leg_A": self._a.tracker.sid, "leg_B": self._b.tracker.sid}
 
         async def note_bridged() -> None:
-            await self._a.answer_stored.wait()  # "bridged" comes after A's "answered"
+            await self._a.session.events_stored()  # "bridged" comes after A's "answered"
             await self._a.tracker.note("bridged", sids)
 
         bridged = await bridge(
@@ -368,8 +357,7 @@ class TwoLegCallback:
             cause = (self._stop_detail or STOPPED) if self._stopping else NOT_DIALLED
             await run.tracker.ended(Ended(EndReason.CANCELLED, Party.LOCAL, None, cause))
         elif run.leg.ended is None:
-            reason = EndReason.HUNG_UP if run.answered else EndReason.CANCELLED
-            await run.leg.hangup(reason, detail=self._stop_detail)
+            await run.session.hang_up(self._stop_detail)  # a ringing leg is cancelled
 
     def _runs(self) -> tuple[LegRun, LegRun]:
         return self._a, self._b

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.ports import AudioLoader, Queueing
+from callbridge.callflow.ports import AudioLoader, Dialer, DialResult, LegPort, Queueing
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
-from callbridge.callflow.verbs import DialTarget
+from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
@@ -22,7 +22,7 @@ from callbridge.calls.live import DialLeg, LiveCalls
 from callbridge.calls.new_call import outbound_call
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import StatusCallback
-from callbridge.calls.session import CallSession
+from callbridge.calls.session import APPLICATION_ERROR_EVENT, CallSession
 from callbridge.calls.tracker import CallTracker
 from callbridge.calls.voicemail.call_box import CallMailbox, DepositService
 from callbridge.engine.leg import CallLeg
@@ -31,6 +31,7 @@ from callbridge.httpclient.port import HttpRequests
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallRecord, RecordingRecord
 from callbridge.store.repository import CallRepository
+from callbridge.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,23 @@ class SessionSpec:
     screened: bool = True
     dialect: ApiDialect | None = None  # the API's own wording (Twilio's), else ours
     mailbox: str | None = None  # the number's: where a <Voicemail> naming none goes
+    # The leg must stay alone (a callback leg before its bridge): its <Dial> fails, noted
+    # on the call with this message, and it has no <Enqueue> or <Voicemail>.
+    dial_refusal: str | None = None
+
+
+class _RefusedDial:
+    """The dialler of a leg that must stay alone: every ``<Dial>`` fails, and the call's
+    log says why."""
+
+    def __init__(self, tracker: CallTracker, message: str) -> None:
+        self._tracker = tracker
+        self._message = message
+
+    async def dial(self, leg: LegPort, dial: Dial) -> DialResult:
+        log.warning("call %s: %s", self._tracker.sid, self._message)
+        await self._tracker.note(APPLICATION_ERROR_EVENT, {"message": self._message})
+        return DialResult(status=CallStatus.FAILED, duration=0.0, answered_target=None)
 
 
 class SessionFactory:
@@ -130,10 +148,9 @@ class SessionFactory:
         secret = await self._secret(spec.api_key_id)
         recordings = self._recordings_of(tracker)
 
-        def make_runner(
-            leg: CallLeg, dialer: EngineDialer, store: CallRecordings
-        ) -> CallflowRunner:
+        def make_runner(leg: CallLeg, *, keep_leg: bool) -> CallflowRunner:
             dialect = spec.dialect
+            alone = spec.dial_refusal is not None
 
             def document_params() -> dict[str, str]:
                 if dialect is not None:
@@ -149,14 +166,15 @@ class SessionFactory:
             return CallflowRunner(
                 leg=leg,
                 fetcher=fetcher,
-                dialer=dialer,
-                recorder=store,
+                dialer=make_dialer(leg),
+                recorder=recordings,
                 audio=self._audio,
                 translate=self._translate,
                 limits=self._runner_limits,
-                queues=None if self._queues is None else self._queues(leg),
+                hang_up_when_done=not keep_leg,
+                queues=None if self._queues is None or alone else self._queues(leg),
                 voicemail=None
-                if self._voicemail is None
+                if self._voicemail is None or alone
                 else CallMailbox(
                     service=self._voicemail,
                     caller=tracker.call.from_,
@@ -172,7 +190,9 @@ class SessionFactory:
                 {"to": refused.destination, "rule": refused.rule, "message": refused.message},
             )
 
-        def make_dialer(leg: CallLeg) -> EngineDialer:
+        def make_dialer(leg: CallLeg) -> Dialer:
+            if spec.dial_refusal is not None:
+                return _RefusedDial(tracker, spec.dial_refusal)
             screen = DialScreen(policy=self._policy, api_key_id=spec.api_key_id, note=note_refused)
             return EngineDialer(
                 engine=self._engine,
@@ -186,7 +206,6 @@ class SessionFactory:
             tracker=tracker,
             recordings=recordings,
             make_runner=make_runner,
-            make_dialer=make_dialer,
             answered_first=spec.answered_first,
             record=spec.record,
         )
