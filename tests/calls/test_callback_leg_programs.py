@@ -17,6 +17,7 @@ from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callback import NO_DIAL_MESSAGE
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.errors import CallNotRedirectable
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
@@ -225,3 +226,45 @@ async def test_a_broken_application_fails_its_leg_with_the_reason(
     assert "invalid document" in errors[0]
     heard = classify(agent.recorded_wav, HEARD_BY_AGENT)
     assert heard.count("speech") > 50, "the agent did not hear the application error"
+
+
+async def test_a_legs_own_application_is_redirected_through_the_call_api(
+    world: CallWorld, callbacks: CallbridgeCallbacks, baresip: BaresipFactory
+) -> None:
+    """The leg's application is its session's, so the call API redirects it while it runs
+    (as any call's); a leg running none, or bridged, is not redirectable."""
+    agent, customer = await asyncio.gather(
+        baresip("agent", auto_answer=True, tone_hz=AGENT_TONE),
+        baresip("customer", auto_answer=True, tone_hz=CUSTOMER_TONE),
+    )
+    world.receiver.documents["/hold"] = '<Response><Pause length="60"/></Response>'
+    world.receiver.documents["/whisper"] = WHISPER
+    whisper = world.receiver.url("/whisper")
+    placed = await callbacks.place_callback(
+        CallbackRequest(
+            api_key_id=None,
+            leg_a=leg(world, agent, "1000125", url=world.receiver.url("/hold")),
+            leg_b=leg(world, customer, "1000123"),
+        )
+    )
+    await world.receiver.wait_for(lambda: bool(world.receiver.on("/hold")), timeout=30)
+    with pytest.raises(CallNotRedirectable):  # B runs no application (nor is it dialled)
+        await world.calls.redirect(placed.leg_b.sid, whisper, "POST", api_key_id=None)
+    await world.calls.redirect(placed.leg_a.sid, whisper, "POST", api_key_id=None)
+    await wait_bridged(callbacks, placed.id)
+    with pytest.raises(CallNotRedirectable):  # its application has ended: it is bridged
+        await world.calls.redirect(placed.leg_a.sid, whisper, "POST", api_key_id=None)
+    await asyncio.sleep(1.5)  # each hears the other's tone
+    await agent.hangup()
+    await asyncio.gather(
+        agent.wait_event("CALL_CLOSED", timeout=15), customer.wait_event("CALL_CLOSED")
+    )
+    detail = await finished(world, callbacks, placed)
+
+    (fetch,) = world.receiver.on("/whisper")
+    assert fetch.form["CallSid"] == placed.leg_a.sid
+    assert (detail.status, detail.ended_by, detail.reason) == ("completed", "A", "hung_up")
+    heard_by_agent = classify(agent.recorded_wav, HEARD_BY_AGENT)
+    bridged = tone_start(heard_by_agent, "customer")
+    assert bridged < len(heard_by_agent), "the agent did not hear the customer"
+    assert heard_by_agent[:bridged].count("speech") > 50, "the agent heard no whisper first"

@@ -12,7 +12,9 @@ events from when it is dialled; once the leg answers, before it is ready, its
 ``send_digits`` are sent, its announcement played and its ``url``'s application run on it
 alone (``CallSession.run_and_keep_leg``: the leg stays up for the bridge, and its
 ``<Dial>`` is refused); then its ``record=true`` recording starts (the application's
-``<Record>`` cannot end it).
+``<Record>`` cannot end it).  The call API reaches each leg as a
+:class:`CallbackLegCall`: hanging it up ends the callback; redirecting it redirects the
+leg's own application while that runs.
 
 Every failure ends cleanly: a leg that ends before the bridge (busy, no answer at its
 ring timeout, unreachable, hung up) ends the other — an answered one hears the failure
@@ -129,12 +131,11 @@ class TwoLegCallback:
         dialled = [run for run in self._runs() if run.leg is not None]
         await asyncio.gather(*(self._end(run) for run in dialled), return_exceptions=True)
 
-    def redirect(self, url: str, method: str) -> bool:
-        """A callback runs no application: nothing to redirect."""
-        return False
-
-    def run_program(self, program: Program) -> bool:
-        return False
+    def leg_call(self, name: LegName) -> CallbackLegCall:
+        """Leg ``name`` as a live call of the call API."""
+        return CallbackLegCall(
+            callback=self, session=self._a.session if name is LegName.A else self._b.session
+        )
 
     # --- connecting ---
 
@@ -364,6 +365,25 @@ class TwoLegCallback:
 
     def _other(self, run: LegRun) -> LegRun:
         return self._b if run is self._a else self._a
+
+
+class CallbackLegCall:
+    """One leg of a callback as a live call: hanging it up ends the callback; a redirect
+    reaches the leg's own application while it runs (before the bridge), and is refused
+    otherwise."""
+
+    def __init__(self, *, callback: TwoLegCallback, session: CallSession) -> None:
+        self._callback = callback
+        self._session = session
+
+    async def hang_up(self, detail: str = "") -> None:
+        await self._callback.hang_up(detail)
+
+    def redirect(self, url: str, method: str) -> bool:
+        return self._session.redirect(url, method)
+
+    def run_program(self, program: Program) -> bool:
+        return self._session.run_program(program)
 
 
 def line_failure(line: Line, rung: Rung) -> Ended:

@@ -32,7 +32,13 @@ from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import CallbackNotFound
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.new_call import outbound_call
-from callbridge.calls.request import Announcement, CallbackRequest, LegSpec, caller_id_user
+from callbridge.calls.request import (
+    Announcement,
+    CallbackRequest,
+    LegName,
+    LegSpec,
+    caller_id_user,
+)
 from callbridge.calls.service import Admission
 from callbridge.calls.session import CallSession
 from callbridge.calls.session_factory import SessionSpec
@@ -130,8 +136,8 @@ class CallbridgeCallbacks:
             failure_announcement=self._settings.failure_announcement,
         )
         self._live[leg_a.sid] = flow
-        self.live.add(leg_a.sid, flow)
-        self.live.add(leg_b.sid, flow)
+        self.live.add(leg_a.sid, flow.leg_call(LegName.A))
+        self.live.add(leg_b.sid, flow.leg_call(LegName.B))
         run = self._run(flow, leg_b.sid, permit.release)
         self._tasks.spawn(run, name=f"callback {leg_a.sid}")
         return PlacedCallback(

@@ -4,7 +4,8 @@ the API, each is ended once it has lasted ``max_duration``, and a shutdown can w
 them and end what is left.
 
 A two-leg callback is registered under both its legs' sids: hanging up either ends the
-callback (a bridged leg alone would end the other anyway).  A Dial leg hung up ends only
+callback (a bridged leg alone would end the other anyway); redirecting one reaches that
+leg's own application while it runs, before the bridge.  A Dial leg hung up ends only
 itself; the parent's application goes on after its ``<Dial>``.
 """
 

@@ -43,7 +43,8 @@ APPLICATION_ERROR_EVENT = "error"
 
 
 class CallSession:
-    """Owned by the call service; :meth:`run` returns when the leg has ended and its last
+    """Owned by the call service (or a two-leg callback, which drives its leg in steps
+    instead of :meth:`run`); :meth:`run` returns when the leg has ended and its last
     event is stored.  ``redirect`` and ``hang_up`` act on it while it runs (a hang-up asked
     for before :meth:`run` ends the leg as soon as it is given)."""
 
