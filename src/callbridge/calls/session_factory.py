@@ -18,7 +18,7 @@ from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
-from callbridge.calls.live import DialLeg, LiveCalls
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.new_call import outbound_call
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import StatusCallback
@@ -145,7 +145,9 @@ class SessionFactory:
         self._secrets = secrets
 
     async def session(self, tracker: CallTracker, spec: SessionSpec) -> CallSession:
-        secret = await self._secret(spec.api_key_id)
+        return self._session(tracker, spec, await self._secret(spec.api_key_id))
+
+    def _session(self, tracker: CallTracker, spec: SessionSpec, secret: str | None) -> CallSession:
         recordings = self._recordings_of(tracker)
 
         def make_runner(leg: CallLeg, *, keep_leg: bool) -> CallflowRunner:
@@ -231,7 +233,9 @@ class SessionFactory:
     async def _track_child(
         self, spec: SessionSpec, parent: CallTracker, leg: CallLeg, target: DialTarget
     ) -> None:
-        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback."""
+        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback;
+        a session that runs no program: it stores the leg's events, and the call API can
+        hang it up (not redirect it)."""
         tracker = await CallTracker.create(
             repository=self._repository,
             clock=self._clock,
@@ -245,15 +249,16 @@ class SessionFactory:
             ),
             dialect=spec.dialect,
         )
-        self._live.add(tracker.sid, DialLeg(leg))
-        self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
+        child = self._session(tracker, spec, secret=None)
+        child.attach(leg)
+        self._live.add(tracker.sid, child)
+        self._tasks.spawn(self._follow(child), name=f"child {tracker.sid}")
 
-    async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
+    async def _follow(self, child: CallSession) -> None:
         try:
-            async for event in leg.events():
-                await tracker.on_leg_event(event)
+            await child.follow()
         finally:
-            self._live.remove(tracker.sid)
+            self._live.remove(child.sid)
 
 
 def secrets_of(mapping: Mapping[str, str]) -> SigningSecrets:
