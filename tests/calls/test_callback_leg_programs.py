@@ -15,7 +15,7 @@ from callback_support import classify, finished, statuses, tone_start
 
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
-from callbridge.calls.callback import NO_DIAL_MESSAGE
+from callbridge.calls.callback_leg import NO_DIAL_MESSAGE
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
 from callbridge.calls.errors import CallNotRedirectable
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback

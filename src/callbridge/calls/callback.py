@@ -33,7 +33,7 @@ from typing import Any
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.verbs import Program, Redirect, SendDigits
-from callbridge.calls.callback_leg import LegRun
+from callbridge.calls.callback_leg import CallbackLegCall, LegRun
 from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import Line
@@ -61,10 +61,6 @@ DEFAULT_FAILURE_TEXT = "Sorry, we could not connect your call. Goodbye."
 FAILURE_ANNOUNCEMENT_TIMEOUT = 30.0
 NOT_DIALLED = "not dialled: the other leg did not connect"
 STOPPED = "stopped"
-# Why a leg's own application cannot <Dial> (its session's ``dial_refusal``).
-NO_DIAL_MESSAGE = (
-    "<Dial> is not available in a callback leg's application (it runs before the bridge)"
-)
 
 
 class _Gone(Exception):
@@ -90,7 +86,7 @@ class TwoLegCallback:
         failure_announcement: Announcement,
     ) -> None:
         """``leg_a`` and ``leg_b``: the legs' sessions, not run yet (their ``<Dial>``
-        refused with :data:`NO_DIAL_MESSAGE`)."""
+        refused with ``callback_leg.NO_DIAL_MESSAGE``)."""
         self._engine = engine
         self._request = request
         self._audio = audio
@@ -365,25 +361,6 @@ class TwoLegCallback:
 
     def _other(self, run: LegRun) -> LegRun:
         return self._b if run is self._a else self._a
-
-
-class CallbackLegCall:
-    """One leg of a callback as a live call: hanging it up ends the callback; a redirect
-    reaches the leg's own application while it runs (before the bridge), and is refused
-    otherwise."""
-
-    def __init__(self, *, callback: TwoLegCallback, session: CallSession) -> None:
-        self._callback = callback
-        self._session = session
-
-    async def hang_up(self, detail: str = "") -> None:
-        await self._callback.hang_up(detail)
-
-    def redirect(self, url: str, method: str) -> bool:
-        return self._session.redirect(url, method)
-
-    def run_program(self, program: Program) -> bool:
-        return self._session.run_program(program)
 
 
 def line_failure(line: Line, rung: Rung) -> Ended:

@@ -1,6 +1,7 @@
 """LegRun: one leg of a two-leg callback — what to call, its :class:`CallSession` (its
 tracked call, its events, its own programs and recording), its SIP leg once dialled, and
-the ringback it hears while it waits for the other leg.
+the ringback it hears while it waits for the other leg; and :class:`CallbackLegCall`, the
+leg as the call API reaches it.
 
 Its tasks (event follower, ringback, progress watchers) belong to the callback's
 :class:`TaskOwner`, which cancels whatever is left of them when the callback ends.
@@ -9,7 +10,9 @@ Its tasks (event follower, ringback, progress watchers) belong to the callback's
 from __future__ import annotations
 
 import asyncio
+from typing import Protocol
 
+from callbridge.callflow.verbs import Program
 from callbridge.calls.request import LegName, LegSpec
 from callbridge.calls.session import CallSession
 from callbridge.calls.switch.ringback import Ringback
@@ -17,6 +20,11 @@ from callbridge.calls.tracker import CallTracker
 from callbridge.engine.events import Answered, EarlyMedia, Ended, LegState, Ringing
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
+
+# Why a leg's own application cannot <Dial> (its session's ``dial_refusal``).
+NO_DIAL_MESSAGE = (
+    "<Dial> is not available in a callback leg's application (it runs before the bridge)"
+)
 
 
 class LegRun:
@@ -85,3 +93,26 @@ class LegRun:
         ringback, self._ringback = self._ringback, None
         if ringback is not None:
             await ringback.stop()
+
+
+class Callback(Protocol):
+    async def hang_up(self, detail: str = "") -> None: ...
+
+
+class CallbackLegCall:
+    """One leg of a callback as a live call: hanging it up ends the callback; a redirect
+    reaches the leg's own application while it runs (before the bridge), and is refused
+    otherwise."""
+
+    def __init__(self, *, callback: Callback, session: CallSession) -> None:
+        self._callback = callback
+        self._session = session
+
+    async def hang_up(self, detail: str = "") -> None:
+        await self._callback.hang_up(detail)
+
+    def redirect(self, url: str, method: str) -> bool:
+        return self._session.redirect(url, method)
+
+    def run_program(self, program: Program) -> bool:
+        return self._session.run_program(program)

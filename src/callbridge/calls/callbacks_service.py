@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callbridge.callflow.ports import AudioLoader
-from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, NO_DIAL_MESSAGE, TwoLegCallback
+from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, TwoLegCallback
+from callbridge.calls.callback_leg import NO_DIAL_MESSAGE
 from callbridge.calls.callback_state import (
     CALLBACK_EVENT,
     CallbackDetail,
