@@ -51,15 +51,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callback_state import CallbackDetail
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.destination_policy import DestinationPolicy
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
+from callbridge.calls.session_factory import SessionFactory
+from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.events import Answered, Ended, LegEvent
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import Destination
+from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.address_policy import AddressPolicy
 from callbridge.httpclient.client import HttpClient
 from callbridge.media.inprocess import InProcessMediaPlane
@@ -589,22 +595,43 @@ async def callback_service(
             database=database, client=client, clock=clock, node_id=NODE, poll_interval=0.2
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
+        audio = HttpAudioLoader(
+            client=client,
+            cache=AudioCache(directory=workdir / "audio", ttl=300.0, max_bytes=1 << 26),
+        )
+        live, tasks = LiveCalls(), TaskOwner(name="sessions")
+        sessions = SessionFactory(  # as the call service builds its own
+            engine=engine,
+            repository=repository,
+            clock=clock,
+            http=client,
+            audio=audio,
+            translate=parse_voice_xml,
+            runner_limits=RunnerLimits(),
+            recordings_dir=workdir / "recordings",
+            public_url="http://127.0.0.1:8080",
+            node=NODE,
+            policy=DestinationPolicy(),
+            live=live,
+            tasks=tasks,
+        )
         service = CallbridgeCallbacks(
             engine=engine,
             repository=repository,
             clock=clock,
-            audio=HttpAudioLoader(
-                client=client,
-                cache=AudioCache(directory=workdir / "audio", ttl=300.0, max_bytes=1 << 26),
-            ),
+            audio=audio,
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
+            sessions=sessions,
+            live=live,
         )
         dispatcher.start()
         try:
             yield service
         finally:
             await service.close()
+            await tasks.close()
+            await live.close()
             await dispatcher.close()
             await database.close()
 

@@ -13,7 +13,6 @@ from callbridge.wiring.api_keys import (
 from callbridge.wiring.call_services import (
     audio_cache,
     call_service_settings,
-    callback_leg_programs,
     callback_settings,
     overload_guarded,
 )
@@ -41,7 +40,6 @@ __all__ = [
     "build_engine",
     "build_tts",
     "call_service_settings",
-    "callback_leg_programs",
     "callback_settings",
     "configured_keys",
     "configured_lines",

@@ -144,6 +144,7 @@ async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[Callbridg
             ),
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
+            sessions=world.calls.sessions,
             live=world.calls.live,
         )
         try:

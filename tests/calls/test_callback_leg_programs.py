@@ -13,13 +13,12 @@ import pytest
 from call_world import ENGINE_HOST, CallWorld, Unlimited
 from callback_support import classify, finished, statuses, tone_start
 
-from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
-from callbridge.calls.callback_programs import NO_DIAL_MESSAGE, CallbackLegPrograms
+from callbridge.calls.callback_leg import NO_DIAL_MESSAGE
 from callbridge.calls.callbacks_service import CallbackSettings, CallbridgeCallbacks
+from callbridge.calls.errors import CallNotRedirectable
 from callbridge.calls.request import CallbackRequest, LegSpec, StatusCallback
-from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk
 from callbridge.httpclient.client import HttpClient
@@ -66,13 +65,12 @@ async def engine(tts_cache: Path) -> AsyncIterator[Engine]:
 
 @pytest.fixture
 def recordings_dir(tmp_path: Path) -> Path:
-    return tmp_path / "leg-recordings"
+    """Where the call service (the calls folder's world) keeps its calls' recordings."""
+    return tmp_path / "recordings"
 
 
 @pytest.fixture
-async def callbacks(
-    world: CallWorld, tmp_path: Path, recordings_dir: Path
-) -> AsyncIterator[CallbridgeCallbacks]:
+async def callbacks(world: CallWorld, tmp_path: Path) -> AsyncIterator[CallbridgeCallbacks]:
     async with HttpClient(policy=LOOPBACK_ALLOWED, timeout=5.0) as client:
         audio = HttpAudioLoader(
             client=client,
@@ -85,16 +83,8 @@ async def callbacks(
             audio=audio,
             limiter=Unlimited(),
             settings=CallbackSettings(node=NODE),
+            sessions=world.calls.sessions,
             live=world.calls.live,
-            programs=CallbackLegPrograms(
-                http=client,
-                audio=audio,
-                translate=parse_voice_xml,
-                limits=RunnerLimits(),
-                repository=world.repository,
-                recordings_dir=recordings_dir,
-                public_url="http://127.0.0.1:8080",
-            ),
         )
         try:
             yield service
@@ -236,3 +226,45 @@ async def test_a_broken_application_fails_its_leg_with_the_reason(
     assert "invalid document" in errors[0]
     heard = classify(agent.recorded_wav, HEARD_BY_AGENT)
     assert heard.count("speech") > 50, "the agent did not hear the application error"
+
+
+async def test_a_legs_own_application_is_redirected_through_the_call_api(
+    world: CallWorld, callbacks: CallbridgeCallbacks, baresip: BaresipFactory
+) -> None:
+    """The leg's application is its session's, so the call API redirects it while it runs
+    (as any call's); a leg running none, or bridged, is not redirectable."""
+    agent, customer = await asyncio.gather(
+        baresip("agent", auto_answer=True, tone_hz=AGENT_TONE),
+        baresip("customer", auto_answer=True, tone_hz=CUSTOMER_TONE),
+    )
+    world.receiver.documents["/hold"] = '<Response><Pause length="60"/></Response>'
+    world.receiver.documents["/whisper"] = WHISPER
+    whisper = world.receiver.url("/whisper")
+    placed = await callbacks.place_callback(
+        CallbackRequest(
+            api_key_id=None,
+            leg_a=leg(world, agent, "1000125", url=world.receiver.url("/hold")),
+            leg_b=leg(world, customer, "1000123"),
+        )
+    )
+    await world.receiver.wait_for(lambda: bool(world.receiver.on("/hold")), timeout=30)
+    with pytest.raises(CallNotRedirectable):  # B runs no application (nor is it dialled)
+        await world.calls.redirect(placed.leg_b.sid, whisper, "POST", api_key_id=None)
+    await world.calls.redirect(placed.leg_a.sid, whisper, "POST", api_key_id=None)
+    await wait_bridged(callbacks, placed.id)
+    with pytest.raises(CallNotRedirectable):  # its application has ended: it is bridged
+        await world.calls.redirect(placed.leg_a.sid, whisper, "POST", api_key_id=None)
+    await asyncio.sleep(1.5)  # each hears the other's tone
+    await agent.hangup()
+    await asyncio.gather(
+        agent.wait_event("CALL_CLOSED", timeout=15), customer.wait_event("CALL_CLOSED")
+    )
+    detail = await finished(world, callbacks, placed)
+
+    (fetch,) = world.receiver.on("/whisper")
+    assert fetch.form["CallSid"] == placed.leg_a.sid
+    assert (detail.status, detail.ended_by, detail.reason) == ("completed", "A", "hung_up")
+    heard_by_agent = classify(agent.recorded_wav, HEARD_BY_AGENT)
+    bridged = tone_start(heard_by_agent, "customer")
+    assert bridged < len(heard_by_agent), "the agent did not hear the customer"
+    assert heard_by_agent[:bridged].count("speech") > 50, "the agent heard no whisper first"

@@ -10,7 +10,7 @@ import pytest
 from call_world import CallWorld
 from callback_support import finished
 from test_callback_calls import callback
-from test_outbound_calls import completed, request
+from test_outbound_calls import completed, request, status_requests
 
 from callbridge.calls.callbacks_service import CallbridgeCallbacks
 from callbridge.calls.errors import CallNotRedirectable
@@ -48,6 +48,46 @@ async def test_a_bridged_callback_is_hung_up_through_the_call_api(
     detail = await finished(world, callbacks, placed)
     assert detail.leg_a.call.status == detail.leg_b.call.status == "completed"
     assert (detail.leg_a.call.hangup_by, detail.leg_b.call.hangup_by) == ("local", "local")
+    assert len(world.calls.live) == 0
+
+
+async def test_a_dial_leg_is_hung_up_through_the_call_api_alone(
+    world: CallWorld, baresip: BaresipFactory
+) -> None:
+    """A ``<Dial>`` leg is a session of its own: hung up through the API it ends alone, and
+    the parent's application goes on after its ``<Dial>``; it runs no application."""
+    customer, agent = await asyncio.gather(
+        baresip("customer", auto_answer=True), baresip("agent", auto_answer=True)
+    )
+    world.receiver.documents["/app"] = (
+        f'<Response><Dial action="/dialled"><Sip>{agent.uri}</Sip></Dial></Response>'
+    )
+    world.receiver.documents["/dialled"] = "<Response><Say>The agent has left.</Say></Response>"
+    call = await world.calls.place_call(
+        request(world, customer.uri, url=world.receiver.url("/app"))
+    )
+    await agent.wait_event("CALL_ESTABLISHED", timeout=20)
+
+    def child_answered() -> list[str]:  # (ParentCallSid is an A leg's own sid too)
+        return [
+            r["CallSid"]
+            for r in status_requests(world)
+            if r["CallSid"] != call.sid and r["CallStatus"] == "answered"
+        ]
+
+    await world.receiver.wait_for(lambda: bool(child_answered()), timeout=15)
+    (child,) = child_answered()
+    with pytest.raises(CallNotRedirectable):
+        await world.calls.redirect(child, world.receiver.url("/x"), "POST", api_key_id=None)
+    await world.calls.hang_up(child, api_key_id=None)
+    await agent.wait_event("CALL_CLOSED", timeout=10)
+    await customer.wait_event("CALL_CLOSED", timeout=30)  # after the Say
+    await completed(world, call.sid)
+    await completed(world, child)
+    (dialled,) = world.receiver.on("/dialled")
+    assert dialled.form["CallSid"] == call.sid
+    detail = await world.calls.get_call(child, api_key_id=None)
+    assert (detail.call.status, detail.call.hangup_by) == ("completed", "local")
     assert len(world.calls.live) == 0
 
 

@@ -7,9 +7,14 @@ when the second has answered and heard its own announcement, the two are bridged
 Simultaneous: both are called at once; whoever is ready first hears ringback until the
 other is; then they are bridged.
 
-Once a leg answers, before it is ready: its ``send_digits`` are sent, its announcement
-played and its ``url``'s application run on it alone (``LegRun.run_program``); then its
-``record=true`` recording starts (the application's ``<Record>`` cannot end it).
+Each leg is a :class:`CallSession` driven in steps: it follows and stores the leg's
+events from when it is dialled; once the leg answers, before it is ready, its
+``send_digits`` are sent, its announcement played and its ``url``'s application run on it
+alone (``CallSession.run_and_keep_leg``: the leg stays up for the bridge, and its
+``<Dial>`` is refused); then its ``record=true`` recording starts (the application's
+``<Record>`` cannot end it).  The call API reaches each leg as a
+:class:`CallbackLegCall`: hanging it up ends the callback; redirecting it redirects the
+leg's own application while that runs.
 
 Every failure ends cleanly: a leg that ends before the bridge (busy, no answer at its
 ring timeout, unreachable, hung up) ends the other — an answered one hears the failure
@@ -28,7 +33,7 @@ from typing import Any
 from callbridge.callflow.errors import FetchError
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.verbs import DialGroup, Program, Redirect, SendDigits
-from callbridge.calls.callback_leg import LegPrograms, LegRun
+from callbridge.calls.callback_leg import CallbackLegCall, LegRun
 from callbridge.calls.callback_state import CallbackOutcome
 from callbridge.calls.dialer import Originator
 from callbridge.calls.lines import line_failure
@@ -39,17 +44,12 @@ from callbridge.calls.request import (
     LegName,
     caller_id_user,
 )
+from callbridge.calls.session import CallSession
 from callbridge.calls.switch.bridge import BridgeEnd, bridge
 from callbridge.calls.switch.ringer import GroupRinger, Rung, phones_target
 from callbridge.calls.switch.user_phones import phones_failure
-from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import (
-    Answered,
-    Ended,
-    EndReason,
-    LegEndedError,
-    Party,
-)
+from callbridge.engine.events import Ended, EndReason, LegEndedError, Party
+from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import RoutingError, UserOffline
 from callbridge.engine.tasks import TaskOwner
 from callbridge.media.plane import MediaPortsExhausted
@@ -81,14 +81,13 @@ class TwoLegCallback:
         *,
         engine: Originator,
         request: CallbackRequest,
-        leg_a: CallTracker,
-        leg_b: CallTracker,
+        leg_a: CallSession,
+        leg_b: CallSession,
         audio: AudioLoader,
         failure_announcement: Announcement,
-        programs: LegPrograms | None = None,
     ) -> None:
-        """``programs``: runs the legs' ``send_digits`` and ``url`` and keeps their
-        recordings (without it, a leg asking for them gets an ``error`` event instead)."""
+        """``leg_a`` and ``leg_b``: the legs' sessions, not run yet (their ``<Dial>``
+        refused with ``callback_leg.NO_DIAL_MESSAGE``)."""
         self._engine = engine
         self._request = request
         self._audio = audio
@@ -96,12 +95,8 @@ class TwoLegCallback:
         # Every task of the callback (followers, ringback, progress watchers) is one of
         # these; :meth:`run` closes it once both legs have ended.
         self._tasks = TaskOwner(name=f"callback {leg_a.sid}")
-        self._a = LegRun(
-            name=LegName.A, spec=request.leg_a, tracker=leg_a, tasks=self._tasks, programs=programs
-        )
-        self._b = LegRun(
-            name=LegName.B, spec=request.leg_b, tracker=leg_b, tasks=self._tasks, programs=programs
-        )
+        self._a = LegRun(name=LegName.A, spec=request.leg_a, session=leg_a, tasks=self._tasks)
+        self._b = LegRun(name=LegName.B, spec=request.leg_b, session=leg_b, tasks=self._tasks)
         self._stopping = False
         self._stop_detail = ""  # why it was stopped (hang_up's detail)
         self._stopped = asyncio.Event()
@@ -133,12 +128,11 @@ class TwoLegCallback:
         dialled = [run for run in self._runs() if run.leg is not None]
         await asyncio.gather(*(self._end(run) for run in dialled), return_exceptions=True)
 
-    def redirect(self, url: str, method: str) -> bool:
-        """A callback runs no application: nothing to redirect."""
-        return False
-
-    def run_program(self, program: Program) -> bool:
-        return False
+    def leg_call(self, name: LegName) -> CallbackLegCall:
+        """Leg ``name`` as a live call of the call API."""
+        return CallbackLegCall(
+            callback=self, session=self._a.session if name is LegName.A else self._b.session
+        )
 
     # --- connecting ---
 
@@ -186,8 +180,7 @@ class TwoLegCallback:
             run.failure = Ended(reason, Party.LOCAL, None, str(error))
             await run.tracker.ended(run.failure)
             raise _Gone(run) from error
-        run.leg = leg
-        self._start_following(run)
+        self._start_following(run, leg)
         if self._stopping:
             raise _Gone(run)
 
@@ -219,8 +212,7 @@ class TwoLegCallback:
             run.failure = run.failure or failure(rung)
             await run.tracker.ended(run.failure)
             raise _Gone(other if other.ended is not None else run)
-        run.leg = rung.leg
-        self._start_following(run)
+        self._start_following(run, rung.leg)
         if self._stopping:
             raise _Gone(run)
 
@@ -235,23 +227,17 @@ class TwoLegCallback:
             for wait in waits:
                 wait.cancel()
 
-    def _start_following(self, run: LegRun) -> None:
+    def _start_following(self, run: LegRun, leg: CallLeg) -> None:
+        run.session.attach(leg)
         run.follower = self._tasks.spawn(self._follow(run), name=f"events {run.tracker.sid}")
 
     async def _follow(self, run: LegRun) -> None:
-        """Store each leg event in order; ``answer_stored`` once its answer is stored.  A
-        failure is logged here and ends the follower, not the callback."""
+        """The leg's session stores its events in order.  A failure is logged here and ends
+        the follower, not the callback."""
         try:
-            async for event in run.live_leg().events():
-                if isinstance(event, Ended):
-                    await run.publish_recording()
-                await run.tracker.on_leg_event(event)
-                if isinstance(event, Answered):
-                    run.answer_stored.set()
+            await run.session.follow()
         except Exception:
             log.exception("callback %s: events of leg %s not stored", self.sid, run.name)
-        finally:
-            run.answer_stored.set()  # nobody waits for ever on a follower that failed
 
     async def _ready(self, run: LegRun) -> None:
         """Wait until ``run`` has answered and heard its announcement; ``_Gone`` if it ends."""
@@ -260,22 +246,22 @@ class TwoLegCallback:
             await leg.wait_answered()
         except LegEndedError:
             raise _Gone(run) from None
-        # Not waiting for ``answer_stored`` here: the database's latency would become the
-        # bridge's (the events are stored in order all the same, and a crash still closes
-        # the call with its completed event on restart).
+        # Not waiting for its events to be stored here: the database's latency would become
+        # the bridge's (the events are stored in order all the same, and a crash still
+        # closes the call with its completed event on restart).
         spec = run.spec
         if spec.send_digits:
             digits = SendDigits(digits=spec.send_digits)
-            await run.run_program(Program(verbs=(digits,), base_url=""))
+            await run.session.run_and_keep_leg(Program(verbs=(digits,), base_url=""))
         if spec.announce is not None and leg.ended is None:
             await self._announce(run, spec.announce)
         if spec.url is not None and leg.ended is None and not self._stopping:
             fetch = Redirect(url=spec.url, method=spec.method)
-            await run.run_program(Program(verbs=(fetch,), base_url=spec.url))
+            await run.session.run_and_keep_leg(Program(verbs=(fetch,), base_url=spec.url))
         if leg.ended is not None or self._stopping:
             raise _Gone(run)
         if spec.record:
-            await run.start_recording()
+            run.session.start_recording()
         run.ready = True
 
     async def _both_ready(self) -> None:
@@ -324,7 +310,7 @@ class TwoLegCallback:
         sids = {"leg_A": self._a.tracker.sid, "leg_B": self._b.tracker.sid}
 
         async def note_bridged() -> None:
-            await self._a.answer_stored.wait()  # "bridged" comes after A's "answered"
+            await self._a.session.events_stored()  # "bridged" comes after A's "answered"
             await self._a.tracker.note("bridged", sids)
 
         bridged = await bridge(
@@ -387,8 +373,7 @@ class TwoLegCallback:
             cause = (self._stop_detail or STOPPED) if self._stopping else NOT_DIALLED
             await run.tracker.ended(Ended(EndReason.CANCELLED, Party.LOCAL, None, cause))
         elif run.leg.ended is None:
-            reason = EndReason.HUNG_UP if run.answered else EndReason.CANCELLED
-            await run.leg.hangup(reason, detail=self._stop_detail)
+            await run.session.hang_up(self._stop_detail)  # a ringing leg is cancelled
 
     def _runs(self) -> tuple[LegRun, LegRun]:
         return self._a, self._b

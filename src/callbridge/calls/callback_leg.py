@@ -1,5 +1,7 @@
-"""LegRun: one leg of a two-leg callback — what to call, its bookkeeping, its SIP leg once
-dialled, and the ringback it hears while it waits for the other leg.
+"""LegRun: one leg of a two-leg callback — what to call, its :class:`CallSession` (its
+tracked call, its events, its own programs and recording), its SIP leg once dialled, and
+the ringback it hears while it waits for the other leg; and :class:`CallbackLegCall`, the
+leg as the call API reaches it.
 
 Its tasks (event follower, ringback, progress watchers) belong to the callback's
 :class:`TaskOwner`, which cancels whatever is left of them when the callback ends.
@@ -8,70 +10,48 @@ Its tasks (event follower, ringback, progress watchers) belong to the callback's
 from __future__ import annotations
 
 import asyncio
-import logging
-from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.outcome import Outcome
-from callbridge.callflow.ports import RecordingStore
 from callbridge.callflow.verbs import Program
 from callbridge.calls.request import LegName, LegSpec
+from callbridge.calls.session import CallSession
 from callbridge.calls.switch.ringback import Ringback
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import (
-    Answered,
-    EarlyMedia,
-    Ended,
-    LegEndedError,
-    LegState,
-    Ringing,
-)
+from callbridge.engine.events import Answered, EarlyMedia, Ended, LegState, Ringing
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
 
-log = logging.getLogger(__name__)
-
-
-class LegPrograms(Protocol):
-    """Runs a program on one answered leg of a callback, before the bridge, leaving the leg
-    up when the program ends; and keeps the leg's recordings."""
-
-    def recordings(self, tracker: CallTracker) -> RecordingStore: ...
-
-    async def run(
-        self, leg: CallLeg, tracker: CallTracker, program: Program, *, recordings: RecordingStore
-    ) -> Outcome: ...
+# Why a leg's own application cannot <Dial> (its session's ``dial_refusal``).
+NO_DIAL_MESSAGE = (
+    "<Dial> is not available in a callback leg's application (it runs before the bridge)"
+)
 
 
 class LegRun:
-    """One leg of the callback: what to call, its bookkeeping, its SIP leg once dialled."""
+    """One leg of the callback: what to call, its session, its SIP leg once dialled."""
 
     def __init__(
-        self,
-        *,
-        name: LegName,
-        spec: LegSpec,
-        tracker: CallTracker,
-        tasks: TaskOwner,
-        programs: LegPrograms | None = None,
+        self, *, name: LegName, spec: LegSpec, session: CallSession, tasks: TaskOwner
     ) -> None:
-        """``programs`` runs its ``send_digits`` and ``url`` and keeps its recordings
-        (without it, asking for them gets the leg an ``error`` event instead)."""
-        self._programs = programs
         self.name = name
         self.spec = spec
-        self.tracker = tracker
-        self.leg: CallLeg | None = None
+        self.session = session
         self.failure: Ended | None = None  # why it could not be dialled
         self.follower: asyncio.Task[None] | None = None
-        self.answer_stored = asyncio.Event()
         self.ready = False
         self.ringing_reported = False  # a line: the first target to ring reported it
         self.watchers: list[asyncio.Task[None]] = []
-        self.recordings: RecordingStore | None = None  # its files, once it has any
-        self.recording: Path | None = None  # its ``record=true`` recording, while it runs
         self._tasks = tasks
         self._ringback: Ringback | None = None
+
+    @property
+    def tracker(self) -> CallTracker:
+        return self.session.tracker
+
+    @property
+    def leg(self) -> CallLeg | None:
+        """Its SIP leg once dialled (or, ringing a line, once a target answered)."""
+        return self.session.leg
 
     @property
     def answered(self) -> bool:
@@ -114,46 +94,25 @@ class LegRun:
         if ringback is not None:
             await ringback.stop()
 
-    # --- its own programs and recording (before the bridge) ---
 
-    async def run_program(self, program: Program) -> None:
-        """Run the leg's own program (its digits, its application) on it alone."""
-        if self._programs is None:
-            await self._unavailable("send_digits and url")
-            return
-        outcome = await self._programs.run(
-            self.live_leg(), self.tracker, program, recordings=self._recordings(self._programs)
-        )
-        log.debug("callback leg %s: program ended: %r", self.tracker.sid, outcome)
+class Callback(Protocol):
+    async def hang_up(self, detail: str = "") -> None: ...
 
-    async def start_recording(self) -> None:
-        """Record what the leg says from now until it ends."""
-        if self._programs is None:
-            await self._unavailable("record")
-            return
-        leg = self.live_leg()
-        path = self._recordings(self._programs).new_path(leg.id)
-        try:
-            leg.record(path)
-        except LegEndedError:
-            return
-        self.recording = path
 
-    async def publish_recording(self) -> None:
-        """The leg ended: its recording is stored (its completed event's ``RecordingURL``)."""
-        path, self.recording = self.recording, None
-        if path is None or self.recordings is None:
-            return
-        self.live_leg().stop_recording()
-        stored = await self.recordings.publish(path)
-        await self.tracker.recorded(stored.url)
+class CallbackLegCall:
+    """One leg of a callback as a live call: hanging it up ends the callback; a redirect
+    reaches the leg's own application while it runs (before the bridge), and is refused
+    otherwise."""
 
-    def _recordings(self, programs: LegPrograms) -> RecordingStore:
-        if self.recordings is None:
-            self.recordings = programs.recordings(self.tracker)
-        return self.recordings
+    def __init__(self, *, callback: Callback, session: CallSession) -> None:
+        self._callback = callback
+        self._session = session
 
-    async def _unavailable(self, what: str) -> None:
-        message = f"{what} not available: the server runs no callback leg programs"
-        log.warning("callback leg %s: %s", self.tracker.sid, message)
-        await self.tracker.note("error", {"message": message})
+    async def hang_up(self, detail: str = "") -> None:
+        await self._callback.hang_up(detail)
+
+    def redirect(self, url: str, method: str) -> bool:
+        return self._session.redirect(url, method)
+
+    def run_program(self, program: Program) -> bool:
+        return self._session.run_program(program)

@@ -6,6 +6,8 @@ child of A, so every callback of either leg carries ``ParentCallSid`` = A's Call
 which is also the callback's id.  A callback is admitted as one call of its API key
 (calls per second and concurrent calls) and holds that permit until both legs have
 ended.  Calls a crash left open are closed by the call service's start-up, like any call.
+Each leg runs as a call session built like any call's (its documents signed with its key's
+secret, its recordings kept with the call's), whose ``<Dial>`` is refused.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from callbridge.callflow.ports import AudioLoader
 from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, TwoLegCallback
-from callbridge.calls.callback_leg import LegPrograms
+from callbridge.calls.callback_leg import NO_DIAL_MESSAGE
 from callbridge.calls.callback_state import (
     CALLBACK_EVENT,
     CallbackDetail,
@@ -30,8 +33,16 @@ from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import CallbackNotFound
 from callbridge.calls.live import LiveCalls
 from callbridge.calls.new_call import outbound_call
-from callbridge.calls.request import Announcement, CallbackRequest, LegSpec
+from callbridge.calls.request import (
+    Announcement,
+    CallbackRequest,
+    LegName,
+    LegSpec,
+    caller_id_user,
+)
 from callbridge.calls.service import Admission
+from callbridge.calls.session import CallSession
+from callbridge.calls.session_factory import SessionSpec
 from callbridge.calls.tracker import CallTracker
 from callbridge.engine.tasks import TaskOwner
 from callbridge.log_context import bind_call
@@ -54,6 +65,12 @@ class CallbackSettings:
     )
 
 
+class LegSessions(Protocol):
+    """Builds the session of a tracked call (calls.session_factory.SessionFactory)."""
+
+    async def session(self, tracker: CallTracker, spec: SessionSpec) -> CallSession: ...
+
+
 class CallbridgeCallbacks:
     """Implements :class:`callbridge.calls.ports.CallbackService`."""
 
@@ -66,15 +83,16 @@ class CallbridgeCallbacks:
         audio: AudioLoader,
         limiter: Admission,
         settings: CallbackSettings,
+        sessions: LegSessions,
         live: LiveCalls | None = None,
         policy: DestinationPolicy | None = None,
-        programs: LegPrograms | None = None,
     ) -> None:
-        """``live``: the registry the call API hangs calls up through (shared with the call
-        service), where both legs of each callback are live while it runs; ``policy``:
-        where each API key's calls may go (see ``CallbridgeCalls``); ``programs``: runs a
-        leg's ``send_digits`` and ``url`` before the bridge and keeps its recordings."""
-        self._programs = programs
+        """``sessions``: builds each leg's session (the call service's, so a leg's
+        ``send_digits``, ``url`` and recording work as in any call); ``live``: the
+        registry the call API hangs calls up through (shared with the call service), where
+        both legs of each callback are live while it runs; ``policy``: where each API
+        key's calls may go (see ``CallbridgeCalls``)."""
+        self._sessions = sessions
         self._engine = engine
         self._repository = repository
         self._clock = clock
@@ -105,21 +123,22 @@ class CallbridgeCallbacks:
             tracker_a = self._tracker(leg_a)
             placed = placement_data(mode=request.mode, first=request.first, leg_b_sid=leg_b.sid)
             await tracker_a.note(CALLBACK_EVENT, placed)
+            session_a = await self._session(request, request.leg_a, tracker_a)
+            session_b = await self._session(request, request.leg_b, self._tracker(leg_b))
         except BaseException:
             permit.release()
             raise
         flow = TwoLegCallback(
             engine=self._engine,
             request=request,
-            leg_a=tracker_a,
-            leg_b=self._tracker(leg_b),
+            leg_a=session_a,
+            leg_b=session_b,
             audio=self._audio,
             failure_announcement=self._settings.failure_announcement,
-            programs=self._programs,
         )
         self._live[leg_a.sid] = flow
-        self.live.add(leg_a.sid, flow)
-        self.live.add(leg_b.sid, flow)
+        self.live.add(leg_a.sid, flow.leg_call(LegName.A))
+        self.live.add(leg_b.sid, flow.leg_call(LegName.B))
         run = self._run(flow, leg_b.sid, permit.release)
         self._tasks.spawn(run, name=f"callback {leg_a.sid}")
         return PlacedCallback(
@@ -176,6 +195,18 @@ class CallbridgeCallbacks:
 
     def _tracker(self, call: CallRecord) -> CallTracker:
         return CallTracker(repository=self._repository, clock=self._clock, call=call)
+
+    async def _session(
+        self, request: CallbackRequest, leg: LegSpec, tracker: CallTracker
+    ) -> CallSession:
+        """A leg's session: its own programs run on it alone, before the bridge."""
+        spec = SessionSpec(
+            api_key_id=request.api_key_id,
+            caller_id=caller_id_user(leg.from_),
+            status_callback=leg.status_callback,
+            dial_refusal=NO_DIAL_MESSAGE,
+        )
+        return await self._sessions.session(tracker, spec)
 
     def _new_leg(
         self, request: CallbackRequest, leg: LegSpec, *, parent: CallRecord | None = None

@@ -4,7 +4,8 @@ the API, each is ended once it has lasted ``max_duration``, and a shutdown can w
 them and end what is left.
 
 A two-leg callback is registered under both its legs' sids: hanging up either ends the
-callback (a bridged leg alone would end the other anyway).  A Dial leg hung up ends only
+callback (a bridged leg alone would end the other anyway); redirecting one reaches that
+leg's own application while it runs, before the bridge.  A Dial leg hung up ends only
 itself; the parent's application goes on after its ``<Dial>``.
 """
 
@@ -15,8 +16,6 @@ import logging
 from typing import Protocol
 
 from callbridge.callflow.verbs import Program
-from callbridge.engine.events import EndReason
-from callbridge.engine.leg import CallLeg
 from callbridge.engine.tasks import TaskOwner
 
 log = logging.getLogger(__name__)
@@ -36,22 +35,6 @@ class LiveCall(Protocol):
     def run_program(self, program: Program) -> bool:
         """Run the inline document ``program`` instead (as :meth:`redirect`)."""
         ...
-
-
-class DialLeg:
-    """A ``<Dial>`` leg as a live call: it can be hung up, not redirected."""
-
-    def __init__(self, leg: CallLeg) -> None:
-        self._leg = leg
-
-    async def hang_up(self, detail: str = "") -> None:
-        await self._leg.hangup(EndReason.HUNG_UP, detail=detail)
-
-    def redirect(self, url: str, method: str) -> bool:
-        return False
-
-    def run_program(self, program: Program) -> bool:
-        return False
 
 
 def max_duration_cause(seconds: float) -> str:

@@ -162,6 +162,11 @@ class CallbridgeCalls:
             voicemail=voicemail,
         )
 
+    @property
+    def sessions(self) -> SessionFactory:
+        """Builds its calls' sessions; the callback service builds its legs' with it."""
+        return self._sessions
+
     # --- lifecycle ---
 
     async def start(self) -> None:

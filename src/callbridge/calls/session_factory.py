@@ -11,18 +11,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from callbridge.callflow.ports import AudioLoader, Queueing
+from callbridge.callflow.ports import AudioLoader, Dialer, DialResult, LegPort, Queueing
 from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
-from callbridge.callflow.verbs import DialTarget
+from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused
 from callbridge.calls.dialer import DialScreen, EngineDialer, Originator
 from callbridge.calls.documents import HttpDocumentFetcher
-from callbridge.calls.live import DialLeg, LiveCalls
+from callbridge.calls.live import LiveCalls
 from callbridge.calls.new_call import outbound_call
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.request import StatusCallback
-from callbridge.calls.session import CallSession
+from callbridge.calls.session import APPLICATION_ERROR_EVENT, CallSession
 from callbridge.calls.tracker import CallTracker
 from callbridge.calls.voicemail.call_box import CallMailbox, DepositService
 from callbridge.engine.leg import CallLeg
@@ -31,6 +31,7 @@ from callbridge.httpclient.port import HttpRequests
 from callbridge.store.clock import Clock
 from callbridge.store.records import CallRecord, RecordingRecord
 from callbridge.store.repository import CallRepository
+from callbridge.vocabulary import CallStatus
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,23 @@ class SessionSpec:
     screened: bool = True
     dialect: ApiDialect | None = None  # the API's own wording (Twilio's), else ours
     mailbox: str | None = None  # the number's: where a <Voicemail> naming none goes
+    # The leg must stay alone (a callback leg before its bridge): its <Dial> fails, noted
+    # on the call with this message, and it has no <Enqueue> or <Voicemail>.
+    dial_refusal: str | None = None
+
+
+class _RefusedDial:
+    """The dialler of a leg that must stay alone: every ``<Dial>`` fails, and the call's
+    log says why."""
+
+    def __init__(self, tracker: CallTracker, message: str) -> None:
+        self._tracker = tracker
+        self._message = message
+
+    async def dial(self, leg: LegPort, dial: Dial) -> DialResult:
+        log.warning("call %s: %s", self._tracker.sid, self._message)
+        await self._tracker.note(APPLICATION_ERROR_EVENT, {"message": self._message})
+        return DialResult(status=CallStatus.FAILED, duration=0.0, answered_target=None)
 
 
 class SessionFactory:
@@ -127,13 +145,14 @@ class SessionFactory:
         self._secrets = secrets
 
     async def session(self, tracker: CallTracker, spec: SessionSpec) -> CallSession:
-        secret = await self._secret(spec.api_key_id)
+        return self._session(tracker, spec, await self._secret(spec.api_key_id))
+
+    def _session(self, tracker: CallTracker, spec: SessionSpec, secret: str | None) -> CallSession:
         recordings = self._recordings_of(tracker)
 
-        def make_runner(
-            leg: CallLeg, dialer: EngineDialer, store: CallRecordings
-        ) -> CallflowRunner:
+        def make_runner(leg: CallLeg, *, keep_leg: bool) -> CallflowRunner:
             dialect = spec.dialect
+            alone = spec.dial_refusal is not None
 
             def document_params() -> dict[str, str]:
                 if dialect is not None:
@@ -149,15 +168,16 @@ class SessionFactory:
             return CallflowRunner(
                 leg=leg,
                 fetcher=fetcher,
-                dialer=dialer,
-                recorder=store,
+                dialer=make_dialer(leg),
+                recorder=recordings,
                 audio=self._audio,
                 translate=self._translate,
                 limits=self._runner_limits,
-                queues=None if self._queues is None else self._queues(leg),
+                hang_up_when_done=not keep_leg,
+                queues=None if self._queues is None or alone else self._queues(leg),
                 note=tracker.note,
                 voicemail=None
-                if self._voicemail is None
+                if self._voicemail is None or alone
                 else CallMailbox(
                     service=self._voicemail,
                     caller=tracker.call.from_,
@@ -173,7 +193,9 @@ class SessionFactory:
                 {"to": refused.destination, "rule": refused.rule, "message": refused.message},
             )
 
-        def make_dialer(leg: CallLeg) -> EngineDialer:
+        def make_dialer(leg: CallLeg) -> Dialer:
+            if spec.dial_refusal is not None:
+                return _RefusedDial(tracker, spec.dial_refusal)
             screen = DialScreen(policy=self._policy, api_key_id=spec.api_key_id, note=note_refused)
             return EngineDialer(
                 engine=self._engine,
@@ -187,7 +209,6 @@ class SessionFactory:
             tracker=tracker,
             recordings=recordings,
             make_runner=make_runner,
-            make_dialer=make_dialer,
             answered_first=spec.answered_first,
             record=spec.record,
         )
@@ -213,7 +234,9 @@ class SessionFactory:
     async def _track_child(
         self, spec: SessionSpec, parent: CallTracker, leg: CallLeg, target: DialTarget
     ) -> None:
-        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback."""
+        """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback;
+        a session that runs no program: it stores the leg's events, and the call API can
+        hang it up (not redirect it)."""
         tracker = await CallTracker.create(
             repository=self._repository,
             clock=self._clock,
@@ -227,15 +250,16 @@ class SessionFactory:
             ),
             dialect=spec.dialect,
         )
-        self._live.add(tracker.sid, DialLeg(leg))
-        self._tasks.spawn(self._follow(leg, tracker), name=f"child {tracker.sid}")
+        child = self._session(tracker, spec, secret=None)
+        child.attach(leg)
+        self._live.add(tracker.sid, child)
+        self._tasks.spawn(self._follow(child), name=f"child {tracker.sid}")
 
-    async def _follow(self, leg: CallLeg, tracker: CallTracker) -> None:
+    async def _follow(self, child: CallSession) -> None:
         try:
-            async for event in leg.events():
-                await tracker.on_leg_event(event)
+            await child.follow()
         finally:
-            self._live.remove(tracker.sid)
+            self._live.remove(child.sid)
 
 
 def secrets_of(mapping: Mapping[str, str]) -> SigningSecrets:

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import RunnerLimits
 from callbridge.calls.audio_cache import AudioCache
-from callbridge.calls.callback_programs import CallbackLegPrograms
 from callbridge.calls.callbacks_service import CallbackSettings
 from callbridge.calls.limits import CallLimiter
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
 from callbridge.calls.service import Admission, CallServiceSettings
-from callbridge.calls.session_factory import SigningSecrets
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
-from callbridge.httpclient.port import HttpRequests
-from callbridge.store.repository import CallRepository
 
 
 def overload_guarded(config: CallbridgeConfig, limiter: CallLimiter, lag: LoopLag) -> Admission:
@@ -46,28 +41,6 @@ def call_service_settings(config: CallbridgeConfig) -> CallServiceSettings:
             max_documents=config.calls.max_document_fetches,
             max_documents_per_minute=config.calls.max_document_fetches_per_minute,
         ),
-    )
-
-
-def callback_leg_programs(
-    config: CallbridgeConfig,
-    *,
-    http: HttpRequests,
-    audio: AudioLoader,
-    repository: CallRepository,
-    secrets: SigningSecrets,
-) -> CallbackLegPrograms:
-    """What a callback leg runs before the bridge: the call service's documents and limits."""
-    settings = call_service_settings(config)
-    return CallbackLegPrograms(
-        http=http,
-        audio=audio,
-        translate=settings.translate,
-        limits=settings.runner_limits,
-        repository=repository,
-        recordings_dir=settings.recordings_dir,
-        public_url=settings.public_url,
-        secrets=secrets,
     )
 
 

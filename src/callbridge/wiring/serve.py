@@ -42,7 +42,6 @@ from callbridge.wiring.api_keys import configured_keys
 from callbridge.wiring.call_services import (
     audio_cache,
     call_service_settings,
-    callback_leg_programs,
     callback_settings,
     overload_guarded,
 )
@@ -179,13 +178,7 @@ async def serve(config: CallbridgeConfig) -> None:
             settings=callback_settings(config),
             live=live,
             policy=policy,
-            programs=callback_leg_programs(
-                config,
-                http=TimedDocuments(inner=http, metrics=metrics.documents),
-                audio=audio,
-                repository=repository,
-                secrets=StoredSigningSecrets(keys=keys),
-            ),
+            sessions=calls.sessions,
         )
         dispatcher.start()
         stack.push_async_callback(dispatcher.close)
