@@ -68,12 +68,12 @@ async def test_a_cause_longer_than_its_column_is_cut_to_fit(
 ) -> None:
     """An application error's detail ends the call (PostgreSQL refused it whole)."""
     await calls.create_call(new_call("CA1"))
-    cause = "application error: cannot load audio announcement:welcome: no announcement 'x'"
+    cause = "application error: invalid document from http://app/x: " + "y" * 2000
     ended = await calls.update_status(
         "CA1", "completed", at=clock.now(), ending=CallEnding(cause=cause, by="local")
     )
-    assert ended.hangup_cause == cause[:64]
-    assert (await calls.get_call("CA1")).call.hangup_cause == cause[:64]
+    assert ended.hangup_cause == cause[:1024]
+    assert (await calls.get_call("CA1")).call.hangup_cause == cause[:1024]
 
 
 async def test_events_and_deliveries_commit_together_in_seq_order(

@@ -80,7 +80,7 @@ BUMP_CALLBACK_COUNT = PreparedStatement(
 )
 
 
-HANGUP_CAUSE_CHARS = 64  # calls.hangup_cause (PostgreSQL refuses a longer value)
+HANGUP_CAUSE_CHARS = 1024  # calls.hangup_cause (migration 0014; PostgreSQL refuses more)
 
 
 def ending_params(

@@ -10,7 +10,7 @@ from typing import Any, TypeGuard, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from callbridge.store.transactions import AsyncTransactions, SqliteOnLoop, Transactions
 
@@ -84,8 +84,20 @@ class Database:
 
     async def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to ``revision`` (Alembic, on this engine's connection)."""
-        async with self._engine.begin() as connection:
-            await connection.run_sync(self._upgrade, revision)
+        async with self._engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:  # before any transaction begins, or SQLite ignores it
+                await connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            try:
+                await connection.run_sync(self._upgrade, revision)
+                if sqlite:
+                    await _check_foreign_keys(connection)
+                await connection.commit()
+            finally:
+                if sqlite:
+                    await connection.rollback()
+                    await connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                    await connection.commit()
 
     def _upgrade(self, connection: Connection, revision: str) -> None:
         config = alembic_config(self._url)
@@ -95,6 +107,15 @@ class Database:
     async def close(self) -> None:
         await self._transactions.close()
         await self._engine.dispose()
+
+
+async def _check_foreign_keys(connection: AsyncConnection) -> None:
+    """SQLite migrates with its foreign keys off: Alembic's batch mode copies a table that
+    others refer to and drops the original (SQLite cannot change a column in place), which
+    the referring rows would refuse.  What the migration left must still hold together."""
+    broken = (await connection.exec_driver_sql("PRAGMA foreign_key_check")).fetchall()
+    if broken:
+        raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken}")
 
 
 def _is_file(database: str | None) -> TypeGuard[str]:

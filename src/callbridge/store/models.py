@@ -138,7 +138,7 @@ class CallRow(Base):
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     duration: Mapped[int | None]
-    hangup_cause: Mapped[str | None] = mapped_column(String(64))
+    hangup_cause: Mapped[str | None] = mapped_column(String(1024))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
     sip_code: Mapped[int | None]
     recording_url: Mapped[str | None] = mapped_column(Text)
