@@ -20,7 +20,7 @@ pytestmark = pytest.mark.peers
 
 KEY = "unanswered-dial-key-0123456789abcdef"
 SIP_PORT = 5660
-RTP_PORTS = (52600, 52799)
+RTP_PORTS = (52600, 52699)
 # number: (the target's behaviour, or None: a number no trunk routes), the caller's final
 # response, the completed callback's CallOutcome
 CASES = {
