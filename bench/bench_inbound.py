@@ -13,7 +13,9 @@ and p99, as measured and with the document fetch's own time (the application's r
 HTTP round trip included) subtracted.  For both ways it prints the time on the wire, the
 caller sending its INVITE → the target receiving its INVITE, as measured and minus the
 application's own time (its request in → its response out, measured in the application):
-the only figure that can be taken from outside the real server.  The server runs with
+the only figure that can be taken from outside the real server.  The real server sheds
+load (503 while its event loop runs 200 ms late) and the in-process world does not:
+``--no-shedding`` turns it off in the server, to compare like with like.  The server runs with
 ``[sip] pike_requests = 0``: the default per-source limit (100 new requests per 2 s) would
 refuse a single carrier address sending more than 50 calls a second.
 
@@ -304,9 +306,13 @@ async def world(
 
 
 @contextlib.asynccontextmanager
-async def served(directory: Path, document: str) -> AsyncIterator[TimedApp]:
+async def served(
+    directory: Path, document: str, *, shedding: bool = True
+) -> AsyncIterator[TimedApp]:
     """``callbridge serve`` on SERVE_SIP_PORT with the number, its application answering
-    ``document``; stopped (and the application) on exit."""
+    ``document``; stopped (and the application) on exit.  ``shedding=False`` turns its
+    load shedding off (``overload_lag_ms = 0`` in ``[sip]`` and ``[calls]``)."""
+    off = "" if shedding else "overload_lag_ms = 0"
     receiver = TimedApp()
     receiver.documents["/app"] = document
     await receiver.start()
@@ -318,7 +324,8 @@ async def served(directory: Path, document: str) -> AsyncIterator[TimedApp]:
         rtp_ports=(46000, 47999),
         node="bench",
         api_key=SERVE_KEY,
-        sip="pike_requests = 0",
+        sip=f"pike_requests = 0\n{off}",
+        calls=off,
         more=f"""
 [[trunks]]
 name = "carrier"
@@ -432,7 +439,10 @@ async def dial_inprocess(args: argparse.Namespace) -> DialFigures:
 
 async def dial_serve(args: argparse.Namespace) -> DialFigures:
     with tempfile.TemporaryDirectory() as tmp:
-        async with served(Path(tmp), DIAL_DOCUMENT) as app, contextlib.AsyncExitStack() as stack:
+        async with (
+            served(Path(tmp), DIAL_DOCUMENT, shedding=args.shedding) as app,
+            contextlib.AsyncExitStack() as stack,
+        ):
             server = ("127.0.0.1", SERVE_SIP_PORT)
             target, caller = await drive_dial(args, server, stack, (app.own_seconds,))
             wire, wire_net = wire_figures(target, caller, app)
@@ -517,7 +527,7 @@ async def bench_rate(args: argparse.Namespace) -> None:
                         await asyncio.sleep(0.1)
     if args.where in ("serve", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            async with served(Path(tmp), PAUSE_DOCUMENT):
+            async with served(Path(tmp), PAUSE_DOCUMENT, shedding=args.shedding):
                 cells["serve"] = []
                 for rate in rates:
                     server = f"127.0.0.1:{SERVE_SIP_PORT}"
@@ -538,6 +548,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--hold-ms", type=int, default=200)
     parser.add_argument("--where", choices=("inprocess", "serve", "both"), default="both")
+    parser.add_argument(
+        "--no-shedding",
+        dest="shedding",
+        action="store_false",
+        help="serve: load shedding off (the in-process world has none)",
+    )
     args = parser.parse_args()
     asyncio.run(bench_dial(args) if args.mode == "dial" else bench_rate(args))
 
