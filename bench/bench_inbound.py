@@ -44,6 +44,8 @@ from dataclasses import dataclass
 from ipaddress import ip_network
 from pathlib import Path
 
+import httpx
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from starlette.requests import Request
@@ -72,6 +74,7 @@ from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 SERVER = ("127.0.0.1", 5095)
 SERVE_SIP_PORT = 5093  # the real server's (in-process: SERVER's)
 SERVE_KEY = "bench-inbound-key-0123456789abcdef"
+METRICS_KEY = "bench-inbound-metrics-0123456789abcdef"
 CALLER = ("127.0.95.10", 5060)
 TARGET = ("127.0.95.20", 5060)
 NUMBER = "+15550199"
@@ -308,7 +311,7 @@ async def world(
 @contextlib.asynccontextmanager
 async def served(
     directory: Path, document: str, *, shedding: bool = True
-) -> AsyncIterator[TimedApp]:
+) -> AsyncIterator[tuple[TimedApp, Server]]:
     """``callbridge serve`` on SERVE_SIP_PORT with the number, its application answering
     ``document``; stopped (and the application) on exit.  ``shedding=False`` turns its
     load shedding off (``overload_lag_ms = 0`` in ``[sip]`` and ``[calls]``)."""
@@ -332,6 +335,10 @@ name = "carrier"
 uri = "sip:127.0.95.2:5060"
 default = true
 inbound_addresses = ["127.0.90.0/24", "127.0.95.0/24"]
+[[api_keys]]
+key = "{METRICS_KEY}"
+name = "metrics"
+scopes = ["metrics"]
 [[numbers]]
 number = "{NUMBER}"
 voice_url = "{receiver.url("/app")}"
@@ -341,10 +348,29 @@ api_key = "test"
     server = Server(config, http_port, directory / "server.log")
     try:
         await server.start()
-        yield receiver
+        yield receiver, server
     finally:
         await server.stop()
         await receiver.stop()
+
+
+async def settled(server: Server, timeout: float = 120.0) -> None:
+    """Until the server holds no live call nor leg (its /metrics), as the in-process run
+    waits for the engine's legs: each rate starts on an idle server."""
+    deadline = time.monotonic() + timeout
+    headers = {"apikey": METRICS_KEY}
+    async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
+        while time.monotonic() < deadline:
+            text = (await client.get("/metrics")).text
+            live = [
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith(("callbridge_calls_live ", "callbridge_legs_live "))
+            ]
+            if live and not any(live):
+                return
+            await asyncio.sleep(0.5)
+    print(f"  (serve: still busy after {timeout:g} s)", file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -440,7 +466,7 @@ async def dial_inprocess(args: argparse.Namespace) -> DialFigures:
 async def dial_serve(args: argparse.Namespace) -> DialFigures:
     with tempfile.TemporaryDirectory() as tmp:
         async with (
-            served(Path(tmp), DIAL_DOCUMENT, shedding=args.shedding) as app,
+            served(Path(tmp), DIAL_DOCUMENT, shedding=args.shedding) as (app, _),
             contextlib.AsyncExitStack() as stack,
         ):
             server = ("127.0.0.1", SERVE_SIP_PORT)
@@ -527,12 +553,12 @@ async def bench_rate(args: argparse.Namespace) -> None:
                         await asyncio.sleep(0.1)
     if args.where in ("serve", "both"):
         with tempfile.TemporaryDirectory() as tmp:
-            async with served(Path(tmp), PAUSE_DOCUMENT, shedding=args.shedding):
+            async with served(Path(tmp), PAUSE_DOCUMENT, shedding=args.shedding) as (_, server):
                 cells["serve"] = []
                 for rate in rates:
-                    server = f"127.0.0.1:{SERVE_SIP_PORT}"
-                    cells["serve"].append(await rate_run(args, rate, server, Path(tmp)))
-                    await asyncio.sleep(2 + args.hold_ms / 1000)  # the calls end (Pause 1 s)
+                    address = f"127.0.0.1:{SERVE_SIP_PORT}"
+                    cells["serve"].append(await rate_run(args, rate, address, Path(tmp)))
+                    await settled(server)
     print(f"inbound setup rate, <Pause length=1/>, SIPp hangs up after {args.hold_ms} ms")
     print("calls attempted / successful / failed, per way")
     print("rate " + "".join(f"{name:>20s}" for name in cells))
