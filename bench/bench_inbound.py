@@ -90,12 +90,16 @@ class TimedApp(Receiver):
     def __init__(self) -> None:
         super().__init__()
         self.own_seconds: dict[str, float] = {}
+        self.asked: dict[str, float] = {}  # when each caller's request came in
+        self.answered: dict[str, float] = {}  # when its response left the handler
 
     async def _handle(self, request: Request) -> Response:
         started = time.perf_counter()
         response = await super()._handle(request)
         caller = self.requests[-1].form.get("From", "")
-        self.own_seconds[caller] = time.perf_counter() - started
+        self.asked[caller] = started
+        self.answered[caller] = time.perf_counter()
+        self.own_seconds[caller] = self.answered[caller] - started
         return response
 
 
@@ -382,6 +386,8 @@ class DialFigures:
     finals: int
     wire: list[float]  # caller's INVITE sent -> target's INVITE received
     wire_net: list[float]  # the same, minus the application's own time
+    to_app: list[float]  # caller's INVITE sent -> the application's request in
+    from_app: list[float]  # the application's response out -> target's INVITE received
     handler: list[float] | None = None  # in-process only: handler -> target INVITE
     handler_net: list[float] | None = None  # ... minus the whole document fetch
     fetch: list[float] | None = None  # in-process only: the document fetch
@@ -426,22 +432,25 @@ async def drive_dial(
     return target, caller
 
 
-def wire_figures(target: Target, caller: Caller, app: TimedApp) -> tuple[list[float], list[float]]:
-    wire, net = [], []
+def wire_figures(target: Target, caller: Caller, app: TimedApp) -> dict[str, list[float]]:
+    """The wire times of every call that reached the target (ms), as DialFigures' fields."""
+    times: dict[str, list[float]] = {"wire": [], "wire_net": [], "to_app": [], "from_app": []}
     for user, sent in caller.sent.items():
         reached = target.received.get(user)
-        if reached is None:
+        if reached is None or user not in app.asked:
             continue
-        wire.append((reached - sent) * 1000)
-        net.append((reached - sent - app.own_seconds.get(user, 0.0)) * 1000)
-    return wire, net
+        times["wire"].append((reached - sent) * 1000)
+        times["wire_net"].append((reached - sent - app.own_seconds[user]) * 1000)
+        times["to_app"].append((app.asked[user] - sent) * 1000)
+        times["from_app"].append((reached - app.answered[user]) * 1000)
+    return times
 
 
 async def dial_inprocess(args: argparse.Namespace) -> DialFigures:
     with tempfile.TemporaryDirectory() as tmp:
         async with contextlib.AsyncExitStack() as stack:
             _, handler, http, app = await world(Path(tmp), DIAL_DOCUMENT, stack)
-            forget = (handler.arrived, http.fetch_seconds, app.own_seconds)
+            forget = (handler.arrived, http.fetch_seconds, app.own_seconds, app.asked)
             target, caller = await drive_dial(args, SERVER, stack, forget)
             measured, net = [], []
             for user, arrived in handler.arrived.items():
@@ -450,13 +459,12 @@ async def dial_inprocess(args: argparse.Namespace) -> DialFigures:
                     continue
                 measured.append((reached - arrived) * 1000)
                 net.append((reached - arrived - http.fetch_seconds.get(user, 0.0)) * 1000)
-            wire, wire_net = wire_figures(target, caller, app)
+            wire = wire_figures(target, caller, app)
             return DialFigures(
                 total=int(args.rate * args.seconds),
-                reached=len(wire),
+                reached=len(wire["wire"]),
                 finals=len(caller.finals),
-                wire=wire,
-                wire_net=wire_net,
+                **wire,
                 handler=measured,
                 handler_net=net,
                 fetch=[s * 1000 for s in http.fetch_seconds.values()],
@@ -470,16 +478,15 @@ async def dial_serve(args: argparse.Namespace) -> DialFigures:
             contextlib.AsyncExitStack() as stack,
         ):
             server = ("127.0.0.1", SERVE_SIP_PORT)
-            target, caller = await drive_dial(args, server, stack, (app.own_seconds,))
-            wire, wire_net = wire_figures(target, caller, app)
+            target, caller = await drive_dial(args, server, stack, (app.own_seconds, app.asked))
+            wire = wire_figures(target, caller, app)
             finals = sorted(set(caller.finals.values()))
             print(f"  (serve: the callers' final answers: {finals})", file=sys.stderr)
             return DialFigures(
                 total=int(args.rate * args.seconds),
-                reached=len(wire),
+                reached=len(wire["wire"]),
                 finals=len(caller.finals),
-                wire=wire,
-                wire_net=wire_net,
+                **wire,
             )
 
 
@@ -504,6 +511,14 @@ async def bench_dial(args: argparse.Namespace) -> None:
         ("got a final answer", [str(f.finals) for f in figures.values()]),
         ("caller INVITE sent -> target INVITE", [p50_p99(f.wire) for f in figures.values()]),
         ("  minus the application's own time", [p50_p99(f.wire_net) for f in figures.values()]),
+        (
+            "  caller INVITE -> application's request in",
+            [p50_p99(f.to_app) for f in figures.values()],
+        ),
+        (
+            "  application's response out -> target INVITE",
+            [p50_p99(f.from_app) for f in figures.values()],
+        ),
         ("handler -> target INVITE", [p50_p99(f.handler) for f in figures.values()]),
         ("  minus the whole document fetch", [p50_p99(f.handler_net) for f in figures.values()]),
         ("the document fetch itself", [p50_p99(f.fetch) for f in figures.values()]),
