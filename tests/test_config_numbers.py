@@ -125,3 +125,13 @@ def test_a_number_configured_twice_is_refused(tmp_path: Path) -> None:
 )
 def test_number_matching(dialled: str, expected: str | None) -> None:
     assert normalized_number(dialled) == expected
+
+
+def test_record_is_off_unless_asked_and_takes_only_a_boolean(tmp_path: Path) -> None:
+    number = '[[numbers]]\nnumber = "+15550199"\nuser = "1001"\n'
+    (plain,) = load_config(write(tmp_path, number)).numbers
+    assert plain.record is False
+    (recorded,) = load_config(write(tmp_path, number + "record = true\n")).numbers
+    assert recorded.record is True
+    with pytest.raises(ConfigError, match="record"):
+        load_config(write(tmp_path, number + 'record = "sometimes"\n'))

@@ -19,6 +19,7 @@ from callbridge.vocabulary import (
     reason_for_dial_status,
     reason_for_sip_status,
     sip_status_for_reason,
+    unanswered_dial,
 )
 
 S = CallStatus
@@ -140,3 +141,28 @@ def test_a_call_moves_forward_only() -> None:
         change_status(S.RINGING, S.QUEUED)
     with pytest.raises(InvalidStatusChange):
         change_status(S.RINGING, S.RINGING)
+
+
+@pytest.mark.parametrize(
+    ("ends", "reason", "sip", "outcome"),
+    [
+        ((R.BUSY, R.BUSY), R.BUSY, 486, "busy"),
+        ((R.NO_ANSWER, R.BUSY, R.FAILED), R.BUSY, 486, "busy"),  # busy tells the most
+        ((R.DECLINED,), R.DECLINED, 603, "busy"),
+        ((R.NO_ANSWER, R.DECLINED), R.DECLINED, 603, "busy"),
+        ((R.NO_ANSWER,), R.NO_ANSWER, 480, "no-answer"),
+        ((R.CANCELLED, R.UNREACHABLE), R.NO_ANSWER, 480, "no-answer"),  # rung out
+        ((R.OFFLINE, R.FAILED), R.OFFLINE, 480, "failed"),
+        ((R.FAILED, R.UNREACHABLE), R.FAILED, 502, "failed"),
+        ((R.UNREACHABLE, R.UNREACHABLE), R.UNREACHABLE, 504, "failed"),
+        ((), R.FAILED, 502, "failed"),
+    ],
+)
+def test_an_unanswered_dial_gives_the_caller_the_response_that_says_why(
+    ends: tuple[EndReason, ...], reason: EndReason, sip: int, outcome: str
+) -> None:
+    got = unanswered_dial(ends)
+    assert (got.reason, got.sip_code) == (reason, sip)
+    # The completed callback of the caller's call agrees with what the caller got.
+    told = call_outcome(got.reason, sip_code=got.sip_code, answered=False)
+    assert (told.outcome.value, told.sip_code) == (outcome, sip)

@@ -103,6 +103,7 @@ class NumberSection(Section):
     announcement: str | None = None
     backup: str | None = None
     mailbox: str | None = None  # a [[mailboxes]] id: its voicemail (alone: the route)
+    record: bool = False  # each call recorded from its answer, published as record=true's
 
     @field_validator("control_url", "notify_url")
     @classmethod

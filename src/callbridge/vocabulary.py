@@ -1,6 +1,7 @@
 """The call vocabulary, in one place: a call's status and its guarded changes, why a leg
 ended and who ended it, the status-callback event names, and every mapping between them
-(final status, SIP status both ways, Dial status, ``CallOutcome``/``SipResponseCode``).
+(final status, SIP status both ways, Dial status, the final response of a caller whose
+Dial nobody answered, ``CallOutcome``/``SipResponseCode``).
 
 A leaf: it imports nothing of callbridge, so the engine, the store, webhooks, calls and
 the API all speak it without an arrow pointing up.  ``CallStatus`` and ``CallbackEvent``
@@ -10,6 +11,7 @@ see the same text as before).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -167,6 +169,51 @@ def reason_for_sip_status(status: int) -> EndReason:
     if status == 487:
         return EndReason.CANCELLED
     return EndReason.FAILED
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnansweredDial:
+    """How a caller's leg still unanswered ends when the last thing its document did was a
+    Dial nobody answered: ``reason`` (its ``CallOutcome``) and the final ``sip_code``."""
+
+    reason: EndReason
+    sip_code: int
+
+
+# A Dial nobody answered, by how its targets ended, in order of precedence (as the
+# engine's forks, RFC 3261 §16.7 in spirit: the answer that tells the caller most wins):
+# any busy target → 486, else any decline → 603, else any rung out → 480, else an
+# offline user → 480, else a target that failed (an error response, not routable) → 502
+# Bad Gateway, else every target unreachable (no response, transport error) → 504 Server
+# Time-out.  Nothing dialled at all (every target refused): 502.
+_UNANSWERED_DIAL: tuple[tuple[frozenset[EndReason], UnansweredDial], ...] = (
+    (frozenset({EndReason.BUSY}), UnansweredDial(reason=EndReason.BUSY, sip_code=486)),
+    (frozenset({EndReason.DECLINED}), UnansweredDial(reason=EndReason.DECLINED, sip_code=603)),
+    (
+        frozenset({EndReason.NO_ANSWER, EndReason.CANCELLED}),
+        UnansweredDial(reason=EndReason.NO_ANSWER, sip_code=480),
+    ),
+    (frozenset({EndReason.OFFLINE}), UnansweredDial(reason=EndReason.OFFLINE, sip_code=480)),
+    (
+        frozenset(EndReason) - {EndReason.UNREACHABLE},  # failed, or any other reason
+        UnansweredDial(reason=EndReason.FAILED, sip_code=502),
+    ),
+    (
+        frozenset({EndReason.UNREACHABLE}),
+        UnansweredDial(reason=EndReason.UNREACHABLE, sip_code=504),
+    ),
+)
+_NOTHING_DIALLED = UnansweredDial(reason=EndReason.FAILED, sip_code=502)
+
+
+def unanswered_dial(target_ends: Iterable[EndReason]) -> UnansweredDial:
+    """How the caller's unanswered leg ends after a Dial whose targets (its last group's,
+    and those it could not dial: offline, or failed) ended for ``target_ends``."""
+    ends = frozenset(target_ends)
+    for reasons, result in _UNANSWERED_DIAL:
+        if ends & reasons:
+            return result
+    return _NOTHING_DIALLED
 
 
 def dial_status(reason: EndReason) -> CallStatus:

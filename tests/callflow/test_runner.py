@@ -244,6 +244,61 @@ async def test_dial_posts_its_status_to_the_action() -> None:
     assert ("say", "They are busy", None) in h.leg.calls
 
 
+R = EndReason
+
+
+@pytest.mark.parametrize(
+    ("ends", "expected"),
+    [
+        ((R.BUSY,), (R.BUSY, 486)),
+        ((R.DECLINED,), (R.DECLINED, 603)),
+        ((R.NO_ANSWER,), (R.NO_ANSWER, 480)),
+        ((R.FAILED, R.UNREACHABLE), (R.FAILED, 502)),
+        ((R.UNREACHABLE,), (R.UNREACHABLE, 504)),
+        ((), (R.FAILED, 502)),  # nothing could be dialled
+    ],
+)
+@pytest.mark.parametrize("then", [(), (Hangup(),)], ids=["ends", "hangs-up"])
+async def test_an_unanswered_leg_whose_dial_nobody_answered_ends_saying_why(
+    ends: tuple[EndReason, ...], expected: tuple[EndReason, int], then: tuple[Verb, ...]
+) -> None:
+    result = DialResult(status="busy", duration=0, answered_target=None, target_ends=ends)
+    h = Harness(leg=FakeLeg(state=LegState.RINGING), dialer=FakeDialer(result))
+    target = DialTarget(kind="number", address="+19499300360")
+    assert await h.run(Dial(groups=(DialGroup(targets=(target,)),)), *then) == Completed()
+    assert h.leg.calls == [("hangup", *expected)]
+    ended = h.leg.ended
+    assert ended is not None
+    assert "no Dial target answered" in ended.detail
+
+
+async def test_a_dial_action_document_decides_for_itself() -> None:
+    """After an unanswered Dial its action may Reject, or play (answering the call)."""
+    action = "https://app.example/after-dial"
+    result = DialResult(status="busy", duration=0, answered_target=None, target_ends=(R.BUSY,))
+    target = DialTarget(kind="number", address="+19499300360")
+    dial = Dial(groups=(DialGroup(targets=(target,)),), action=action)
+    h = Harness(leg=FakeLeg(state=LegState.RINGING), dialer=FakeDialer(result))
+    h.app.documents[action] = program(Reject(reason="rejected"))
+    await h.run(dial)
+    assert h.leg.calls == [("hangup", R.DECLINED, 603)]
+    h = Harness(leg=FakeLeg(state=LegState.RINGING), dialer=FakeDialer(result))
+    h.app.documents[action] = program(Say(text="They are busy"))
+    await h.run(dial)
+    assert h.leg.calls == [("answer",), ("say", "They are busy", None), HUNG_UP]
+    # An empty action document: the Dial's outcome still stands.
+    h = Harness(leg=FakeLeg(state=LegState.RINGING), dialer=FakeDialer(result))
+    h.app.documents[action] = program()
+    await h.run(dial)
+    assert h.leg.calls == [("hangup", R.BUSY, 486)]
+
+
+async def test_an_unanswered_hangup_without_a_dial_still_declines() -> None:
+    h = Harness(leg=FakeLeg(state=LegState.RINGING))
+    assert await h.run(Hangup()) == Completed()
+    assert h.leg.calls == [("hangup", R.HUNG_UP, 603)]
+
+
 async def test_the_caller_hanging_up_mid_program_returns_hung_up() -> None:
     h = Harness(leg=FakeLeg(hang_up_on="say"))
     outcome = await h.run(Say(text="one"), Say(text="two"), Play(url="https://cdn.example/a"))

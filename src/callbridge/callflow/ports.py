@@ -71,12 +71,15 @@ class AudioLoader(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class DialResult:
-    """How a Dial ended: ``duration`` is the bridged time in seconds."""
+    """How a Dial ended: ``duration`` is the bridged time in seconds; when nobody answered,
+    ``target_ends`` says how its (last group's) targets ended, those it could not dial
+    included (offline, or failed)."""
 
     status: DialStatus
     duration: float
     answered_target: DialTarget | None
     recording_url: str | None = None
+    target_ends: tuple[EndReason, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -46,6 +46,7 @@ from callbridge.callflow.verbs import (
 )
 from callbridge.callflow.wait_documents import Note, WaitDocuments
 from callbridge.engine.events import EndReason, LegEndedError, LegState
+from callbridge.vocabulary import UnansweredDial, unanswered_dial
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class CallflowRunner:
         self._progress = False
         self._task: asyncio.Task[Any] | None = None
         self._redirect: Redirected | None = None
+        # The last Dial nobody answered, while the leg is unanswered: how it ends if the
+        # program ends (or hangs up) without answering.
+        self._unanswered_dial: UnansweredDial | None = None
 
     # --- entry points ---
 
@@ -208,7 +212,7 @@ class CallflowRunner:
         if ended is not None:
             return HungUp(ended=ended)
         if self._hang_up_when_done:
-            await self._leg.hangup()
+            await self._hang_up_unanswered(default=None)
         return Completed()
 
     async def _fail(self, reason: str) -> Failed:
@@ -245,10 +249,22 @@ class CallflowRunner:
 
     async def _hang_up(self) -> None:
         """``<Hangup/>``: BYE once answered; before that, a final 603 Decline."""
+        await self._hang_up_unanswered(default=UNANSWERED_HANGUP)
+
+    async def _hang_up_unanswered(self, *, default: int | None) -> None:
+        """BYE once answered; before that, the final response a Dial nobody answered
+        calls for (486, 603, 480, 5xx: :func:`~callbridge.vocabulary.unanswered_dial`),
+        or ``default`` (``None``: the leg's own for a hang-up)."""
+        dial = self._unanswered_dial
         if self._leg.state is LegState.ANSWERED:
             await self._leg.hangup()
+        elif dial is not None:
+            detail = f"no Dial target answered ({dial.reason.value})"
+            await self._leg.hangup(dial.reason, dial.sip_code, detail=detail)
+        elif default is not None:
+            await self._leg.hangup(EndReason.HUNG_UP, default)
         else:
-            await self._leg.hangup(EndReason.HUNG_UP, UNANSWERED_HANGUP)
+            await self._leg.hangup()
 
     async def _execute_media(self, verb: Verb) -> _Step:
         match verb:
@@ -358,6 +374,9 @@ class CallflowRunner:
 
     async def _dial(self, dial: Dial) -> _Step:
         result = await self._dialer.dial(self._leg, dial)
+        self._unanswered_dial = None
+        if result.answered_target is None and self._leg.state is not LegState.ANSWERED:
+            self._unanswered_dial = unanswered_dial(result.target_ends)
         if dial.action is None:
             ended = self._leg.ended
             return None if ended is None else HungUp(ended=ended)

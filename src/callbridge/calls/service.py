@@ -305,6 +305,7 @@ class CallbridgeCalls:
                 answered_first=False,
                 screened=number.runs_application,
                 mailbox=number.mailbox,
+                record=number.record,
             )
             session = await self._sessions.session(tracker, spec)
         except BaseException:

@@ -23,7 +23,7 @@ from callbridge.callflow.runner import CallflowRunner
 from callbridge.callflow.verbs import Program
 from callbridge.calls.recordings import CallRecordings
 from callbridge.calls.tracker import CallTracker
-from callbridge.engine.events import Ended, LegEndedError
+from callbridge.engine.events import Answered, Ended, LegEndedError, LegEvent, LegState
 from callbridge.engine.leg import CallLeg
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class CallSession:
     ) -> None:
         """``answered_first``: the program runs once the leg is answered (an outbound
         call); otherwise at once, on a leg still ringing (an inbound call).  ``record``:
-        the leg is recorded from its answer (outbound calls only)."""
+        the leg is recorded from its answer (whenever that comes, for an inbound call)."""
         self._tracker = tracker
         self._recordings = recordings
         self._make_runner = make_runner
@@ -175,11 +175,11 @@ class CallSession:
         await self._events_stored(len(leg.history))
         if leg.ended is not None:
             return
+        if self._record:
+            self._record_from_answer(leg)
         if not isinstance(program, Program):
             await program(leg)
             return
-        if self._record and self._answered_first:
-            self.start_recording()
         await self._run_program(leg, program, keep_leg=False)
 
     async def _run_program(self, leg: CallLeg, program: Program, *, keep_leg: bool) -> Outcome:
@@ -189,6 +189,30 @@ class CallSession:
             outcome = await runner.follow(outcome)
         await self._log_outcome(outcome)
         return outcome
+
+    def _record_from_answer(self, leg: CallLeg) -> None:
+        """Record the leg now if it is answered (an outbound call), else from the moment
+        it is (an inbound call: whenever its program, or a Dial target, answers it)."""
+        if leg.state is LegState.ANSWERED:
+            self._start_recording(leg)
+            return
+
+        def answered(event: LegEvent) -> None:
+            if isinstance(event, Answered):
+                unsubscribe()
+                self._start_recording(leg)
+            elif isinstance(event, Ended):
+                unsubscribe()
+
+        unsubscribe = leg.subscribe(answered)
+
+    def _start_recording(self, leg: CallLeg) -> None:
+        if self._recording is not None or leg.ended is not None:
+            return
+        try:
+            self.start_recording()
+        except Exception:  # called from the leg's answer: never break it
+            log.exception("call %s: recording could not start", self.sid)
 
     async def _log_outcome(self, outcome: Outcome) -> None:
         if isinstance(outcome, Failed):

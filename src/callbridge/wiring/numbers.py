@@ -59,6 +59,7 @@ async def inbound_numbers(
                 api_key_id=key_id,
                 api_key_name=number.api_key,
                 mailbox=number.mailbox,
+                record=number.record,
                 control=number_control(
                     number=number.number,
                     control_url=number.control_url,

@@ -41,6 +41,7 @@ class InboundNumber:
     api_key_id: str | None = None
     api_key_name: str | None = None
     mailbox: str | None = None  # where its <Voicemail> goes when it names no mailbox
+    record: bool = False  # each call is recorded from its answer (as an outbound record=true)
 
     control: NumberControl | None = None
 
