@@ -35,8 +35,8 @@ from callbridge.callflow import (
     SendDigits,
     Verb,
 )
+from callbridge.callflow.failure import ERROR_ANNOUNCEMENT
 from callbridge.callflow.ports import DialResult, EnqueueResult
-from callbridge.callflow.runner import ERROR_ANNOUNCEMENT
 from callbridge.engine.events import EndReason, LegState
 
 BASE = "https://app.example/ivr.xml"

@@ -1,8 +1,9 @@
 """Call flow: one internal model of verbs, and the runner that executes programs on a leg."""
 
 from callbridge.callflow.errors import CallflowError, FetchError, InvalidProgram, InvalidVerb
+from callbridge.callflow.limits import RunnerLimits
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
-from callbridge.callflow.runner import CallflowRunner, RunnerLimits
+from callbridge.callflow.runner import CallflowRunner
 from callbridge.callflow.verbs import (
     Dial,
     DialGroup,

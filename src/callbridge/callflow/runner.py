@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from callbridge.callflow.digits import Wait, plan_send_digits
 from callbridge.callflow.errors import FetchError, InvalidProgram, InvalidVerb
-from callbridge.callflow.failure import ERROR_ANNOUNCEMENT, fail_call
-from callbridge.callflow.limits import FETCH_WINDOW, ProgramAbort, ProgramBudget, RunnerLimits
+from callbridge.callflow.failure import fail_call
+from callbridge.callflow.limits import ProgramAbort, ProgramBudget, RunnerLimits
 from callbridge.callflow.outcome import Completed, Failed, HungUp, Outcome, Redirected
+from callbridge.callflow.pauses import Sleep, send_digits, sleep_unless_ended
 from callbridge.callflow.ports import (
     AudioLoader,
     Dialer,
@@ -53,7 +53,6 @@ log = logging.getLogger(__name__)
 UNANSWERED_HANGUP = 603  # <Hangup/> before the call is answered: Decline
 
 Translate = Callable[[bytes, str], Program]
-Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 DEFAULT_LIMITS = RunnerLimits()
 _Step = Program | Outcome | None  # a new document, the end, or on to the next verb
@@ -272,7 +271,7 @@ class CallflowRunner:
                 await self._prompt(verb)
                 return None
             case SendDigits(digits=digits):
-                await self._send_digits(digits)
+                await send_digits(self._leg, digits, sleep=self._sleep)
                 return None
             case Gather():
                 return await self._gather(verb)
@@ -309,7 +308,7 @@ class CallflowRunner:
 
     async def _prompt(self, prompt: Prompt) -> None:
         if isinstance(prompt, Pause):
-            await self._sleep_unless_ended(prompt.length)
+            await sleep_unless_ended(self._leg, prompt.length, sleep=self._sleep)
             return
         for _ in range(prompt.loop or MAX_LOOP):
             if not await self._speak_or_play(prompt):
@@ -324,25 +323,6 @@ class CallflowRunner:
         except FetchError as error:
             raise ProgramAbort(f"cannot load audio {prompt.url}: {error}") from error
         return await self._leg.play(source)
-
-    async def _send_digits(self, digits: str) -> None:
-        for step in plan_send_digits(digits):
-            if isinstance(step, Wait):
-                await self._sleep_unless_ended(step.seconds)
-            else:
-                await self._leg.send_dtmf(step.keys)
-
-    async def _sleep_unless_ended(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        sleeper: asyncio.Future[Any] = asyncio.ensure_future(self._sleep(seconds))
-        ended: asyncio.Future[Any] = asyncio.ensure_future(self._leg.wait_ended())
-        try:
-            await asyncio.wait({sleeper, ended}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            ended.cancel()
-            await asyncio.gather(sleeper, ended, return_exceptions=True)
 
     async def _gather(self, gather: Gather) -> _Step:
         self._leg.flush_digits()  # keys pressed before the Gather do not count
@@ -416,15 +396,3 @@ class CallflowRunner:
             sleep=self._sleep,
             clock=self._clock,
         )
-
-
-__all__ = [
-    "ERROR_ANNOUNCEMENT",
-    "FETCH_WINDOW",
-    "UNANSWERED_HANGUP",
-    "CallflowRunner",
-    "Clock",
-    "RunnerLimits",
-    "Sleep",
-    "Translate",
-]

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from callbridge.callflow.limits import RunnerLimits
 from callbridge.callflow.ports import AudioLoader
-from callbridge.callflow.runner import RunnerLimits, Translate
+from callbridge.callflow.runner import Translate
 from callbridge.callflow.verbs import Program
 from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.destination_policy import DestinationPolicy

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from callbridge.callflow.limits import RunnerLimits
 from callbridge.callflow.ports import AudioLoader, Dialer, DialResult, LegPort, Queueing
-from callbridge.callflow.runner import CallflowRunner, RunnerLimits, Translate
+from callbridge.callflow.runner import CallflowRunner, Translate
 from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.calls.api_dialect import ApiDialect
 from callbridge.calls.destination_policy import DestinationPolicy, DestinationRefused

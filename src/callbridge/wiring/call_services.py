@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from callbridge.callflow.runner import RunnerLimits
+from callbridge.callflow.limits import RunnerLimits
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings
 from callbridge.calls.limits import CallLimiter
