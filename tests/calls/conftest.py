@@ -104,8 +104,12 @@ async def world(engine: Engine, database: Database, tmp_path: Path) -> AsyncIter
             backoff=Backoff(base=0.05, cap=0.2),
             node_id=NODE,
             poll_interval=0.05,
-            request_timeout=2.0,
-            lease=10.0,
+            # The receiver shares its event loop with the test, whose audio checks can hold
+            # it for seconds on a loaded machine: a shorter timeout would send callbacks
+            # twice (retried after a timeout the receiver did answer) and fail the tests
+            # that check their order.  Retries have tests of their own (tests/webhooks).
+            request_timeout=10.0,
+            lease=30.0,
         )
         repository = CallRepository(database=database, clock=clock, listener=dispatcher)
         calls = CallbridgeCalls(

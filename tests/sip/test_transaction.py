@@ -164,8 +164,9 @@ async def test_non_invite_retransmits_capped_at_t2_then_408(net: Net) -> None:
     tx = alice.layer.send_request(request("OPTIONS"), at(sink.transport, "udp"))
     assert (await tx.final).status_code == 408
     await settle()
-    # 0, 1, 3, 7 T1 then every 4 T1 (T2) up to 64 T1: 3 + 15 or 16 sends.
-    assert 17 <= len(sink.requests("OPTIONS")) <= 19
+    # 0, 1, 3, 7 T1 then every 4 T1 (T2) up to 64 T1: 3 + 15 or 16 sends.  Timers that fire
+    # late on a loaded machine fit fewer into Timer F; doubling without the cap would send 7.
+    assert 12 <= len(sink.requests("OPTIONS")) <= 19
 
 
 async def test_no_retransmission_over_tcp(net: Net) -> None:
