@@ -35,13 +35,19 @@ import aiosmtplib
 from callbridge.calls.voicemail.mail import MailSettings, compose
 from callbridge.calls.voicemail.mp3 import mp3_file
 from callbridge.store.clock import Clock
-from callbridge.store.voicemails import OwedMail, VoicemailRepository
+from callbridge.store.voicemails import OwedMail, VoicemailRecord, VoicemailRepository
 
 log = logging.getLogger(__name__)
 
 
 class MailRefused(Exception):
     """The SMTP server refused this mail for good (a 5xx answer)."""
+
+
+class MessageFiles(Protocol):
+    """Where a message's WAV file is on this node (``MessageAudio``; ``None``: nowhere)."""
+
+    async def path_of(self, record: VoicemailRecord) -> Path | None: ...
 
 
 class MailTransport(Protocol):
@@ -105,7 +111,9 @@ class VoicemailMailer:
         node: str = "local",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        files: MessageFiles | None = None,
     ) -> None:
+        """``files`` finds a message's audio (None: only at the path it was recorded to)."""
         self._repository = repository
         self._transport = transport
         self._settings = settings
@@ -115,6 +123,7 @@ class VoicemailMailer:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._files = files
 
     def wake(self) -> None:
         """A mail was queued."""
@@ -197,9 +206,10 @@ class VoicemailMailer:
         try:
             mp3 = None
             if mail.as_attachment:
-                wav = Path(record.path)
-                if not await asyncio.to_thread(wav.is_file):
-                    await self._hand_back(mail, f"the recording {wav.name} is not on this node")
+                wav = await self._wav(record)
+                if wav is None:
+                    name = Path(record.path).name
+                    await self._hand_back(mail, f"the recording {name} is not on this node")
                     return False
                 path = await asyncio.to_thread(mp3_file, wav)
                 mp3 = await asyncio.to_thread(path.read_bytes)
@@ -239,6 +249,12 @@ class VoicemailMailer:
             len(mail.recipients),
         )
         return True
+
+    async def _wav(self, record: VoicemailRecord) -> Path | None:
+        if self._files is not None:
+            return await self._files.path_of(record)
+        path = Path(record.path)
+        return path if await asyncio.to_thread(path.is_file) else None
 
     async def _hand_back(self, mail: OwedMail, why: str) -> None:
         """Another node may be able to send it (its recording is on that node's disk)."""
