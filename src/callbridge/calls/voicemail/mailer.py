@@ -14,7 +14,8 @@ so it cannot block the rest of its mailbox.
 Several nodes sharing one database each run a mailer: a mail is claimed by one of them;
 the others send other mailboxes' mails meanwhile, and look for work every
 ``poll_seconds`` (a mail queued by another node) or when a lease they wait for runs out
-— a node that died mid-send loses the mail to another node once its lease has run out.
+— a node that died mid-send loses the mail to another node once its lease has run out; a
+node that stops hands its mails back (any node may send them at once).
 A crash (or a lost lease) between the server's acceptance and the mark would send that
 one mail again: every attempt carries the same Message-ID (:mod:`.mail`).
 """
@@ -97,6 +98,7 @@ class SmtpTransport:
 
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_POLL_SECONDS = 5.0
+RELEASE_SECONDS = 5.0  # at shutdown, what handing the mails back may take
 
 
 class VoicemailMailer:
@@ -130,11 +132,23 @@ class VoicemailMailer:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until cancelled."""
+        """Send until cancelled; then hand back the mails this node holds, so another
+        node sharing the database sends them at once (not when their leases run out)."""
+        await self._release("earlier")
+        try:
+            await self._work()
+        finally:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_SECONDS):
+                    await self._release("its")
+
+    async def _release(self, which: str) -> None:
         try:
             await self._repository.release_mails(node=self._node)
         except Exception:
-            log.exception("voicemail mail: cannot release this node's earlier leases")
+            log.exception("voicemail mail: cannot release this node's %s leases", which)
+
+    async def _work(self) -> None:
         while True:
             self._wake.clear()
             now = self._clock.now()
