@@ -68,6 +68,32 @@ async def test_a_message_left_on_one_node_is_heard_on_another_until_deleted(
         await database.close()
 
 
+async def test_each_node_prunes_its_copies_of_messages_deleted_elsewhere(
+    tmp_path: Path, database: Database
+) -> None:
+    a, b = node(database, tmp_path / "a"), node(database, tmp_path / "b")
+    try:
+        for _ in range(2):
+            leg = ScriptedLeg(tone(10), hangup_at=1.2)
+            assert await a.deposit(
+                leg, mailbox="sales", announcement=None, as_attachment=False, caller="c", number="n"
+            )
+        kept, deleted = await b.messages(key_name="any", mailbox=None, unread=None)
+        kept_copy, deleted_copy = await b.audio_path(kept), await b.audio_path(deleted)
+        assert kept_copy is not None
+        assert deleted_copy is not None
+        recording = tmp_path / "b" / "sales" / ("f" * 32 + ".wav")  # not stored yet
+        recording.write_bytes(b"RIFF")
+        await a.delete(deleted.id, key_name="any")
+        on_b = audio(database, tmp_path / "b")
+        assert await on_b.prune() == 0  # every file is recent
+        assert await on_b.prune(keep_recent=0) == 2
+        assert sorted((tmp_path / "b" / "sales").iterdir()) == [kept_copy]
+        assert await audio(database, tmp_path / "a").prune(keep_recent=0) == 0
+    finally:
+        await database.close()
+
+
 async def test_a_message_kept_before_its_audio_was_stored_is_stored_by_its_node(
     tmp_path: Path, database: Database
 ) -> None:

@@ -39,6 +39,11 @@ class VoicemailAudioRepository:
             lambda connection: tuple((row[0], row[1]) for row in connection.execute(query))
         )
 
+    async def paths(self, mailbox: str) -> tuple[str, ...]:
+        """The paths its messages were recorded to (their names are what nodes cache)."""
+        query = select(VoicemailRow.path).where(VoicemailRow.mailbox == mailbox)
+        return await self._db.run(lambda connection: tuple(connection.scalars(query)))
+
     async def put(self, voicemail_id: int, wav: bytes) -> bool:
         """Stores the audio of a message that has none (False: gone, or it has some)."""
 

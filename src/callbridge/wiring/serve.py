@@ -127,6 +127,7 @@ async def serve(config: CallbridgeConfig) -> None:
         queues = configured_queues(config, engine, music, presence, database)
         voicemail = build_voicemail(config, database, clock, announcements=library)
         await voicemail.audio.load()  # every node serves what this one recorded before 0015
+        tasks.spawn(voicemail.audio.run(), name="voicemail-audio-prune")
         tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         control = configured_call_control(
             config,
