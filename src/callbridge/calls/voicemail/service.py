@@ -78,6 +78,10 @@ class Voicemail:
     ) -> None:
         """``audio`` keeps the WAV files; ``mail_queued`` wakes the mailer."""
         self._mailboxes = {mailbox.id: mailbox for mailbox in mailboxes}
+        self._boxes_of: dict[str, tuple[str, ...]] = {}  # user → the mailboxes it uses
+        for box in self._mailboxes.values():
+            for user in box.users:
+                self._boxes_of[user] = (*self._boxes_of.get(user, ()), box.id)
         self._repository = repository
         self._clock = clock
         self._audio = audio
@@ -194,17 +198,13 @@ class Voicemail:
 
     async def counts_of(self, users: Iterable[str]) -> dict[str, tuple[int, int]]:
         """(new, old) of each of these users that has a mailbox, in one query."""
-        wanted = set(users)
-        boxes = {box.id: box for box in self._mailboxes.values() if wanted & set(box.users)}
+        wanted = {user: self._boxes_of[user] for user in users if user in self._boxes_of}
+        boxes = sorted({box for each in wanted.values() for box in each})
+        each = await self._repository.counts_by_mailbox(boxes) if boxes else {}
         found: dict[str, tuple[int, int]] = {}
-        if not boxes:
-            return found
-        each = await self._repository.counts_by_mailbox(list(boxes))
-        for box in boxes.values():
-            new, old = each.get(box.id, (0, 0))
-            for user in wanted.intersection(box.users):
-                was_new, was_old = found.get(user, (0, 0))
-                found[user] = (was_new + new, was_old + old)
+        for user, theirs in wanted.items():
+            counts = [each.get(box, (0, 0)) for box in theirs]
+            found[user] = (sum(new for new, _ in counts), sum(old for _, old in counts))
         return found
 
     def visible_mailboxes(self, key_name: str) -> list[str]:
