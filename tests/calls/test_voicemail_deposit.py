@@ -14,12 +14,14 @@ import pytest
 
 from callbridge.calls.recordings import wav_duration
 from callbridge.calls.voicemail import Mailbox, UnknownMailbox, Voicemail
+from callbridge.calls.voicemail.audio import MessageAudio
 from callbridge.calls.voicemail.recording import RecordingEnd, record_message
 from callbridge.calls.voicemail.silence import SilenceMeter
 from callbridge.engine.events import Ended, EndReason, LegState, Party
 from callbridge.media.plane import AudioSource
 from callbridge.media.sources import SilenceSource
 from callbridge.store.database import Database
+from callbridge.store.voicemail_audio import VoicemailAudioRepository
 from callbridge.store.voicemails import VoicemailRepository
 
 FRAME = 320
@@ -171,7 +173,9 @@ async def test_a_short_message_is_not_kept_a_longer_one_is_stored_mailed_and_lit
         mailboxes=[Mailbox(id="sales", emails=("s@x.org",), users=("1001",))],
         repository=VoicemailRepository(database=database),
         clock=StepClock(),
-        directory=tmp_path / "vm",
+        audio=MessageAudio(
+            stored=VoicemailAudioRepository(database=database), directory=tmp_path / "vm"
+        ),
         notifier=lights,
         mail_queued=lambda: queued.append(1),
     )
@@ -221,7 +225,9 @@ async def test_the_greeting_is_the_announcement_asked_for_else_the_mailboxes(
         mailboxes=[Mailbox(id="sales", announcement="4"), Mailbox(id="other", announcement="9")],
         repository=VoicemailRepository(database=database),
         clock=StepClock(),
-        directory=tmp_path / "vm",
+        audio=MessageAudio(
+            stored=VoicemailAudioRepository(database=database), directory=tmp_path / "vm"
+        ),
         announcements=Library(),
     )
     try:

@@ -289,3 +289,36 @@ async def test_notify_ignores_record_route(mwi_engine: Engine) -> None:
         assert notify.get_header("route") is None
         assert (await phone.subscribe(expires=0, in_dialog=True)).status_code == 200
         await phone.notify()
+
+
+async def test_counts_read_elsewhere_notify_only_subscriptions_told_otherwise(
+    mwi_engine: Engine, mailboxes: Mailboxes
+) -> None:
+    """Another node's change, as the periodic check hands it over (``counts_now``)."""
+    mwi = mwi_engine.message_waiting
+    async with subscriber() as phone, subscriber("1002", host="127.0.30.2") as other:
+        assert (await phone.subscribe(expires=600)).status_code == 200
+        assert summary(await phone.notify()) == (False, 0, 0)
+        assert (await other.subscribe(expires=600)).status_code == 200
+        assert summary(await other.notify()) == (False, 0, 0)
+        assert sorted(mwi.watched_users()) == ["1001", "1002"]
+        mwi.counts_now("1001", 0, 0)  # what it was told: nothing to say
+        await phone.no_notify()
+        mailboxes.of["1001"] = (1, 0)
+        mwi.counts_now("1001", 1, 0)
+        mwi.counts_now("1002", 0, 0)
+        assert summary(await phone.notify()) == (True, 1, 0)
+        await other.no_notify()
+        mwi.counts_now("1001", 1, 0)  # told already
+        await phone.no_notify()
+        mailboxes.failing = True
+        mwi.mailbox_changed(["1002"])
+        assert (await other.notify()).body == b""
+        mailboxes.failing = False
+        mwi.counts_now("1002", 0, 0)  # its last NOTIFY said nothing: this one does
+        assert summary(await other.notify()) == (False, 0, 0)
+        for each in (phone, other):
+            assert (await each.subscribe(expires=0, in_dialog=True)).status_code == 200
+            await each.notify()
+    await settled(mwi_engine)
+    assert mwi.watched_users() == ()

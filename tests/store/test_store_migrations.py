@@ -30,6 +30,7 @@ TABLES = {
     "queue_statistics",
     "queue_member_statistics",
     "announcement_audio",
+    "voicemail_audio",
     "alembic_version",
 }
 

@@ -1,7 +1,7 @@
 """The voicemail mail queue shared by several nodes on one database (SQLite both ways,
 PostgreSQL): two mailers each send a mail once, a mailbox's in order; a node that dies
-mid-send keeps its lease until it runs out, then another node takes the mail over; an
-outcome is recorded only by the node still holding the lease."""
+mid-send keeps its lease until it runs out, then another node takes the mail over (one
+stopped hands it back at once); an outcome is recorded only by the node still holding the lease."""
 
 from __future__ import annotations
 
@@ -50,9 +50,18 @@ async def second(database: Database, request: pytest.FixtureRequest) -> AsyncIte
         yield other
 
 
-def mailer(database: Database, transport: Transport, clock: StepClock) -> VoicemailMailer:
+class Crashing(VoicemailRepository):
+    """A node that dies hands nothing back."""
+
+    async def release_mails(self, *, node: str) -> int:
+        return 0
+
+
+def mailer(
+    database: Database, transport: Transport, clock: StepClock, *, crashes: bool = False
+) -> VoicemailMailer:
     return VoicemailMailer(
-        repository=VoicemailRepository(database=database),
+        repository=(Crashing if crashes else VoicemailRepository)(database=database),
         transport=transport,
         settings=MailSettings(sender="Callbridge <vm@x.org>", public_url="http://h"),
         clock=clock,
@@ -111,7 +120,7 @@ async def test_a_node_dead_mid_send_loses_the_mail_once_its_lease_ran_out(
     )
     sent: list[tuple[str, str]] = []
     dying = Transport("a", sent, hang=True)
-    a = asyncio.create_task(mailer(database, dying, StepClock()).run())
+    a = asyncio.create_task(mailer(database, dying, StepClock(), crashes=True).run())
     await until(lambda: dying.started == ["first@x.org"])
     a.cancel()  # node a dies mid-send: its lease on the first mail stays
     await asyncio.gather(a, return_exceptions=True)
@@ -129,6 +138,25 @@ async def test_a_node_dead_mid_send_loses_the_mail_once_its_lease_ran_out(
         b.cancel()
         await asyncio.gather(b, return_exceptions=True)
     assert sent == [("b", "other@x.org"), ("b", "first@x.org"), ("b", "second@x.org")]
+
+
+async def test_a_node_stopped_mid_send_hands_the_mail_back_at_once(
+    database: Database, second: Database, tmp_path: Path
+) -> None:
+    await queue(database, tmp_path, [("sales", "first@x.org"), ("sales", "second@x.org")])
+    sent: list[tuple[str, str]] = []
+    stopping = Transport("a", sent, hang=True)
+    a = asyncio.create_task(mailer(database, stopping, StepClock()).run())
+    await until(lambda: stopping.started == ["first@x.org"])
+    a.cancel()  # node a stops: it releases its lease
+    await asyncio.gather(a, return_exceptions=True)
+    b = asyncio.create_task(mailer(second, Transport("b", sent), StepClock()).run())
+    try:
+        await until(lambda: len(sent) == 2)  # no lease to wait for (the clock stands)
+    finally:
+        b.cancel()
+        await asyncio.gather(b, return_exceptions=True)
+    assert sent == [("b", "first@x.org"), ("b", "second@x.org")]
 
 
 async def test_only_the_node_holding_the_lease_records_the_outcome(

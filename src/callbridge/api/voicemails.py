@@ -40,6 +40,8 @@ class VoicemailService(Protocol):
 
     async def by_link(self, voicemail_id: int, token: str) -> VoicemailRecord: ...
 
+    async def audio_path(self, record: VoicemailRecord) -> Path | None: ...
+
     async def mark_read(self, voicemail_id: int, *, key_name: str) -> VoicemailRecord: ...
 
     async def delete(self, voicemail_id: int, *, key_name: str) -> None: ...
@@ -96,8 +98,8 @@ def voicemails_router(*, voicemails: VoicemailService, auth: Authenticator) -> A
                 record = await voicemails.get(number, key_name=await key_name(request))
         except VoicemailNotFound as exc:
             raise _missing(voicemail_id) from exc
-        path = Path(record.path)
-        if not await asyncio.to_thread(path.is_file):
+        path = await voicemails.audio_path(record)
+        if path is None:
             raise _missing(voicemail_id)
         return path
 

@@ -14,7 +14,9 @@ watch only its own mailbox); the duration is not below ``min_expires`` (423 with
 Refreshes come in the subscription's dialog (:mod:`callbridge.engine.subscription`) and
 are not challenged again: the dialog's tags (ours is 48 random bits) identify it.
 The counts come from a :class:`~callbridge.engine.subscription.MessageCounts` given with
-:meth:`MessageWaiting.serve`; until then the engine does not take SUBSCRIBE (405).
+:meth:`MessageWaiting.serve`; until then the engine does not take SUBSCRIBE (405).  Changes
+are told through :meth:`MessageWaiting.mailbox_changed` (this node's) and
+:meth:`MessageWaiting.counts_now` (any node's, as a periodic check reads them).
 """
 
 from __future__ import annotations
@@ -123,6 +125,17 @@ class MessageWaiting:
         """The messages of these users' mailboxes changed: NOTIFY their subscribers."""
         for user in users:
             for subscription in list(self._by_user.get(user, {}).values()):
+                subscription.changed()
+
+    def watched_users(self) -> tuple[str, ...]:
+        """The users with a subscription in force here."""
+        return tuple(self._by_user)
+
+    def counts_now(self, user: str, new: int, old: int) -> None:
+        """The user's counts as the store has them now (read by another node's change
+        check): NOTIFY the subscriptions last told otherwise."""
+        for subscription in list(self._by_user.get(user, {}).values()):
+            if subscription.told not in (None, (new, old)):
                 subscription.changed()
 
     async def close(self) -> None:

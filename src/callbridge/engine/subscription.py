@@ -40,6 +40,7 @@ from callbridge.sip.transaction import ServerTransaction
 
 log = logging.getLogger(__name__)
 
+UNKNOWN_COUNTS = (-1, -1)  # what ``told`` holds after a NOTIFY without counts
 COUNTS_TIMEOUT = 5.0  # seconds a NOTIFY waits for the counts before it goes without a body
 ALLOW = "SUBSCRIBE"
 
@@ -102,6 +103,9 @@ class Subscription:
         self._sender: asyncio.Task[None] | None = None
         self._dirty = False
         self.finished = False
+        # The (new, old) counts its last NOTIFY carried; None: none read yet (one is
+        # coming); UNKNOWN_COUNTS: its last NOTIFY went without them.
+        self.told: tuple[int, int] | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -225,9 +229,11 @@ class Subscription:
         try:
             async with asyncio.timeout(COUNTS_TIMEOUT):
                 new, old = await self._counts.counts(self.user)
+            self.told = (new, old)
             return MessageSummary(account=self.account, new=new, old=old).body()
         except Exception as exc:  # the store's failure (or a timeout) is not ours to raise
             log.warning("message counts of %s not read (%s): NOTIFY without a body", self.user, exc)
+            self.told = UNKNOWN_COUNTS
             return b""
 
     # --- DialogHandler: the subscriber's requests in this dialog ---

@@ -306,3 +306,14 @@ class AnnouncementAudioRow(Base):
         String(64), ForeignKey("announcements.id", ondelete="CASCADE"), primary_key=True
     )
     pcm: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class VoicemailAudioRow(Base):
+    """A voicemail message's WAV file as recorded (every node serves and mails it)."""
+
+    __tablename__ = "voicemail_audio"
+
+    voicemail_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("voicemails.id", ondelete="CASCADE"), primary_key=True
+    )
+    wav: Mapped[bytes] = mapped_column(LargeBinary)

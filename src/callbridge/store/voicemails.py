@@ -6,9 +6,8 @@ a mail can be claimed only when no earlier mail of its mailbox is still owed, so
 mailbox's mails go out in the order its messages were left.
 
 Several nodes may share one database: a mailer *claims* a mail before it sends it (a
-lease: ``claimed_by``, ``lease_until``; a compare-and-set update, as the webhook outbox's
-claims are), and records the outcome only while it still holds the lease.  A node that
-dies mid-send leaves a lease that runs out, and another node takes the mail over."""
+lease: ``claimed_by``, ``lease_until``; a compare-and-set update), and records the outcome
+only while it holds the lease: a node dead mid-send loses the mail when its lease runs out."""
 
 from __future__ import annotations
 
@@ -33,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from callbridge.store.database import Database
-from callbridge.store.models import VoicemailMailRow, VoicemailRow
+from callbridge.store.models import VoicemailAudioRow, VoicemailMailRow, VoicemailRow
 
 MAX_ERROR_CHARS = 500
 
@@ -99,7 +98,9 @@ class VoicemailRepository:
     def __init__(self, *, database: Database) -> None:
         self._db = database
 
-    async def add(self, new: NewVoicemail) -> VoicemailRecord:
+    async def add(self, new: NewVoicemail, *, wav: bytes | None = None) -> VoicemailRecord:
+        """Stores the message, its mail, and its audio (``wav``: the file's bytes)."""
+
         def work(connection: Connection) -> VoicemailRecord:
             voicemail_id = connection.execute(
                 insert(VoicemailRow)
@@ -115,6 +116,10 @@ class VoicemailRepository:
                 )
                 .returning(VoicemailRow.id)
             ).scalar_one()
+            if wav is not None:
+                connection.execute(
+                    insert(VoicemailAudioRow).values(voicemail_id=voicemail_id, wav=wav)
+                )
             if new.recipients:
                 connection.execute(
                     insert(VoicemailMailRow).values(
@@ -165,11 +170,14 @@ class VoicemailRepository:
         return await self._db.run(work)
 
     async def delete(self, voicemail_id: int) -> VoicemailRecord | None:
-        """Deletes the message and any mail still owed for it; returns what it was."""
+        """Deletes the message, its audio and any mail owed for it; returns what it was."""
 
         def work(connection: Connection) -> VoicemailRecord | None:
             found = _one(connection, voicemail_id)
             if found is not None:
+                connection.execute(
+                    delete(VoicemailAudioRow).where(VoicemailAudioRow.voicemail_id == voicemail_id)
+                )
                 connection.execute(
                     delete(VoicemailMailRow).where(VoicemailMailRow.voicemail_id == voicemail_id)
                 )
@@ -180,24 +188,25 @@ class VoicemailRepository:
 
     async def counts(self, mailboxes: Sequence[str]) -> tuple[int, int]:
         """(unread, read) messages of these mailboxes."""
+        each = await self.counts_by_mailbox(mailboxes)
+        return sum(new for new, _ in each.values()), sum(old for _, old in each.values())
+
+    async def counts_by_mailbox(self, mailboxes: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """(unread, read) messages of each of these mailboxes (an empty one is absent)."""
+        unread = VoicemailRow.read_at.is_(None)
         query = (
-            select(VoicemailRow.read_at.is_(None), func.count())
+            select(VoicemailRow.mailbox, unread, func.count())
             .where(VoicemailRow.mailbox.in_(list(mailboxes)))
-            .group_by(VoicemailRow.read_at.is_(None))
+            .group_by(VoicemailRow.mailbox, unread)
         )
 
-        def work(connection: Connection) -> tuple[int, int]:
-            new = old = 0
-            for unread, count in connection.execute(query):
-                if unread:
-                    new += count
-                else:
-                    old += count
-            return new, old
+        def work(connection: Connection) -> dict[str, tuple[int, int]]:
+            found: dict[str, list[int]] = {}
+            for mailbox, is_unread, count in connection.execute(query):
+                found.setdefault(mailbox, [0, 0])[0 if is_unread else 1] += count
+            return {mailbox: (new, old) for mailbox, (new, old) in found.items()}
 
-        if not mailboxes:
-            return 0, 0
-        return await self._db.run(work)
+        return await self._db.run(work) if mailboxes else {}
 
     async def next_mail(self) -> OwedMail | None:
         """The oldest mail still owed (claimed or not)."""

@@ -55,7 +55,7 @@ from callbridge.wiring.originate import originate_api
 from callbridge.wiring.queues import configured_queues
 from callbridge.wiring.shutdown import ShutdownSignals
 from callbridge.wiring.startup import StartupError, bind_http_socket, next_steps, startup_warnings
-from callbridge.wiring.voicemail import build_voicemail, wire_message_waiting
+from callbridge.wiring.voicemail import build_voicemail, shared_lights, wire_message_waiting
 from callbridge.wiring.webhooks import flush_seconds, twilio_tokens, webhook_dispatcher
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,8 @@ async def serve(config: CallbridgeConfig) -> None:
         engine.watch_legs(presence.watch)
         queues = configured_queues(config, engine, music, presence, database)
         voicemail = build_voicemail(config, database, clock, announcements=library)
+        await voicemail.audio.load()  # every node serves what this one recorded before 0015
+        tasks.spawn(voicemail.audio.run(), name="voicemail-audio-prune")
         tasks.spawn(voicemail.mailer.run(), name="voicemail-mailer")
         control = configured_call_control(
             config,
@@ -169,6 +171,7 @@ async def serve(config: CallbridgeConfig) -> None:
         # Phones' message-waiting lights follow the voicemail store.
         voicemail.service.set_notifier(engine.message_waiting)
         wire_message_waiting(engine, counts=voicemail.service)
+        tasks.spawn(shared_lights(engine, voicemail.service).run(), name="message-waiting-check")
         callbacks = CallbridgeCallbacks(
             engine=engine,
             repository=repository,

@@ -1,5 +1,6 @@
 """Builds the voicemail service and its mailer from the configuration; phones' message-waiting
-lights follow it (RFC 3842 subscriptions, served by the engine)."""
+lights follow it (RFC 3842 subscriptions, served by the engine), also its changes made on
+other nodes sharing the database (:mod:`callbridge.calls.voicemail.lights`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callbridge.calls.voicemail import Announcements, Mailbox, Voicemail
+from callbridge.calls.voicemail.audio import MessageAudio
+from callbridge.calls.voicemail.lights import SharedLights
 from callbridge.calls.voicemail.mail import MailSettings
 from callbridge.calls.voicemail.mailer import SmtpSettings, SmtpTransport, VoicemailMailer
 from callbridge.config import CallbridgeConfig
@@ -14,6 +17,7 @@ from callbridge.engine.engine import Engine
 from callbridge.engine.subscription import MessageCounts
 from callbridge.store.clock import Clock
 from callbridge.store.database import Database
+from callbridge.store.voicemail_audio import VoicemailAudioRepository
 from callbridge.store.voicemails import VoicemailRepository
 
 VOICEMAIL_FOLDER = "voicemail"  # under [media] recordings_dir
@@ -23,6 +27,7 @@ VOICEMAIL_FOLDER = "voicemail"  # under [media] recordings_dir
 class VoicemailParts:
     service: Voicemail
     mailer: VoicemailMailer
+    audio: MessageAudio  # its ``load`` stores this node's files of messages kept before 0015
 
 
 def build_voicemail(
@@ -34,6 +39,10 @@ def build_voicemail(
 ) -> VoicemailParts:
     """``announcements`` are the greetings by id (prompts' AnnouncementLibrary)."""
     repository = VoicemailRepository(database=database)
+    audio = MessageAudio(
+        stored=VoicemailAudioRepository(database=database),
+        directory=Path(config.media.recordings_dir) / VOICEMAIL_FOLDER,
+    )
     smtp = config.smtp
     mailer = VoicemailMailer(
         repository=repository,
@@ -52,6 +61,7 @@ def build_voicemail(
         clock=clock,
         retry_seconds=smtp.retry_seconds,
         node=config.calls.node,
+        files=audio,
     )
     service = Voicemail(
         mailboxes=tuple(
@@ -68,11 +78,11 @@ def build_voicemail(
         ),
         repository=repository,
         clock=clock,
-        directory=Path(config.media.recordings_dir) / VOICEMAIL_FOLDER,
+        audio=audio,
         announcements=announcements,
         mail_queued=mailer.wake,
     )
-    return VoicemailParts(service=service, mailer=mailer)
+    return VoicemailParts(service=service, mailer=mailer, audio=audio)
 
 
 def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
@@ -81,3 +91,9 @@ def wire_message_waiting(engine: Engine, counts: MessageCounts | None) -> None:
     package is not offered (489)."""
     if counts is not None:
         engine.message_waiting.serve(counts)
+
+
+def shared_lights(engine: Engine, voicemail: Voicemail) -> SharedLights:
+    """The check (its ``run``) that NOTIFYs this node's subscribers of changes made on any
+    node."""
+    return SharedLights(lights=engine.message_waiting, counts=voicemail)

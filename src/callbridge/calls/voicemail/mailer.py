@@ -14,7 +14,8 @@ so it cannot block the rest of its mailbox.
 Several nodes sharing one database each run a mailer: a mail is claimed by one of them;
 the others send other mailboxes' mails meanwhile, and look for work every
 ``poll_seconds`` (a mail queued by another node) or when a lease they wait for runs out
-— a node that died mid-send loses the mail to another node once its lease has run out.
+— a node that died mid-send loses the mail to another node once its lease has run out; a
+node that stops hands its mails back (any node may send them at once).
 A crash (or a lost lease) between the server's acceptance and the mark would send that
 one mail again: every attempt carries the same Message-ID (:mod:`.mail`).
 """
@@ -35,13 +36,19 @@ import aiosmtplib
 from callbridge.calls.voicemail.mail import MailSettings, compose
 from callbridge.calls.voicemail.mp3 import mp3_file
 from callbridge.store.clock import Clock
-from callbridge.store.voicemails import OwedMail, VoicemailRepository
+from callbridge.store.voicemails import OwedMail, VoicemailRecord, VoicemailRepository
 
 log = logging.getLogger(__name__)
 
 
 class MailRefused(Exception):
     """The SMTP server refused this mail for good (a 5xx answer)."""
+
+
+class MessageFiles(Protocol):
+    """Where a message's WAV file is on this node (``MessageAudio``; ``None``: nowhere)."""
+
+    async def path_of(self, record: VoicemailRecord) -> Path | None: ...
 
 
 class MailTransport(Protocol):
@@ -91,6 +98,7 @@ class SmtpTransport:
 
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_POLL_SECONDS = 5.0
+RELEASE_SECONDS = 5.0  # at shutdown, what handing the mails back may take
 
 
 class VoicemailMailer:
@@ -105,7 +113,9 @@ class VoicemailMailer:
         node: str = "local",
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        files: MessageFiles | None = None,
     ) -> None:
+        """``files`` finds a message's audio (None: only at the path it was recorded to)."""
         self._repository = repository
         self._transport = transport
         self._settings = settings
@@ -115,17 +125,30 @@ class VoicemailMailer:
         self._lease = timedelta(seconds=lease_seconds)
         self._poll = poll_seconds
         self._wake = asyncio.Event()
+        self._files = files
 
     def wake(self) -> None:
         """A mail was queued."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until cancelled."""
+        """Send until cancelled; then hand back the mails this node holds, so another
+        node sharing the database sends them at once (not when their leases run out)."""
+        await self._release("earlier")
+        try:
+            await self._work()
+        finally:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(RELEASE_SECONDS):
+                    await self._release("its")
+
+    async def _release(self, which: str) -> None:
         try:
             await self._repository.release_mails(node=self._node)
         except Exception:
-            log.exception("voicemail mail: cannot release this node's earlier leases")
+            log.exception("voicemail mail: cannot release this node's %s leases", which)
+
+    async def _work(self) -> None:
         while True:
             self._wake.clear()
             now = self._clock.now()
@@ -197,9 +220,10 @@ class VoicemailMailer:
         try:
             mp3 = None
             if mail.as_attachment:
-                wav = Path(record.path)
-                if not await asyncio.to_thread(wav.is_file):
-                    await self._hand_back(mail, f"the recording {wav.name} is not on this node")
+                wav = await self._wav(record)
+                if wav is None:
+                    name = Path(record.path).name
+                    await self._hand_back(mail, f"the recording {name} is not on this node")
                     return False
                 path = await asyncio.to_thread(mp3_file, wav)
                 mp3 = await asyncio.to_thread(path.read_bytes)
@@ -239,6 +263,12 @@ class VoicemailMailer:
             len(mail.recipients),
         )
         return True
+
+    async def _wav(self, record: VoicemailRecord) -> Path | None:
+        if self._files is not None:
+            return await self._files.path_of(record)
+        path = Path(record.path)
+        return path if await asyncio.to_thread(path.is_file) else None
 
     async def _hand_back(self, mail: OwedMail, why: str) -> None:
         """Another node may be able to send it (its recording is on that node's disk)."""

@@ -1,8 +1,9 @@
 """Voicemail: leaving a message in a mailbox (greeting, beep, recording), storing it, and
 what the API and the message-waiting lights read and change.
 
-Each kept message is written with its mail in one transaction (the mailer sends it from
-there, :mod:`.mailer`), and the users of its mailbox are told its counts changed."""
+Each kept message is written with its mail and its audio in one transaction (the mailer
+sends it from there, :mod:`.mailer`; every node serves its audio, :mod:`.audio`), and the
+users of its mailbox are told its counts changed (on other nodes: :mod:`.lights`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from callbridge.calls.voicemail.audio import MessageAudio
 from callbridge.calls.voicemail.errors import UnknownMailbox, VoicemailNotFound
 from callbridge.calls.voicemail.mailbox import Mailbox
 from callbridge.calls.voicemail.recording import RecordingLeg, record_message
@@ -69,16 +71,20 @@ class Voicemail:
         mailboxes: Iterable[Mailbox],
         repository: VoicemailRepository,
         clock: Clock,
-        directory: Path,
+        audio: MessageAudio,
         announcements: Announcements | None = None,
         notifier: MessageWaitingNotifier | None = None,
         mail_queued: Callable[[], None] = lambda: None,
     ) -> None:
-        """``directory`` holds the WAV files; ``mail_queued`` wakes the mailer."""
+        """``audio`` keeps the WAV files; ``mail_queued`` wakes the mailer."""
         self._mailboxes = {mailbox.id: mailbox for mailbox in mailboxes}
+        self._boxes_of: dict[str, tuple[str, ...]] = {}  # user → the mailboxes it uses
+        for box in self._mailboxes.values():
+            for user in box.users:
+                self._boxes_of[user] = (*self._boxes_of.get(user, ()), box.id)
         self._repository = repository
         self._clock = clock
-        self._directory = directory
+        self._audio = audio
         self._announcements = announcements
         self._notifier = notifier
         self._mail_queued = mail_queued
@@ -142,7 +148,8 @@ class Voicemail:
                 token=secrets.token_urlsafe(24),
                 recipients=box.emails,
                 as_attachment=as_attachment,
-            )
+            ),
+            wav=await asyncio.to_thread(recorded.path.read_bytes),
         )
         log.info(
             "mailbox %s: message %d from %s, %.1f s (ended by %s)",
@@ -171,9 +178,9 @@ class Voicemail:
         return await leg.say(GREETING)
 
     def _new_path(self, mailbox: str) -> Path:
-        folder = self._directory / mailbox
-        folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{uuid.uuid4().hex}.wav"
+        path = self._audio.new_path(mailbox, uuid.uuid4().hex)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
 
     def _changed(self, box: Mailbox) -> None:
         if self._notifier is not None and box.users:
@@ -188,6 +195,17 @@ class Voicemail:
         """(new, old) messages of the mailboxes whose users include ``user``."""
         boxes = [box.id for box in self._mailboxes.values() if user in box.users]
         return await self._repository.counts(boxes)
+
+    async def counts_of(self, users: Iterable[str]) -> dict[str, tuple[int, int]]:
+        """(new, old) of each of these users that has a mailbox, in one query."""
+        wanted = {user: self._boxes_of[user] for user in users if user in self._boxes_of}
+        boxes = sorted({box for each in wanted.values() for box in each})
+        each = await self._repository.counts_by_mailbox(boxes) if boxes else {}
+        found: dict[str, tuple[int, int]] = {}
+        for user, theirs in wanted.items():
+            counts = [each.get(box, (0, 0)) for box in theirs]
+            found[user] = (sum(new for new, _ in counts), sum(old for _, old in counts))
+        return found
 
     def visible_mailboxes(self, key_name: str) -> list[str]:
         return [box.id for box in self._mailboxes.values() if box.visible_to(key_name)]
@@ -218,6 +236,10 @@ class Voicemail:
             raise VoicemailNotFound(str(voicemail_id))
         return found
 
+    async def audio_path(self, record: VoicemailRecord) -> Path | None:
+        """The message's WAV file on this node (``None``: its audio is not reachable)."""
+        return await self._audio.path_of(record)
+
     async def mark_read(self, voicemail_id: int, *, key_name: str) -> VoicemailRecord:
         await self.get(voicemail_id, key_name=key_name)
         updated = await self._repository.mark_read(voicemail_id, at=self._clock.now())
@@ -231,9 +253,7 @@ class Voicemail:
         deleted = await self._repository.delete(voicemail_id)
         if deleted is None:
             raise VoicemailNotFound(str(voicemail_id))
-        path = Path(deleted.path)
-        await asyncio.to_thread(path.unlink, missing_ok=True)
-        await asyncio.to_thread(path.with_suffix(".mp3").unlink, missing_ok=True)
+        await self._audio.forget(deleted)
         self._changed_id(deleted.mailbox)
 
     def _may_see(self, record: VoicemailRecord, key_name: str | None) -> bool:
