@@ -173,7 +173,7 @@ def reason_for_sip_status(status: int) -> EndReason:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnansweredDial:
+class Unanswered:
     """How a caller's leg still unanswered ends when nobody it was rung for answered:
     ``reason`` (its end, and ``CallOutcome``) and the final ``sip_code`` it gets."""
 
@@ -205,31 +205,31 @@ class TargetEnd:
 # else a target that failed (an error response, not routable) → 502 Bad Gateway, else
 # every target unreachable (no response, transport error) → 504 Server Time-out.
 # Nothing rung at all (every target refused): 502.
-_UNANSWERED: tuple[tuple[frozenset[EndReason], UnansweredDial], ...] = (
-    (frozenset({EndReason.BUSY}), UnansweredDial(reason=EndReason.BUSY, sip_code=486)),
-    (frozenset({EndReason.DECLINED}), UnansweredDial(reason=EndReason.DECLINED, sip_code=603)),
+_UNANSWERED: tuple[tuple[frozenset[EndReason], Unanswered], ...] = (
+    (frozenset({EndReason.BUSY}), Unanswered(reason=EndReason.BUSY, sip_code=486)),
+    (frozenset({EndReason.DECLINED}), Unanswered(reason=EndReason.DECLINED, sip_code=603)),
     (
         frozenset({EndReason.NO_ANSWER, EndReason.CANCELLED}),
-        UnansweredDial(reason=EndReason.NO_ANSWER, sip_code=480),
+        Unanswered(reason=EndReason.NO_ANSWER, sip_code=480),
     ),
-    (frozenset({EndReason.OFFLINE}), UnansweredDial(reason=EndReason.OFFLINE, sip_code=480)),
+    (frozenset({EndReason.OFFLINE}), Unanswered(reason=EndReason.OFFLINE, sip_code=480)),
     (
         frozenset(EndReason) - {EndReason.UNREACHABLE},  # failed, or any other reason
-        UnansweredDial(reason=EndReason.FAILED, sip_code=502),
+        Unanswered(reason=EndReason.FAILED, sip_code=502),
     ),
     (
         frozenset({EndReason.UNREACHABLE}),
-        UnansweredDial(reason=EndReason.UNREACHABLE, sip_code=504),
+        Unanswered(reason=EndReason.UNREACHABLE, sip_code=504),
     ),
 )
-_NOTHING_DIALLED = UnansweredDial(reason=EndReason.FAILED, sip_code=502)
+_NOTHING_DIALLED = Unanswered(reason=EndReason.FAILED, sip_code=502)
 
 # A relayed target's own final response the caller must not get: a challenge (401, 407)
 # asks for the credentials this server holds for the target's trunk, not the caller's.
 _NOT_RELAYED = frozenset({401, 407})
 
 
-def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> UnansweredDial:
+def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> Unanswered:
     """How the caller's unanswered leg ends when the targets it was rung for (the last
     group's, and those that could not be dialled) ended for ``target_ends``: the one
     decision for every caller nobody answered.
@@ -257,7 +257,7 @@ def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> Unanswered
         if relayed and result.reason in (EndReason.FAILED, EndReason.UNREACHABLE):
             own = _relayed_code(end for end in ends if end.reason in group)
             if own is not None:
-                return UnansweredDial(reason=result.reason, sip_code=own)
+                return Unanswered(reason=result.reason, sip_code=own)
         return result
     return _NOTHING_DIALLED
 
@@ -278,7 +278,7 @@ def _relayed_code(ends: Iterable[TargetEnd]) -> int | None:
     return 500 if best == 503 else best
 
 
-def unanswered_dial(target_ends: Iterable[EndReason]) -> UnansweredDial:
+def unanswered_dial(target_ends: Iterable[EndReason]) -> Unanswered:
     """How the caller's unanswered leg ends after a Dial whose targets (its last group's,
     and those it could not dial: offline, or failed) ended for ``target_ends``
     (:func:`unanswered`, not relayed)."""

@@ -27,7 +27,7 @@ from callbridge.engine.engine import IncomingCall
 from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
-from callbridge.vocabulary import CallStatus, TargetEnd, UnansweredDial, unanswered
+from callbridge.vocabulary import CallStatus, TargetEnd, Unanswered, unanswered
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class ExtensionDialer:
         await _tell(caller, unanswered(rung.target_ends, relayed=True))
 
 
-async def _tell(caller: CallLeg, why: UnansweredDial) -> None:
+async def _tell(caller: CallLeg, why: Unanswered) -> None:
     await caller.hangup(why.reason, why.sip_code, detail=f"nobody answered ({why.reason.value})")
 
 
