@@ -12,6 +12,7 @@ from callbridge.vocabulary import (
     CallStatus,
     EndReason,
     InvalidStatusChange,
+    TargetEnd,
     call_outcome,
     change_status,
     dial_status,
@@ -19,6 +20,7 @@ from callbridge.vocabulary import (
     reason_for_dial_status,
     reason_for_sip_status,
     sip_status_for_reason,
+    unanswered,
     unanswered_dial,
 )
 
@@ -166,3 +168,84 @@ def test_an_unanswered_dial_gives_the_caller_the_response_that_says_why(
     # The completed callback of the caller's call agrees with what the caller got.
     told = call_outcome(got.reason, sip_code=got.sip_code, answered=False)
     assert (told.outcome.value, told.sip_code) == (outcome, sip)
+
+
+def end(reason: EndReason, code: int | None = None) -> TargetEnd:
+    return TargetEnd(reason=reason, sip_code=code)
+
+
+NO_ROUTE = TargetEnd.not_dialled(offline=False)
+OFFLINE = TargetEnd.not_dialled(offline=True)
+
+# (how the targets ended, (reason, SIP) after a Dial, (reason, SIP) when the caller
+#  dialled the target itself: a phone calling an extension or a number)
+UNANSWERED: list[tuple[tuple[TargetEnd, ...], tuple[EndReason, int], tuple[EndReason, int]]] = [
+    # Busy beats declined beats rung out beats offline, however the caller got there.
+    ((end(R.BUSY, 486), end(R.DECLINED, 603)), (R.BUSY, 486), (R.BUSY, 486)),
+    ((end(R.BUSY, 600),), (R.BUSY, 486), (R.BUSY, 486)),
+    ((end(R.FAILED, 404), end(R.DECLINED, 603)), (R.DECLINED, 603), (R.DECLINED, 603)),
+    ((end(R.NO_ANSWER), end(R.FAILED, 500)), (R.NO_ANSWER, 480), (R.NO_ANSWER, 480)),
+    ((end(R.NO_ANSWER, 408),), (R.NO_ANSWER, 480), (R.NO_ANSWER, 480)),
+    ((end(R.CANCELLED), NO_ROUTE), (R.NO_ANSWER, 480), (R.NO_ANSWER, 480)),
+    ((OFFLINE, NO_ROUTE), (R.OFFLINE, 480), (R.OFFLINE, 480)),
+    # A failure: after a Dial the next hop failed (502); relayed, its own response.
+    ((end(R.FAILED, 404),), (R.FAILED, 502), (R.FAILED, 404)),
+    ((end(R.FAILED, 484),), (R.FAILED, 502), (R.FAILED, 484)),
+    ((NO_ROUTE,), (R.FAILED, 502), (R.FAILED, 404)),  # no route: 404 Not Found
+    ((end(R.FAILED, 500), end(R.FAILED, 404)), (R.FAILED, 502), (R.FAILED, 404)),  # 4xx first
+    ((end(R.FAILED, 404), end(R.FAILED, 604)), (R.FAILED, 502), (R.FAILED, 604)),  # 6xx first
+    ((end(R.FAILED, 404), end(R.UNREACHABLE, 408)), (R.FAILED, 502), (R.FAILED, 404)),
+    ((end(R.FAILED, 503),), (R.FAILED, 502), (R.FAILED, 500)),  # RFC 3261 §16.7: not 503
+    ((end(R.FAILED, 407),), (R.FAILED, 502), (R.FAILED, 502)),  # our trunk's challenge
+    ((end(R.FAILED, 401),), (R.FAILED, 502), (R.FAILED, 502)),
+    ((end(R.FAILED, 302),), (R.FAILED, 502), (R.FAILED, 502)),  # a redirect: no failure
+    ((end(R.FAILED),), (R.FAILED, 502), (R.FAILED, 502)),  # no response of its own
+    ((end(R.FAILED, 200),), (R.FAILED, 502), (R.FAILED, 502)),
+    # Unreachable: our own transaction timeout (408) passes on when relayed.
+    ((end(R.UNREACHABLE, 408),), (R.UNREACHABLE, 504), (R.UNREACHABLE, 408)),
+    ((end(R.UNREACHABLE),), (R.UNREACHABLE, 504), (R.UNREACHABLE, 504)),
+    ((), (R.FAILED, 502), (R.FAILED, 502)),  # nothing rung at all
+]
+
+
+@pytest.mark.parametrize(("ends", "after_dial", "relayed"), UNANSWERED)
+def test_why_nobody_answered_decides_what_the_caller_gets(
+    ends: tuple[TargetEnd, ...],
+    after_dial: tuple[EndReason, int],
+    relayed: tuple[EndReason, int],
+) -> None:
+    got = unanswered(ends, relayed=False)
+    assert (got.reason, got.sip_code) == after_dial
+    assert unanswered_dial(e.reason for e in ends) == got  # what a Dial's caller gets
+    got = unanswered(ends, relayed=True)
+    assert (got.reason, got.sip_code) == relayed
+    assert 400 <= got.sip_code < 700
+    assert got.sip_code != 503
+    # The completed callback's outcome agrees with the response the caller got.
+    told = call_outcome(got.reason, sip_code=got.sip_code, answered=False)
+    assert told.sip_code == got.sip_code
+
+
+@pytest.mark.parametrize("reason", list(EndReason))
+def test_every_single_target_end_gives_a_final_error_response(reason: EndReason) -> None:
+    for code in (None, 100, 180, 200, 302, 401, 404, 486, 503, 603, 699, 700, 999, -1):
+        for relayed in (False, True):
+            got = unanswered((end(reason, code),), relayed=relayed)
+            assert 400 <= got.sip_code < 700, (reason, code, got)
+            assert got.sip_code != 503
+            assert got.reason in EndReason
+
+
+def test_the_order_of_the_targets_does_not_change_the_answer() -> None:
+    ends = [end(R.FAILED, 500), end(R.UNREACHABLE, 408), end(R.FAILED, 404)]
+    for relayed in (False, True):
+        assert unanswered(ends, relayed=relayed) == unanswered(ends[::-1], relayed=relayed)
+    assert unanswered(ends, relayed=True).sip_code == 404
+    assert unanswered([*ends, OFFLINE], relayed=True).sip_code == 480
+    # Equals of one class: the first target's (as a proxy may pick any of them).
+    assert unanswered([end(R.FAILED, 404), end(R.FAILED, 410)], relayed=True).sip_code == 404
+
+
+def test_a_target_that_could_not_be_dialled() -> None:
+    assert TargetEnd.not_dialled(offline=True) == TargetEnd(reason=R.OFFLINE, sip_code=480)
+    assert TargetEnd.not_dialled(offline=False) == TargetEnd(reason=R.FAILED, sip_code=404)

@@ -1,7 +1,8 @@
 """The call vocabulary, in one place: a call's status and its guarded changes, why a leg
 ended and who ended it, the status-callback event names, and every mapping between them
-(final status, SIP status both ways, Dial status, the final response of a caller whose
-Dial nobody answered, ``CallOutcome``/``SipResponseCode``).
+(final status, SIP status both ways, Dial status, the final response of a caller nobody
+answered — after a Dial, or calling an extension or a number itself: :func:`unanswered` —
+``CallOutcome``/``SipResponseCode``).
 
 A leaf: it imports nothing of callbridge, so the engine, the store, webhooks, calls and
 the API all speak it without an arrow pointing up.  ``CallStatus`` and ``CallbackEvent``
@@ -172,48 +173,116 @@ def reason_for_sip_status(status: int) -> EndReason:
 
 
 @dataclass(frozen=True, kw_only=True)
-class UnansweredDial:
-    """How a caller's leg still unanswered ends when the last thing its document did was a
-    Dial nobody answered: ``reason`` (its ``CallOutcome``) and the final ``sip_code``."""
+class Unanswered:
+    """How a caller's leg still unanswered ends when nobody it was rung for answered:
+    ``reason`` (its end, and ``CallOutcome``) and the final ``sip_code`` it gets."""
 
     reason: EndReason
     sip_code: int
 
 
-# A Dial nobody answered, by how its targets ended, in order of precedence (as the
-# engine's forks, RFC 3261 §16.7 in spirit: the answer that tells the caller most wins):
-# any busy target → 486, else any decline → 603, else any rung out → 480, else an
-# offline user → 480, else a target that failed (an error response, not routable) → 502
-# Bad Gateway, else every target unreachable (no response, transport error) → 504 Server
-# Time-out.  Nothing dialled at all (every target refused): 502.
-_UNANSWERED_DIAL: tuple[tuple[frozenset[EndReason], UnansweredDial], ...] = (
-    (frozenset({EndReason.BUSY}), UnansweredDial(reason=EndReason.BUSY, sip_code=486)),
-    (frozenset({EndReason.DECLINED}), UnansweredDial(reason=EndReason.DECLINED, sip_code=603)),
+@dataclass(frozen=True, kw_only=True)
+class TargetEnd:
+    """How one target nobody answered ended: ``reason``, and the final response it sent
+    (``sip_code``; ``None``: none came).  :meth:`not_dialled` for a target that could not
+    be dialled at all."""
+
+    reason: EndReason
+    sip_code: int | None = None
+
+    @classmethod
+    def not_dialled(cls, *, offline: bool) -> TargetEnd:
+        """A target the switch could not dial: a user with no phone registered (480), or
+        one no route leads to, ending as a proxy with no route answers it (404)."""
+        if offline:
+            return cls(reason=EndReason.OFFLINE, sip_code=480)
+        return cls(reason=EndReason.FAILED, sip_code=404)
+
+
+# Why nobody answered, in order of precedence (as a forking proxy picks the best response,
+# RFC 3261 §16.7, in spirit: the answer that tells the caller most wins): any busy target
+# → 486, else any decline → 603, else any rung out → 480, else an offline user → 480,
+# else a target that failed (an error response, not routable) → 502 Bad Gateway, else
+# every target unreachable (no response, transport error) → 504 Server Time-out.
+# Nothing rung at all (every target refused): 502.
+_UNANSWERED: tuple[tuple[frozenset[EndReason], Unanswered], ...] = (
+    (frozenset({EndReason.BUSY}), Unanswered(reason=EndReason.BUSY, sip_code=486)),
+    (frozenset({EndReason.DECLINED}), Unanswered(reason=EndReason.DECLINED, sip_code=603)),
     (
         frozenset({EndReason.NO_ANSWER, EndReason.CANCELLED}),
-        UnansweredDial(reason=EndReason.NO_ANSWER, sip_code=480),
+        Unanswered(reason=EndReason.NO_ANSWER, sip_code=480),
     ),
-    (frozenset({EndReason.OFFLINE}), UnansweredDial(reason=EndReason.OFFLINE, sip_code=480)),
+    (frozenset({EndReason.OFFLINE}), Unanswered(reason=EndReason.OFFLINE, sip_code=480)),
     (
         frozenset(EndReason) - {EndReason.UNREACHABLE},  # failed, or any other reason
-        UnansweredDial(reason=EndReason.FAILED, sip_code=502),
+        Unanswered(reason=EndReason.FAILED, sip_code=502),
     ),
     (
         frozenset({EndReason.UNREACHABLE}),
-        UnansweredDial(reason=EndReason.UNREACHABLE, sip_code=504),
+        Unanswered(reason=EndReason.UNREACHABLE, sip_code=504),
     ),
 )
-_NOTHING_DIALLED = UnansweredDial(reason=EndReason.FAILED, sip_code=502)
+_NOTHING_DIALLED = Unanswered(reason=EndReason.FAILED, sip_code=502)
+
+# A relayed target's own final response the caller must not get: a challenge (401, 407)
+# asks for the credentials this server holds for the target's trunk, not the caller's.
+_NOT_RELAYED = frozenset({401, 407})
 
 
-def unanswered_dial(target_ends: Iterable[EndReason]) -> UnansweredDial:
-    """How the caller's unanswered leg ends after a Dial whose targets (its last group's,
-    and those it could not dial: offline, or failed) ended for ``target_ends``."""
-    ends = frozenset(target_ends)
-    for reasons, result in _UNANSWERED_DIAL:
-        if ends & reasons:
-            return result
+def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> Unanswered:
+    """How the caller's unanswered leg ends when the targets it was rung for (the last
+    group's, and those that could not be dialled) ended for ``target_ends``: the one
+    decision for every caller nobody answered.
+
+    ``relayed=False``: the caller reached an application (a number's document, or its
+    route), which dialled the targets: the table above, whatever a target answered — a
+    carrier's 404 for a number the application dials says nothing of the number the
+    caller dialled, which exists (502: the next hop failed).
+
+    ``relayed=True``: the caller dialled the target itself (a phone calling an extension
+    or a number), and the switch stands where a proxy would.  Busy, declined, rung out and
+    offline answer as above, but a target that failed or was unreachable passes its own
+    final response on, as a proxy forwards the best response (RFC 3261 §16.7), because
+    that is what the caller asked about and what phones expect to show: the carrier's 404
+    or 484 for a number that does not exist or is incomplete, our 404 for a route to
+    nowhere, 408 for a target that never answered the INVITE.  Except: a 503 becomes 500
+    (§16.7: a 503 would say this server is unavailable, and a phone may fail over on it,
+    RFC 3263), while a challenge (401/407: our trunk's credentials) and anything that is
+    no 4xx-6xx become the table's answer (502, or 504)."""
+    ends = tuple(target_ends)
+    reasons = frozenset(end.reason for end in ends)
+    for group, result in _UNANSWERED:
+        if not reasons & group:
+            continue
+        if relayed and result.reason in (EndReason.FAILED, EndReason.UNREACHABLE):
+            own = _relayed_code(end for end in ends if end.reason in group)
+            if own is not None:
+                return Unanswered(reason=result.reason, sip_code=own)
+        return result
     return _NOTHING_DIALLED
+
+
+def _relayed_code(ends: Iterable[TargetEnd]) -> int | None:
+    """The best of these targets' own final responses to pass on (§16.7: a 6xx, else the
+    lowest class; the first of a class), or ``None`` when none may be passed on."""
+    codes = [
+        end.sip_code
+        for end in ends
+        if end.sip_code is not None
+        and 400 <= end.sip_code < 700
+        and end.sip_code not in _NOT_RELAYED
+    ]
+    if not codes:
+        return None
+    best = min(codes, key=lambda code: (code < 600, code // 100))
+    return 500 if best == 503 else best
+
+
+def unanswered_dial(target_ends: Iterable[EndReason]) -> Unanswered:
+    """How the caller's unanswered leg ends after a Dial whose targets (its last group's,
+    and those it could not dial: offline, or failed) ended for ``target_ends``
+    (:func:`unanswered`, not relayed)."""
+    return unanswered((TargetEnd(reason=reason) for reason in target_ends), relayed=False)
 
 
 def dial_status(reason: EndReason) -> CallStatus:

@@ -471,6 +471,25 @@ async def test_example_5_voicemail_until_it_exists_is_missed(
     await engine_idle(controlled.world.engine)
 
 
+async def test_a_forward_whose_targets_are_busy_gives_the_caller_486(
+    controlled: Controlled, baresip: BaresipFactory
+) -> None:
+    """Nobody answered and no voicemail: the caller hears why, as after a Dial (486 when
+    the targets were busy, not a plain 480)."""
+    agents = await asyncio.gather(baresip("busy0"), baresip("busy1"))
+    controlled.install(forward((20, tuple(map(peer, agents))), attributes='voicemail="false"'))
+    caller = await baresip("caller")
+    await caller.dial(f"sip:{NUMBER}@{TARGET}")
+    await asyncio.gather(*(a.wait_event("CALL_INCOMING", timeout=15) for a in agents))
+    for agent in agents:
+        await agent.hangup()  # ringing: 486 Busy Here
+    closed = await caller.wait_event("CALL_CLOSED", timeout=10)
+    assert "486" in str(closed.get("param", "")), closed
+    posts = await controlled.hung_up()
+    assert (posts[-1]["type"], posts[-1]["duration"]) == ("missed", "0")
+    await engine_idle(controlled.world.engine)
+
+
 async def test_forward_targets_obey_the_numbers_key(
     controlled: Controlled, baresip: BaresipFactory
 ) -> None:

@@ -4,8 +4,10 @@ declined beats no answer beats any other failure; ties go to the first leg's end
 from __future__ import annotations
 
 from callbridge.calls.switch.group_failure import group_failure, group_status
+from callbridge.calls.switch.ringer import Rung
 from callbridge.engine.events import Ended, EndReason, Party
-from callbridge.vocabulary import CallStatus
+from callbridge.engine.routing import NoRoute, UserOffline
+from callbridge.vocabulary import CallStatus, TargetEnd
 
 
 def end(reason: EndReason, code: int | None = None, detail: str = "") -> Ended:
@@ -35,3 +37,18 @@ def test_the_group_status_follows_the_end_that_speaks_for_it() -> None:
     assert group_status([end(EndReason.UNREACHABLE, 408)]) is CallStatus.FAILED
     assert group_status([end(EndReason.HUNG_UP)]) is CallStatus.FAILED  # never completed
     assert group_status([]) is CallStatus.FAILED
+
+
+def test_a_rung_group_lists_how_its_targets_ended_those_not_dialled_too() -> None:
+    rung = Rung(
+        status=CallStatus.FAILED,
+        ends=(end(EndReason.FAILED, 404), Ended(EndReason.NO_ANSWER, Party.LOCAL, None)),
+        unroutable=(UserOffline("1002"), NoRoute("+4930")),
+    )
+    assert rung.target_ends == (
+        TargetEnd(reason=EndReason.FAILED, sip_code=404),
+        TargetEnd(reason=EndReason.NO_ANSWER),
+        TargetEnd(reason=EndReason.OFFLINE, sip_code=480),
+        TargetEnd(reason=EndReason.FAILED, sip_code=404),
+    )
+    assert Rung(status=CallStatus.FAILED).target_ends == ()

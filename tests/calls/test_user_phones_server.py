@@ -11,22 +11,18 @@ serve``): each phone is its own leg, placed by the switch, not forked by the eng
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiosipua import SipResponse
-from aiosipua.auth import SipDigestAuth, answer_challenge
 
 from audio_analysis import goertzel_power, read_wav_mono, rms
-from callbridge.sip.message import parse_message
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, SippUacFactory, SippUasFactory, sipp_host
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
-from peers.sipp import SIP_PORT as SIPP_PORT
 from peers.sipp import UasMode
+from peers.sipp_phone import register_sipp_phone
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -142,51 +138,14 @@ async def test_both_phones_ring_the_first_to_answer_talks_the_other_is_cancelled
     assert tone_frames(mobile.recorded_wav, 440.0) > MIN_TONE_FRAMES, "1002 did not hear 1001"
 
 
-class RegisteringSocket:
-    """A digest REGISTER of user 1002 sent from ``host``:SIPp's port, before SIPp binds it:
-    the registrar then sends 1002's INVITEs to the SIPp there."""
-
-    def __init__(self, host: str) -> None:
-        self.host = host
-
-    async def register(self) -> None:
-        loop = asyncio.get_running_loop()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.bind((self.host, SIPP_PORT))
-            sock.setblocking(False)
-            async with asyncio.timeout(5):
-                sock.sendto(self._register(1), ("127.0.0.1", SIP_PORT))
-                challenge = parse_message(await loop.sock_recv(sock, 65535))
-                assert isinstance(challenge, SipResponse)
-                assert challenge.status_code == 401
-                uri = f"sip:127.0.0.1:{SIP_PORT}"
-                answer = answer_challenge(
-                    SipDigestAuth("1002", PASSWORDS["1002"]), challenge, 401, "REGISTER", uri
-                )
-                assert answer is not None
-                sock.sendto(self._register(2, answer[1]), ("127.0.0.1", SIP_PORT))
-                ok = parse_message(await loop.sock_recv(sock, 65535))
-                assert isinstance(ok, SipResponse)
-                assert ok.status_code == 200, ok
-
-    def _register(self, cseq: int, authorization: str = "") -> bytes:
-        auth_line = f"Authorization: {authorization}\r\n" if authorization else ""
-        return (
-            f"REGISTER sip:127.0.0.1:{SIP_PORT} SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP {self.host}:{SIPP_PORT};branch=z9hG4bK-reg-{self.host}-{cseq}\r\n"
-            f"From: <sip:1002@127.0.0.1>;tag=reg\r\nTo: <sip:1002@127.0.0.1>\r\n"
-            f"Call-ID: reg-{self.host}\r\nCSeq: {cseq} REGISTER\r\n"
-            f"Contact: <sip:1002@{self.host}:{SIPP_PORT}>\r\n{auth_line}"
-            "Max-Forwards: 70\r\nExpires: 300\r\nContent-Length: 0\r\n\r\n"
-        ).encode()
-
-
 async def test_both_phones_busy_gives_the_caller_486(
     server: Server, baresip: BaresipFactory, sipp_uas: SippUasFactory
 ) -> None:
     hosts = [sipp_host(), sipp_host()]
     for host in hosts:
-        await RegisteringSocket(host).register()
+        await register_sipp_phone(
+            host, user="1002", password=PASSWORDS["1002"], registrar_port=SIP_PORT
+        )
     phones = [await sipp_uas(UasMode.BUSY, host=host) for host in hosts]
     caller = await phone(baresip, "1001", 440.0)
     await caller.dial(f"sip:1002@127.0.0.1:{SIP_PORT}")

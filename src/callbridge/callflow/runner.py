@@ -46,7 +46,7 @@ from callbridge.callflow.verbs import (
 )
 from callbridge.callflow.wait_documents import Note, WaitDocuments
 from callbridge.engine.events import EndReason, LegEndedError, LegState
-from callbridge.vocabulary import UnansweredDial, unanswered_dial
+from callbridge.vocabulary import Unanswered, unanswered_dial
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class CallflowRunner:
         self._redirect: Redirected | None = None
         # The last Dial nobody answered, while the leg is unanswered: how it ends if the
         # program ends (or hangs up) without answering.
-        self._unanswered_dial: UnansweredDial | None = None
+        self._unanswered_dial: Unanswered | None = None
 
     # --- entry points ---
 

@@ -16,9 +16,7 @@ from callbridge.calls.destination_policy import DestinationPolicy, DestinationRe
 from callbridge.calls.switch.bridge import BridgeEnd, bridge
 from callbridge.calls.switch.progress import CallerProgress
 from callbridge.calls.switch.ringer import GroupRinger, Originator, Rung
-from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import UserOffline
 from callbridge.vocabulary import CallStatus
 
 __all__ = ["DialScreen", "EngineDialer", "Originator", "TrackChild", "target_address"]
@@ -89,7 +87,10 @@ class EngineDialer:
         if rung.leg is not None and rung.target is not None:
             return await self._connect(rung.leg, rung.target, dial)
         return DialResult(
-            status=rung.status, duration=0.0, answered_target=None, target_ends=_target_ends(rung)
+            status=rung.status,
+            duration=0.0,
+            answered_target=None,
+            target_ends=tuple(end.reason for end in rung.target_ends),
         )
 
     async def _allowed_groups(self, dial: Dial) -> tuple[DialGroup, ...]:
@@ -142,15 +143,6 @@ class EngineDialer:
         return DialResult(
             status=CallStatus.COMPLETED, duration=bridged.seconds, answered_target=target
         )
-
-
-def _target_ends(rung: Rung) -> tuple[EndReason, ...]:
-    """How the targets nobody answered ended, those that could not be dialled included."""
-    unroutable = (
-        EndReason.OFFLINE if isinstance(error, UserOffline) else EndReason.FAILED
-        for error in rung.unroutable
-    )
-    return (*(ended.reason for ended in rung.ends), *unroutable)
 
 
 async def _send_digits(leg: CallLeg, digits: str) -> None:

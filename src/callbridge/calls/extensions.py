@@ -5,9 +5,11 @@ user's extension (every phone of that user rings) or a number (out through the d
 trunk); a caller from outside may reach extensions only (403 otherwise: no toll fraud).
 The caller hears the target's progress (180, or its early media) while it rings; the
 call is answered and bridged when the target answers, and hung up once it has lasted
-``max_duration``.  A target that cannot be reached gives the caller 480 (user offline),
-404 (no route), or the target's own failure (of a user's phones, the one that speaks for
-them: busy beats declined beats the rest).
+``max_duration``.  Nobody answered: the caller gets what
+:func:`callbridge.vocabulary.unanswered` says for a relayed call (the caller dialled the
+target itself): busy beats declined beats rung out beats offline (486, 603, 480, 480),
+and a target that failed passes its own final response on (the carrier's 404 for a number
+that does not exist; 404 for no route).
 """
 
 from __future__ import annotations
@@ -22,11 +24,10 @@ from callbridge.calls.switch.bridge import bridge
 from callbridge.calls.switch.progress import CallerProgress
 from callbridge.calls.switch.ringer import GroupRinger, Originator, Rung
 from callbridge.engine.engine import IncomingCall
-from callbridge.engine.events import Ended, EndReason, status_for_reason
+from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
-from callbridge.engine.routing import UserOffline
-from callbridge.vocabulary import CallStatus
+from callbridge.vocabulary import CallStatus, TargetEnd, Unanswered, unanswered
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ class ExtensionDialer:
             return
         try:
             target = DialTarget(kind="user", address=call.dialled)
-        except InvalidVerb:
-            await caller.hangup(EndReason.FAILED, 404)
+        except InvalidVerb:  # no target at all: nowhere to route
+            await _tell(caller, unanswered((TargetEnd.not_dialled(offline=False),), relayed=True))
             return
         progress = CallerProgress(caller=caller, engine=self._engine)
         ringer = GroupRinger(
@@ -104,30 +105,14 @@ class ExtensionDialer:
     async def _not_connected(self, call: IncomingCall, rung: Rung) -> None:
         """The caller hears why nobody answered (nothing when it hung up itself)."""
         caller = call.leg
-        if caller.ended is not None or rung.status == "canceled":
+        if caller.ended is not None or rung.status == CallStatus.CANCELED:
             return
-        if rung.unroutable:
-            offline = isinstance(rung.unroutable[-1], UserOffline)
-            await caller.hangup(
-                EndReason.OFFLINE if offline else EndReason.FAILED, 480 if offline else 404
-            )
-            return
-        ended = rung.failure
-        if ended is None:
-            await caller.hangup(EndReason.FAILED, 503)
-            return
-        await caller.hangup(ended.reason, _status_for(ended))
+        await _tell(caller, unanswered(rung.target_ends, relayed=True))
+
+
+async def _tell(caller: CallLeg, why: Unanswered) -> None:
+    await caller.hangup(why.reason, why.sip_code, detail=f"nobody answered ({why.reason.value})")
 
 
 async def _follow(progress: CallerProgress, leg: CallLeg) -> None:
     progress.follow(leg)
-
-
-def _status_for(ended: Ended) -> int:
-    """The final answer the caller gets for the target's end: a failure's own 4xx-6xx, the
-    status of any other reason (busy 486, no answer 480, ...)."""
-    if ended.reason is EndReason.FAILED:
-        if ended.sip_code and 400 <= ended.sip_code < 700:
-            return ended.sip_code
-        return 503
-    return status_for_reason(ended.reason)

@@ -7,7 +7,10 @@ ring the caller hears music on hold (early media) with ``music_on_hold``, else t
 targets' progress as any ringing caller does (their 180 as ours, or their early media;
 generated ringback once we are in early media).  The caller is answered only when a target
 answers, and bridged to it.  Nobody answered: the number's mailbox (``voicemail``), else
-the caller gets 480.
+the caller gets what a Dial's caller gets for how the targets ended
+(:func:`callbridge.vocabulary.unanswered`: busy 486, declined 603, rang out 480, failed
+502, ...), or 480 when no target was rung at all (none given, or every one refused: the
+call was missed).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from callbridge.calls.switch.progress import CallerProgress
 from callbridge.calls.switch.ringer import GroupRinger, Originator
 from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
+from callbridge.vocabulary import TargetEnd, unanswered
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,7 @@ class ForwardRunner:
         self._caller_number = caller_number
         self._number = number
         self._refusal = refusal
+        self._target_ends: tuple[TargetEnd, ...] = ()  # how the last targets rung ended
 
     async def run(self, forward: Forward) -> PlanOutcome:
         caller = self._caller
@@ -127,6 +132,7 @@ class ForwardRunner:
             await progress.stop(winner=rung.leg)
         if rung.leg is None or rung.target is None:
             await self._timeline.note("forward_unanswered", {"status": str(rung.status)})
+            self._target_ends = rung.target_ends
             return None
         number = rung.target.address.removeprefix("sip:")
         peer = self._peer_of(number)
@@ -173,5 +179,14 @@ class ForwardRunner:
                 )
                 detail = "message kept" if kept else "no message"
                 return PlanOutcome(kind=HangupType.VOICEMAIL, detail=detail)
-        await self._caller.hangup(EndReason.NO_ANSWER, NOBODY_ANSWERED, detail="nobody answered")
+        await self._missed()
         return PlanOutcome(kind=HangupType.MISSED, detail="nobody answered")
+
+    async def _missed(self) -> None:
+        """The caller hears why nobody answered."""
+        if not self._target_ends:
+            await self._caller.hangup(EndReason.NO_ANSWER, NOBODY_ANSWERED, "nobody was rung")
+            return
+        why = unanswered(self._target_ends, relayed=False)
+        detail = f"nobody answered ({why.reason.value})"
+        await self._caller.hangup(why.reason, why.sip_code, detail=detail)

@@ -28,8 +28,8 @@ from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.switch.group_failure import group_failure, group_status
 from callbridge.engine.events import Ended, EndReason
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import Destination, RoutingError
-from callbridge.vocabulary import CallStatus
+from callbridge.engine.routing import Destination, RoutingError, UserOffline
+from callbridge.vocabulary import CallStatus, TargetEnd
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,18 @@ class Rung:
     @property
     def failure(self) -> Ended | None:
         return group_failure(self.ends)
+
+    @property
+    def target_ends(self) -> tuple[TargetEnd, ...]:
+        """How the targets nobody answered ended, those that could not be dialled
+        included (``TargetEnd.not_dialled``): what the caller is told from
+        (:func:`callbridge.vocabulary.unanswered`)."""
+        placed = (TargetEnd(reason=ended.reason, sip_code=ended.sip_code) for ended in self.ends)
+        not_dialled = (
+            TargetEnd.not_dialled(offline=isinstance(error, UserOffline))
+            for error in self.unroutable
+        )
+        return (*placed, *not_dialled)
 
 
 class GroupRinger:
