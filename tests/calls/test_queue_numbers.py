@@ -137,7 +137,9 @@ async def queue_calls(
             live=world.calls.live,
             policy=DestinationPolicy(keys={key.id: KeyRules(allow_sip_uris=True)}),
             secrets=StoredSigningSecrets(keys=keys),
-            queues=lambda leg: QueueVerb(queues=queues, caller=leg, overflow=plans),
+            queues=lambda leg, answered=None: QueueVerb(
+                queues=queues, caller=leg, overflow=plans, answered=answered
+            ),
         )
         world.receiver.documents["/app"] = (
             '<Response><Enqueue action="/after">sales</Enqueue><Say>never</Say></Response>'

@@ -151,7 +151,9 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
-            queues=lambda leg: QueueVerb(queues=queues, caller=leg, overflow=overflow),
+            queues=lambda leg, answered=None: QueueVerb(
+                queues=queues, caller=leg, overflow=overflow, answered=answered
+            ),
             voicemail=voicemail.service,
             control=control,
         )

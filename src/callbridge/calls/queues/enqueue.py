@@ -14,7 +14,7 @@ from typing import Protocol
 
 from callbridge.callflow.ports import EnqueueResult, LegPort, WaitAudio
 from callbridge.callflow.verbs import Enqueue
-from callbridge.calls.queues.queue import QueueResult
+from callbridge.calls.queues.queue import Answered, QueueResult
 from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 
@@ -34,24 +34,38 @@ class OverflowPlans(Protocol):
 
 class QueueWaiting(Protocol):
     async def wait_in(
-        self, leg: CallLeg, queue_id: str, *, wait: WaitAudio | None = None
+        self,
+        leg: CallLeg,
+        queue_id: str,
+        *,
+        answered: Answered | None = None,
+        wait: WaitAudio | None = None,
     ) -> QueueResult: ...
 
 
 class QueueVerb:
     def __init__(
-        self, *, queues: QueueWaiting, caller: CallLeg, overflow: OverflowPlans | None = None
+        self,
+        *,
+        queues: QueueWaiting,
+        caller: CallLeg,
+        overflow: OverflowPlans | None = None,
+        answered: Answered | None = None,
     ) -> None:
+        """``answered`` is told the extension of the member who answers the caller."""
         self._queues = queues
         self._caller = caller
         self._overflow = overflow
+        self._answered = answered
 
     async def enqueue(
         self, leg: LegPort, enqueue: Enqueue, *, wait: WaitAudio | None = None
     ) -> EnqueueResult:
         if leg is not self._caller:
             raise ValueError("this queue verb serves one call leg only")
-        result = await self._queues.wait_in(self._caller, enqueue.queue, wait=wait)
+        result = await self._queues.wait_in(
+            self._caller, enqueue.queue, answered=self._answered, wait=wait
+        )
         if result.answered_by is not None:
             return EnqueueResult(result=BRIDGED, queue_time=result.waited)
         if result.left:
