@@ -8,6 +8,7 @@ IncomingCall / CallAccepted / HungUp posts at a real receiver (Basic auth from t
 * The ``voice_url`` number's application answers (``<Pause>``, ``<Hangup/>``):
   CallAccepted names the number, HungUp ``accepted``.
 * A ``voice_url`` number whose application says ``<Reject/>``: HungUp ``blocked``.
+* The posts' ``call_id`` finds the call: ``GET /api/v2/calls?call_id=...``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import asyncio
 import base64
 from pathlib import Path
 
+import httpx
 import pytest
 from callback_support import classify
 
@@ -131,6 +133,10 @@ async def test_numbers_without_control_post_notify(tmp_path: Path, baresip: Bare
 
         user_posts = receiver.on("/notify/user")
         call_id = user_posts[0].form["call_id"]
+        async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
+            found = (await api.get("/api/v2/calls", params={"call_id": call_id})).json()
+            none = (await api.get("/api/v2/calls", params={"call_id": "0" * 64})).json()
+            bad = await api.get("/api/v2/calls", params={"call_id": "x' OR 1=1"})
     finally:
         await server.stop()
         await receiver.stop()
@@ -155,6 +161,12 @@ async def test_numbers_without_control_post_notify(tmp_path: Path, baresip: Bare
     assert [p.form["event"] for p in reject_posts] == ["IncomingCall", "HungUp"]
     assert reject_posts[1].form["type"] == "blocked"
     assert reject_posts[1].form["duration"] == "0"
+    (call,) = found["calls"]
+    assert call["callId"] == call_id
+    assert call["to"] == USER_NUMBER
+    assert none["calls"] == []
+    assert bad.status_code == 400
+    assert "OR 1=1" not in bad.text
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert PASSWORD not in log
     assert "Traceback" not in log, log[-3000:]
