@@ -52,9 +52,20 @@ MemberAnswered = Callable[[str], Awaitable[None]]  # told the extension of the m
 
 class QueueingFor(Protocol):
     """The ``<Enqueue>`` port of one call's leg (calls.queues.enqueue.QueueVerb), if queues
-    exist; ``answered`` is told the member who answers."""
+    exist; ``answered`` is told the member who answers (or the peer the queue's overflow
+    plan reaches), ``overflowed`` how the overflow plan ended the call (seed-004's
+    ``HungUp`` type)."""
 
-    def __call__(self, leg: CallLeg, answered: MemberAnswered | None = None) -> Queueing: ...
+    def __call__(
+        self,
+        leg: CallLeg,
+        answered: MemberAnswered | None = None,
+        overflowed: Callable[[str], None] | None = None,
+    ) -> Queueing: ...
+
+
+# Builds a watched call's <Enqueue> port from the watch's two callbacks (as QueueingFor's).
+QueueingWith = Callable[[MemberAnswered, Callable[[str], None]], Queueing]
 
 
 class CallWatch(Protocol):
@@ -63,7 +74,7 @@ class CallWatch(Protocol):
 
     async def dialled(self, leg: CallLeg, target: DialTarget) -> None: ...
 
-    def queueing(self, make: Callable[[MemberAnswered], Queueing]) -> Queueing: ...
+    def queueing(self, make: QueueingWith) -> Queueing: ...
 
     def voicemail(self, box: VoicemailBox) -> VoicemailBox: ...
 
@@ -211,7 +222,7 @@ class SessionFactory:
                 return None
             if watch is None:
                 return make(leg)
-            return watch.queueing(lambda answered: make(leg, answered))
+            return watch.queueing(lambda answered, overflowed: make(leg, answered, overflowed))
 
         def mailbox() -> VoicemailBox | None:
             if self._voicemail is None:

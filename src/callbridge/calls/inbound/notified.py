@@ -32,6 +32,7 @@ from callbridge.engine.leg import CallLeg
 from callbridge.store.clock import Clock
 
 MemberAnswered = Callable[[str], Awaitable[None]]  # told the extension of the member
+Overflowed = Callable[[str], None]  # told how a queue's overflow plan ended the call
 REFUSED = frozenset({EndReason.BUSY, EndReason.DECLINED})
 
 
@@ -85,6 +86,7 @@ class NotifiedCall:
         self._voicemail = False
         self._queueing = 0  # Enqueues running: the queue's answer of the caller is no accept
         self._queued = False
+        self._plan_ended: str | None = None  # how a queue's overflow plan ended the call
 
     async def run(self) -> None:
         """``IncomingCall``, ``CallAccepted`` when the program answers the caller itself,
@@ -120,14 +122,17 @@ class NotifiedCall:
             unsubscribe()
             answered()
 
-    def queueing(self, make: Callable[[MemberAnswered], Queueing]) -> Queueing:
-        """The call's ``<Enqueue>`` (``make`` builds it, telling the member who answers):
-        a member's answer accepts the call."""
+    def queueing(
+        self, make: Callable[[MemberAnswered, Callable[[str], None]], Queueing]
+    ) -> Queueing:
+        """The call's ``<Enqueue>`` (``make`` builds it with the callbacks of who answers,
+        and of how the queue's overflow plan ended the call): a member's answer (or the
+        peer's the overflow plan reached) accepts the call."""
 
         async def member_answered(member: str) -> None:
             await self._accept(self._peer_of(member))
 
-        return _WatchedQueue(make(member_answered), self._in_queue)
+        return _WatchedQueue(make(member_answered, self._overflowed), self._in_queue)
 
     def voicemail(self, box: VoicemailBox) -> VoicemailBox:
         """The call's ``<Voicemail>``: a deposit makes the call a ``voicemail`` one."""
@@ -143,10 +148,12 @@ class NotifiedCall:
             await self._notifier.call_accepted(peer)
 
     def _hang_up(self, ended: Ended | None) -> tuple[HangupType, int]:
-        if self._voicemail:
+        if self._voicemail or self._plan_ended == HangupType.VOICEMAIL:
             return HangupType.VOICEMAIL, 0
         if self._accepted_at is not None:
             return HangupType.ACCEPTED, max(0, round(self._loop.time() - self._accepted_at))
+        if self._plan_ended == HangupType.BLOCKED:
+            return HangupType.BLOCKED, 0
         refused = ended is not None and ended.reason in REFUSED
         if refused and not self._targets_rang and not self._queued:
             return HangupType.BLOCKED, 0
@@ -158,6 +165,9 @@ class NotifiedCall:
 
     def _to_voicemail(self) -> None:
         self._voicemail = True
+
+    def _overflowed(self, kind: str) -> None:
+        self._plan_ended = kind
 
 
 class _WatchedQueue:

@@ -10,6 +10,7 @@ gets 480 (or a BYE once answered) and the call's cause says why.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from callbridge.callflow.ports import EnqueueResult, LegPort, WaitAudio
@@ -27,9 +28,12 @@ UNAVAILABLE = 480
 
 
 class OverflowPlans(Protocol):
-    """Runs a seed-004 XML plan on a leg (branch control's plan executor)."""
+    """Runs a seed-004 XML plan on a leg (branch control's plan executor): ``accepted`` is
+    told the peer who answers; how the call ended (seed-004's ``HungUp`` type)."""
 
-    async def run_plan(self, leg: CallLeg, plan: str) -> None: ...
+    async def run_plan(
+        self, leg: CallLeg, plan: str, *, accepted: Answered | None = None
+    ) -> str: ...
 
 
 class QueueWaiting(Protocol):
@@ -51,12 +55,16 @@ class QueueVerb:
         caller: CallLeg,
         overflow: OverflowPlans | None = None,
         answered: Answered | None = None,
+        overflowed: Callable[[str], None] | None = None,
     ) -> None:
-        """``answered`` is told the extension of the member who answers the caller."""
+        """``answered`` is told the extension of the member who answers the caller (or the
+        peer an overflow plan reaches); ``overflowed`` how an overflow plan ended the call
+        (seed-004's ``HungUp`` type)."""
         self._queues = queues
         self._caller = caller
         self._overflow = overflow
         self._answered = answered
+        self._overflowed = overflowed
 
     async def enqueue(
         self, leg: LegPort, enqueue: Enqueue, *, wait: WaitAudio | None = None
@@ -79,7 +87,9 @@ class QueueVerb:
     async def _run_overflow(self, queue_id: str, plan: str | None) -> None:
         caller = self._caller
         if plan is not None and self._overflow is not None:
-            await self._overflow.run_plan(caller, plan)
+            kind = await self._overflow.run_plan(caller, plan, accepted=self._answered)
+            if self._overflowed is not None:
+                self._overflowed(kind)
             return
         why = "it has no overflow plan" if plan is None else "no plan runner is wired"
         log.warning("queue %s: overflow, but %s: the caller is hung up", queue_id, why)
