@@ -307,8 +307,12 @@ class CallQueue:
                 self._notify()
             if rung is not None:
                 member, leg = rung
-                await self._count(Outcome.ANSWERED, member=member)
-                self._watch_member_call(member, leg)
+                self._watch_member_call(member, leg)  # busy until it ends, then rests
+                try:
+                    await self._count(Outcome.ANSWERED, member=member)
+                except asyncio.CancelledError:
+                    await leg.hangup(detail="the ringing was cancelled")  # nobody takes it
+                    raise
                 return leg
         return None
 
