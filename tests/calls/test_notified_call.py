@@ -100,6 +100,7 @@ async def test_a_dial_target_that_answers_is_the_peer() -> None:
     caller.emit(Answered())
     await settle()
     caller.emit(ended())
+    call.finish()
     await run
     assert [p["event"] for p in outbox.posts] == ["IncomingCall", "CallAccepted", "HungUp"]
     assert outbox.posts[1]["peer"] == "1001@pbx"
@@ -114,6 +115,7 @@ async def test_nobody_answering_a_dial_is_missed_even_when_the_caller_gets_486()
     await call.dialled(child, DialTarget(kind="number", address="+4930123"))  # type: ignore[arg-type]
     child.emit(ended(EndReason.BUSY, 486))
     caller.emit(Ended(EndReason.BUSY, Party.LOCAL, 486))
+    call.finish()
     await run
     assert [p["event"] for p in outbox.posts] == ["IncomingCall", "HungUp"]
     assert outbox.posts[1]["type"] == "missed"
@@ -122,17 +124,23 @@ async def test_nobody_answering_a_dial_is_missed_even_when_the_caller_gets_486()
 
 async def test_the_application_answering_is_the_number_and_a_reject_is_blocked() -> None:
     outbox, caller = Outbox(), Leg()
-    run = asyncio.create_task(notified(outbox, caller).run())
+    call = notified(outbox, caller)
+    run = asyncio.create_task(call.run())
     await settle()
     caller.emit(Answered())
     await settle()
     caller.emit(ended())
+    call.finish()
     await run
     assert outbox.posts[1]["peer"] == NUMBER
     rejected, refused = Outbox(), Leg()
-    run = asyncio.create_task(notified(rejected, refused).run())
+    call = notified(rejected, refused)
+    run = asyncio.create_task(call.run())
     await settle()
     refused.emit(Ended(EndReason.DECLINED, Party.LOCAL, 603))
+    await settle()
+    assert [p["event"] for p in rejected.posts] == ["IncomingCall"]  # until the session is over
+    call.finish()
     await run
     assert [(p["event"], p.get("type")) for p in rejected.posts] == [
         ("IncomingCall", None),
@@ -158,6 +166,7 @@ async def test_a_voicemail_deposit_is_no_acceptance() -> None:
     box = call.voicemail(Box(caller))
     assert await box.deposit(caller, Voicemail(mailbox="sales"))
     caller.emit(ended())
+    call.finish()
     await run
     assert [p["event"] for p in outbox.posts] == ["IncomingCall", "HungUp"]
     assert outbox.posts[1]["type"] == "voicemail"
@@ -202,6 +211,7 @@ async def test_a_queue_answering_its_caller_is_no_acceptance_its_member_is() -> 
         queue = call.queueing(lambda a, o: Queue(caller, a, o, member=member))  # noqa: B023
         await queue.enqueue(caller, Enqueue(queue="sales"))
         caller.emit(ended())
+        call.finish()
         await run
         assert [p["event"] for p in outbox.posts] == events
         assert outbox.posts[-1]["type"] == kind

@@ -334,9 +334,13 @@ class CallbridgeCalls:
             async with asyncio.TaskGroup() as group:
                 if notified is not None:
                     group.create_task(notified.run(), name=f"notify {tracker.sid}")
-                with contextlib.suppress(LegEndedError):  # the caller gave up at once
-                    await leg.ring()  # the application is asked with CallStatus=ringing
-                await session.run(leg, self._route(call, tracker, number))
+                try:
+                    with contextlib.suppress(LegEndedError):  # the caller gave up at once
+                        await leg.ring()  # the application is asked with CallStatus=ringing
+                    await session.run(leg, self._route(call, tracker, number))
+                finally:
+                    if notified is not None:
+                        notified.finish()  # its HungUp goes out now
         finally:
             self._live.pop(tracker.sid, None)
             self.live.remove(tracker.sid)

@@ -68,7 +68,8 @@ def notified_call(
 
 class NotifiedCall:
     """One call's posts; the call service runs :meth:`run` alongside the call's session
-    and awaits it after the session (``HungUp`` is the call's last post)."""
+    and calls :meth:`finish` once the session is over (``HungUp`` waits for it: what the
+    program did last, a queue's overflow plan say, is known then)."""
 
     def __init__(
         self, *, notifier: Notifier, caller: CallLeg, number: str, peer_of: Callable[[str], str]
@@ -87,10 +88,12 @@ class NotifiedCall:
         self._queueing = 0  # Enqueues running: the queue's answer of the caller is no accept
         self._queued = False
         self._plan_ended: str | None = None  # how a queue's overflow plan ended the call
+        self._ended_at: float | None = None
+        self._finished = asyncio.Event()
 
     async def run(self) -> None:
         """``IncomingCall``, ``CallAccepted`` when the program answers the caller itself,
-        and ``HungUp`` once the caller's leg has ended."""
+        and ``HungUp`` once the caller's leg has ended and the session is over."""
         await self._notifier.incoming_call()
         ended: Ended | None = None
         async for event in self._caller.events():
@@ -98,7 +101,13 @@ class NotifiedCall:
                 await self._accept(self._dial_peer or self._number)
             elif isinstance(event, Ended):
                 ended = event
+                self._ended_at = self._loop.time()
+        await self._finished.wait()
         await self._notifier.hung_up(*self._hang_up(ended))
+
+    def finish(self) -> None:
+        """The call's session is over."""
+        self._finished.set()
 
     # --- what the session tells it (callbridge.calls.session_factory.CallWatch) ---
 
@@ -151,7 +160,8 @@ class NotifiedCall:
         if self._voicemail or self._plan_ended == HangupType.VOICEMAIL:
             return HangupType.VOICEMAIL, 0
         if self._accepted_at is not None:
-            return HangupType.ACCEPTED, max(0, round(self._loop.time() - self._accepted_at))
+            end = self._ended_at if self._ended_at is not None else self._loop.time()
+            return HangupType.ACCEPTED, max(0, round(end - self._accepted_at))
         if self._plan_ended == HangupType.BLOCKED:
             return HangupType.BLOCKED, 0
         refused = ended is not None and ended.reason in REFUSED
