@@ -66,13 +66,6 @@ def test_the_issues_example_loads(tmp_path: Path) -> None:
         (("<Number>1001</Number>", "<Dial>1001</Dial>"), "backup is no seed-004 plan"),
         (('mailbox = "sales"', 'mailbox = "../etc"'), "mailbox must be"),
         (("control_retries = 3", 'voice_url = "https://app.example.com/x"'), "exactly one of"),
-        (
-            (
-                'control_url = "https://user:secret@crm.example.com/placetel"',
-                'forward_to = "+4930"',
-            ),
-            "notify_url needs",
-        ),
     ],
 )
 def test_bad_values_are_clear_errors(tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -80,3 +73,26 @@ def test_bad_values_are_clear_errors(tmp_path: Path, change: tuple[str, str], me
         load_config(write(tmp_path, EXAMPLE.replace(*change)))
     assert message in str(error.value)
     assert "secret" not in str(error.value)
+
+
+def test_notify_url_without_control_url_notifies_a_number_routed_otherwise(
+    tmp_path: Path,
+) -> None:
+    text = EXAMPLE.replace(
+        'control_url = "https://user:secret@crm.example.com/placetel"', 'forward_to = "+4930"'
+    )
+    number = load_config(write(tmp_path, text)).numbers[0]
+    assert number.forward_to == "+4930"
+    control = number_control(
+        number=number.number,
+        control_url=number.control_url,
+        control_retries=number.control_retries,
+        control_timeout=number.control_timeout,
+        notify_url=number.notify_url,
+        announcement=number.announcement,
+        backup=number.backup,
+        mailbox=number.mailbox,
+    )
+    assert control is not None
+    assert control.control is None
+    assert control.notify is not None

@@ -171,8 +171,6 @@ class NumberSection(Section):
                 f"number {self.number!r} needs exactly one of voice_url, user, line, "
                 "forward_to, queue, control_url (or only a mailbox)"
             )
-        if self.notify_url and not self.control_url:
-            raise ValueError(f"number {self.number!r}: notify_url needs control_url")
         if self.voice_url and self.api_key is None:
             raise ValueError(f"number {self.number!r}: a voice_url needs an api_key")
         return self

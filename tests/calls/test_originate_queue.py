@@ -60,7 +60,7 @@ class NobodyAnswers:
         return queue_id == "test-queue"
 
     async def ring_members(
-        self, queue_id: str, *, caller_id: str, display_name: str | None
+        self, queue_id: str, *, caller_id: str, display_name: str | None, until: object = None
     ) -> CallLeg | None:
         self.rung.append((queue_id, caller_id, display_name))
         return None

@@ -383,3 +383,40 @@ async def test_a_crash_during_the_call_is_closed_in_the_store_and_read_back(
                 assert ended["data"]["after"] == "restart", ended
     finally:
         await again.stop()
+
+
+async def test_a_queue_origination_hung_up_while_its_member_rings_cancels_the_ringing(
+    server: Server, carrier: SippRun, baresip: BaresipFactory
+) -> None:
+    """The call API hangs up a type=queue origination whose member (1002, manual answer,
+    ``member_timeout`` 10 s) still rings: the member's phone gets its CANCEL then, not
+    after its ring time, and the agent call is ``canceled`` with the hang-up as its cause
+    (a ring time run out would be ``no-answer``)."""
+    member = await agent_phone(baresip, "1002")
+    reply = await php_example(server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-9")
+    assert reply["has_error"] is False, reply
+    await member.wait_event("CALL_INCOMING", timeout=10)
+    async with httpx.AsyncClient(base_url=server.url, headers={"apikey": CRM_KEY}) as api:
+        [ringing] = await stored_calls(api, "rows-9")
+        hung_up = await api.post(
+            f"/api/v2/calls/{ringing['CallSid']}", data={"Status": "completed"}
+        )
+        assert hung_up.status_code == 200, hung_up.text
+        await member.wait_event("CALL_CLOSED", timeout=5)  # its ring time is 10 s
+        call: dict[str, Any] = {}
+        for _ in range(100):
+            [call] = await stored_calls(api, "rows-9")
+            if call["endedAt"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert call["status"] == "canceled", call
+        assert call["hangupCause"] == "hung up through the API before the customer was dialled"
+        assert call["answeredAt"] is None
+        assert await no_legs(api)
+        again = await php_example(
+            server, TYPE="queue", DESTINATION="test-queue", EXTERNAL_ID="rows-10"
+        )
+        assert again["has_error"] is False, again  # the permit was given back
+        await member.wait_event("CALL_INCOMING", timeout=10)  # 1002 is free again
+    assert not [e for e in member.events if e["type"] == "CALL_ESTABLISHED"]
+    assert carrier_invites(carrier) == []  # the customer was never dialled

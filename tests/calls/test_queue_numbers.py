@@ -15,6 +15,8 @@ from call_world import ENGINE_HOST, CallWorld, Unlimited
 
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
+from callbridge.calls.control.credentials import authorized_url
+from callbridge.calls.control.settings import NumberControl
 from callbridge.calls.destination_policy import DestinationPolicy, KeyRules
 from callbridge.calls.extensions import ExtensionDialer
 from callbridge.calls.inbound.handler import InboundCallHandler
@@ -48,6 +50,7 @@ TARGET = f"{ENGINE_HOST}:{ENGINE_PORT}"
 QUEUE_NUMBER = "+15550300"
 APP_NUMBER = "+15550301"
 OVERFLOW = "<Response><Forward><Target><Number>1003</Number></Target></Forward></Response>"
+NOTIFY_URL = "http://127.0.0.1:9/notify"  # the posts are read from the outbox, not sent
 CARRIER_NETWORKS = (ip_network("127.0.10.0/24"), ip_network("127.0.20.0/24"))
 
 
@@ -79,9 +82,10 @@ class RecordedPlans:
     def __init__(self) -> None:
         self.plans: list[str] = []
 
-    async def run_plan(self, leg: CallLeg, plan: str) -> None:
+    async def run_plan(self, leg: CallLeg, plan: str, *, accepted: object = None) -> str:
         self.plans.append(plan)
         await leg.hangup(EndReason.BUSY, 486)
+        return "blocked"
 
 
 @dataclass
@@ -137,14 +141,20 @@ async def queue_calls(
             live=world.calls.live,
             policy=DestinationPolicy(keys={key.id: KeyRules(allow_sip_uris=True)}),
             secrets=StoredSigningSecrets(keys=keys),
-            queues=lambda leg: QueueVerb(queues=queues, caller=leg, overflow=plans),
+            queues=lambda leg, answered=None, overflowed=None: QueueVerb(
+                queues=queues, caller=leg, overflow=plans, answered=answered, overflowed=overflowed
+            ),
         )
         world.receiver.documents["/app"] = (
             '<Response><Enqueue action="/after">sales</Enqueue><Say>never</Say></Response>'
         )
         world.receiver.documents["/after"] = "<Response><Hangup/></Response>"
         numbers = (
-            InboundNumber(number=QUEUE_NUMBER, queue="sales"),
+            InboundNumber(
+                number=QUEUE_NUMBER,
+                queue="sales",
+                control=NumberControl(number=QUEUE_NUMBER, notify=authorized_url(NOTIFY_URL)),
+            ),
             InboundNumber(
                 number=APP_NUMBER,
                 voice_url=world.receiver.url("/app"),
@@ -174,6 +184,22 @@ async def engine_idle(engine: Engine) -> None:
     raise AssertionError(f"legs left: {list(engine.legs.values())}")
 
 
+async def notify_posts(calls: QueueCalls, count: int) -> list[list[dict[str, str]]]:
+    """The notify posts of the queue number's calls (oldest call first), once the ``count``
+    newest calls have their HungUp in the outbox."""
+    posts: list[list[dict[str, str]]] = []
+    for _ in range(100):
+        page = await calls.calls.list_calls(CallFilters(), cursor=None, limit=10)
+        posts = []
+        for call in reversed(page.calls):
+            detail = await calls.world.repository.get_call(call.sid)
+            posts.append([dict(d.params) for d in detail.deliveries if d.url == NOTIFY_URL])
+        if len(posts) >= count and all(p and p[-1]["event"] == "HungUp" for p in posts):
+            break
+        await asyncio.sleep(0.05)
+    return posts
+
+
 async def test_a_number_routed_to_a_queue_reaches_a_member_and_overflows_to_its_plan(
     queue_calls: QueueCalls, baresip: BaresipFactory, sipp_uac: SippUacFactory
 ) -> None:
@@ -196,6 +222,15 @@ async def test_a_number_routed_to_a_queue_reaches_a_member_and_overflows_to_its_
     assert snapshot.overflowed == 1
     page = await queue_calls.calls.list_calls(CallFilters(), cursor=None, limit=10)
     assert {call.to for call in page.calls} == {QUEUE_NUMBER}
+    # The number's notify_url (no call control): the overflow plan refused the first caller
+    # (blocked); the member took the second (CallAccepted names it, then accepted).
+    overflowed, answered = await notify_posts(queue_calls, 2)
+    assert [p["event"] for p in overflowed] == ["IncomingCall", "HungUp"]
+    assert overflowed[-1]["type"] == "blocked"
+    assert [p["event"] for p in answered] == ["IncomingCall", "CallAccepted", "HungUp"]
+    assert answered[1]["peer"] == "1001"
+    assert answered[2]["type"] == "accepted"
+    assert {p["to"] for p in overflowed + answered} == {QUEUE_NUMBER}
     await engine_idle(queue_calls.world.engine)
 
 

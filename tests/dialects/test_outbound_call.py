@@ -178,6 +178,7 @@ def test_query_defaults_and_filters() -> None:
                 ("from", "1001"),
                 ("to", "1002"),
                 ("parent", "CA1"),
+                ("callId", "AB" * 32),
                 ("limit", "10"),
                 ("cursor", cursor.encode()),
             ]
@@ -192,7 +193,16 @@ def test_query_defaults_and_filters() -> None:
             from_="1001",
             to="1002",
             parent_sid="CA1",
+            call_id="ab" * 32,
         ),
         cursor=cursor,
         limit=10,
     )
+
+
+@pytest.mark.parametrize("value", ["abc", "g" * 64, "a" * 65, "' OR 1=1 --"])
+def test_a_call_id_filter_is_64_hex_characters(value: str) -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        parse_call_query(Fields.of([("call_id", value)]), api_key_id="k")
+    assert "64 hexadecimal" in caught.value.fields["call_id"]
+    assert value not in caught.value.fields["call_id"]

@@ -10,9 +10,10 @@ from sqlalchemy import Connection, inspect
 from store_fakes import StepClock
 
 from callbridge.store.api_keys import hash_key
+from callbridge.store.call_ids import call_id_of
 from callbridge.store.database import Database, alembic_config
 from callbridge.store.models import Base
-from callbridge.store.records import Callback, NewEvent
+from callbridge.store.records import Callback, CallFilters, NewEvent
 from callbridge.store.repository import ApiKeyRepository, CallRepository
 
 OLD_KEY = "key-from-before-0002-0123456789"
@@ -140,5 +141,24 @@ async def test_0006_counts_the_callbacks_of_calls_from_before(db_url: str) -> No
         )
         deliveries = (await calls.get_call("CAold")).deliveries
         assert [d.params.get("SequenceNumber") for d in deliveries] == [None, None, "2"]
+    finally:
+        await database.close()
+
+
+async def test_0015_gives_the_calls_from_before_their_call_id(db_url: str) -> None:
+    database = Database(url=db_url)
+    try:
+        await database.migrate("0014")
+        async with database.engine.begin() as connection:
+            await connection.exec_driver_sql(
+                'INSERT INTO calls (sid, direction, "from", "to", status, method,'
+                " status_callback_method, status_callback_events, created_at, node,"
+                " last_event_seq) VALUES ('CAold', 'inbound', '1', '2', 'completed', 'POST',"
+                " 'POST', '[]', '2026-01-01 00:00:00.000000', 'node-a', 1)"
+            )
+        await database.migrate()
+        calls = CallRepository(database=database, clock=StepClock())
+        found = await calls.list_calls(CallFilters(call_id=call_id_of("CAold")))
+        assert [c.sid for c in found.calls] == ["CAold"]
     finally:
         await database.close()

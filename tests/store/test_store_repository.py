@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 from store_fakes import Notifications, StepClock
 
+from callbridge.store.call_ids import call_id_of
 from callbridge.store.database import Database
 from callbridge.store.errors import CallNotFound, DuplicateCall, InvalidCursor
 from callbridge.store.records import (
@@ -162,6 +163,8 @@ async def test_list_calls_filters_and_pages_newest_first(
     assert rest.next_cursor is None
     inbound = await calls.list_calls(CallFilters(direction="inbound"))
     assert [c.sid for c in inbound.calls] == ["CA5", "CA3", "CA1"]
+    by_call_id = await calls.list_calls(CallFilters(call_id=call_id_of("CA4")))
+    assert [c.sid for c in by_call_id.calls] == ["CA4"]
     with pytest.raises(InvalidCursor):
         Cursor.decode("not-a-cursor")
 

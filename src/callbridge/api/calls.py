@@ -3,7 +3,8 @@ fetch their recordings.
 
     POST /api/v2/calls                  place a call (form or JSON)        201
     POST /didforsaleapi/index.php/api/V2/CallTermination/   the same, at the seed's path
-    GET  /api/v2/calls                  list: status, direction, from, to, parent, limit, cursor
+    GET  /api/v2/calls                  list: status, direction, from, to, parent, external_id,
+                                        call_id (seed-004), limit, cursor
     GET  /api/v2/calls/{sid}            one call with its legs, recordings, events, webhooks
     POST /api/v2/calls/{sid}            Status=completed hangs up; Url (+ Method) redirects
     GET  /api/v2/recordings/{id}.wav    a recording's WAV file

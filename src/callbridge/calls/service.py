@@ -3,6 +3,7 @@ the live ones, answers questions about stored ones, and closes what a crash left
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from callbridge.calls.errors import (
     CallNotRedirectable,
     ServerOverloaded,
 )
+from callbridge.calls.inbound.notified import NotifiedCall, notified_call
 from callbridge.calls.inbound.numbers import InboundNumber
 from callbridge.calls.live import LiveCall, LiveCalls
 from callbridge.calls.new_call import inbound_call, outbound_call
@@ -75,7 +77,10 @@ class CallEngine(Originator, Protocol):
 
 
 class InboundControl(Protocol):
-    """Runs an inbound call to a number under call control (calls.control.CallControl)."""
+    """Runs an inbound call to a number under call control (calls.control.CallControl),
+    and names a call's peer in a notify post."""
+
+    def peer_of(self, number: str) -> str: ...
 
     async def run(
         self,
@@ -284,6 +289,7 @@ class CallbridgeCalls:
             log.info("inbound call to %s refused: %s", number.number, refused)
             await leg.hangup(EndReason.FAILED, OVER_LIMIT, detail=str(refused))
             return
+        notified: NotifiedCall | None = None
         try:
             tracker = await CallTracker.create(
                 repository=self._repository,
@@ -298,6 +304,15 @@ class CallbridgeCalls:
                     method=number.voice_method,
                 ),
             )
+            control = self._control
+            notified = notified_call(
+                call,
+                number,
+                call_sid=tracker.sid,
+                store=self._repository,
+                clock=self._clock,
+                peer_of=None if control is None else control.peer_of,
+            )
             spec = SessionSpec(
                 api_key_id=number.api_key_id,
                 caller_id=usable_caller_id(leg.caller.user),
@@ -307,6 +322,7 @@ class CallbridgeCalls:
                 screened=number.runs_application,
                 mailbox=number.mailbox,
                 record=number.record,
+                watch=notified,
             )
             session = await self._sessions.session(tracker, spec)
         except BaseException:
@@ -315,9 +331,16 @@ class CallbridgeCalls:
         self._live[tracker.sid] = session
         self.live.add(tracker.sid, session)
         try:
-            with contextlib.suppress(LegEndedError):  # the caller gave up at once
-                await leg.ring()  # the application is asked with CallStatus=ringing
-            await session.run(leg, self._route(call, tracker, number))
+            async with asyncio.TaskGroup() as group:
+                if notified is not None:
+                    group.create_task(notified.run(), name=f"notify {tracker.sid}")
+                try:
+                    with contextlib.suppress(LegEndedError):  # the caller gave up at once
+                        await leg.ring()  # the application is asked with CallStatus=ringing
+                    await session.run(leg, self._route(call, tracker, number))
+                finally:
+                    if notified is not None:
+                        notified.finish()  # its HungUp goes out now
         finally:
             self._live.pop(tracker.sid, None)
             self.live.remove(tracker.sid)

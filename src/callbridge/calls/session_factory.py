@@ -6,13 +6,20 @@ and inbound calls."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from callbridge.callflow.limits import RunnerLimits
-from callbridge.callflow.ports import AudioLoader, Dialer, DialResult, LegPort, Queueing
+from callbridge.callflow.ports import (
+    AudioLoader,
+    Dialer,
+    DialResult,
+    LegPort,
+    Queueing,
+    VoicemailBox,
+)
 from callbridge.callflow.runner import CallflowRunner, Translate
 from callbridge.callflow.verbs import Dial, DialTarget
 from callbridge.calls.api_dialect import ApiDialect
@@ -40,8 +47,36 @@ DIAL_REFUSED_EVENT = "dial_refused"
 API_VERSION = "v2"
 
 
-# The ``<Enqueue>`` port of one call's leg (calls.queues.enqueue.QueueVerb), if queues exist.
-QueueingFor = Callable[[CallLeg], Queueing]
+MemberAnswered = Callable[[str], Awaitable[None]]  # told the extension of the member
+
+
+class QueueingFor(Protocol):
+    """The ``<Enqueue>`` port of one call's leg (calls.queues.enqueue.QueueVerb), if queues
+    exist; ``answered`` is told the member who answers (or the peer the queue's overflow
+    plan reaches), ``overflowed`` how the overflow plan ended the call (seed-004's
+    ``HungUp`` type)."""
+
+    def __call__(
+        self,
+        leg: CallLeg,
+        answered: MemberAnswered | None = None,
+        overflowed: Callable[[str], None] | None = None,
+    ) -> Queueing: ...
+
+
+# Builds a watched call's <Enqueue> port from the watch's two callbacks (as QueueingFor's).
+QueueingWith = Callable[[MemberAnswered, Callable[[str], None]], Queueing]
+
+
+class CallWatch(Protocol):
+    """Watches what a call's program does (an inbound number's notify posts:
+    callbridge.calls.inbound.notified): each Dial B leg, its queues, its voicemail."""
+
+    async def dialled(self, leg: CallLeg, target: DialTarget) -> None: ...
+
+    def queueing(self, make: QueueingWith) -> Queueing: ...
+
+    def voicemail(self, box: VoicemailBox) -> VoicemailBox: ...
 
 
 class SigningSecrets(Protocol):
@@ -91,6 +126,7 @@ class SessionSpec:
     # The leg must stay alone (a callback leg before its bridge): its <Dial> fails, noted
     # on the call with this message, and it has no <Enqueue> or <Voicemail>.
     dial_refusal: str | None = None
+    watch: CallWatch | None = None  # told what the program does (notify posts)
 
 
 class _RefusedDial:
@@ -175,17 +211,29 @@ class SessionFactory:
                 translate=self._translate,
                 limits=self._runner_limits,
                 hang_up_when_done=not keep_leg,
-                queues=None if self._queues is None or alone else self._queues(leg),
+                queues=None if alone else queueing(leg),
                 note=tracker.note,
-                voicemail=None
-                if self._voicemail is None or alone
-                else CallMailbox(
-                    service=self._voicemail,
-                    caller=tracker.call.from_,
-                    number=tracker.call.to,
-                    mailbox=spec.mailbox,
-                ),
+                voicemail=None if alone else mailbox(),
             )
+
+        def queueing(leg: CallLeg) -> Queueing | None:
+            make, watch = self._queues, spec.watch
+            if make is None:
+                return None
+            if watch is None:
+                return make(leg)
+            return watch.queueing(lambda answered, overflowed: make(leg, answered, overflowed))
+
+        def mailbox() -> VoicemailBox | None:
+            if self._voicemail is None:
+                return None
+            box = CallMailbox(
+                service=self._voicemail,
+                caller=tracker.call.from_,
+                number=tracker.call.to,
+                mailbox=spec.mailbox,
+            )
+            return box if spec.watch is None else spec.watch.voicemail(box)
 
         async def note_refused(refused: DestinationRefused) -> None:
             log.warning("call %s: <Dial> refused: %s", tracker.sid, refused.message)
@@ -238,6 +286,8 @@ class SessionFactory:
         """A Dial B leg: its own CallSid, ``ParentCallSid`` = the A leg, the same callback;
         a session that runs no program: it stores the leg's events, and the call API can
         hang it up (not redirect it)."""
+        if spec.watch is not None:
+            await spec.watch.dialled(leg, target)
         tracker = await CallTracker.create(
             repository=self._repository,
             clock=self._clock,

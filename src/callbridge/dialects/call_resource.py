@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from callbridge.calls.control.notify import call_id_of
+from callbridge.store.call_ids import call_id_of
 from callbridge.store.records import (
     CallDetail,
     CallEventRecord,
@@ -97,6 +97,7 @@ def _next_link(filters: CallFilters, limit: int, cursor: str) -> str:
         "to": filters.to,
         "parent": filters.parent_sid,
         "external_id": filters.external_id,
+        "call_id": filters.call_id,
         "limit": str(limit),
         "cursor": cursor,
     }

@@ -45,6 +45,7 @@ MAX_PAGE = 1000
 SEND_DIGITS = re.compile(r"[0-9*#wW]+")
 _SECONDS = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?")
 _EVENT_SEPARATORS = re.compile(r"[\s,]+")
+_CALL_ID = re.compile(r"[0-9a-f]{64}")
 _CALLER_NAME_REFUSED = frozenset('"\\<>')
 _EVENTS_ORDER = tuple(CallbackEvent)
 
@@ -162,6 +163,7 @@ def parse_call_query(fields: Fields, *, api_key_id: str | None) -> CallQuery:
     to = reader.checked("to", check_length(200))
     parent = reader.checked("parent", check_length(64), "ParentCallSid")
     external_id = reader.checked("external_id", check_length(256))
+    call_id = reader.checked("call_id", _check_call_id, "callId")
     limit = reader.checked("limit", check_int(1, MAX_PAGE))
     cursor = reader.checked("cursor", _check_cursor)
     reader.raise_if_failed("the call query has invalid fields")
@@ -173,6 +175,7 @@ def parse_call_query(fields: Fields, *, api_key_id: str | None) -> CallQuery:
         from_=from_,
         to=to,
         external_id=external_id,
+        call_id=call_id,
     )
     return CallQuery(filters=filters, cursor=cursor, limit=limit or DEFAULT_PAGE)
 
@@ -266,6 +269,14 @@ def _check_choice(choices: frozenset[str]) -> Callable[[str], str]:
         return lowered
 
     return check
+
+
+def _check_call_id(value: str) -> str:
+    """seed-004's ``call_id`` as the notify posts carry it (``callId`` in a call)."""
+    lowered = value.strip().lower()
+    if not _CALL_ID.fullmatch(lowered):
+        raise ValueError("must be a call_id of the notify posts: 64 hexadecimal characters")
+    return lowered
 
 
 def _check_cursor(value: str) -> Cursor:

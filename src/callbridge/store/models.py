@@ -118,6 +118,7 @@ class CallRow(Base):
         Index("ix_calls_node_ended_at", "node", "ended_at"),
         Index("ix_calls_parent_sid", "parent_sid"),
         Index("ix_calls_external_id", "external_id"),
+        Index("ix_calls_call_id", "call_id"),
     )
 
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -144,6 +145,9 @@ class CallRow(Base):
     recording_url: Mapped[str | None] = mapped_column(Text)
     node: Mapped[str] = mapped_column(String(64))
     external_id: Mapped[str | None] = mapped_column(String(256))
+    # seed-004's call_id: SHA-256 of the sid in hex (callbridge.store.call_ids), as the notify
+    # and call-control posts carry it: the API finds a call by it.
+    call_id: Mapped[str | None] = mapped_column(String(64))
     # The answered leg's SIP dialog (callbridge.sip.dialog.DialogSnapshot as JSON) while the
     # call is live: a restart after a crash sends it a BYE.  Cleared when the call ends.
     sip_dialog: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))

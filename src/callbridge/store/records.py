@@ -169,6 +169,7 @@ class CallFilters:
     from_: str | None = None
     to: str | None = None
     external_id: str | None = None
+    call_id: str | None = None  # seed-004's (callbridge.store.call_ids)
     created_after: datetime | None = None
     created_before: datetime | None = None
 

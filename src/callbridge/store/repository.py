@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from callbridge.store.api_keys import ApiKeyRepository as ApiKeyRepository
 from callbridge.store.api_keys import hash_key as hash_key
+from callbridge.store.call_ids import call_id_of
 from callbridge.store.call_statements import (
     ANSWERED_AT,
     BUMP_EVENT_SEQ,
@@ -319,6 +320,7 @@ def _call_values(call: CallRecord, *, last_event_seq: int) -> dict[str, Any]:
         "created_at": call.created_at,
         "node": call.node,
         "external_id": call.external_id,
+        "call_id": call_id_of(call.sid),
         "last_event_seq": last_event_seq,
         "callback_count": 0,
     }
@@ -360,6 +362,7 @@ def _filter_clauses(filters: CallFilters) -> list[ColumnElement[bool]]:
         CallRow.from_: filters.from_,
         CallRow.to: filters.to,
         CallRow.external_id: filters.external_id,
+        CallRow.call_id: filters.call_id,
     }
     clauses = [column == value for column, value in equal.items() if value is not None]
     if filters.created_after is not None:

@@ -153,7 +153,13 @@ async def serve(config: CallbridgeConfig) -> None:
             live=live,
             policy=policy,
             secrets=StoredSigningSecrets(keys=keys),
-            queues=lambda leg: QueueVerb(queues=queues, caller=leg, overflow=overflow),
+            queues=lambda leg, answered=None, overflowed=None: QueueVerb(
+                queues=queues,
+                caller=leg,
+                overflow=overflow,
+                answered=answered,
+                overflowed=overflowed,
+            ),
             voicemail=voicemail.service,
             control=control,
         )

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from aiosipua.headers import parse_address
@@ -168,14 +168,18 @@ class CallControl:
         timeline: Timeline,
         number: str,
         mailbox: str | None = None,
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
     ) -> HangupType:
         """Run a seed-004 XML plan on ``leg`` (a queue's overflow plan, say) without call
-        control's request or notify posts; :class:`PlanError` if it is no plan."""
+        control's request or notify posts (``on_accepted`` is told the peer who answers);
+        :class:`PlanError` if it is no plan."""
         plan = parse_plan(plan_xml)
         control = NumberControl(number=number, mailbox=mailbox)
 
         async def accepted(peer: str) -> None:
             await timeline.note("plan_accepted", {"peer": peer})
+            if on_accepted is not None:
+                await on_accepted(peer)
 
         executor = PlanExecutor(
             caller=leg,

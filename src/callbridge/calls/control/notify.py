@@ -9,11 +9,11 @@ credentials; :class:`NotifyAuthorization` adds the ``Authorization`` header as i
 from __future__ import annotations
 
 import enum
-import hashlib
 from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from callbridge.calls.control.credentials import AuthorizedUrl
+from callbridge.store.call_ids import call_id_of  # the same in every post of a call
 from callbridge.store.clock import Clock
 from callbridge.store.records import Callback, DeliveryRecord, NewEvent, RecordedEvent
 from callbridge.webhooks.request import WebhookRequest
@@ -33,12 +33,6 @@ class HangupType(enum.StrEnum):
     MISSED = "missed"
     VOICEMAIL = "voicemail"
     BLOCKED = "blocked"
-
-
-def call_id_of(call_sid: str) -> str:
-    """seed-004's ``call_id``: SHA-256 of the CallSid, 64 lowercase hex characters (the
-    same in every post of a call, and derivable from the call in the API)."""
-    return hashlib.sha256(call_sid.encode()).hexdigest()
 
 
 class EventStore(Protocol):

@@ -4,7 +4,7 @@ call control's plan executor — the port ``calls.queues.enqueue.OverflowPlans``
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 from callbridge.calls.control.outcome import Timeline
@@ -22,7 +22,8 @@ class PlanRunner(Protocol):
         timeline: Timeline,
         number: str,
         mailbox: str | None = None,
-    ) -> object: ...
+        on_accepted: Callable[[str], Awaitable[None]] | None = None,
+    ) -> str: ...
 
 
 class _LoggedTimeline:
@@ -40,8 +41,15 @@ class QueueOverflow:
     def __init__(self, *, control: PlanRunner) -> None:
         self._control = control
 
-    async def run_plan(self, leg: CallLeg, plan: str) -> None:
-        """The number is the one the caller dialled (the leg's callee)."""
-        await self._control.run_plan(
-            leg, plan, timeline=_LoggedTimeline(leg.id), number=leg.callee.user
+    async def run_plan(
+        self, leg: CallLeg, plan: str, *, accepted: Callable[[str], Awaitable[None]] | None = None
+    ) -> str:
+        """The number is the one the caller dialled (the leg's callee); ``accepted`` is told
+        the peer who answers.  How the call ended (seed-004's ``HungUp`` type)."""
+        return await self._control.run_plan(
+            leg,
+            plan,
+            timeline=_LoggedTimeline(leg.id),
+            number=leg.callee.user,
+            on_accepted=accepted,
         )

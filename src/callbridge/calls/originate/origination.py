@@ -5,7 +5,7 @@ Once the agent (or a queue's member) answers, the agent hears ringback while the
 is dialled; when the customer answers both are bridged (up to ``max_duration``).  It is a
 live call of the API under both legs' CallSids (:class:`callbridge.calls.live.LiveCalls`):
 a hang-up asked through the call API ends every leg it has, and one asked while a queue's
-members still ring ends the member who answers at once.
+members still ring cancels their ringing at once.
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ class CustomerDialler(Connector, Protocol):
         headers: dict[str, str] | None = None,
         trunk: str | None = None,
     ) -> CallLeg: ...
+
+
+class MemberRing(Protocol):
+    """Rings a queue's members until one answers (its leg), none did, or ``until``
+    returned (``None`` both times)."""
+
+    def __call__(self, *, until: Callable[[], Awaitable[object]]) -> Awaitable[CallLeg | None]: ...
 
 
 class LiveRegistry(Protocol):
@@ -82,12 +89,14 @@ class Origination:
         self._legs: list[CallLeg] = []
         self._customer: StoredLeg | None = None
         self._stopped = ""
+        self._stop = asyncio.Event()  # set by a hang-up: a queue's members stop ringing
         self._register(agent.sid)
 
     # --- LiveCall ---
 
     async def hang_up(self, detail: str = "") -> None:
         self._stopped = detail or STOPPED
+        self._stop.set()
         await asyncio.gather(*(leg.hangup(detail=detail) for leg in self._legs))
 
     def redirect(self, url: str, method: str) -> bool:
@@ -124,13 +133,16 @@ class Origination:
         finally:
             await self._end()
 
-    async def run_queue(self, ring: Callable[[], Awaitable[CallLeg | None]]) -> bool:
-        """The queue's members ring (``ring``) until one answers (its leg) or none did;
-        whether one did."""
+    async def run_queue(self, ring: MemberRing) -> bool:
+        """The queue's members ring (``ring``) until one answers (its leg), none did, or
+        the origination is hung up (their ringing cancelled); whether one answered."""
         try:
-            member = await ring()
+            member = await ring(until=self._stop.wait)
             if member is None:
-                await self._agent.not_connected(EndReason.NO_ANSWER, "no member answered")
+                if self._stopped:
+                    await self._agent.not_connected(EndReason.CANCELLED, self._stopped)
+                else:
+                    await self._agent.not_connected(EndReason.NO_ANSWER, "no member answered")
                 return False
             self._add_leg(member)
             await self._agent.tracker.note(MEMBER_EVENT, {"extension": member.callee.user})

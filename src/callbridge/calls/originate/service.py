@@ -74,7 +74,12 @@ class QueueRinger(Protocol):
     def exists(self, queue_id: str) -> bool: ...
 
     async def ring_members(
-        self, queue_id: str, *, caller_id: str, display_name: str | None
+        self,
+        queue_id: str,
+        *,
+        caller_id: str,
+        display_name: str | None,
+        until: Callable[[], Awaitable[object]] | None = None,
     ) -> CallLeg | None: ...
 
 

@@ -14,6 +14,7 @@ caller is counted in the queue's :mod:`.statistics`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,7 @@ from callbridge.calls.queues.statistics import (
 from callbridge.calls.queues.strategy import pick
 from callbridge.calls.queues.wait_params import wait_params
 from callbridge.calls.switch.bridge import bridge
-from callbridge.calls.switch.ringer import GroupRinger, Originator
+from callbridge.calls.switch.ringer import GiveUp, GroupRinger, Originator
 from callbridge.engine.events import LegEndedError, LegState
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import usable_caller_id, usable_display_name
@@ -219,9 +220,11 @@ class CallQueue:
         caller_id: str | None = None,
         display_name: str | None = None,
         music: asyncio.Task[bool] | None = None,
+        stop: GiveUp | None = None,
     ) -> tuple[str, CallLeg] | None:
         """Until a target answers, ``deadline``, or the caller hangs up or leaves (its
-        ``music`` ends)."""
+        ``music`` ends); without a caller, until ``stop`` returns (the targets' ringing is
+        cancelled then)."""
         loop = asyncio.get_running_loop()
         if caller is not None:
             caller_id = caller.caller.user
@@ -239,6 +242,10 @@ class CallQueue:
         async def give_up() -> None:
             left = None if deadline is None else max(0.0, deadline - loop.time())
             if caller is None:
+                if stop is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop(), left)
+                    return
                 await asyncio.sleep(left) if left is not None else await asyncio.Event().wait()
                 return
             await _either(caller.wait_ended(), music, left)
@@ -250,11 +257,24 @@ class CallQueue:
 
     # --- members rung for a call placed from outside (OriginateCall type=queue) ---
 
-    async def ring_members(self, *, caller_id: str, display_name: str | None) -> CallLeg | None:
+    async def ring_members(
+        self, *, caller_id: str, display_name: str | None, until: GiveUp | None = None
+    ) -> CallLeg | None:
         """Members in the strategy's order (each once; ringall: all at once, once) until
-        one answers: its answered leg (the member is busy until it ends, then rests)."""
+        one answers: its answered leg (the member is busy until it ends, then rests); or
+        ``None`` once none did, or ``until`` returned (who still rings gets a CANCEL)."""
         tried: set[str] = set()
-        while True:
+        stopped = False
+
+        async def stop() -> None:
+            nonlocal stopped
+            if until is not None:
+                await until()
+                stopped = True
+            else:
+                await asyncio.Event().wait()
+
+        while not stopped:
             members = self.settings.members
             free = self._board.free(members) - tried
             targets = pick(
@@ -278,6 +298,7 @@ class CallQueue:
                     deadline=None,
                     caller_id=caller_id,
                     display_name=display_name,
+                    stop=stop,
                 )
                 if rung is not None:
                     self._board.call_started(rung[0])
@@ -286,9 +307,14 @@ class CallQueue:
                 self._notify()
             if rung is not None:
                 member, leg = rung
-                await self._count(Outcome.ANSWERED, member=member)
-                self._watch_member_call(member, leg)
+                self._watch_member_call(member, leg)  # busy until it ends, then rests
+                try:
+                    await self._count(Outcome.ANSWERED, member=member)
+                except asyncio.CancelledError:
+                    await leg.hangup(detail="the ringing was cancelled")  # nobody takes it
+                    raise
                 return leg
+        return None
 
     def _watch_member_call(self, member: str, leg: CallLeg) -> None:
         """The member rests once its answered leg ends."""

@@ -13,7 +13,7 @@ from callbridge.calls.queues.queue import Answered, CallQueue, QueueResult
 from callbridge.calls.queues.settings import QueueSettings
 from callbridge.calls.queues.snapshot import QueueSnapshot
 from callbridge.calls.queues.statistics import MemoryStatistics, QueueStatistics
-from callbridge.calls.switch.ringer import Originator
+from callbridge.calls.switch.ringer import GiveUp, Originator
 from callbridge.engine.leg import CallLeg
 
 
@@ -79,12 +79,17 @@ class Queues:
         return await self._queue(queue_id).wait_in(leg, answered=answered, wait=wait)
 
     async def ring_members(
-        self, queue_id: str, *, caller_id: str, display_name: str | None
+        self,
+        queue_id: str,
+        *,
+        caller_id: str,
+        display_name: str | None,
+        until: GiveUp | None = None,
     ) -> CallLeg | None:
-        """Members rung by the strategy until one answers (their answered leg) or none
-        did.  Raises :class:`UnknownQueue`."""
+        """Members rung by the strategy until one answers (their answered leg), none
+        did, or ``until`` returned (their ringing cancelled).  Raises :class:`UnknownQueue`."""
         return await self._queue(queue_id).ring_members(
-            caller_id=caller_id, display_name=display_name
+            caller_id=caller_id, display_name=display_name, until=until
         )
 
     async def snapshot(self, queue_id: str) -> QueueSnapshot:

@@ -206,7 +206,12 @@ class RingingGroup:
             answer, gave_up = await _first_answer(ringing, give_up)
         finally:
             losers = [leg for leg in ringing if answer is None or leg is not answer.leg]
-            await cancel_all(losers)
+            try:
+                await cancel_all(losers)
+            except asyncio.CancelledError:
+                if answer is not None and answer.leg is not None:  # nobody takes it now
+                    await answer.leg.hangup(detail="the ringing was cancelled")
+                raise
         if answer is not None:
             return answer
         ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
