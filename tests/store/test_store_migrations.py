@@ -145,10 +145,10 @@ async def test_0006_counts_the_callbacks_of_calls_from_before(db_url: str) -> No
         await database.close()
 
 
-async def test_0015_gives_the_calls_from_before_their_call_id(db_url: str) -> None:
+async def test_0016_gives_the_calls_from_before_their_call_id(db_url: str) -> None:
     database = Database(url=db_url)
     try:
-        await database.migrate("0014")
+        await database.migrate("0015")
         async with database.engine.begin() as connection:
             await connection.exec_driver_sql(
                 'INSERT INTO calls (sid, direction, "from", "to", status, method,'
