@@ -165,7 +165,7 @@ async def controlled(
             ports=ControlPorts(hold_music=HoldMusic.built_in(), announcements=library),
         )
         calls, key = await inbound_service(world, database, tmp_path, client, Unlimited())
-        calls._control = control
+        calls._inbound.control = control
         try:
             yield Controlled(
                 world=world, calls=calls, control=receiver, service=control, key_id=key.id
@@ -496,7 +496,7 @@ async def test_forward_targets_obey_the_numbers_key(
     """A number with an API key: its control answer may forward only where the key may
     call (a premium-rate number is refused by the default denied prefixes)."""
     world = controlled.world
-    controlled.calls._control = CallControl(
+    controlled.calls._inbound.control = CallControl(
         engine=world.engine,
         is_extension=world.engine.router.is_extension,
         domain="callbridge",

@@ -15,6 +15,7 @@ import pytest
 from call_world import ENGINE_HOST, CallWorld, Unlimited
 
 from audio_analysis import read_wav_mono, rms
+from callbridge.calls.admission import Admission
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.destination_policy import DestinationPolicy, KeyRules
@@ -26,7 +27,7 @@ from callbridge.calls.key_secrets import StoredSigningSecrets
 from callbridge.calls.limits import CallLimiter, KeyLimits
 from callbridge.calls.lines import Line
 from callbridge.calls.request import StatusCallback
-from callbridge.calls.service import Admission, CallbridgeCalls, CallServiceSettings
+from callbridge.calls.service import CallbridgeCalls, CallServiceSettings
 from callbridge.dialects.voicexml import parse_voice_xml
 from callbridge.engine.engine import Engine, EngineSettings
 from callbridge.engine.routing import Trunk

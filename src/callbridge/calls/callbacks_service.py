@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from callbridge.callflow.ports import AudioLoader
+from callbridge.calls.admission import Admission
 from callbridge.calls.callback import DEFAULT_FAILURE_TEXT, TwoLegCallback
 from callbridge.calls.callback_leg import NO_DIAL_MESSAGE
 from callbridge.calls.callback_state import (
@@ -40,7 +41,6 @@ from callbridge.calls.request import (
     LegSpec,
     caller_id_user,
 )
-from callbridge.calls.service import Admission
 from callbridge.calls.session import CallSession
 from callbridge.calls.session_factory import SessionSpec
 from callbridge.calls.tracker import CallTracker

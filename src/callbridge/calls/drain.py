@@ -15,8 +15,8 @@ import logging
 from collections.abc import Coroutine, Mapping, Sized
 from typing import Any, Protocol
 
+from callbridge.calls.admission import Admission, Permit
 from callbridge.calls.errors import ServerDraining
-from callbridge.calls.service import Admission, Permit
 from callbridge.engine.events import Ended, EndReason
 
 log = logging.getLogger(__name__)

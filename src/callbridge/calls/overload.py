@@ -19,8 +19,8 @@ import asyncio
 from collections import deque
 from typing import Protocol
 
+from callbridge.calls.admission import Admission, Permit
 from callbridge.calls.errors import ServerOverloaded
-from callbridge.calls.service import Admission, Permit
 
 LAG_INTERVAL = 0.05
 LAG_WINDOW = 0.5

@@ -3,8 +3,6 @@ the live ones, answers questions about stored ones, and closes what a crash left
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,23 +13,20 @@ from callbridge.callflow.limits import RunnerLimits
 from callbridge.callflow.ports import AudioLoader
 from callbridge.callflow.runner import Translate
 from callbridge.callflow.verbs import Program
-from callbridge.calls.control.settings import NumberControl
+from callbridge.calls.admission import Admission
 from callbridge.calls.destination_policy import DestinationPolicy
 from callbridge.calls.dialer import Originator
 from callbridge.calls.errors import (
-    CallLimitReached,
     CallNotFound,
     CallNotLive,
     CallNotRedirectable,
-    ServerOverloaded,
 )
-from callbridge.calls.inbound.notified import NotifiedCall, notified_call
 from callbridge.calls.inbound.numbers import InboundNumber
+from callbridge.calls.inbound.sessions import InboundControl, InboundSessions
 from callbridge.calls.live import LiveCall, LiveCalls
-from callbridge.calls.new_call import inbound_call, outbound_call
+from callbridge.calls.new_call import outbound_call
 from callbridge.calls.outbound import OutboundCall
 from callbridge.calls.request import OutboundCallRequest, caller_id_user
-from callbridge.calls.session import Drive
 from callbridge.calls.session_factory import (
     QueueingFor,
     SessionFactory,
@@ -41,9 +36,7 @@ from callbridge.calls.session_factory import (
 from callbridge.calls.tracker import CallTracker
 from callbridge.calls.voicemail.call_box import DepositService
 from callbridge.engine.engine import IncomingCall
-from callbridge.engine.events import DialogSnapshot, EndReason, LegEndedError
-from callbridge.engine.leg import CallLeg
-from callbridge.engine.originate_checks import usable_caller_id
+from callbridge.engine.events import DialogSnapshot
 from callbridge.engine.tasks import TaskOwner
 from callbridge.httpclient.port import HttpRequests
 from callbridge.log_context import bind_call
@@ -62,11 +55,6 @@ from callbridge.store.repository import CallRepository
 log = logging.getLogger(__name__)
 
 RESTART_CAUSE = "server restarted during the call"
-OVER_LIMIT = 503  # an inbound call over its key's limits, or while overloaded
-
-
-class Permit(Protocol):
-    def release(self) -> None: ...
 
 
 class CallEngine(Originator, Protocol):
@@ -74,30 +62,6 @@ class CallEngine(Originator, Protocol):
     previous run left up."""
 
     async def end_stale_dialog(self, snapshot: DialogSnapshot) -> int: ...
-
-
-class InboundControl(Protocol):
-    """Runs an inbound call to a number under call control (calls.control.CallControl),
-    and names a call's peer in a notify post."""
-
-    def peer_of(self, number: str) -> str: ...
-
-    async def run(
-        self,
-        call: IncomingCall,
-        tracker: CallTracker,
-        control: NumberControl,
-        *,
-        signing_secret: str | None = None,
-        api_key_id: str | None = None,
-    ) -> None: ...
-
-
-class Admission(Protocol):
-    """Admits a new call for an API key or raises ``CallLimitReached`` (a limit of the key)
-    or ``ServerOverloaded``."""
-
-    def admit(self, api_key_id: str | None) -> Permit: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -146,8 +110,6 @@ class CallbridgeCalls:
         self._live: dict[str, LiveCall] = {}
         self.live = live if live is not None else LiveCalls()
         self._owns_live = live is None
-        self._control = control
-        self._secrets = secrets
         self._tasks = TaskOwner(name="calls")
         self._sessions = SessionFactory(
             engine=engine,
@@ -166,6 +128,16 @@ class CallbridgeCalls:
             secrets=secrets,
             queues=queues,
             voicemail=voicemail,
+        )
+        self._inbound = InboundSessions(
+            repository=repository,
+            clock=clock,
+            node=settings.node,
+            limiter=limiter,
+            sessions=self._sessions,
+            live=_Registered(self._live, self.live),
+            control=control,
+            secrets=secrets,
         )
 
     @property
@@ -279,96 +251,11 @@ class CallbridgeCalls:
         return recording.path
 
     async def receive(self, call: IncomingCall, number: InboundNumber) -> None:
-        """Run an inbound call to ``number`` (from a trunk) until it has ended: stored with
-        its initiated and ringing events, its program run on the ringing leg (which it
-        answers when it first needs media).  Over its key's limits, or overloaded: 503."""
-        leg = call.leg
-        try:
-            permit = self._limiter.admit(number.api_key_id)
-        except (CallLimitReached, ServerOverloaded) as refused:
-            log.info("inbound call to %s refused: %s", number.number, refused)
-            await leg.hangup(EndReason.FAILED, OVER_LIMIT, detail=str(refused))
-            return
-        notified: NotifiedCall | None = None
-        try:
-            tracker = await CallTracker.create(
-                repository=self._repository,
-                clock=self._clock,
-                call=inbound_call(
-                    to=number.number,
-                    from_=leg.caller.user,
-                    node=self._settings.node,
-                    api_key_id=number.api_key_id,
-                    status_callback=number.status_callback,
-                    url=number.voice_url,
-                    method=number.voice_method,
-                ),
-            )
-            control = self._control
-            notified = notified_call(
-                call,
-                number,
-                call_sid=tracker.sid,
-                store=self._repository,
-                clock=self._clock,
-                peer_of=None if control is None else control.peer_of,
-            )
-            spec = SessionSpec(
-                api_key_id=number.api_key_id,
-                caller_id=usable_caller_id(leg.caller.user),
-                status_callback=number.status_callback,
-                account=number.api_key_name,
-                answered_first=False,
-                screened=number.runs_application,
-                mailbox=number.mailbox,
-                record=number.record,
-                watch=notified,
-            )
-            session = await self._sessions.session(tracker, spec)
-        except BaseException:
-            permit.release()
-            raise
-        self._live[tracker.sid] = session
-        self.live.add(tracker.sid, session)
-        try:
-            async with asyncio.TaskGroup() as group:
-                if notified is not None:
-                    group.create_task(notified.run(), name=f"notify {tracker.sid}")
-                try:
-                    with contextlib.suppress(LegEndedError):  # the caller gave up at once
-                        await leg.ring()  # the application is asked with CallStatus=ringing
-                    await session.run(leg, self._route(call, tracker, number))
-                finally:
-                    if notified is not None:
-                        notified.finish()  # its HungUp goes out now
-        finally:
-            self._live.pop(tracker.sid, None)
-            self.live.remove(tracker.sid)
-            permit.release()
+        """Run an inbound call to ``number`` (from a trunk) until it has ended
+        (:class:`callbridge.calls.inbound.sessions.InboundSessions`)."""
+        await self._inbound.receive(call, number)
 
     # --- inside ---
-
-    def _route(
-        self, call: IncomingCall, tracker: CallTracker, number: InboundNumber
-    ) -> Program | Drive:
-        """The number's program, or its call control."""
-        controlled = number.controlled
-        if controlled is None:
-            return number.program()
-        control, secrets = self._control, self._secrets
-
-        async def drive(leg: CallLeg) -> None:
-            if control is None:
-                await leg.hangup(EndReason.FAILED, 500, detail="call control is not available")
-                return
-            secret = None
-            if number.api_key_id is not None and secrets is not None:
-                secret = await secrets.signing_secret(number.api_key_id)
-            await control.run(
-                call, tracker, controlled, signing_secret=secret, api_key_id=number.api_key_id
-            )
-
-        return drive
 
     def _check_destinations(self, request: OutboundCallRequest) -> None:
         """``to`` is called showing ``from``; without ``url`` ``from`` is called too.
@@ -422,3 +309,19 @@ class CallbridgeCalls:
         )
         session = await self._sessions.session(tracker, spec)
         return OutboundCall(engine=self._engine, request=request, session=session)
+
+
+@dataclass(frozen=True)
+class _Registered:
+    """An inbound call is live in both of the service's registries while it runs."""
+
+    own: dict[str, LiveCall]
+    shared: LiveCalls
+
+    def add(self, sid: str, call: LiveCall) -> None:
+        self.own[sid] = call
+        self.shared.add(sid, call)
+
+    def remove(self, sid: str) -> None:
+        self.own.pop(sid, None)
+        self.shared.remove(sid)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from callbridge.callflow.limits import RunnerLimits
+from callbridge.calls.admission import Admission
 from callbridge.calls.audio_cache import AudioCache
 from callbridge.calls.callbacks_service import CallbackSettings
 from callbridge.calls.limits import CallLimiter
 from callbridge.calls.overload import LoopLag, OverloadGuard
 from callbridge.calls.request import Announcement
-from callbridge.calls.service import Admission, CallServiceSettings
+from callbridge.calls.service import CallServiceSettings
 from callbridge.config import CallbridgeConfig
 from callbridge.dialects.voicexml import parse_voice_xml
 

@@ -27,6 +27,7 @@ from typing import Protocol, TypeVar
 
 from callbridge.callflow.errors import CallflowError
 from callbridge.callflow.verbs import DialGroup, DialTarget
+from callbridge.calls.admission import Admission, Permit
 from callbridge.calls.errors import CallLimitReached, CallServiceError, ServerOverloaded
 from callbridge.calls.originate.clients import OriginateClient
 from callbridge.calls.originate.context import ContextCalls, ContextFlow, Translate, context_call
@@ -40,7 +41,6 @@ from callbridge.calls.originate.request import (
 )
 from callbridge.calls.originate.state import OriginatedCall, agent_failure
 from callbridge.calls.presence import PresenceState
-from callbridge.calls.service import Admission, Permit
 from callbridge.calls.switch.ringer import GroupRinger, Originator, RingingGroup, Rung
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.originate_checks import InvalidOriginate, check_originate

@@ -15,7 +15,8 @@ from typing import Protocol
 
 from callbridge.callflow.ports import EnqueueResult, LegPort, WaitAudio
 from callbridge.callflow.verbs import Enqueue
-from callbridge.calls.queues.queue import Answered, QueueResult
+from callbridge.calls.queues.queue import Answered
+from callbridge.calls.queues.result import QueueResult
 from callbridge.engine.events import EndReason
 from callbridge.engine.leg import CallLeg
 

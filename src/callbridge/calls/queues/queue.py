@@ -25,8 +25,9 @@ from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.queues.hold import hold_or_wait, left_queue, stop_hold
 from callbridge.calls.queues.members import MemberBoard
 from callbridge.calls.queues.ports import HoldMusic, WaitAudio
+from callbridge.calls.queues.result import QueueResult
 from callbridge.calls.queues.settings import QueueSettings
-from callbridge.calls.queues.snapshot import MemberSnapshot, QueueSnapshot, WaitingCaller
+from callbridge.calls.queues.snapshot import QueueSnapshot, queue_snapshot
 from callbridge.calls.queues.statistics import (
     MemoryStatistics,
     Outcome,
@@ -47,20 +48,6 @@ log = logging.getLogger(__name__)
 POLL = 0.5  # seconds between looks at presence (registrations, wrap-up ends) while waiting
 
 Answered = Callable[[str], Awaitable[None]]  # told the extension of the member who answered
-
-
-@dataclass(frozen=True, kw_only=True)
-class QueueResult:
-    """``answered_by``: the member the caller talked to (the bridged call has ended);
-    else ``overflow_plan`` (the queue's seed-004 XML, ``None`` when it has none) for the
-    caller to run, unless the caller hung up or ``left`` (``<Leave/>`` in its wait
-    document).  ``waited``: seconds in the queue."""
-
-    answered_by: str | None
-    overflow_plan: str | None
-    waited: float
-    overflowed: bool = False
-    left: bool = False
 
 
 @dataclass(eq=False, kw_only=True)
@@ -377,27 +364,11 @@ class CallQueue:
     def snapshot(self, totals: QueueTotals) -> QueueSnapshot:
         """The live state, with ``totals`` (:meth:`totals`)."""
         now = asyncio.get_running_loop().time()
-        return QueueSnapshot(
-            id=self.settings.id,
-            project=self.settings.project,
-            strategy=str(self.settings.strategy),
-            waiting=tuple(
-                WaitingCaller(position=i + 1, caller=w.leg.caller.user, waited=now - w.joined)
-                for i, w in enumerate(self._waiting)
-            ),
-            members=tuple(
-                MemberSnapshot(
-                    extension=m,
-                    state=self._board.state(m),
-                    answered=totals.members.get(m, 0),
-                )
-                for m in self.settings.members
-            ),
-            answered=totals.answered,
-            abandoned=totals.abandoned,
-            overflowed=totals.overflowed,
-            left=totals.left,
-            average_wait=totals.average_wait,
+        return queue_snapshot(
+            self.settings,
+            waiting=((w.leg.caller.user, now - w.joined) for w in self._waiting),
+            state=self._board.state,
+            totals=totals,
         )
 
 

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 
 from callbridge.calls.queues.members import MemberBoard
 from callbridge.calls.queues.ports import HoldMusic, MemberPresence, WaitAudio
-from callbridge.calls.queues.queue import Answered, CallQueue, QueueResult
+from callbridge.calls.queues.queue import Answered, CallQueue
+from callbridge.calls.queues.result import QueueResult
 from callbridge.calls.queues.settings import QueueSettings
 from callbridge.calls.queues.snapshot import QueueSnapshot
 from callbridge.calls.queues.statistics import MemoryStatistics, QueueStatistics
