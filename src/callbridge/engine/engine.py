@@ -90,16 +90,17 @@ class Engine:
             password_for=self.registrar.password_for,
             domains=(settings.host, settings.advertised_host or "", settings.realm),
         )
-        self.gate = RequestGate(
-            in_live_dialog=self._in_live_dialog,
-            pike=Pike(limits=settings.pike) if settings.pike else None,
-            lag=lag,
-            max_lag=settings.overload_lag,
-        )
         self.router = Router(
             registrar=self.registrar,
             trunks=settings.trunks,
             domain=settings.advertised_host or settings.host,
+        )
+        self.gate = RequestGate(
+            in_live_dialog=self._in_live_dialog,
+            pike=Pike(limits=settings.pike) if settings.pike else None,
+            trunk_of=self.router.trunk_from,
+            lag=lag,
+            max_lag=settings.overload_lag,
         )
         self.message_waiting = MessageWaiting(
             stack=self,
@@ -246,7 +247,7 @@ class Engine:
 
     async def _reap(self, leg: CallLeg) -> None:
         self.media.unbridge(leg.media)
-        # Let signalling finish its wind-down (BYE answer, 487 ACK) before releasing.
+        # Let signalling finish its wind-down (the BYE sent, 487 ACK) before releasing.
         await asyncio.sleep(0)
         self.legs.pop(leg.id, None)
         await leg.close()
