@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 from aiosipua import SipRequest, SipResponse
 
-from callbridge.engine.bye import send_bye
+from callbridge.engine.bye import byes_answered, send_bye
 from callbridge.engine.ports import DialogHandler, SipStack
 from callbridge.sip.dialog import Dialog, LocalContact
 from callbridge.sip.message import Peer, build_response
@@ -102,3 +102,18 @@ async def test_a_2xx_retransmitted_after_the_bye_is_not_acked_again() -> None:
     send_bye(cast(SipStack, stack), _dialog())
     stack.dialogs[KEY].on_retransmitted_2xx(SipResponse(status_code=200), PEER)
     assert len(stack.sent) == 1  # the BYE only
+
+
+async def test_a_closing_stack_waits_for_its_byes_answers_up_to_a_bound() -> None:
+    stack = Stack()
+    send_bye(cast(SipStack, stack), _dialog())
+    [bye] = stack.sent
+    others: list[object] = [object()]  # a live dialog's handler: not waited for
+    waiting = asyncio.ensure_future(byes_answered([*others, *stack.dialogs.values()], timeout=30))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    bye.final.set_result(build_response(bye.request, 200))
+    await waiting  # returns once answered
+    send_bye(cast(SipStack, stack), _dialog())
+    await byes_answered(stack.dialogs.values(), timeout=0.01)  # never answered: the bound
+    assert not stack.sent[-1].final.done()

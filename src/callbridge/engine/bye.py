@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 
 from aiosipua import SipRequest, SipResponse
 
@@ -25,8 +26,11 @@ log = logging.getLogger(__name__)
 
 
 class EndingDialog:
-    """A dialog we sent BYE in, while that BYE awaits its answer: a BYE from the peer is
-    answered 200 (it crossed ours), any other request 481 (no session any more)."""
+    """A dialog we sent BYE in, while that BYE awaits its answer (``answered``): a BYE from
+    the peer is answered 200 (it crossed ours), any other request 481 (no session any more)."""
+
+    def __init__(self, *, answered: asyncio.Future[SipResponse]) -> None:
+        self.answered = answered
 
     def on_request(
         self, request: SipRequest, server_tx: ServerTransaction | None, peer: Peer
@@ -43,8 +47,8 @@ def send_bye(stack: SipStack, dialog: Dialog) -> None:
     :class:`EndingDialog`) only until the BYE's transaction has its final answer."""
     request = dialog.create_request("BYE")
     key = dialog.key
-    stack.register_dialog(key, EndingDialog())
     tx = stack.send_request(request, dialog.next_hop())
+    stack.register_dialog(key, EndingDialog(answered=tx.final))
 
     def answered(final: asyncio.Future[SipResponse]) -> None:
         stack.unregister_dialog(key)
@@ -55,3 +59,12 @@ def send_bye(stack: SipStack, dialog: Dialog) -> None:
             log.info("BYE for %s answered %d (the dialog is over all the same)", key[0], status)
 
     tx.final.add_done_callback(answered)
+
+
+async def byes_answered(dialogs: Iterable[object], *, timeout: float) -> None:
+    """Until each BYE still awaiting its answer among ``dialogs`` (a stack's dialog
+    handlers) has it, or ``timeout``: a server shutting down lets its last BYEs be
+    retransmitted (they end the far ends' calls) before it closes its transactions."""
+    answers = [each.answered for each in dialogs if isinstance(each, EndingDialog)]
+    if answers:
+        await asyncio.wait(answers, timeout=timeout)
