@@ -116,6 +116,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, Receiver]]:
         node="bye-glare-test",
         api_key=KEY,
         more=f"""max_concurrent = 1
+scopes = ["call", "metrics"]
 [[trunks]]
 name = "carrier"
 uri = "sip:{CARRIER}:5060"
@@ -155,10 +156,14 @@ async def test_a_call_whose_bye_crossed_the_carriers_is_over_at_once(
         [asked] = receiver.on("/app")
         sid = asked.form["CallSid"]
         async with httpx.AsyncClient(base_url=server.url, headers={"apikey": KEY}) as api:
-            detail: dict[str, object] = {}
+            # Completed, and no longer live (the registry and the permit go together);
+            # bounded well below the 32 s the call used to stay live.
             async with asyncio.timeout(15):
-                while detail.get("status") != "completed":
+                while True:
                     detail = (await api.get(f"/api/v2/calls/{sid}")).json()
+                    metrics = (await api.get("/metrics")).text.splitlines()
+                    if detail["status"] == "completed" and "callbridge_calls_live 0.0" in metrics:
+                        break
                     await asyncio.sleep(0.1)
 
             # max_concurrent = 1: the permit is back, the next call is admitted ...
