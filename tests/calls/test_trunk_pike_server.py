@@ -1,7 +1,8 @@
 """A carrier is not rate-limited as one phone (the real server, ``callbridge serve``): SIPp at
 a trunk's address places more calls than ``[sip] pike_requests`` lets one source send, and
 every one is answered and completes; the same INVITEs from an address that is no trunk's
-hit the per-source limit (503, then dropped)."""
+hit the per-source limit (503, then dropped).  A trunk with ``max_requests_per_second``
+gets 503 past it, each time (none dropped)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ NUMBER = "+15550158"
 PIKE_REQUESTS = 10
 CALLS = 3 * PIKE_REQUESTS
 STRANGER = "127.0.57.3"  # no trunk's address
+METERED = "127.0.57.4"  # a trunk with a limit of its own
 
 
 async def test_a_trunk_is_not_held_to_the_per_source_limit(
@@ -48,6 +50,10 @@ async def test_a_trunk_is_not_held_to_the_per_source_limit(
 name = "carrier"
 uri = "sip:{carrier}:5060"
 default = true
+[[trunks]]
+name = "metered"
+uri = "sip:{METERED}:5060"
+max_requests_per_second = 5
 [[numbers]]
 number = "{NUMBER}"
 voice_url = "{receiver.url("/app")}"
@@ -80,6 +86,15 @@ api_key = "test"
             finals = list(stranger.finals().values())
         assert finals.count(503) == 1  # the first refused, with Retry-After; the rest dropped
         assert len(finals) == PIKE_REQUESTS + 1
+
+        # A trunk with a limit of its own: past it 503, every time, none dropped.
+        async with RawPeer(METERED, 5060, target=("127.0.0.1", SIP_PORT)) as metered:
+            for n in range(CALLS):  # to no number: 404 when served
+                await metered.send(invite(n, host=METERED, port=5060, target="127.0.0.1"))
+            answers = await metered.wait_for({f"inv-{n}" for n in range(CALLS)}, timeout=10)
+        assert len(answers) == CALLS
+        refused = list(answers.values()).count(503)
+        assert 0 < refused < CALLS  # 5 a second (a burst of 5): the first ones were served
     finally:
         await server.stop()
         await receiver.stop()
