@@ -15,14 +15,15 @@ caller sending its INVITE → the target receiving its INVITE, as measured and m
 application's own time (its request in → its response out, measured in the application):
 the only figure that can be taken from outside the real server.  The real server sheds
 load (503 while its event loop runs 200 ms late) and the in-process world does not:
-``--no-shedding`` turns it off in the server, to compare like with like.  The server runs with
-``[sip] pike_requests = 0``: the default per-source limit (100 new requests per 2 s) would
-refuse a single carrier address sending more than 50 calls a second.
+``--no-shedding`` turns it off in the server, to compare like with like.  The callers are
+the trunk's (``inbound_addresses``), which the per-source limit (``[sip] pike_requests``)
+does not count.
 
 ``--mode rate``: SIPp's stock ``uac`` calls a number whose application answers
 ``<Pause length="1"/>`` (SIPp hangs up after ``--hold-ms``), at each of ``--rates`` for
-``--seconds``; prints attempted, successful and failed calls per rate, each way.  The
-figure is the highest rate with zero failed calls.
+``--seconds``; prints attempted, successful and failed calls per rate, each way, and how
+long the server took to hold no live call nor leg after each rate.  The figure is the
+highest rate with zero failed calls.
 
     unshare -n sh -c 'ip link set lo up && .venv/bin/python bench/bench_inbound.py \
         --mode dial [--rate 100] [--seconds 10] [--where both|inprocess|serve]'
@@ -68,7 +69,7 @@ from callbridge.store.clock import SystemClock
 from callbridge.store.database import Database
 from callbridge.store.repository import CallRepository
 from peers.net import free_tcp_port
-from server_process import Server, write_config
+from server_process import OVERLOAD_LAG_MS, Server, write_config
 from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 SERVER = ("127.0.0.1", 5095)
@@ -319,7 +320,6 @@ async def served(
     """``callbridge serve`` on SERVE_SIP_PORT with the number, its application answering
     ``document``; stopped (and the application) on exit.  ``shedding=False`` turns its
     load shedding off (``overload_lag_ms = 0`` in ``[sip]`` and ``[calls]``)."""
-    off = "" if shedding else "overload_lag_ms = 0"
     receiver = TimedApp()
     receiver.documents["/app"] = document
     await receiver.start()
@@ -331,8 +331,6 @@ async def served(
         rtp_ports=(46000, 47999),
         node="bench",
         api_key=SERVE_KEY,
-        sip=f"pike_requests = 0\n{off}",
-        calls=off,
         more=f"""
 [[trunks]]
 name = "carrier"
@@ -349,6 +347,9 @@ voice_url = "{receiver.url("/app")}"
 api_key = "test"
 """,
     )
+    if not shedding:  # write_config sets it in both sections
+        lag = f"overload_lag_ms = {OVERLOAD_LAG_MS}\n"
+        config.write_text(config.read_text().replace(lag, "overload_lag_ms = 0\n"))
     server = Server(config, http_port, directory / "server.log")
     try:
         await server.start()
@@ -361,7 +362,8 @@ api_key = "test"
 async def settled(server: Server, timeout: float = 120.0) -> None:
     """Until the server holds no live call nor leg (its /metrics), as the in-process run
     waits for the engine's legs: each rate starts on an idle server."""
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     headers = {"apikey": METRICS_KEY}
     async with httpx.AsyncClient(base_url=server.url, headers=headers) as client:
         while time.monotonic() < deadline:
@@ -372,6 +374,7 @@ async def settled(server: Server, timeout: float = 120.0) -> None:
                 if line.startswith(("callbridge_calls_live ", "callbridge_legs_live "))
             ]
             if live and not any(live):
+                print(f"  (serve: idle {time.monotonic() - started:.1f} s after the run)")
                 return
             await asyncio.sleep(0.5)
     print(f"  (serve: still busy after {timeout:g} s)", file=sys.stderr)

@@ -374,3 +374,15 @@ def test_invalid_log_and_metrics_keys_are_clear_errors(
     path.write_text(body)
     with pytest.raises(ConfigError, match=message):
         load_config(path)
+
+
+def test_a_trunk_has_its_own_request_limit_or_none(tmp_path: Path) -> None:
+    path = tmp_path / "trunks.toml"
+    trunk = '[[trunks]]\nname = "carrier"\nuri = "sip:203.0.113.5"\n'
+    path.write_text(trunk)
+    assert load_config(path).trunks[0].max_requests_per_second == 0  # none of its own
+    path.write_text(trunk + "max_requests_per_second = 250\n")
+    assert load_config(path).trunks[0].max_requests_per_second == 250
+    path.write_text(trunk + "max_requests_per_second = -1\n")
+    with pytest.raises(ConfigError, match="max_requests_per_second"):
+        load_config(path)

@@ -21,6 +21,9 @@ class TrunkSection(Section):
     # (an IP address; a host name must list its addresses here).  An INVITE from one of
     # them is a call from the trunk: routed by [[numbers]], never digest-challenged.
     inbound_addresses: tuple[str, ...] | None = None
+    # Requests from inbound_addresses are not counted by [sip] pike_requests (a carrier
+    # sends every caller's calls); this limit over all of them applies instead, 0: none.
+    max_requests_per_second: int = Field(default=0, ge=0, le=1_000_000)
 
     @field_validator("uri")
     @classmethod

@@ -5,7 +5,9 @@ Asked by the transaction layer for each new request before a transaction is made
 - an in-dialog request of a live call is served first, whatever the load (a BYE must end
   its call even when the transaction table is full);
 - other requests count against their source's rate limit (:mod:`callbridge.sip.pike`);
-  over it they are answered 503 once a window and dropped after that;
+  over it they are answered 503 once a window and dropped after that; a trunk's requests
+  count against the trunk's own limit instead, if it has one
+  (:mod:`callbridge.engine.trunk_limits`);
 - OPTIONS (a cheap, synchronous answer that monitors rely on) is served first as well;
 - while the event loop runs more than ``max_lag`` late, every other new request gets a
   stateless 503 with Retry-After, so the calls already up keep their loop.
@@ -25,6 +27,8 @@ from typing import Protocol
 
 from aiosipua import SipRequest
 
+from callbridge.engine.routing import Trunk
+from callbridge.engine.trunk_limits import TrunkRequestLimits
 from callbridge.sip.message import Peer
 from callbridge.sip.pike import Pike, PikeVerdict
 from callbridge.sip.transaction import Admit
@@ -49,11 +53,17 @@ class RequestGate:
         *,
         in_live_dialog: Callable[[SipRequest], bool],
         pike: Pike | None = None,
+        trunk_of: Callable[[str], Trunk | None] | None = None,
+        trunk_limits: TrunkRequestLimits | None = None,
         lag: LagReading | None = None,
         max_lag: float | None = None,
     ) -> None:
+        """``trunk_of``: the trunk a source address belongs to, if any (its requests count
+        against ``trunk_limits``, not ``pike``)."""
         self._in_live_dialog = in_live_dialog
         self.pike = pike
+        self._trunk_of = trunk_of
+        self._trunk_limits = trunk_limits or TrunkRequestLimits()
         self._lag = lag if max_lag is not None else None
         self._max_lag = max_lag or 0.0
         self._shedding = False
@@ -61,7 +71,11 @@ class RequestGate:
     def __call__(self, request: SipRequest, peer: Peer) -> Admit:
         if self._in_live_dialog(request):
             return Admit.FIRST
-        if self.pike is not None:
+        trunk = self._trunk_of(peer.host) if self._trunk_of is not None else None
+        if trunk is not None:
+            if not self._trunk_limits.allow(trunk):
+                return Admit.BUSY
+        elif self.pike is not None:
             verdict = self.pike.hit(peer.host)
             if verdict is PikeVerdict.REFUSE:
                 return Admit.BUSY

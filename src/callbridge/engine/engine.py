@@ -13,6 +13,7 @@ from typing import Any
 from aiosipua import SipRequest, SipResponse
 
 from callbridge.engine.admission import LagReading, RequestGate
+from callbridge.engine.bye import byes_answered
 from callbridge.engine.dialog_keys import request_dialog_key, response_dialog_key
 from callbridge.engine.events import Direction, Ended
 from callbridge.engine.incoming_call import IncomingCall, IncomingCallHandler, IncomingInvites
@@ -90,22 +91,20 @@ class Engine:
             password_for=self.registrar.password_for,
             domains=(settings.host, settings.advertised_host or "", settings.realm),
         )
+        domain = settings.advertised_host or settings.host
+        self.router = Router(registrar=self.registrar, trunks=settings.trunks, domain=domain)
         self.gate = RequestGate(
             in_live_dialog=self._in_live_dialog,
             pike=Pike(limits=settings.pike) if settings.pike else None,
+            trunk_of=self.router.trunk_from,
             lag=lag,
             max_lag=settings.overload_lag,
-        )
-        self.router = Router(
-            registrar=self.registrar,
-            trunks=settings.trunks,
-            domain=settings.advertised_host or settings.host,
         )
         self.message_waiting = MessageWaiting(
             stack=self,
             authenticator=self.authenticator,
             password_for=self.registrar.password_for,
-            domain=settings.advertised_host or settings.host,
+            domain=domain,
             limits=settings.subscriptions,
         )
         self._transport = SipTransport(on_message=self._on_datagram, tcp_limits=settings.tcp_limits)
@@ -189,6 +188,7 @@ class Engine:
         await self.message_waiting.close()
         for leg in list(self.legs.values()):
             await leg.close()
+        await byes_answered(self._dialogs.values(), timeout=self.timers.timeout)
         await self._transactions.close()
         await self._transport.close()
         await self.media.close()
@@ -246,7 +246,7 @@ class Engine:
 
     async def _reap(self, leg: CallLeg) -> None:
         self.media.unbridge(leg.media)
-        # Let signalling finish its wind-down (BYE answer, 487 ACK) before releasing.
+        # Let signalling finish its wind-down (the BYE sent, 487 ACK) before releasing.
         await asyncio.sleep(0)
         self.legs.pop(leg.id, None)
         await leg.close()

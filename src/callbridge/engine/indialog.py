@@ -9,6 +9,7 @@ import random
 
 from aiosipua import SipRequest, SipResponse
 
+from callbridge.engine.bye import send_bye
 from callbridge.engine.events import Ended, EndReason, LegEvent, Party
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.ports import SipStack
@@ -230,16 +231,10 @@ class DialogSession:
             interval = old
         self.start_session_timer(interval, we_refresh=Refresher.UAC)
 
-    async def send_bye(self) -> None:
-        """§15.1.1: BYE in the dialog; the leg ends now, the answer is awaited briefly."""
+    def send_bye(self) -> None:
+        """§15.1.1: BYE in the dialog; the session is over now, nothing waits for the answer
+        (:mod:`callbridge.engine.bye`)."""
         dialog = self.dialog
         if dialog is None:
             return
-        request = dialog.create_request("BYE")
-        self._release()
-        tx = self.stack.send_request(request, dialog.next_hop())
-        try:
-            async with asyncio.timeout(64 * self.stack.timers.t1):
-                await asyncio.shield(tx.final)
-        except TimeoutError:
-            log.info("BYE for %s got no final answer", dialog.call_id)
+        send_bye(self.stack, dialog)

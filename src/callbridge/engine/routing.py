@@ -8,6 +8,7 @@ import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from aiosipua.headers import parse_uri
 
@@ -32,8 +33,11 @@ class Trunk:
     username: str | None = None
     password: str | None = None
     inbound_networks: tuple[Network, ...] | None = None  # None: the host of ``uri``
+    # Its requests are not counted by the per-source limit (pike); this limit, over all
+    # its addresses, applies instead (0: none) — see callbridge.engine.trunk_limits.
+    max_requests_per_second: int = 0
 
-    @property
+    @cached_property
     def sources(self) -> tuple[Network, ...]:
         """Where its calls come from: ``inbound_networks``, else the host of ``uri`` when
         that is an IP address (a host name is not resolved)."""

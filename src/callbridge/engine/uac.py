@@ -347,7 +347,7 @@ class OutboundCall(DialogSession):
     async def terminate(self, reason: EndReason, sip_code: int | None) -> None:
         if self.leg.state is LegState.ANSWERED:
             self.leg.advance(Ended(reason, Party.LOCAL, sip_code))
-            await self.send_bye()
+            self.send_bye()
             return
         self._stop_ringing(reason if reason is not EndReason.HUNG_UP else EndReason.CANCELLED)
         await self.leg.wait_ended()

@@ -164,13 +164,13 @@ class InboundCall(DialogSession):
                     self.stack.send_raw(response, self.peer)
                 interval = min(interval * 2, timers.t2)
         log.info("leg %s: no ACK for 200, ending with BYE", self.leg.id)
-        await self.send_bye()
+        self.send_bye()
         self.leg.advance(Ended(EndReason.FAILED, Party.LOCAL, 408, "no ACK"))
 
     async def terminate(self, reason: EndReason, sip_code: int | None) -> None:
         if self.leg.state is LegState.ANSWERED:
             self.leg.advance(Ended(reason, Party.LOCAL, sip_code))
-            await self.send_bye()
+            self.send_bye()
             return
         status = sip_code if sip_code and sip_code >= 300 else status_for_reason(reason)
         if not self._final_sent:

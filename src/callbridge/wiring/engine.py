@@ -42,6 +42,7 @@ def engine_settings(config: CallbridgeConfig) -> EngineSettings:
                 inbound_networks=None
                 if t.inbound_addresses is None
                 else tuple(parse_network(each) for each in t.inbound_addresses),
+                max_requests_per_second=t.max_requests_per_second,
             )
             for t in config.trunks
         ),
