@@ -201,20 +201,27 @@ class TargetEnd:
 
 # Why nobody answered, in order of precedence (as a forking proxy picks the best response,
 # RFC 3261 §16.7, in spirit: the answer that tells the caller most wins): any busy target
-# → 486, else any decline → 603, else any rung out → 480, else an offline user → 480,
-# else a target that failed (an error response, not routable) → 502 Bad Gateway, else
-# every target unreachable (no response, transport error) → 504 Server Time-out.
-# Nothing rung at all (every target refused): 502.
+# → 486, else any decline → 603, else any rung out → 480 (a target that rang out on its own
+# before one the ringer cancelled when its ring time ran out: the same answer, told
+# first-hand), else an offline user → 480, else a target that failed (an error response,
+# not routable) → 502 Bad Gateway, else every target unreachable (no response, transport
+# error) → 504 Server Time-out.  Nothing rung at all (every target refused): 502.
 _UNANSWERED: tuple[tuple[frozenset[EndReason], Unanswered], ...] = (
     (frozenset({EndReason.BUSY}), Unanswered(reason=EndReason.BUSY, sip_code=486)),
     (frozenset({EndReason.DECLINED}), Unanswered(reason=EndReason.DECLINED, sip_code=603)),
-    (
-        frozenset({EndReason.NO_ANSWER, EndReason.CANCELLED}),
-        Unanswered(reason=EndReason.NO_ANSWER, sip_code=480),
-    ),
+    (frozenset({EndReason.NO_ANSWER}), Unanswered(reason=EndReason.NO_ANSWER, sip_code=480)),
+    (frozenset({EndReason.CANCELLED}), Unanswered(reason=EndReason.NO_ANSWER, sip_code=480)),
     (frozenset({EndReason.OFFLINE}), Unanswered(reason=EndReason.OFFLINE, sip_code=480)),
     (
-        frozenset(EndReason) - {EndReason.UNREACHABLE},  # failed, or any other reason
+        # Failed, or a reason no unanswered target should end for (it is a failure then).
+        frozenset(
+            {
+                EndReason.FAILED,
+                EndReason.HUNG_UP,
+                EndReason.RTP_TIMEOUT,
+                EndReason.SESSION_EXPIRED,
+            }
+        ),
         Unanswered(reason=EndReason.FAILED, sip_code=502),
     ),
     (
@@ -223,16 +230,41 @@ _UNANSWERED: tuple[tuple[frozenset[EndReason], Unanswered], ...] = (
     ),
 )
 _NOTHING_DIALLED = Unanswered(reason=EndReason.FAILED, sip_code=502)
+# Where each reason stands in that order (lower speaks first).
+_PRECEDENCE: dict[EndReason, int] = {
+    reason: rank for rank, (group, _) in enumerate(_UNANSWERED) for reason in group
+}
 
 # A relayed target's own final response the caller must not get: a challenge (401, 407)
 # asks for the credentials this server holds for the target's trunk, not the caller's.
 _NOT_RELAYED = frozenset({401, 407})
 
 
+def unanswered_rank(end: TargetEnd) -> tuple[int, int, int]:
+    """Where ``end`` stands among the ends of targets nobody answered (lower first): the
+    one order deciding which of them speaks for them all, here (:func:`unanswered`) and
+    for the end saved on a leg that rang a group (``calls.switch.group_failure``).  By
+    reason, as above; among equals, by the final response a proxy would pass on (§16.7:
+    a 6xx, else the lowest class, a response that may not be passed on last).  Equal
+    ranks: the first target's end speaks (``min`` keeps the first)."""
+    code = _passed_on(end.sip_code)
+    response = (2, 0) if code is None else (0 if code >= 600 else 1, code // 100)
+    return (_PRECEDENCE[end.reason], *response)
+
+
+def _passed_on(code: int | None) -> int | None:
+    """``code``, when a proxy may pass it on as its own final response (a 4xx-6xx that
+    is no challenge), else ``None``."""
+    if code is None or not 400 <= code < 700 or code in _NOT_RELAYED:
+        return None
+    return code
+
+
 def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> Unanswered:
     """How the caller's unanswered leg ends when the targets it was rung for (the last
     group's, and those that could not be dialled) ended for ``target_ends``: the one
-    decision for every caller nobody answered.
+    decision for every caller nobody answered, from the end :func:`unanswered_rank` puts
+    first.
 
     ``relayed=False``: the caller reached an application (a number's document, or its
     route), which dialled the targets: the table above, whatever a target answered — a
@@ -250,32 +282,14 @@ def unanswered(target_ends: Iterable[TargetEnd], *, relayed: bool) -> Unanswered
     RFC 3263), while a challenge (401/407: our trunk's credentials) and anything that is
     no 4xx-6xx become the table's answer (502, or 504)."""
     ends = tuple(target_ends)
-    reasons = frozenset(end.reason for end in ends)
-    for group, result in _UNANSWERED:
-        if not reasons & group:
-            continue
-        if relayed and result.reason in (EndReason.FAILED, EndReason.UNREACHABLE):
-            own = _relayed_code(end for end in ends if end.reason in group)
-            if own is not None:
-                return Unanswered(reason=result.reason, sip_code=own)
-        return result
-    return _NOTHING_DIALLED
-
-
-def _relayed_code(ends: Iterable[TargetEnd]) -> int | None:
-    """The best of these targets' own final responses to pass on (§16.7: a 6xx, else the
-    lowest class; the first of a class), or ``None`` when none may be passed on."""
-    codes = [
-        end.sip_code
-        for end in ends
-        if end.sip_code is not None
-        and 400 <= end.sip_code < 700
-        and end.sip_code not in _NOT_RELAYED
-    ]
-    if not codes:
-        return None
-    best = min(codes, key=lambda code: (code < 600, code // 100))
-    return 500 if best == 503 else best
+    if not ends:
+        return _NOTHING_DIALLED
+    first = min(ends, key=unanswered_rank)
+    result = _UNANSWERED[_PRECEDENCE[first.reason]][1]
+    own = _passed_on(first.sip_code)
+    if relayed and own is not None and result.reason in (EndReason.FAILED, EndReason.UNREACHABLE):
+        return Unanswered(reason=result.reason, sip_code=500 if own == 503 else own)
+    return result
 
 
 def unanswered_dial(target_ends: Iterable[EndReason]) -> Unanswered:

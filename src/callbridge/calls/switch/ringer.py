@@ -11,7 +11,8 @@ A registered user with several phones is one target rung as one leg per phone: t
 engine says which phones the user has (``user_contacts``) and places one INVITE to one
 of them (``originate(..., contact=...)``); the phones ring in the target's group, the
 first to answer wins and the others are cancelled like any other target's.  A group
-nobody answered fails as :mod:`.group_failure` says (busy beats declined beats the rest).
+nobody answered fails as :mod:`.group_failure` says (the call vocabulary's one order: busy
+beats declined beats rang out beats offline beats failed beats unreachable).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Protocol
 from callbridge.callflow.errors import InvalidVerb
 from callbridge.callflow.ports import DialStatus
 from callbridge.callflow.verbs import DialGroup, DialTarget
-from callbridge.calls.switch.group_failure import group_failure, group_status
+from callbridge.calls.switch.group_failure import group_failure, group_status, target_end
 from callbridge.engine.events import Ended, EndReason
 from callbridge.engine.leg import CallLeg
 from callbridge.engine.routing import Destination, RoutingError, UserOffline
@@ -87,7 +88,7 @@ class Rung:
         """How the targets nobody answered ended, those that could not be dialled
         included (``TargetEnd.not_dialled``): what the caller is told from
         (:func:`callbridge.vocabulary.unanswered`)."""
-        placed = (TargetEnd(reason=ended.reason, sip_code=ended.sip_code) for ended in self.ends)
+        placed = (target_end(ended) for ended in self.ends)
         not_dialled = (
             TargetEnd.not_dialled(offline=isinstance(error, UserOffline))
             for error in self.unroutable
