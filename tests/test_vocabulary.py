@@ -22,6 +22,7 @@ from callbridge.vocabulary import (
     sip_status_for_reason,
     unanswered,
     unanswered_dial,
+    unanswered_rank,
 )
 
 S = CallStatus
@@ -244,6 +245,19 @@ def test_the_order_of_the_targets_does_not_change_the_answer() -> None:
     assert unanswered([*ends, OFFLINE], relayed=True).sip_code == 480
     # Equals of one class: the first target's (as a proxy may pick any of them).
     assert unanswered([end(R.FAILED, 404), end(R.FAILED, 410)], relayed=True).sip_code == 404
+
+
+def test_one_order_ranks_every_target_end() -> None:
+    order = [R.BUSY, R.DECLINED, R.NO_ANSWER, R.CANCELLED, R.OFFLINE, R.FAILED, R.UNREACHABLE]
+    ranks = [unanswered_rank(end(reason)) for reason in order]
+    assert ranks == sorted(ranks)
+    assert len({rank[0] for rank in ranks}) == len(order)  # no two tied
+    for other in (R.HUNG_UP, R.RTP_TIMEOUT, R.SESSION_EXPIRED):  # failures, as failed
+        assert unanswered_rank(end(other)) == unanswered_rank(end(R.FAILED))
+    # Among equals, the response a proxy passes on (§16.7): a 6xx, else the lowest class.
+    codes = [604, 404, 410, 500, 503, 407, 302, None]
+    ranked = sorted(codes, key=lambda code: unanswered_rank(end(R.FAILED, code)))
+    assert ranked == codes
 
 
 def test_a_target_that_could_not_be_dialled() -> None:

@@ -1,8 +1,9 @@
 """The call vocabulary, in one place: a call's status and its guarded changes, why a leg
 ended and who ended it, the status-callback event names, and every mapping between them
 (final status, SIP status both ways, Dial status, the final response of a caller nobody
-answered — after a Dial, or calling an extension or a number itself: :func:`unanswered` —
-``CallOutcome``/``SipResponseCode``).
+answered — after a Dial, or calling an extension or a number itself: :func:`unanswered`,
+and the one order it decides by, which also picks the end a group of legs nobody answered
+saves: :func:`unanswered_rank` — ``CallOutcome``/``SipResponseCode``).
 
 A leaf: it imports nothing of callbridge, so the engine, the store, webhooks, calls and
 the API all speak it without an arrow pointing up.  ``CallStatus`` and ``CallbackEvent``
