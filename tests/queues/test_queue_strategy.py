@@ -40,9 +40,9 @@ def test_a_member_who_did_not_answer_comes_after_the_others() -> None:
 
 def test_fewestcalls_leastrecent_and_random() -> None:
     records = {
-        "1001": MemberRecord(answered=5, last_ended=100.0),
-        "1002": MemberRecord(answered=1, last_ended=300.0),
-        "1003": MemberRecord(answered=3, last_ended=50.0),
+        "1001": MemberRecord(answered=5, last_answered=100.0),
+        "1002": MemberRecord(answered=1, last_answered=300.0),
+        "1003": MemberRecord(answered=3, last_answered=50.0),
     }
     assert pick(Strategy.FEWESTCALLS, members=MEMBERS, free=ALL, tried=(), records=records) == (
         "1002",

@@ -292,13 +292,15 @@ class QueueStatisticsRow(Base):
 
 
 class QueueMemberStatisticsRow(Base):
-    """The calls of a queue a member answered (migration 0013)."""
+    """The calls of a queue a member answered (migration 0013), and when it answered the
+    last (migration 0017; the ``leastrecent`` strategy's order)."""
 
     __tablename__ = "queue_member_statistics"
 
     queue_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     extension: Mapped[str] = mapped_column(String(64), primary_key=True)
     answered: Mapped[int] = mapped_column(Integer, default=0)
+    last_answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class AnnouncementAudioRow(Base):

@@ -1,6 +1,7 @@
 """MemberBoard: the members' states as the queues see them — presence (registered, in a
 call, in wrap-up), plus what the queues themselves know: members being rung, in a queue
-call, resting after one, and each member's record (calls answered, last call's end)."""
+call, resting after one, and each member's record on this node (queue calls answered, when
+the last; the strategies' view when the statistics' store cannot be read)."""
 
 from __future__ import annotations
 
@@ -60,12 +61,13 @@ class MemberBoard:
     def call_started(self, member: str) -> None:
         self._in_call[member] = self._in_call.get(member, 0) + 1
         record = self.records.get(member, MemberRecord())
-        self.records[member] = replace(record, answered=record.answered + 1)
+        self.records[member] = replace(
+            record, answered=record.answered + 1, last_answered=self._clock()
+        )
 
     def call_ended(self, member: str, *, wrapup: float) -> None:
         self._in_call[member] = max(0, self._in_call.get(member, 0) - 1)
         now = self._clock()
-        self.records[member] = replace(self.records.get(member, MemberRecord()), last_ended=now)
         if wrapup > 0:
             self._wrapup_until[member] = now + wrapup
             self._presence.rest(member, wrapup)

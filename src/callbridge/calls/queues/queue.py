@@ -24,6 +24,7 @@ from typing import Any
 from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.queues.hold import hold_or_wait, left_queue, stop_hold
 from callbridge.calls.queues.members import MemberBoard
+from callbridge.calls.queues.ordering import member_records
 from callbridge.calls.queues.ports import HoldMusic, WaitAudio
 from callbridge.calls.queues.result import QueueResult
 from callbridge.calls.queues.settings import QueueSettings
@@ -134,7 +135,8 @@ class CallQueue:
             if not self._board.logged_in(self.settings.members):
                 return await self._overflow(waiter.joined, "no member is logged in any more")
             if self._turn(waiter):
-                targets = self._pick(waiter)
+                free = self._board.free(self.settings.members)
+                targets = await self._pick(free=free, tried=waiter.tried)
                 if targets:
                     result = await self._attempt(waiter, targets, deadline, music)
                     if result is not None:
@@ -151,14 +153,23 @@ class CallQueue:
                 return False
         return False
 
-    def _pick(self, waiter: _Waiter) -> tuple[str, ...]:
-        members = self.settings.members
+    async def _pick(self, *, free: set[str], tried: set[str]) -> tuple[str, ...]:
+        """The members to ring now, of the ``free`` ones (:mod:`.strategy`, ordered by
+        the statistics' records: :mod:`.ordering`)."""
+        strategy, members = self.settings.strategy, self.settings.members
+        records = await member_records(
+            strategy,
+            queue_id=self.settings.id,
+            candidates=free,
+            statistics=self._statistics,
+            local=self._board.records,
+        )
         return pick(
-            self.settings.strategy,
+            strategy,
             members=members,
-            free=self._board.free(members),
-            tried=waiter.tried,
-            records=self._board.records,
+            free=self._board.free(free),  # who is still free after the read
+            tried=tried,
+            records=records,
             last_rung=self._last_rung,
             rng=self._rng,
         )
@@ -262,16 +273,8 @@ class CallQueue:
                 await asyncio.Event().wait()
 
         while not stopped:
-            members = self.settings.members
-            free = self._board.free(members) - tried
-            targets = pick(
-                self.settings.strategy,
-                members=members,
-                free=free,
-                tried=tried,
-                records=self._board.records,
-                last_rung=self._last_rung,
-                rng=self._rng,
+            targets = await self._pick(
+                free=self._board.free(self.settings.members) - tried, tried=tried
             )
             if not targets:
                 return None

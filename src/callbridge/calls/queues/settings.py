@@ -11,7 +11,7 @@ class Strategy(StrEnum):
 
     RINGALL = "ringall"  # every free member at once
     ROUNDROBIN = "roundrobin"  # one at a time, starting after the last one rung (remembered)
-    LEASTRECENT = "leastrecent"  # the free member whose last queue call ended longest ago
+    LEASTRECENT = "leastrecent"  # the free member who answered a call of the queue longest ago
     FEWESTCALLS = "fewestcalls"  # the free member who answered the fewest queue calls
     RANDOM = "random"
     LINEAR = "linear"  # one at a time, in the configured order

@@ -15,10 +15,11 @@ from callbridge.calls.queues.settings import Strategy
 
 @dataclass(frozen=True, kw_only=True)
 class MemberRecord:
-    """A member's queue calls: how many it answered, and when (monotonic) the last ended."""
+    """A member's queue calls: how many it answered, and when it answered the last (seconds
+    on one clock for every member of a pick: the store's wall clock, or this process's)."""
 
     answered: int = 0
-    last_ended: float | None = None
+    last_answered: float | None = None
 
 
 def pick(
@@ -59,12 +60,12 @@ def _first(
     if strategy is Strategy.FEWESTCALLS:
         return min(fresh, key=lambda m: records.get(m, record).answered)
     if strategy is Strategy.LEASTRECENT:
-        return min(fresh, key=lambda m: _ended(records.get(m, record)))
+        return min(fresh, key=lambda m: _answered(records.get(m, record)))
     # ROUNDROBIN: the first fresh member after the one rung last, wrapping around.
     start = members.index(last_rung) + 1 if last_rung in members else 0
     rotated = [*members[start:], *members[:start]]
     return next(m for m in rotated if m in fresh)
 
 
-def _ended(record: MemberRecord) -> float:
-    return float("-inf") if record.last_ended is None else record.last_ended
+def _answered(record: MemberRecord) -> float:
+    return float("-inf") if record.last_answered is None else record.last_answered
