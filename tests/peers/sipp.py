@@ -236,7 +236,11 @@ class SippRun:
         proto = "tcp" if self.transport.startswith("t") else "udp"
         async with asyncio.timeout(timeout):
             while not is_bound(self.host, self.port, proto):
-                if self.process is None or self.process.returncode is not None:
+                if self.process is None:
+                    raise RuntimeError("SIPp is not running")
+                if self.process.returncode is not None:
+                    if self.calls is not None and "Test Terminated" in self.log_tail():
+                        return  # a short run (-m) bound, placed its calls and ended between looks
                     raise RuntimeError(f"SIPp exited at start:\n{self.log_tail()}")
                 await asyncio.sleep(0.02)
 
