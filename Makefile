@@ -54,9 +54,10 @@ typecheck: venv
 
 # The PostgreSQL tests start a throwaway server of their own (tests/postgres_server.py); here
 # they must run, not be skipped.
-# As root the suite runs in two pytest-xdist workers, each in a network namespace of its own
-# (tests/worker_network.py), so their fixed loopback ports never meet; otherwise in one process.
-TEST_WORKERS ?= $(shell [ "$$(id -u)" = 0 ] && echo "-n 2 --dist loadfile")
+# Where new network namespaces may be made (root, and a container that allows it), the suite
+# runs in two pytest-xdist workers, each in a namespace of its own (tests/worker_network.py), so
+# their fixed loopback ports never meet; otherwise in one process.
+TEST_WORKERS ?= $(shell [ "$$(id -u)" = 0 ] && unshare -n true 2>/dev/null && echo "-n 2 --dist loadfile")
 
 test: venv test-deps lint typecheck
 	CALLBRIDGE_TEST_POSTGRES=require $(BIN)/pytest -q $(TEST_WORKERS)
