@@ -15,8 +15,9 @@ from callbridge.calls.lines import Line
 from callbridge.calls.request import Announcement, CallbackRequest, LegSpec, StatusCallback
 from callbridge.webhooks.params import CallbackEvent
 from peers.baresip import Baresip
-from peers.conftest import BaresipFactory
+from peers.conftest import BaresipFactory, SippUasFactory
 from peers.phones import registered_phone
+from peers.sipp import UasMode
 
 pytestmark = pytest.mark.peers
 
@@ -151,6 +152,27 @@ async def test_a_line_whose_phones_are_all_offline_ends_as_offline(
 ) -> None:
     client = await baresip("client", auto_answer=True)
     line = Line(id="reg1332", name="Sales", users=("1001", "1002"))
+    placed = await callbacks.place_callback(callback_start(world, line, client))
+    detail = await finished(world, callbacks, placed)
+    assert (detail.status, detail.ended_by, detail.reason) == ("failed", "A", "offline")
+    assert detail.leg_a.call.status == "failed"
+    assert all(e["type"] != "CALL_INCOMING" for e in client.events)
+
+
+async def test_a_line_whose_offline_user_outranks_a_number_that_failed_ends_as_offline(
+    world: CallWorld,
+    callbacks: CallbridgeCallbacks,
+    baresip: BaresipFactory,
+    sipp_uas: SippUasFactory,
+) -> None:
+    """1002 could not be dialled (offline) and the number failed (a challenge the line
+    cannot answer): the caller would be told offline, and the line's leg saves that."""
+    client, number = await asyncio.gather(
+        baresip("client", auto_answer=True), sipp_uas(UasMode.AUTH_407)
+    )
+    line = Line(
+        id="reg1332", name="Sales", users=("1002",), numbers=(f"sip:agent@{number.address}",)
+    )
     placed = await callbacks.place_callback(callback_start(world, line, client))
     detail = await finished(world, callbacks, placed)
     assert (detail.status, detail.ended_by, detail.reason) == ("failed", "A", "offline")

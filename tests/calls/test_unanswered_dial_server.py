@@ -1,7 +1,8 @@
 """An inbound call whose document Dials before answering, and nobody answers, tells the
 caller why (real server: ``callbridge serve``, SIPp callers at a trunk address, SIPp UAS
-targets): every target busy → 486, declined → 603, rang out → 480, not routable → 502; the
-call's completed callback says the same (``CallOutcome``, ``SipResponseCode``)."""
+targets): every target busy → 486, declined → 603, rang out → 480, not routable → 502, an
+offline user beside a target that failed (a challenge it cannot answer) → 480; the call's
+completed callback says the same (``CallOutcome``, ``SipResponseCode``)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ CASES = {
     "+15550662": (UasMode.DECLINE, 603, "busy"),
     "+15550663": (UasMode.RING_FOREVER, 480, "no-answer"),
     "+15550664": (None, 502, "failed"),
+    "+15550665": (UasMode.AUTH_407, 480, "failed"),
 }
+# Dialled beside the target: a user never registered (offline, no leg placed).
+OFFLINE_TOO = {"+15550665": "<User>1002</User>"}
 
 
 def expecting(final: int, directory: Path) -> Path:
@@ -54,7 +58,7 @@ async def test_an_unanswered_dial_before_answer_tells_the_caller_why(
             dial = "<Number>+4930123456</Number>"  # no default trunk: not routable
         else:
             target = await sipp_uas(mode)
-            dial = f"<Sip>sip:agent@{target.address}</Sip>"
+            dial = f"<Sip>sip:agent@{target.address}</Sip>{OFFLINE_TOO.get(number, '')}"
         path = f"/app{number[-1]}"
         receiver.documents[path] = f'<Response><Dial timeout="2">{dial}</Dial></Response>'
         numbers += f"""
@@ -73,6 +77,9 @@ api_key = "test"
         node="unanswered-dial-test",
         api_key=KEY,
         more=f"""
+[[users]]
+extension = "1002"
+password = "secret1002"
 [[trunks]]
 name = "carrier"
 uri = "sip:127.0.10.2:5060"

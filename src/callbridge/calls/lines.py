@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from callbridge.callflow.verbs import DialGroup, DialTarget, TargetKind
 from callbridge.calls.switch.ringer import Rung
 from callbridge.engine.events import Ended, Party
-from callbridge.engine.routing import UserOffline
-from callbridge.vocabulary import EndReason, reason_for_dial_status
+from callbridge.vocabulary import reason_for_dial_status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,14 +59,16 @@ def _external(address: str) -> DialTarget:
 
 
 def line_failure(line: Line, rung: Rung) -> Ended:
-    """Why nobody on ``line`` answered, as the end of the line's leg."""
+    """Why nobody on ``line`` answered, as the end of the line's leg: the group's status
+    and the final response of the leg that speaks for it (``Rung.failure``), or, when a
+    target that could not be dialled speaks (an offline user, no route), its end, by
+    this server."""
+    failure = rung.failure
+    if failure is not None and not rung.dialled(failure):
+        detail = f"line {line.id}: {failure.detail}"
+        return Ended(failure.reason, Party.LOCAL, failure.sip_code, detail)
     reason = reason_for_dial_status(rung.status)
-    last = rung.failure
     detail = f"line {line.id}: {rung.status}"
-    if last is None and rung.unroutable:
-        offline = all(isinstance(error, UserOffline) for error in rung.unroutable)
-        reason = EndReason.OFFLINE if offline else reason
-        detail = f"line {line.id}: {rung.unroutable[-1]}"
-    if last is None:
+    if failure is None:
         return Ended(reason, Party.LOCAL, None, detail)
-    return Ended(reason, Party.REMOTE, last.sip_code, detail)
+    return Ended(reason, Party.REMOTE, failure.sip_code, detail)

@@ -26,10 +26,15 @@ from typing import Protocol
 from callbridge.callflow.errors import InvalidVerb
 from callbridge.callflow.ports import DialStatus
 from callbridge.callflow.verbs import DialGroup, DialTarget
-from callbridge.calls.switch.group_failure import group_failure, group_status, target_end
+from callbridge.calls.switch.group_failure import (
+    group_failure,
+    group_status,
+    not_dialled,
+    target_end,
+)
 from callbridge.engine.events import Ended, EndReason
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import Destination, RoutingError, UserOffline
+from callbridge.engine.routing import Destination, RoutingError
 from callbridge.vocabulary import CallStatus, TargetEnd
 
 log = logging.getLogger(__name__)
@@ -70,8 +75,9 @@ StillWanted = Callable[[], bool]
 @dataclass(frozen=True, kw_only=True)
 class Rung:
     """What ringing came to: ``leg`` answered (``status`` completed), or nobody did and
-    ``status`` says why; ``ends`` are how the last group's legs ended (one per phone) and
-    ``failure`` the one that speaks for them all."""
+    ``status`` says why; ``ends`` are how the last group's legs ended (one per phone),
+    ``unroutable`` why its other targets could not be dialled at all, and ``failure`` the
+    end that speaks for them all."""
 
     status: DialStatus
     leg: CallLeg | None = None
@@ -80,20 +86,28 @@ class Rung:
     unroutable: tuple[RoutingError, ...] = ()  # why targets could not be dialled at all
 
     @property
+    def all_ends(self) -> tuple[Ended, ...]:
+        """How the targets nobody answered ended: each leg's end, then an end for each
+        target that could not be dialled (:func:`.group_failure.not_dialled`)."""
+        return (*self.ends, *(not_dialled(error) for error in self.unroutable))
+
+    @property
     def failure(self) -> Ended | None:
-        return group_failure(self.ends)
+        """The end saved for the group: of :attr:`all_ends`, the one the vocabulary ranks
+        first, placed or not, so it is the one the caller was told of (None: no target)."""
+        return group_failure(self.all_ends)
+
+    def dialled(self, ended: Ended) -> bool:
+        """Whether ``ended`` (one of :attr:`all_ends`) is a leg's end, not a target's that
+        could not be dialled."""
+        return any(ended is end for end in self.ends)
 
     @property
     def target_ends(self) -> tuple[TargetEnd, ...]:
         """How the targets nobody answered ended, those that could not be dialled
         included (``TargetEnd.not_dialled``): what the caller is told from
         (:func:`callbridge.vocabulary.unanswered`)."""
-        placed = (target_end(ended) for ended in self.ends)
-        not_dialled = (
-            TargetEnd.not_dialled(offline=isinstance(error, UserOffline))
-            for error in self.unroutable
-        )
-        return (*placed, *not_dialled)
+        return tuple(target_end(ended) for ended in self.all_ends)
 
 
 class GroupRinger:
@@ -217,7 +231,7 @@ class RingingGroup:
             return answer
         ends = tuple(leg.ended for leg in ringing if leg.ended is not None)
         status = CallStatus.CANCELED if gave_up else group_status(ends)
-        return Rung(status=status, ends=ends)
+        return Rung(status=status, ends=ends, unroutable=self.unroutable)
 
 
 def phones_target(engine: Originator, to: str) -> DialTarget | None:

@@ -16,7 +16,6 @@ from callbridge.callflow.verbs import DialGroup, DialTarget
 from callbridge.calls.switch.ringer import GiveUp, GroupRinger, Originator, Rung
 from callbridge.engine.events import Answered, EarlyMedia, Ended, EndReason, Party, Ringing
 from callbridge.engine.leg import CallLeg
-from callbridge.engine.routing import UserOffline
 from callbridge.media.plane import MediaPortsExhausted
 from callbridge.vocabulary import CallStatus
 
@@ -88,10 +87,9 @@ async def ring_phones(
 
 
 def phones_failure(rung: Rung) -> Ended:
-    """Why none of a user's phones answered, as the end of the user's one leg."""
+    """Why none of a user's phones answered, as the end of the user's one leg: the end
+    that speaks for them (``Rung.failure``: a phone's, or an offline user's), else failed."""
     failure = rung.failure
     if failure is not None:
         return failure
-    error = rung.unroutable[-1] if rung.unroutable else None
-    reason = EndReason.OFFLINE if isinstance(error, UserOffline) else EndReason.FAILED
-    return Ended(reason, Party.LOCAL, None, str(error or "no phone"))
+    return Ended(EndReason.FAILED, Party.LOCAL, None, "no phone")
