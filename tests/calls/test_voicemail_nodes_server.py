@@ -37,6 +37,7 @@ from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
 from postgres_server import fresh_database
+from server_config import mailbox, smtp, trunk, user
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -76,29 +77,13 @@ def start_node(tmp_path: Path, name: str, database_url: str, smtp_port: int) -> 
         api_key=KEY,
         database_url=database_url,
         more=f"""
-[[users]]
-extension = "{USER}"
-password = "secret{USER}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.176:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{user(USER)}
+{trunk("sip:127.0.10.176:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"
 mailbox = "sales"
-[[mailboxes]]
-id = "sales"
-users = ["{USER}"]
-email = ["sales@example.com"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com",), users=(USER,))}
+{smtp(smtp_port)}
 """,
     )
     return Server(config, http_port, directory / "server.log")

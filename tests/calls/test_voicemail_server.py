@@ -28,6 +28,7 @@ from audio_analysis import dominant_frequency, goertzel_power, read_wav_mono, rm
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
+from server_config import mailbox, smtp, trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -79,11 +80,7 @@ def config_for(tmp_path: Path, http_port: int, smtp_port: int, app_url: str) -> 
         node="voicemail-test",
         api_key=KEY,
         more=f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.80:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{trunk("sip:127.0.10.80:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"
 mailbox = "sales"
@@ -91,17 +88,8 @@ mailbox = "sales"
 number = "{APP_NUMBER}"
 voice_url = "{app_url}"
 api_key = "test"
-[[mailboxes]]
-id = "sales"
-email = ["sales@example.com", "boss@example.com"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com", "boss@example.com"))}
+{smtp(smtp_port)}
 """,
     )
 
