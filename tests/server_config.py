@@ -1,7 +1,7 @@
 """TOML blocks the real-server tests append to :func:`server_process.write_config`'s
-configuration (its ``more``): a carrier trunk, a user with its password, a mailbox and the
-SMTP server it mails through.  Each returns whole TOML lines without the last newline, to
-sit in the test's f-string one a line."""
+configuration (its ``more``): a carrier trunk, users with their passwords, a project, a
+mailbox and the SMTP server it mails through.  Each returns whole TOML lines without the
+last newline, to sit in the test's f-string one a line."""
 
 from __future__ import annotations
 
@@ -25,9 +25,19 @@ def trunk(
     return lines.rstrip("\n")
 
 
-def user(extension: str) -> str:
-    """A ``[[users]]`` block whose password is ``secret`` + the extension."""
-    return f'[[users]]\nextension = "{extension}"\npassword = "secret{extension}"'
+def users(*extensions: str, project: int | None = None) -> str:
+    """A ``[[users]]`` block an extension, each password ``secret`` + the extension, all in
+    ``project`` if given."""
+    belongs = "" if project is None else f"\nproject = {project}"
+    return "\n".join(
+        f'[[users]]\nextension = "{extension}"\npassword = "secret{extension}"{belongs}'
+        for extension in extensions
+    )
+
+
+def project(project_id: int, name: str) -> str:
+    """A ``[[projects]]`` block."""
+    return f'[[projects]]\nid = {project_id}\nname = "{name}"'
 
 
 def mailbox(

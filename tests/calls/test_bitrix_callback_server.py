@@ -20,6 +20,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import UasMode
+from server_config import users
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -39,9 +40,7 @@ def line_and_carrier(carrier: str) -> str:
 name = "carrier"
 uri = "sip:{carrier}"
 default = true
-[[users]]
-extension = "1001"
-password = "secret1001"
+{users("1001")}
 [[lines]]
 id = "reg1332"
 name = "Sales"

@@ -22,7 +22,7 @@ from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
-from server_config import mailbox, smtp, trunk, user
+from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -70,7 +70,7 @@ api_key = "test"
         node="control-forward-voicemail-test",
         api_key=KEY,
         more=f"""
-{user(TARGET)}
+{users(TARGET)}
 {trunk("sip:127.0.10.164:5060", inbound=(f"{CALLER_HOST}/32",))}
 {numbers}
 {mailbox("sales", email=("sales@example.com",))}

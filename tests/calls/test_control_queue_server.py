@@ -20,6 +20,7 @@ from peers.conftest import BaresipFactory, SippUacFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.test_harness import tone_frames
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -63,17 +64,8 @@ async def start_server(tmp_path: Path, media: str = "") -> tuple[Server, Receive
         api_key=KEY,
         media=media,
         more=f"""
-[[users]]
-extension = "1001"
-password = "secret1001"
-[[users]]
-extension = "1002"
-password = "secret1002"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{users("1001", "1002")}
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[projects]]
 id = 1
 [[queues]]

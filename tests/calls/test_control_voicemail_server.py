@@ -23,7 +23,7 @@ from mwi.mwi_subscriber import Subscriber
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
-from server_config import mailbox, smtp, trunk, user
+from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -60,7 +60,7 @@ def config_for(tmp_path: Path, http_port: int, smtp_port: int, receiver: Receive
         node="control-voicemail-test",
         api_key=KEY,
         more=f"""
-{user(USER)}
+{users(USER)}
 {trunk("sip:127.0.10.140:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[announcements]]
 id = "4"

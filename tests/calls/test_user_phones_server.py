@@ -23,6 +23,7 @@ from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import UasMode
 from peers.sipp_phone import register_sipp_phone
+from server_config import trunk
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -54,11 +55,7 @@ password = "{PASSWORDS["1001"]}"
 [[users]]
 extension = "1002"
 password = "{PASSWORDS["1002"]}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[numbers]]
 number = "{NUMBER}"
 user = "1002"

@@ -19,7 +19,7 @@ from callbridge.sip.message_summary import MessageSummary, parse_message_summary
 from mwi.mwi_phone import MwiPhone
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
-from server_config import mailbox, trunk, user
+from server_config import mailbox, trunk, users
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -44,7 +44,7 @@ def config_for(tmp_path: Path, http_port: int) -> Path:
         node="voicemail-mwi-test",
         api_key=KEY,
         more=f"""
-{user(USER)}
+{users(USER)}
 {trunk("sip:127.0.10.165:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"

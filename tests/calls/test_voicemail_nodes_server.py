@@ -37,7 +37,7 @@ from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
 from postgres_server import fresh_database
-from server_config import mailbox, smtp, trunk, user
+from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -77,7 +77,7 @@ def start_node(tmp_path: Path, name: str, database_url: str, smtp_port: int) -> 
         api_key=KEY,
         database_url=database_url,
         more=f"""
-{user(USER)}
+{users(USER)}
 {trunk("sip:127.0.10.176:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"

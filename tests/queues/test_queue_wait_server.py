@@ -22,6 +22,7 @@ from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.test_harness import tone_frames
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -78,14 +79,8 @@ api_key = "test"
         api_key=KEY,
         media=f'music_on_hold = "{music}"',
         more=f"""
-[[users]]
-extension = "1001"
-password = "secret1001"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{users("1001")}
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[projects]]
 id = 1
 [[queues]]
