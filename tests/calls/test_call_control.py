@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from test_inbound_calls import engine_idle, inbound_service, speech_frames
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import goertzel_power, read_wav_mono, rms, tone_frames
 from callbridge.calls.announcements.library import AnnouncementLibrary, ConfiguredAnnouncement
 from callbridge.calls.control.controlled_call import CallControl
 from callbridge.calls.control.credentials import authorized_url
@@ -45,7 +45,6 @@ from callbridge.store.database import Database
 from callbridge.store.records import CallEventRecord, CallFilters
 from peers.conftest import BaresipFactory, SippUacFactory, SippUasFactory
 from peers.sipp import UasMode
-from peers.test_harness import tone_frames
 from webhook_receiver import LOOPBACK_ALLOWED, Receiver
 
 pytestmark = pytest.mark.peers

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import tone_frames
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, SippUacFactory, SippUasFactory, sipp_host
 from peers.net import free_tcp_port
@@ -84,20 +84,6 @@ async def phone(
         tone_hz=tone_hz,
         sip_trace=True,
     )
-
-
-def tone_frames(recording: Path | None, frequency: float) -> int:
-    """20 ms frames of an 8 kHz recording where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, samples = read_wav_mono(recording)
-    count = 0
-    for start in range(0, len(samples) - 160, 160):
-        frame = samples[start : start + 160]
-        if rms(frame) < 500:
-            continue
-        if goertzel_power(frame, frequency) > 20 * goertzel_power(frame, frequency * 1.37):
-            count += 1
-    return count
 
 
 def cancelled(phone: Baresip) -> bool:
