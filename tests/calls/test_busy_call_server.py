@@ -16,6 +16,7 @@ import pytest
 from peers.net import free_tcp_port
 from peers.sipp import SippRun, UasMode
 from postgres_server import fresh_database
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -48,7 +49,7 @@ async def test_a_busy_callee_gives_the_subscribed_callbacks_numbered_with_busy_a
         node="busy-call-test",
         api_key=API_KEY,
         database_url=database_url,
-        more=f'[[trunks]]\nname = "carrier"\nuri = "sip:{CARRIER}:5060"\ndefault = true\n',
+        more=trunk(f"sip:{CARRIER}:5060"),
     )
     server = Server(config, http_port, tmp_path / "server.log")
     callee = SippRun.uas(UasMode.BUSY, workdir=tmp_path, host=CARRIER, port=5060, calls=1)

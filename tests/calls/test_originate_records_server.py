@@ -35,7 +35,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SippRun, UasMode
-from server_config import project, users
+from server_config import project, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -54,10 +54,7 @@ EVERY_EVENT = "initiated ringing answered completed"
 
 def pbx(carrier: str, status_url: str) -> str:
     return f"""
-[[trunks]]
-name = "default-trunk"
-uri = "sip:{carrier}"
-default = true
+{trunk(f"sip:{carrier}", name="default-trunk")}
 [[api_keys]]
 key = "{CRM_KEY}"
 name = "crm"

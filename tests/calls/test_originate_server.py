@@ -34,7 +34,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SippRun, UasMode
-from server_config import project, users
+from server_config import project, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -50,10 +50,7 @@ KEY = "originate-e2e-key-0123456789abcdef"
 
 def pbx(carrier: str, context_url: str) -> str:
     return f"""
-[[trunks]]
-name = "default-trunk"
-uri = "sip:{carrier}"
-default = true
+{trunk(f"sip:{carrier}", name="default-trunk")}
 {project(1, "Sales")}
 {project(2, "Support")}
 [[originate_users]]
