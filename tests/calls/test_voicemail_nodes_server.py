@@ -36,8 +36,8 @@ from mwi.mwi_phone import MwiPhone
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
-from postgres_server import fresh_database
 from server_config import mailbox, smtp, trunk, users
+from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -54,13 +54,10 @@ PHONE_RTP = (53530, 53559)
 TONE_HZ = 700.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=DATABASES)
 async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The nodes' one database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-        return
-    async with fresh_database(request.getfixturevalue("postgres")) as url:
+    async with database_url_for(request, tmp_path, "shared.db") as url:
         yield url
 
 
