@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_voicemail_server import Inbox, free_port, smtp_server, until, wait_for_beep
+from test_voicemail_server import until, wait_for_beep
 
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
@@ -24,6 +24,7 @@ from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_voicemail_server import Inbox, free_port, smtp_server, until, wait_for_beep
+from test_voicemail_server import until, wait_for_beep
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.sip.message_summary import parse_message_summary
@@ -25,6 +25,7 @@ from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers

@@ -22,14 +22,7 @@ import httpx
 import pytest
 import soundfile
 from test_voicemail_mwi_server import next_summary
-from test_voicemail_server import (
-    Inbox,
-    free_port,
-    mp3_attachment,
-    smtp_server,
-    until,
-    wait_for_beep,
-)
+from test_voicemail_server import mp3_attachment, until, wait_for_beep
 
 from audio_analysis import dominant_frequency
 from mwi.mwi_phone import MwiPhone
@@ -39,6 +32,7 @@ from peers.net import free_tcp_port
 from server_config import mailbox, smtp, trunk, users
 from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 
 pytestmark = pytest.mark.peers
 

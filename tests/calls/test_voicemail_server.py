@@ -9,11 +9,8 @@ in between) the mails arrive once each, in order, when it comes up."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import io
 import re
-import socket
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from server_config import mailbox, smtp, trunk
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -44,31 +42,6 @@ SERVER_RTP = (48600, 48799)
 CALLER_RTP = (48800, 48899)
 TONE_HZ = 700.0
 BEEP_HZ = 1000.0
-
-
-class Inbox:
-    """aiosmtpd's handler: every mail it accepted, parsed."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.mails.append(parsed)
-        return "250 OK"
-
-
-def smtp_server(port: int, inbox: Inbox) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def config_for(tmp_path: Path, http_port: int, smtp_port: int, app_url: str) -> Path:
