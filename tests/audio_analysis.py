@@ -64,3 +64,28 @@ def read_wav_mono(path: Path) -> tuple[int, npt.NDArray[np.int16]]:
     if channels > 1:
         data = data.reshape(-1, channels).mean(axis=1).astype(np.int16)
     return rate, data
+
+
+def _tone_frames_at(recording: Path | None, frequency: float) -> Iterable[int]:
+    """The indexes of the 20 ms frames of an 8 kHz recording where ``frequency`` is loud
+    (RMS 500 or more) and dominates (20 times the power at 1.37 times the frequency)."""
+    assert recording is not None, "no recording"
+    _, samples = read_wav_mono(recording)
+    for index, start in enumerate(range(0, len(samples) - 160, 160)):
+        frame = samples[start : start + 160]
+        if rms(frame) >= 500 and goertzel_power(frame, frequency) > 20 * goertzel_power(
+            frame, frequency * 1.37
+        ):
+            yield index
+
+
+def tone_frames(recording: Path | None, frequency: float) -> int:
+    """20 ms frames of an 8 kHz recording where ``frequency`` is loud and dominates."""
+    return sum(1 for _ in _tone_frames_at(recording, frequency))
+
+
+def first_frame(recording: Path | None, frequency: float) -> int:
+    """The index of the first 20 ms frame where ``frequency`` is loud and dominates."""
+    for index in _tone_frames_at(recording, frequency):
+        return index
+    raise AssertionError(f"no {frequency} Hz in the recording")

@@ -20,7 +20,7 @@ from audio_analysis import dominant_frequency, read_wav_mono, rms
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
-from postgres_server import fresh_database
+from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -34,13 +34,10 @@ TONE_HZ = 700.0
 PLAY = "<Response><Play>announcement:welcome</Play><Hangup/></Response>"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=DATABASES)
 async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The nodes' one database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-        return
-    async with fresh_database(request.getfixturevalue("postgres")) as url:
+    async with database_url_for(request, tmp_path, "shared.db") as url:
         yield url
 
 

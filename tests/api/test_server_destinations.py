@@ -12,19 +12,15 @@ import httpx
 import pytest
 
 from peers.net import free_tcp_port
+from server_config import trunk
 from server_process import Server, write_config
 
 OPEN_KEY = "destinations-open-key-0123456789"
 KEY = "destinations-restricted-0123456789"
 CARRIER = "127.0.10.250:5060"  # never sent to: every call here is refused
 MORE = f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:{CARRIER}"
-default = true
-[[trunks]]
-name = "other"
-uri = "sip:127.0.10.251:5060"
+{trunk(f"sip:{CARRIER}")}
+{trunk("sip:127.0.10.251:5060", name="other", default=False)}
 [[lines]]
 id = "sales"
 numbers = ["+15550111"]

@@ -20,6 +20,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import UasMode
+from server_config import trunk, users
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -35,13 +36,8 @@ TEXT = "You have a callback request, connecting with the client now."
 def line_and_carrier(carrier: str) -> str:
     """The default trunk at ``carrier``, desk phone 1001 and the line reg1332 that rings it."""
     return f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:{carrier}"
-default = true
-[[users]]
-extension = "1001"
-password = "secret1001"
+{trunk(f"sip:{carrier}")}
+{users("1001")}
 [[lines]]
 id = "reg1332"
 name = "Sales"

@@ -15,7 +15,8 @@ import pytest
 
 from peers.net import free_tcp_port
 from peers.sipp import SippRun, UasMode
-from postgres_server import fresh_database
+from server_config import trunk
+from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -26,13 +27,10 @@ SIP_PORT = 5097
 CARRIER = "127.0.10.97"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=DATABASES)
 async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The server's database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'callbridge.db'}"
-        return
-    async with fresh_database(request.getfixturevalue("postgres")) as url:
+    async with database_url_for(request, tmp_path) as url:
         yield url
 
 
@@ -48,7 +46,7 @@ async def test_a_busy_callee_gives_the_subscribed_callbacks_numbered_with_busy_a
         node="busy-call-test",
         api_key=API_KEY,
         database_url=database_url,
-        more=f'[[trunks]]\nname = "carrier"\nuri = "sip:{CARRIER}:5060"\ndefault = true\n',
+        more=trunk(f"sip:{CARRIER}:5060"),
     )
     server = Server(config, http_port, tmp_path / "server.log")
     callee = SippRun.uas(UasMode.BUSY, workdir=tmp_path, host=CARRIER, port=5060, calls=1)

@@ -19,6 +19,7 @@ from aiosipua import SipRequest, SipResponse
 
 from callbridge.sip.message import parse_message
 from peers.net import free_tcp_port
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -117,10 +118,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Server, Receiver]]:
         api_key=KEY,
         more=f"""max_concurrent = 1
 scopes = ["call", "metrics"]
-[[trunks]]
-name = "carrier"
-uri = "sip:{CARRIER}:5060"
-default = true
+{trunk(f"sip:{CARRIER}:5060")}
 [[numbers]]
 number = "{NUMBER}"
 voice_url = "{receiver.url("/app")}"

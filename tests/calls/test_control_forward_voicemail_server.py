@@ -16,13 +16,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_voicemail_server import Inbox, free_port, smtp_server, until, wait_for_beep
+from test_voicemail_server import until, wait_for_beep
 
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
+from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -69,26 +71,11 @@ api_key = "test"
         node="control-forward-voicemail-test",
         api_key=KEY,
         more=f"""
-[[users]]
-extension = "{TARGET}"
-password = "secret{TARGET}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.164:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{users(TARGET)}
+{trunk("sip:127.0.10.164:5060", inbound=(f"{CALLER_HOST}/32",))}
 {numbers}
-[[mailboxes]]
-id = "sales"
-email = ["sales@example.com"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com",))}
+{smtp(smtp_port)}
 """,
     )
 

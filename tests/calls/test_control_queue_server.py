@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import first_frame, tone_frames
 from peers.baresip import write_tone_wav
 from peers.conftest import BaresipFactory, SippUacFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
-from peers.test_harness import tone_frames
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -63,17 +63,8 @@ async def start_server(tmp_path: Path, media: str = "") -> tuple[Server, Receive
         api_key=KEY,
         media=media,
         more=f"""
-[[users]]
-extension = "1001"
-password = "secret1001"
-[[users]]
-extension = "1002"
-password = "secret1002"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{users("1001", "1002")}
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[projects]]
 id = 1
 [[queues]]
@@ -198,16 +189,3 @@ async def test_the_caller_hears_hold_music_then_the_member(
     assert sales[2]["type"] == "accepted"
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
-
-
-def first_frame(recording: Path | None, frequency: float) -> int:
-    """The index of the first 20 ms frame where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, data = read_wav_mono(recording)
-    for index, start in enumerate(range(0, len(data) - 160, 160)):
-        frame = data[start : start + 160]
-        if rms(frame) >= 500 and goertzel_power(frame, frequency) > 20 * goertzel_power(
-            frame, frequency * 1.37
-        ):
-            return index
-    raise AssertionError(f"no {frequency} Hz in the recording")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_voicemail_server import Inbox, free_port, smtp_server, until, wait_for_beep
+from test_voicemail_server import until, wait_for_beep
 
 from audio_analysis import read_wav_mono, rms
 from callbridge.sip.message_summary import parse_message_summary
@@ -23,7 +23,9 @@ from mwi.mwi_subscriber import Subscriber
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
+from server_config import mailbox, smtp, trunk, users
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -59,14 +61,8 @@ def config_for(tmp_path: Path, http_port: int, smtp_port: int, receiver: Receive
         node="control-voicemail-test",
         api_key=KEY,
         more=f"""
-[[users]]
-extension = "{USER}"
-password = "secret{USER}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.140:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{users(USER)}
+{trunk("sip:127.0.10.140:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[announcements]]
 id = "4"
 text = "Please leave a message after the tone."
@@ -76,18 +72,8 @@ control_url = "{receiver.url("/control")}"
 notify_url = "{receiver.url("/notify")}"
 mailbox = "sales"
 api_key = "test"
-[[mailboxes]]
-id = "sales"
-email = ["sales@example.com"]
-users = ["{USER}"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com",), users=(USER,))}
+{smtp(smtp_port)}
 """,
     )
 

@@ -12,6 +12,7 @@ import pytest
 
 from peers.net import free_tcp_port
 from peers.sipp import SippRun
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -45,7 +46,7 @@ async def test_a_vanished_callee_is_hung_up_and_the_call_completed(
         rtp_ports=(44400, 44499),
         node="dead-calls-test",
         api_key=API_KEY,
-        more=f'[[trunks]]\nname = "carrier"\nuri = "sip:{CARRIER}:5060"\ndefault = true\n',
+        more=trunk(f"sip:{CARRIER}:5060"),
     )
     text = config.read_text()
     for section, lines in settings.items():

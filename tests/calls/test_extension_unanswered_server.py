@@ -24,6 +24,7 @@ from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SCENARIOS, SippRun, UasMode
 from peers.sipp_phone import register_sipp_phone
+from server_config import trunk
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -59,10 +60,7 @@ password = "{PASSWORDS["1001"]}"
 [[users]]
 extension = "1002"
 password = "{PASSWORDS["1002"]}"
-[[trunks]]
-name = "carrier"
-uri = "sip:{carrier}:5060"
-default = true
+{trunk(f"sip:{carrier}:5060")}
 """,
     )
     running = Server(config, http_port, tmp_path / "server.log")

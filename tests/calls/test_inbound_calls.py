@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from call_world import ENGINE_HOST, CallWorld, Unlimited
 
-from audio_analysis import read_wav_mono, rms
+from audio_analysis import read_wav_mono, rms, tone_frames
 from callbridge.calls.admission import Admission
 from callbridge.calls.audio import HttpAudioLoader
 from callbridge.calls.audio_cache import AudioCache
@@ -42,7 +42,6 @@ from callbridge.store.records import ApiKeyRecord, CallFilters
 from callbridge.webhooks.params import CallbackEvent
 from callbridge.webhooks.signing import SIGNATURE_HEADER, verify
 from peers.conftest import BaresipFactory, SippUacFactory
-from peers.test_harness import tone_frames
 from webhook_receiver import LOOPBACK_ALLOWED
 
 pytestmark = pytest.mark.peers

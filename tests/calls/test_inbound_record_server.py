@@ -14,6 +14,7 @@ import pytest
 from audio_analysis import dominant_frequency, read_wav_mono, rms
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -50,10 +51,7 @@ async def test_a_number_with_record_publishes_the_callers_audio(
         node="inbound-record-test",
         api_key=KEY,
         more=f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.20.2:5060"
-inbound_addresses = ["127.0.20.0/24"]
+{trunk("sip:127.0.20.2:5060", default=False, inbound=("127.0.20.0/24",))}
 [[numbers]]
 number = "{NUMBER}"
 voice_url = "{receiver.url("/app")}"

@@ -12,6 +12,7 @@ import pytest
 
 from peers.conftest import SippUacFactory
 from peers.net import free_tcp_port
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -40,11 +41,7 @@ async def test_sipp_calls_a_number_over_udp_and_tcp(
 [[api_keys]]
 key = "{OTHER_KEY}"
 name = "other"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[numbers]]
 number = "{NUMBER}"
 voice_url = "{receiver.url("/app")}"

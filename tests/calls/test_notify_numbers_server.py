@@ -24,6 +24,7 @@ from callback_support import classify
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -58,14 +59,8 @@ def config_for(tmp_path: Path, http_port: int, receiver: Receiver) -> Path:
         node="notify-numbers-test",
         api_key=KEY,
         more=f"""
-[[users]]
-extension = "{USER}"
-password = "secret{USER}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.178:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{users(USER)}
+{trunk("sip:127.0.10.178:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{USER_NUMBER}"
 user = "{USER}"

@@ -35,6 +35,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SippRun, UasMode
+from server_config import project, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -53,17 +54,12 @@ EVERY_EVENT = "initiated ringing answered completed"
 
 def pbx(carrier: str, status_url: str) -> str:
     return f"""
-[[trunks]]
-name = "default-trunk"
-uri = "sip:{carrier}"
-default = true
+{trunk(f"sip:{carrier}", name="default-trunk")}
 [[api_keys]]
 key = "{CRM_KEY}"
 name = "crm"
 max_concurrent = 1
-[[projects]]
-id = 1
-name = "Sales"
+{project(1, "Sales")}
 [[originate_users]]
 username = "your_api_usr"
 password = "your_api_pass"
@@ -74,14 +70,7 @@ status_callback = "{status_url}"
 status_callback_event = "{EVERY_EVENT}"
 agent_ring_timeout = 3
 customer_ring_timeout = 20
-[[users]]
-extension = "1001"
-password = "secret1001"
-project = 1
-[[users]]
-extension = "1002"
-password = "secret1002"
-project = 1
+{users("1001", "1002", project=1)}
 [[queues]]
 id = "test-queue"
 project = 1

@@ -34,6 +34,7 @@ from peers.conftest import BaresipFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import SippRun, UasMode
+from server_config import project, trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -49,34 +50,17 @@ KEY = "originate-e2e-key-0123456789abcdef"
 
 def pbx(carrier: str, context_url: str) -> str:
     return f"""
-[[trunks]]
-name = "default-trunk"
-uri = "sip:{carrier}"
-default = true
-[[projects]]
-id = 1
-name = "Sales"
-[[projects]]
-id = 2
-name = "Support"
+{trunk(f"sip:{carrier}", name="default-trunk")}
+{project(1, "Sales")}
+{project(2, "Support")}
 [[originate_users]]
 username = "your_api_usr"
 password = "your_api_pass"
 key = "your_api_key"
 project = 1
 api_key = "test"
-[[users]]
-extension = "1001"
-password = "secret1001"
-project = 1
-[[users]]
-extension = "1002"
-password = "secret1002"
-project = 1
-[[users]]
-extension = "2001"
-password = "secret2001"
-project = 2
+{users("1001", "1002", project=1)}
+{users("2001", project=2)}
 [[contexts]]
 name = "welcome"
 project = 1

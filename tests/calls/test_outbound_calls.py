@@ -12,13 +12,12 @@ import pytest
 import soundfile
 from call_world import BOTH_DATABASES, CallWorld
 
-from audio_analysis import dominant_frequency, read_wav_mono, rms
+from audio_analysis import dominant_frequency, read_wav_mono, rms, tone_frames
 from callbridge.calls.request import OutboundCallRequest, StatusCallback
 from callbridge.store.records import DeliveryRecord
 from callbridge.webhooks.params import CallbackEvent
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
-from peers.test_harness import tone_frames
 
 pytestmark = pytest.mark.peers
 

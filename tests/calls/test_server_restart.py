@@ -13,7 +13,7 @@ import pytest
 
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
-from postgres_server import fresh_database
+from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -23,13 +23,10 @@ API_KEY = "restart-test-key-0123456789"
 SIP_PORT = 5075
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=DATABASES)
 async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The server's database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'callbridge.db'}"
-        return
-    async with fresh_database(request.getfixturevalue("postgres")) as url:
+    async with database_url_for(request, tmp_path) as url:
         yield url
 
 

@@ -14,6 +14,7 @@ import pytest
 from peers.conftest import SippUacFactory, sipp_host
 from peers.net import free_tcp_port
 from raw_sip_peer import RawPeer, invite
+from server_config import trunk
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -46,10 +47,7 @@ async def test_a_trunk_is_not_held_to_the_per_source_limit(
         api_key=KEY,
         sip=f"pike_requests = {PIKE_REQUESTS}\npike_window_seconds = 60\n",
         more=f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:{carrier}:5060"
-default = true
+{trunk(f"sip:{carrier}:5060")}
 [[trunks]]
 name = "metered"
 uri = "sip:{METERED}:5060"

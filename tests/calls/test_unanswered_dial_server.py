@@ -14,6 +14,7 @@ import pytest
 from peers.conftest import SippUacFactory, SippUasFactory
 from peers.net import free_tcp_port
 from peers.sipp import SCENARIOS, UasMode
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -77,13 +78,8 @@ api_key = "test"
         node="unanswered-dial-test",
         api_key=KEY,
         more=f"""
-[[users]]
-extension = "1002"
-password = "secret1002"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-inbound_addresses = ["127.0.10.0/24"]
+{users("1002")}
+{trunk("sip:127.0.10.2:5060", default=False, inbound=("127.0.10.0/24",))}
 {numbers}""",
     )
     server = Server(config, http_port, tmp_path / "server.log")

@@ -16,13 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import tone_frames
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, SippUacFactory, SippUasFactory, sipp_host
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
 from peers.sipp import UasMode
 from peers.sipp_phone import register_sipp_phone
+from server_config import trunk
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -54,11 +55,7 @@ password = "{PASSWORDS["1001"]}"
 [[users]]
 extension = "1002"
 password = "{PASSWORDS["1002"]}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[numbers]]
 number = "{NUMBER}"
 user = "1002"
@@ -87,20 +84,6 @@ async def phone(
         tone_hz=tone_hz,
         sip_trace=True,
     )
-
-
-def tone_frames(recording: Path | None, frequency: float) -> int:
-    """20 ms frames of an 8 kHz recording where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, samples = read_wav_mono(recording)
-    count = 0
-    for start in range(0, len(samples) - 160, 160):
-        frame = samples[start : start + 160]
-        if rms(frame) < 500:
-            continue
-        if goertzel_power(frame, frequency) > 20 * goertzel_power(frame, frequency * 1.37):
-            count += 1
-    return count
 
 
 def cancelled(phone: Baresip) -> bool:

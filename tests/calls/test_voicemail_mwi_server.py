@@ -19,6 +19,7 @@ from callbridge.sip.message_summary import MessageSummary, parse_message_summary
 from mwi.mwi_phone import MwiPhone
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
+from server_config import mailbox, trunk, users
 from server_process import Server, write_config
 
 pytestmark = pytest.mark.peers
@@ -43,21 +44,12 @@ def config_for(tmp_path: Path, http_port: int) -> Path:
         node="voicemail-mwi-test",
         api_key=KEY,
         more=f"""
-[[users]]
-extension = "{USER}"
-password = "secret{USER}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.165:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{users(USER)}
+{trunk("sip:127.0.10.165:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"
 mailbox = "sales"
-[[mailboxes]]
-id = "sales"
-users = ["{USER}"]
-max_seconds = 30
+{mailbox("sales", users=(USER,), as_attachment=False)}
 """,
     )
 

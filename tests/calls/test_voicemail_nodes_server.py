@@ -22,22 +22,17 @@ import httpx
 import pytest
 import soundfile
 from test_voicemail_mwi_server import next_summary
-from test_voicemail_server import (
-    Inbox,
-    free_port,
-    mp3_attachment,
-    smtp_server,
-    until,
-    wait_for_beep,
-)
+from test_voicemail_server import mp3_attachment, until, wait_for_beep
 
 from audio_analysis import dominant_frequency
 from mwi.mwi_phone import MwiPhone
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, baresip_host, require_baresip
 from peers.net import free_tcp_port
-from postgres_server import fresh_database
+from server_config import mailbox, smtp, trunk, users
+from server_database import DATABASES, database_url_for
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 
 pytestmark = pytest.mark.peers
 
@@ -53,13 +48,10 @@ PHONE_RTP = (53530, 53559)
 TONE_HZ = 700.0
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+@pytest.fixture(params=DATABASES)
 async def database_url(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[str]:
     """The nodes' one database: a SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
-        return
-    async with fresh_database(request.getfixturevalue("postgres")) as url:
+    async with database_url_for(request, tmp_path, "shared.db") as url:
         yield url
 
 
@@ -76,29 +68,13 @@ def start_node(tmp_path: Path, name: str, database_url: str, smtp_port: int) -> 
         api_key=KEY,
         database_url=database_url,
         more=f"""
-[[users]]
-extension = "{USER}"
-password = "secret{USER}"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.176:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{users(USER)}
+{trunk("sip:127.0.10.176:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"
 mailbox = "sales"
-[[mailboxes]]
-id = "sales"
-users = ["{USER}"]
-email = ["sales@example.com"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com",), users=(USER,))}
+{smtp(smtp_port)}
 """,
     )
     return Server(config, http_port, directory / "server.log")

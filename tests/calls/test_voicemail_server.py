@@ -9,11 +9,8 @@ in between) the mails arrive once each, in order, when it comes up."""
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import io
 import re
-import socket
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -28,7 +25,9 @@ from audio_analysis import dominant_frequency, goertzel_power, read_wav_mono, rm
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
+from server_config import mailbox, smtp, trunk
 from server_process import Server, write_config
+from smtp_receiver import Inbox, free_port, smtp_server
 from webhook_receiver import Receiver
 
 pytestmark = pytest.mark.peers
@@ -45,31 +44,6 @@ TONE_HZ = 700.0
 BEEP_HZ = 1000.0
 
 
-class Inbox:
-    """aiosmtpd's handler: every mail it accepted, parsed."""
-
-    def __init__(self) -> None:
-        self.mails: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.mails.append(parsed)
-        return "250 OK"
-
-
-def smtp_server(port: int, inbox: Inbox) -> Controller:
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    return controller
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def config_for(tmp_path: Path, http_port: int, smtp_port: int, app_url: str) -> Path:
     return write_config(
         tmp_path,
@@ -79,11 +53,7 @@ def config_for(tmp_path: Path, http_port: int, smtp_port: int, app_url: str) -> 
         node="voicemail-test",
         api_key=KEY,
         more=f"""
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.80:5060"
-default = true
-inbound_addresses = ["{CALLER_HOST}/32"]
+{trunk("sip:127.0.10.80:5060", inbound=(f"{CALLER_HOST}/32",))}
 [[numbers]]
 number = "{NUMBER}"
 mailbox = "sales"
@@ -91,17 +61,8 @@ mailbox = "sales"
 number = "{APP_NUMBER}"
 voice_url = "{app_url}"
 api_key = "test"
-[[mailboxes]]
-id = "sales"
-email = ["sales@example.com", "boss@example.com"]
-max_seconds = 30
-as_attachment = true
-[smtp]
-host = "127.0.0.1"
-port = {smtp_port}
-from = "Callbridge <voicemail@example.com>"
-retry_seconds = 0.5
-timeout = 2
+{mailbox("sales", email=("sales@example.com", "boss@example.com"))}
+{smtp(smtp_port)}
 """,
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from engine_setup import ENGINE_HOST, ENGINE_PORT, USERS
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import tone_frames
 from callbridge.calls.extensions import ExtensionDialer
 from callbridge.engine.engine import Engine, IncomingCall
 from callbridge.engine.events import Direction, EndReason, LegEndedError, Party, Ringing
@@ -46,20 +46,6 @@ WAIT = 10.0  # generous bound on any one step
 
 
 # --- helpers -----------------------------------------------------------------------
-
-
-def tone_frames(recording: Path | None, frequency: float) -> int:
-    """20 ms frames of an 8 kHz recording where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, samples = read_wav_mono(recording)
-    count = 0
-    for start in range(0, len(samples) - 160, 160):
-        frame = samples[start : start + 160]
-        if rms(frame) < 500:
-            continue
-        if goertzel_power(frame, frequency) > 20 * goertzel_power(frame, frequency * 1.37):
-            count += 1
-    return count
 
 
 async def phone(

@@ -4,11 +4,10 @@ against each other, baresip against baresip, baresip against SIPp."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import tone_frames
 
 from .baresip import Baresip
 from .conftest import BaresipFactory, SippUacFactory, SippUasFactory
@@ -18,20 +17,6 @@ pytestmark = pytest.mark.peers
 
 CREDENTIALS = ("alice", "s3cret")
 MEDIA_SECONDS = 1.5  # audio has no "enough received" event: let it flow this long
-
-
-def tone_frames(recording: Path | None, frequency: float) -> int:
-    """20 ms frames of an 8 kHz recording where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, data = read_wav_mono(recording)
-    count = 0
-    for start in range(0, len(data) - 160, 160):
-        frame = data[start : start + 160]
-        if rms(frame) < 500:
-            continue
-        if goertzel_power(frame, frequency) > 20 * goertzel_power(frame, frequency * 1.37):
-            count += 1
-    return count
 
 
 def assert_one_call(result: SippResult, *, ok: bool = True) -> None:

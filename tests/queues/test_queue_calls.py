@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 from queue_world import ENGINE_HOST, ENGINE_PORT
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import goertzel_power, read_wav_mono, rms, tone_frames
 from callbridge.calls.presence import Presence
 from callbridge.calls.queues import QueueResult, Queues, QueueSettings, Strategy
 from callbridge.engine.engine import Engine, IncomingCall
@@ -21,7 +21,6 @@ from callbridge.media.sources import ToneSource
 from peers.baresip import Baresip
 from peers.conftest import BaresipFactory, SippUacFactory
 from peers.phones import registered_phone
-from peers.test_harness import tone_frames
 
 pytestmark = pytest.mark.peers
 

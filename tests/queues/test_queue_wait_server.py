@@ -16,12 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from audio_analysis import goertzel_power, read_wav_mono, rms
+from audio_analysis import first_frame, tone_frames
 from peers.baresip import Baresip, write_tone_wav
 from peers.conftest import BaresipFactory
 from peers.net import free_tcp_port
 from peers.phones import registered_phone
-from peers.test_harness import tone_frames
+from server_config import trunk, users
 from server_process import Server, write_config
 from webhook_receiver import Receiver
 
@@ -78,14 +78,8 @@ api_key = "test"
         api_key=KEY,
         media=f'music_on_hold = "{music}"',
         more=f"""
-[[users]]
-extension = "1001"
-password = "secret1001"
-[[trunks]]
-name = "carrier"
-uri = "sip:127.0.10.2:5060"
-default = true
-inbound_addresses = ["127.0.10.0/24"]
+{users("1001")}
+{trunk("sip:127.0.10.2:5060", inbound=("127.0.10.0/24",))}
 [[projects]]
 id = 1
 [[queues]]
@@ -226,16 +220,3 @@ async def test_leave_and_a_wait_url_that_is_down(tmp_path: Path, baresip: Baresi
     assert (stats["answered"], stats["left"], stats["abandoned"]) == (1, 1, 0)
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
-
-
-def first_frame(recording: Path | None, frequency: float) -> int:
-    """The index of the first 20 ms frame where ``frequency`` is loud and dominates."""
-    assert recording is not None, "no recording"
-    _, data = read_wav_mono(recording)
-    for index, start in enumerate(range(0, len(data) - 160, 160)):
-        frame = data[start : start + 160]
-        if rms(frame) >= 500 and goertzel_power(frame, frequency) > 20 * goertzel_power(
-            frame, frequency * 1.37
-        ):
-            return index
-    raise AssertionError(f"no {frequency} Hz in the recording")
